@@ -1,0 +1,230 @@
+"""The `griddispatch` command line: set up a database, load the demo city, locate, rank, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.crs import SOURCE_CRS, CoordinateError
+from geo.model import TeamFilter
+from geo.store import Store, StoreError, default_url, open_store
+from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
+
+EXPORT_LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets",
+                 "communities")
+_CHUNK = 200_000
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed without a traceback, exit status 2."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _read_points(path: str) -> pd.DataFrame:
+    """Read an `id,lon,lat` CSV, rejecting missing columns and non-numeric or empty values."""
+    try:
+        df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in ("id", "lon", "lat") if c not in df.columns]
+    if missing:
+        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}; "
+                         "expected a header line id,lon,lat")
+    for col in ("lon", "lat"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.to_numpy(float))
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise UsageError(f"{path}: line {row + 2} (id {df.id.iloc[row]!r}) has {col} "
+                             f"{df[col].iloc[row]!r}, which is not a finite number")
+        df[col] = values.astype(float)
+    return df
+
+
+def _chunks(n: int):
+    for start in range(0, n, _CHUNK):
+        yield slice(start, min(start + _CHUNK, n))
+
+
+def cmd_init(store: Store, args) -> int:
+    applied = store.migrate()
+    print(f"schema {store.schema_version()} ready" +
+          (f" (applied {', '.join(applied)})" if applied else " (nothing to apply)"))
+    return 0
+
+
+def cmd_demo_data(store: Store, args) -> int:
+    from fixtures.jilin import generate
+
+    store.migrate()
+    if store.counts()["grids"] and not args.replace:
+        raise UsageError("the database already holds grids; pass --replace to delete every "
+                         "layer and load the demo city instead")
+    started = time.perf_counter()
+    city = generate(args.grids, args.issues, args.seed, progress=_say)
+    if args.replace:
+        store.clear()
+    store.load_city(city, progress=_say)
+    counts = store.counts()
+    print("demo city loaded in {:.1f} s: ".format(time.perf_counter() - started) +
+          ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_export(store: Store, args) -> int:
+    out = Path(args.output)
+    driver = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}.get(out.suffix.lower())
+    if driver is None:
+        raise UsageError(f"{out}: use a .geojson or .gpkg file name")
+    frame = store.read_layer(args.layer)
+    for col in frame.columns:
+        if str(frame[col].dtype).startswith("datetime64"):
+            frame[col] = frame[col].astype(str)
+    if out.exists():
+        out.unlink()
+    frame.to_file(out, driver=driver, engine="pyogrio", layer=args.layer)
+    print(f"wrote {len(frame):,} {args.layer} to {out}")
+    return 0
+
+
+def cmd_locate(store: Store, args) -> int:
+    points = _read_points(args.input)
+    started = time.perf_counter()
+    parts = []
+    for sl in _chunks(len(points)):
+        parts.append(store.locate_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
+                                       crs=args.crs))
+        _say(f"located {sl.stop:,}/{len(points):,}")
+    located = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["grid_code", "community_code", "street_code", "district_code"])
+    located.insert(0, "id", points.id.to_numpy())
+    located.to_csv(args.output, index=False)
+    inside = located.grid_code.notna().sum()
+    print(f"located {len(points):,} points in {time.perf_counter() - started:.2f} s: "
+          f"{inside:,} inside a grid, {len(points) - inside:,} outside; wrote {args.output}")
+    return 0
+
+
+def cmd_nearest(store: Store, args) -> int:
+    points = _read_points(args.input)
+    team_filter = TeamFilter(kind=args.kind, statuses=tuple(args.status) if args.status else None,
+                             category=args.category, street_code=args.street)
+    started = time.perf_counter()
+    parts = []
+    for sl in _chunks(len(points)):
+        part = store.nearest_teams_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
+                                        k=args.k, team_filter=team_filter, crs=args.crs)
+        part["point"] += sl.start
+        parts.append(part)
+        _say(f"ranked teams for {sl.stop:,}/{len(points):,}")
+    ranked = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["point", "rank", "team_id", "distance_m"])
+    ranked.insert(0, "id", points.id.to_numpy()[ranked.pop("point").to_numpy(int)])
+    ranked["distance_m"] = ranked.distance_m.astype(float).round(2)
+    ranked.to_csv(args.output, index=False)
+    print(f"ranked the {args.k} nearest teams ({team_filter.describe()}) for {len(points):,} "
+          f"points in {time.perf_counter() - started:.2f} s; wrote {args.output}")
+    return 0
+
+
+def cmd_demo(store: Store, args) -> int:
+    """Build the demo city if the database is empty, then answer sample questions about it."""
+    from fixtures.jilin import generate
+
+    store.migrate()
+    if not store.counts()["grids"]:
+        _say("building the demo city (2,000 grids, 20,000 issues)…")
+        store.load_city(generate(progress=_say), progress=_say)
+    city_landmarks = generate(n_issues=0).landmarks
+    for place, (lon, lat) in city_landmarks.items():
+        where = store.locate(lon, lat)
+        print(f"\n{place} ({lon:.5f}, {lat:.5f})")
+        if where is None:
+            print("  outside every grid")
+            continue
+        print(f"  grid {where.grid_code} {where.grid_name} · {where.community_name} · "
+              f"{where.street_name} · {where.district_name}")
+        teams = store.nearest_teams(lon, lat, k=3, team_filter=TeamFilter(
+            kind="enforcement", statuses=("available",), category="L01"))
+        for t in teams:
+            print(f"  {t.rank}. {t.name} ({t.team_id}), {t.distance_m:,.0f} m")
+        cams = store.cameras_seeing(lon, lat)
+        print("  cameras that see it: " + (", ".join(
+            f"{c.camera_id} ({c.kind}, {c.distance_m:.0f} m)" for c in cams) or "none"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="griddispatch",
+        description="Grid governance: locate issues to grids and rank the nearest teams.")
+    parser.add_argument("--db", metavar="URL",
+                        help="postgresql://... or sqlite:///path (default: "
+                             "$GRIDDISPATCH_DATABASE_URL, else ./griddispatch.sqlite)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("init", help="create or upgrade the schema").set_defaults(run=cmd_init)
+
+    p = sub.add_parser("demo-data", help="load the generated demo Jilin City")
+    p.add_argument("--grids", type=int, default=2000)
+    p.add_argument("--issues", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=20261122)
+    p.add_argument("--replace", action="store_true",
+                   help="delete every layer first if the database already holds data")
+    p.set_defaults(run=cmd_demo_data)
+
+    p = sub.add_parser("export", help="write a layer to .geojson or .gpkg")
+    p.add_argument("layer", choices=EXPORT_LAYERS)
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.set_defaults(run=cmd_export)
+
+    for name, helptext, run in (("locate", "the grid of each point in a CSV", cmd_locate),
+                                ("nearest", "the nearest teams to each point in a CSV",
+                                 cmd_nearest)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("input", metavar="IN.csv", help="columns id,lon,lat")
+        p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+        p.add_argument("--crs", choices=SOURCE_CRS, default="wgs84",
+                       help="the CRS the coordinates were taken in (default wgs84)")
+        p.set_defaults(run=run)
+        if name == "nearest":
+            p.add_argument("-k", type=int, default=3, help="teams per point (default 3)")
+            p.add_argument("--kind", choices=tuple(TEAM_KINDS))
+            p.add_argument("--status", choices=TEAM_STATUSES, action="append",
+                           help="repeat to allow several statuses")
+            p.add_argument("--category", help="issue category the team must handle, e.g. L01")
+            p.add_argument("--street", help="street code the team's jurisdiction must cover")
+
+    sub.add_parser("demo", help="build the demo city if needed and answer sample questions"
+                   ).set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    url = args.db or default_url()
+    try:
+        with open_store(url) as store:
+            return args.run(store, args)
+    except (UsageError, StoreError, CoordinateError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"griddispatch: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+

@@ -1,0 +1,62 @@
+"""Unit-grid codes (网格编码) after the national scheme (GB/T 30428 family).
+
+A code is the parent's code followed by a 3-digit sequence, so each level is a prefix:
+
+    district  220204            6-digit county-level adcode (区/县)
+    street    220204 003        + 3-digit street/township (街道/乡镇)
+    community 220204 003 012    + 3-digit community/village (社区/村)
+    grid      220204 003 012 007  + 3-digit grid sequence (网格), 15 digits in all
+
+Sequences start at 001; 000 is never used, so a code never ends a level in zeros.
+"""
+
+from __future__ import annotations
+
+import re
+
+LEVELS = ("district", "street", "community", "grid")
+LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 15}
+_PATTERN = re.compile(r"[0-9]+")
+
+
+class CodeError(ValueError):
+    """A code that does not follow the unit-grid scheme."""
+
+
+def level_of(code: str) -> str:
+    """The level a well-formed code belongs to, by its length."""
+    for level, length in LENGTHS.items():
+        if len(code) == length:
+            return level
+    raise CodeError(f"code {code!r} has {len(code)} digits; expected 6, 9, 12 or 15")
+
+
+def check(code: str, level: str) -> str:
+    """Return `code` if it is a well-formed code of `level`, else raise CodeError."""
+    length = LENGTHS[level]
+    if not isinstance(code, str) or len(code) != length or not _PATTERN.fullmatch(code):
+        raise CodeError(f"{level} code {code!r} must be {length} digits")
+    if level != "district" and code[-3:] == "000":
+        raise CodeError(f"{level} code {code!r} ends in sequence 000; sequences start at 001")
+    return code
+
+
+def parent(code: str) -> str:
+    """The code of the level above (a grid's community, a community's street, ...)."""
+    level = level_of(code)
+    if level == "district":
+        raise CodeError(f"district code {code!r} has no parent in this scheme")
+    return code[:-3]
+
+
+def child(parent_code: str, sequence: int) -> str:
+    """The code of the `sequence`-th child (1..999) of `parent_code`."""
+    if not 1 <= sequence <= 999:
+        raise CodeError(f"sequence {sequence} is outside 1..999")
+    return f"{parent_code}{sequence:03d}"
+
+
+def ancestors(grid_code: str) -> tuple[str, str, str]:
+    """(community, street, district) codes of a grid code."""
+    check(grid_code, "grid")
+    return grid_code[:12], grid_code[:9], grid_code[:6]

@@ -1,0 +1,94 @@
+"""Value types that the spatial operations return, shared by every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point falls: its grid and the grid's community, street and district (四级)."""
+
+    grid_code: str
+    grid_name: str
+    community_code: str
+    community_name: str
+    street_code: str
+    street_name: str
+    district_code: str
+    district_name: str
+
+
+@dataclass(frozen=True)
+class TeamFilter:
+    """Which teams may be ranked: each field, when set, must hold for a team to qualify."""
+
+    kind: str | None = None
+    statuses: tuple[str, ...] | None = None
+    category: str | None = None  # the team handles this issue category
+    street_code: str | None = None  # the team's jurisdiction covers this street
+    rosters: tuple[str, ...] | None = None  # ("A",) normal times, ("A", "B") emergency
+
+    def describe(self) -> str:
+        """The filter in words, for a ranking's reason."""
+        parts = []
+        if self.kind:
+            parts.append(f"kind {self.kind}")
+        if self.statuses:
+            parts.append("status " + "/".join(self.statuses))
+        if self.category:
+            parts.append(f"handles {self.category}")
+        if self.street_code:
+            parts.append(f"jurisdiction covers street {self.street_code}")
+        if self.rosters:
+            parts.append("roster " + "/".join(self.rosters))
+        return ", ".join(parts) if parts else "any team"
+
+
+@dataclass(frozen=True)
+class TeamMatch:
+    """One ranked team for a point, with the distance in metres and why it ranked there."""
+
+    rank: int
+    team_id: str
+    name: str
+    kind: str
+    status: str
+    distance_m: float
+    position_source: str  # "live" (last reported position) or "home" (home base, no report yet)
+    position_at: datetime | None
+    reason: str = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """A camera that can see a point: how far and in which direction (degrees from north)."""
+
+    camera_id: str
+    kind: str
+    distance_m: float
+    bearing_deg: float
+    range_m: float
+    heading_deg: float | None
+    fov_deg: float
+
+
+def ordinal(n: int) -> str:
+    """1 → '1st', 2 → '2nd', 11 → '11th'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def explain_rank(rank: int, distance_m: float, position_source: str,
+                 position_at: datetime | None, team_filter: TeamFilter) -> str:
+    """Why a team ranked where it did, in one sentence a dispatcher can read."""
+    where = (
+        f"its last reported position ({position_at.isoformat()})"
+        if position_source == "live" and position_at
+        else "its home base (no position reported)"
+    )
+    return (
+        f"{ordinal(rank)} nearest of the teams matching {team_filter.describe()}: "
+        f"{distance_m:,.0f} m from {where}"
+    )

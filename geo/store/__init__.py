@@ -1,0 +1,33 @@
+"""Open a griddispatch database by URL: ``postgresql://...`` or ``sqlite:///path``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from geo.store.base import LAYERS, Store, StoreError
+
+ENV_URL = "GRIDDISPATCH_DATABASE_URL"
+DEFAULT_SQLITE = "griddispatch.sqlite"
+
+
+def default_url() -> str:
+    """The URL from GRIDDISPATCH_DATABASE_URL, else a SQLite file in the working directory."""
+    return os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store a URL names (see `default_url` when None)."""
+    url = url or default_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        from geo.store.postgis import PostgisStore
+
+        return PostgisStore(url)
+    if url.startswith("sqlite:///"):
+        from geo.store.sqlite import SqliteStore
+
+        return SqliteStore(url.removeprefix("sqlite:///") or ":memory:")
+    raise StoreError(f"unsupported database URL {url!r}: use postgresql://... or sqlite:///path")
+
+
+__all__ = ["LAYERS", "Store", "StoreError", "default_url", "open_store", "ENV_URL"]

@@ -1,0 +1,186 @@
+"""The storage contract shared by the PostGIS and the embedded SQLite backends.
+
+`Store` does the work that must be identical everywhere (input validation, CRS conversion
+at the edge, deriving the community/street/district codes from a grid code, explaining
+rankings); each backend supplies only the storage and the spatial primitives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.crs import check_metric_area, in_metric_area, to_storage
+from geo.model import CameraView, Location, TeamFilter, TeamMatch
+from geo.taxonomy import CAMERA_KINDS, TEAM_KINDS, TEAM_STATUSES
+
+LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities")
+MAX_K = 100
+Progress = Callable[[str], None]
+
+
+class StoreError(Exception):
+    """A storage problem a user can act on (not initialised, already holds data, ...)."""
+
+
+def check_team_filter(f: TeamFilter) -> TeamFilter:
+    """Reject filter values that can never match, naming the valid ones."""
+    if f.kind is not None and f.kind not in TEAM_KINDS:
+        raise ValueError(f"unknown team kind {f.kind!r}; expected one of {', '.join(TEAM_KINDS)}")
+    for s in f.statuses or ():
+        if s not in TEAM_STATUSES:
+            raise ValueError(f"unknown team status {s!r}; expected one of "
+                             f"{', '.join(TEAM_STATUSES)}")
+    return f
+
+
+def check_k(k: int) -> int:
+    """k for nearest queries: 1..MAX_K."""
+    if not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return int(k)
+
+
+def utc(t: datetime | None) -> datetime | None:
+    """Timezone-aware UTC datetime; naive input is taken as UTC."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+class Store(ABC):
+    """A griddispatch database. Open one with `geo.store.open_store(url)`."""
+
+    backend: str
+
+    # --- lifecycle and bulk data -------------------------------------------------------
+    @abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return the versions applied now."""
+
+    @abstractmethod
+    def schema_version(self) -> str | None:
+        """The newest applied migration, or None for an empty database."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Rows per layer (current grids only)."""
+
+    @abstractmethod
+    def load_city(self, city, progress: Progress | None = None) -> None:
+        """Write every layer of a generated city (fixtures.jilin.City) in one transaction."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every row of every layer (the schema stays)."""
+
+    @abstractmethod
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
+        """Insert issues (storage CRS), locating each to its grid on the way; return the count."""
+
+    @abstractmethod
+    def read_layer(self, layer: str) -> gpd.GeoDataFrame:
+        """A whole layer as a GeoDataFrame in EPSG:4326 (current grids only)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # --- backend spatial primitives (storage CRS, validated input) ---------------------
+    @abstractmethod
+    def _grid_codes(self, lon: np.ndarray, lat: np.ndarray, at: datetime | None) -> np.ndarray:
+        """Grid code (object array, None outside) per point, by the tie rule of geo.gridindex."""
+
+    @abstractmethod
+    def _area_names(self, grid_code: str, at: datetime | None) -> tuple[str, str, str, str]:
+        """Names of a grid and its community, street and district."""
+
+    @abstractmethod
+    def _nearest(self, lon: np.ndarray, lat: np.ndarray, k: int, f: TeamFilter) -> pd.DataFrame:
+        """Columns point, rank, team_id, distance_m; ordered by point then rank."""
+
+    @abstractmethod
+    def _team_matches(self, lon: float, lat: float, k: int, f: TeamFilter) -> list[TeamMatch]:
+        """The ranked teams for one point, with details."""
+
+    @abstractmethod
+    def _cameras(self, lon: float, lat: float, include_offline: bool) -> list[CameraView]:
+        """Cameras that see the point, nearest first."""
+
+    # --- the public spatial operations --------------------------------------------------
+    def locate(self, lon: float, lat: float, crs: str = "wgs84",
+               at: datetime | None = None) -> Location | None:
+        """The grid (and community, street, district) covering a point, or None if outside.
+
+        `at` asks which grid owned the point at that moment (boundary history)."""
+        x, y = to_storage(lon, lat, crs)
+        code = self._grid_codes(x, y, utc(at))[0]
+        if code is None:
+            return None
+        grid_name, community_name, street_name, district_name = self._area_names(code, utc(at))
+        return Location(code, grid_name, code[:12], community_name, code[:9], street_name,
+                        code[:6], district_name)
+
+    def locate_many(self, lon, lat, crs: str = "wgs84", at: datetime | None = None
+                    ) -> pd.DataFrame:
+        """Batch locate: one row per point with grid/community/street/district codes (None outside)."""
+        x, y = to_storage(lon, lat, crs)
+        grid = self._grid_codes(x, y, utc(at))
+        return codes_frame(grid)
+
+    def nearest_teams(self, lon: float, lat: float, k: int = 3,
+                      team_filter: TeamFilter | None = None, crs: str = "wgs84"
+                      ) -> list[TeamMatch]:
+        """The k nearest teams that pass the filter, with distances in metres and reasons."""
+        f = check_team_filter(team_filter or TeamFilter())
+        x, y = to_storage(lon, lat, crs)
+        check_metric_area(x, y)
+        return self._team_matches(float(x[0]), float(y[0]), check_k(k), f)
+
+    def nearest_teams_many(self, lon, lat, k: int = 3, team_filter: TeamFilter | None = None,
+                           crs: str = "wgs84") -> pd.DataFrame:
+        """Batch nearest: rows (point, rank, team_id, distance_m) for each input point.
+
+        Points outside the metric CRS's area get no rows: a distance there would be wrong."""
+        f = check_team_filter(team_filter or TeamFilter())
+        x, y = to_storage(lon, lat, crs)
+        k = check_k(k)
+        served = np.flatnonzero(in_metric_area(x, y))
+        if len(served) == len(x):
+            return self._nearest(x, y, k, f)
+        ranked = self._nearest(x[served], y[served], k, f)
+        ranked["point"] = served[ranked["point"].to_numpy(dtype=np.int64)]
+        return ranked
+
+    def cameras_seeing(self, lon: float, lat: float, crs: str = "wgs84",
+                       include_offline: bool = False) -> list[CameraView]:
+        """Cameras within range whose view sector contains the point (domes see all round)."""
+        x, y = to_storage(lon, lat, crs)
+        return self._cameras(float(x[0]), float(y[0]), include_offline)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def codes_frame(grid: np.ndarray) -> pd.DataFrame:
+    """Grid codes → the four code columns; every level is a prefix of the grid code."""
+    grid = np.asarray(grid, dtype=object)
+    hit = np.array([g is not None for g in grid], dtype=bool)
+    out = {}
+    for column, length in (("grid_code", 15), ("community_code", 12), ("street_code", 9),
+                           ("district_code", 6)):
+        col = np.full(len(grid), None, dtype=object)
+        col[hit] = [g[:length] for g in grid[hit]]
+        out[column] = col
+    return pd.DataFrame(out)
+
+
+__all__ = ["LAYERS", "Store", "StoreError", "codes_frame", "CAMERA_KINDS"]

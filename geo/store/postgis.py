@@ -1,0 +1,394 @@
+"""PostgreSQL/PostGIS backend: psycopg 3 with a connection pool, plain SQL, GiST indexes.
+
+Spatial work runs in the database: locate is `ST_Covers` through the GiST index with the
+same tie rule as the embedded backend (smallest grid code wins on shared edges), nearest is
+a KNN scan of the index on teams' positions projected to EPSG:4551, camera visibility uses
+geodesic distance and azimuth on the spheroid.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from importlib import resources
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from geo.cameras import MAX_RANGE_M
+from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
+from geo.store.base import LAYERS, Progress, Store, StoreError
+from geo.taxonomy import CATEGORIES
+
+_CHUNK = 50_000
+
+_VALID_NOW = "g.valid_to IS NULL"
+_VALID_AT = "g.valid_from <= %(at)s AND (g.valid_to IS NULL OR g.valid_to > %(at)s)"
+
+_LOCATE_MANY = """
+SELECT p.i, g.code
+FROM unnest(%(lon)s::float8[], %(lat)s::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+CROSS JOIN LATERAL (
+    SELECT g.code FROM grid g
+    WHERE {valid} AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))
+    ORDER BY g.code LIMIT 1
+) g
+"""
+
+_NEAREST_MANY = """
+SELECT p.i - 1 AS point, t.rank, t.id AS team_id, t.distance_m
+FROM unnest(%(lon)s::float8[], %(lat)s::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+CROSS JOIN LATERAL (
+    SELECT q.id, q.distance_m, row_number() OVER (ORDER BY q.distance_m, q.id) AS rank
+    FROM (
+        SELECT t.id,
+               ST_Transform(coalesce(t.position, t.home), 4551)
+                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551)
+                 AS distance_m
+        FROM team t
+        WHERE {where}
+        ORDER BY ST_Transform(coalesce(t.position, t.home), 4551)
+                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551), t.id
+        LIMIT %(k)s
+    ) q
+) t
+ORDER BY point, rank
+"""
+
+_CAMERAS = """
+WITH q AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g)
+SELECT * FROM (
+    SELECT c.id, c.kind, c.range_m, c.heading_deg, c.fov_deg,
+           ST_Distance(c.geom::geography, q.g) AS distance_m,
+           coalesce(degrees(ST_Azimuth(c.geom::geography, q.g)), 0) AS bearing_deg
+    FROM camera c, q
+    WHERE ST_DWithin(c.geom::geography, q.g, %(max_range)s)
+      AND (%(include_offline)s OR c.status = 'online')
+) v
+WHERE v.distance_m <= v.range_m
+  AND (v.fov_deg >= 360
+       OR abs(mod((v.bearing_deg - v.heading_deg + 540)::numeric, 360) - 180) <= v.fov_deg / 2)
+ORDER BY v.distance_m, v.id
+"""
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = resources.files("geo.store") / "migrations" / "postgis"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+
+
+def _team_where(f: TeamFilter) -> tuple[str, dict]:
+    clauses, params = ["true"], {}
+    if f.kind:
+        clauses.append("t.kind = %(kind)s")
+        params["kind"] = f.kind
+    if f.statuses:
+        clauses.append("t.status = ANY(%(statuses)s)")
+        params["statuses"] = list(f.statuses)
+    if f.rosters:
+        clauses.append("t.roster = ANY(%(rosters)s)")
+        params["rosters"] = list(f.rosters)
+    if f.category:
+        clauses.append("%(category)s = ANY(t.categories)")
+        params["category"] = f.category
+    if f.street_code:
+        clauses.append("%(street)s = ANY(t.jurisdiction)")
+        params["street"] = f.street_code
+    return " AND ".join(clauses), params
+
+
+def _ewkb(geoms) -> list[str]:
+    return list(shapely.to_wkb(shapely.set_srid(np.asarray(geoms), 4326), hex=True,
+                               include_srid=True))
+
+
+class PostgisStore(Store):
+    """A griddispatch database in PostgreSQL with PostGIS."""
+
+    backend = "postgis"
+
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 4):
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                                   kwargs={"autocommit": False})
+        try:
+            self.pool.open(wait=True, timeout=15)
+        except Exception as exc:  # the pool wraps connection errors in PoolTimeout
+            self.pool.close()
+            raise StoreError(f"cannot connect to {_redact(url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def schema_version(self) -> str | None:
+        with self.pool.connection() as conn:
+            exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]
+            if exists is None:
+                return None
+            return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    def migrate(self) -> list[str]:
+        applied = []
+        with self.pool.connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version text PRIMARY KEY, applied_at timestamptz NOT NULL)")
+            conn.commit()
+            # One migrator at a time; each file with its bookkeeping row in one transaction.
+            conn.execute("SELECT pg_advisory_xact_lock(20261122)")
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                conn.execute(sql)
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, now())", (version,))
+                applied.append(version)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO category VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO "
+                    "UPDATE SET network = excluded.network, name_zh = excluded.name_zh, "
+                    "name_en = excluded.name_en, handled_by = excluded.handled_by, "
+                    "duplicate_radius_m = excluded.duplicate_radius_m",
+                    [(k.code, k.network, k.name_zh, k.name_en, list(k.handled_by),
+                      k.duplicate_radius_m) for k in CATEGORIES],
+                )
+            conn.commit()
+        return applied
+
+    def _require_schema(self) -> None:
+        if self.schema_version() is None:
+            raise StoreError(f"database {_redact(self.url)} is not initialised: "
+                             "run `griddispatch init`")
+
+    def counts(self) -> dict[str, int]:
+        self._require_schema()
+        q = {
+            "districts": "SELECT count(*) FROM district",
+            "streets": "SELECT count(*) FROM street",
+            "communities": "SELECT count(*) FROM community",
+            "grids": "SELECT count(*) FROM grid WHERE valid_to IS NULL",
+            "cameras": "SELECT count(*) FROM camera",
+            "sites": "SELECT count(*) FROM site",
+            "teams": "SELECT count(*) FROM team",
+            "issues": "SELECT count(*) FROM issue",
+        }
+        with self.pool.connection() as conn:
+            return {k: conn.execute(sql).fetchone()[0] for k, sql in q.items()}
+
+    def clear(self) -> None:
+        self._require_schema()
+        with self.pool.connection() as conn:
+            conn.execute("TRUNCATE issue, team, site, camera, grid, community, street, district")
+
+    # --- bulk load ----------------------------------------------------------------------
+    def load_city(self, city, progress: Progress | None = None) -> None:
+        self._require_schema()
+        progress = progress or (lambda _m: None)
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            for table, frame, parent in (("district", city.districts, None),
+                                         ("street", city.streets, "district_code"),
+                                         ("community", city.communities, "street_code")):
+                cols = ["code", "name", "geom"] + ([parent] if parent else [])
+                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                    extra = [frame[parent]] if parent else []
+                    for row in zip(frame.code, frame.name, _ewkb(frame.geometry.values), *extra,
+                                   strict=True):
+                        copy.write_row(row)
+            g = city.grids
+            with cur.copy("COPY grid (code, community_code, name, geom, workers, households, "
+                          "valid_from) FROM STDIN") as copy:
+                for row in zip(g.code, g.community_code, g.name, _ewkb(g.geometry.values),
+                               g.workers, (int(h) for h in g.households), g.valid_from,
+                               strict=True):
+                    copy.write_row(row)
+            progress(f"stored {len(g)} grids")
+            cam = city.cameras
+            with cur.copy("COPY camera (id, kind, geom, heading_deg, fov_deg, range_m, status, "
+                          "stream_ref) FROM STDIN") as copy:
+                for row in zip(cam.id, cam.kind, _ewkb(cam.geometry.values),
+                               (None if np.isnan(h) else float(h) for h in cam.heading_deg),
+                               cam.fov_deg, cam.range_m, cam.status, cam.stream_ref,
+                               strict=True):
+                    copy.write_row(row)
+            s = city.sites
+            with cur.copy("COPY site (id, kind, name, geom, watch_level, department) "
+                          "FROM STDIN") as copy:
+                for row in zip(s.id, s.kind, s.name, _ewkb(s.geometry.values),
+                               (int(w) for w in s.watch_level), s.department, strict=True):
+                    copy.write_row(row)
+            t = city.teams
+            live = shapely.points(t.position_lon.to_numpy(float), t.position_lat.to_numpy(float))
+            live_hex = [None if np.isnan(x) else h for x, h in
+                        zip(t.position_lon, _ewkb(live), strict=True)]
+            with cur.copy("COPY team (id, name, kind, home, position, position_at, status, "
+                          "categories, jurisdiction, roster) FROM STDIN") as copy:
+                for row in zip(t.id, t.name, t.kind, _ewkb(t.geometry.values), live_hex,
+                               (None if v is None or v is pd.NaT else v for v in t.position_at),
+                               t.status, (list(v) for v in t.categories),
+                               (list(v) for v in t.jurisdiction), t.roster, strict=True):
+                    copy.write_row(row)
+            progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
+            conn.commit()
+            cur.execute("ANALYZE")
+        self.add_issues(city.issues, progress)
+
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
+        """Insert issues and locate them in one set-based UPDATE through the GiST index."""
+        self._require_schema()
+        progress = progress or (lambda _m: None)
+        reported = pd.to_datetime(issues.reported_at, utc=True).dt.to_pydatetime()
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE new_issue (LIKE issue INCLUDING DEFAULTS) "
+                        "ON COMMIT DROP")
+            cur.execute("ALTER TABLE new_issue DROP COLUMN id")
+            cols = "category_code, description, geom, source_crs, reported_at"
+            with cur.copy(f"COPY new_issue ({cols}) FROM STDIN") as copy:
+                for n, row in enumerate(zip(issues.category_code, issues.description,
+                                            _ewkb(issues.geometry.values), issues.source_crs,
+                                            reported, strict=True), start=1):
+                    copy.write_row(row)
+                    if n % 200_000 == 0:
+                        progress(f"copied issues {n:,}/{len(issues):,}")
+            cur.execute("ANALYZE new_issue")
+            # Tie rule as everywhere: the smallest covering grid code wins.
+            cur.execute(
+                "WITH hit AS (SELECT DISTINCT ON (n.ctid) n.ctid AS row_id, g.code "
+                "FROM new_issue n JOIN grid g ON g.valid_to IS NULL AND ST_Covers(g.geom, n.geom) "
+                "ORDER BY n.ctid, g.code) "
+                "UPDATE new_issue n SET grid_code = hit.code, community_code = left(hit.code, 12), "
+                "street_code = left(hit.code, 9), district_code = left(hit.code, 6) "
+                "FROM hit WHERE n.ctid = hit.row_id"
+            )
+            progress("located issues")
+            cur.execute(f"INSERT INTO issue ({cols}, grid_code, community_code, street_code, "
+                        f"district_code) SELECT {cols}, grid_code, community_code, street_code, "
+                        "district_code FROM new_issue ORDER BY reported_at")
+            conn.commit()
+        return len(issues)
+
+    # --- reading layers -----------------------------------------------------------------
+    def read_layer(self, layer: str) -> gpd.GeoDataFrame:
+        self._require_schema()
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+        sql = {
+            "grids": "SELECT g.code, g.name, g.community_code, left(g.code, 9) AS street_code, "
+                     "left(g.code, 6) AS district_code, array_to_string(g.workers, ', ') AS "
+                     "workers, g.households, g.valid_from, ST_AsBinary(g.geom) AS geom "
+                     "FROM grid g WHERE g.valid_to IS NULL ORDER BY g.code",
+            "districts": "SELECT code, name, ST_AsBinary(geom) AS geom FROM district ORDER BY code",
+            "streets": "SELECT code, district_code, name, ST_AsBinary(geom) AS geom FROM street "
+                       "ORDER BY code",
+            "communities": "SELECT code, street_code, name, ST_AsBinary(geom) AS geom "
+                           "FROM community ORDER BY code",
+            "sites": "SELECT id, kind, name, watch_level, department, ST_AsBinary(geom) AS geom "
+                     "FROM site ORDER BY id",
+            "cameras": "SELECT id, kind, heading_deg, fov_deg, range_m, status, stream_ref, "
+                       "ST_AsBinary(geom) AS geom FROM camera ORDER BY id",
+            "teams": "SELECT id, name, kind, status, roster, array_to_string(categories, ', ') "
+                     "AS categories, array_to_string(jurisdiction, ', ') AS jurisdiction, "
+                     "position_at, ST_AsBinary(coalesce(position, home)) AS geom "
+                     "FROM team ORDER BY id",
+            "issues": "SELECT id, category_code, description, source_crs, reported_at, "
+                      "grid_code, community_code, street_code, district_code, "
+                      "ST_AsBinary(geom) AS geom FROM issue ORDER BY id",
+        }[layer]
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(sql).fetchall()
+            columns = [d.name for d in cur.description]
+        df = pd.DataFrame(rows, columns=columns)
+        geom = shapely.from_wkb(np.array([bytes(b) for b in df.pop("geom")], dtype=object))
+        return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
+
+    # --- spatial primitives -------------------------------------------------------------
+    def _grid_codes(self, lon, lat, at):
+        self._require_schema()
+        valid = _VALID_NOW if at is None else _VALID_AT
+        out = np.full(len(lon), None, dtype=object)
+        with self.pool.connection() as conn:
+            if len(lon) == 1:
+                row = conn.execute(
+                    f"SELECT g.code FROM grid g WHERE {valid} AND ST_Covers(g.geom, "
+                    "ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)) ORDER BY g.code LIMIT 1",
+                    {"x": float(lon[0]), "y": float(lat[0]), "at": at}).fetchone()
+                out[0] = row[0] if row else None
+                return out
+            sql = _LOCATE_MANY.format(valid=valid)
+            for start in range(0, len(lon), _CHUNK):
+                end = min(start + _CHUNK, len(lon))
+                rows = conn.execute(sql, {"lon": lon[start:end].tolist(),
+                                          "lat": lat[start:end].tolist(), "at": at}).fetchall()
+                for i, code in rows:
+                    out[start + i - 1] = code
+        return out
+
+    def _area_names(self, grid_code, at):
+        valid = _VALID_NOW if at is None else _VALID_AT
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT g.name, c.name, s.name, d.name FROM grid g "
+                "JOIN community c ON c.code = g.community_code "
+                "JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code "
+                f"WHERE g.code = %(code)s AND {valid}", {"code": grid_code, "at": at}).fetchone()
+
+    def _nearest(self, lon, lat, k, f):
+        self._require_schema()
+        where, params = _team_where(f)
+        frames = []
+        with self.pool.connection() as conn:
+            for start in range(0, len(lon), _CHUNK):
+                end = min(start + _CHUNK, len(lon))
+                rows = conn.execute(_NEAREST_MANY.format(where=where),
+                                    {**params, "k": k, "lon": lon[start:end].tolist(),
+                                     "lat": lat[start:end].tolist()}).fetchall()
+                part = pd.DataFrame(rows, columns=["point", "rank", "team_id", "distance_m"])
+                part["point"] += start
+                frames.append(part)
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["point", "rank", "team_id", "distance_m"])
+        return df.astype({"point": np.int64, "rank": np.int64, "distance_m": float})
+
+    def _team_matches(self, lon, lat, k, f) -> list[TeamMatch]:
+        self._require_schema()
+        where, params = _team_where(f)
+        sql = f"""
+            SELECT t.id, t.name, t.kind, t.status, t.position IS NOT NULL AS live, t.position_at,
+                   ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m AS distance_m
+            FROM team t,
+                 (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326), 4551) AS m) q
+            WHERE {where}
+            ORDER BY ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m, t.id
+            LIMIT %(k)s"""
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql, {**params, "x": lon, "y": lat, "k": k}).fetchall()
+        out = []
+        for rank, (tid, name, kind, status, live, at, dist) in enumerate(rows, start=1):
+            source = "live" if live else "home"
+            at = at.astimezone(UTC) if at else None
+            out.append(TeamMatch(rank, tid, name, kind, status, float(dist), source, at,
+                                 explain_rank(rank, float(dist), source, at, f)))
+        return out
+
+    def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
+        self._require_schema()
+        with self.pool.connection() as conn:
+            rows = conn.execute(_CAMERAS, {"lon": lon, "lat": lat, "max_range": MAX_RANGE_M,
+                                           "include_offline": include_offline}).fetchall()
+        return [CameraView(r[0], r[1], float(r[5]), float(r[6]) % 360.0, float(r[2]),
+                           None if r[3] is None else float(r[3]), float(r[4])) for r in rows]
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    info.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in info.items())
+

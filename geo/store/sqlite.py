@@ -1,0 +1,377 @@
+"""Embedded backend: one SQLite file (standard library), spatial work in process.
+
+Polygons are stored as WKB with their bounding box. Locate runs on a `GridIndex`, nearest
+on a `TeamTable` and camera checks on arrays, each cached in memory and rebuilt when the
+`revision` counter of its layer (bumped by triggers) moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.cameras import MAX_RANGE_M, visible
+from geo.gridindex import GridIndex
+from geo.model import CameraView, TeamFilter, TeamMatch
+from geo.store.base import LAYERS, Progress, Store, StoreError
+from geo.taxonomy import CATEGORIES
+from geo.teamrank import TeamTable
+
+_CHUNK = 100_000
+
+
+def ts(t) -> str | None:
+    """UTC timestamp as fixed-width ISO-8601 text, so that text order is time order."""
+    if t is None or (isinstance(t, float) and np.isnan(t)) or t is pd.NaT:
+        return None
+    t = pd.Timestamp(t)
+    t = t.tz_localize(UTC) if t.tzinfo is None else t.tz_convert(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    """Inverse of `ts`."""
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = resources.files("geo.store") / "migrations" / "sqlite"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+
+
+class SqliteStore(Store):
+    """A griddispatch database in one SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._lock = threading.RLock()
+        self._cache: dict[str, tuple[int, object]] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self_inner):
+                store._lock.acquire()
+                store._conn.execute("BEGIN IMMEDIATE")
+                return store._conn
+
+            def __exit__(self_inner, exc_type, *_):
+                try:
+                    store._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+                finally:
+                    store._lock.release()
+
+        return _Tx()
+
+    def schema_version(self) -> str | None:
+        row = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if row is None:
+            return None
+        row = self._conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return row[0]
+
+    def migrate(self) -> list[str]:
+        with self._lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {r[0] for r in self._conn.execute("SELECT version FROM schema_migrations")}
+            applied = []
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                stamp = ts(datetime.now(UTC))
+                # executescript runs the whole file; BEGIN/COMMIT makes it all-or-nothing.
+                try:
+                    self._conn.executescript(
+                        f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES "
+                        f"('{version}', '{stamp}');\nCOMMIT;"
+                    )
+                except sqlite3.Error:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+                applied.append(version)
+            with self._transaction() as c:
+                c.executemany(
+                    "INSERT INTO category VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE "
+                    "SET network = excluded.network, name_zh = excluded.name_zh, "
+                    "name_en = excluded.name_en, handled_by = excluded.handled_by, "
+                    "duplicate_radius_m = excluded.duplicate_radius_m",
+                    [(k.code, k.network, k.name_zh, k.name_en, json.dumps(k.handled_by),
+                      k.duplicate_radius_m) for k in CATEGORIES],
+                )
+            return applied
+
+    def _require_schema(self) -> None:
+        if self.schema_version() is None:
+            raise StoreError(f"database {self.path} is not initialised: run `griddispatch init`")
+
+    def counts(self) -> dict[str, int]:
+        self._require_schema()
+        q = {
+            "districts": "SELECT count(*) FROM district",
+            "streets": "SELECT count(*) FROM street",
+            "communities": "SELECT count(*) FROM community",
+            "grids": "SELECT count(*) FROM grid WHERE valid_to IS NULL",
+            "cameras": "SELECT count(*) FROM camera",
+            "sites": "SELECT count(*) FROM site",
+            "teams": "SELECT count(*) FROM team",
+            "issues": "SELECT count(*) FROM issue",
+        }
+        return {k: self._conn.execute(sql).fetchone()[0] for k, sql in q.items()}
+
+    def clear(self) -> None:
+        self._require_schema()
+        with self._transaction() as c:
+            for table in ("issue", "team", "site", "camera", "grid", "community", "street",
+                          "district"):
+                c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    # --- bulk load ----------------------------------------------------------------------
+    def load_city(self, city, progress: Progress | None = None) -> None:
+        self._require_schema()
+        progress = progress or (lambda _m: None)
+        with self._transaction() as c:
+            for table, frame, parent in (("district", city.districts, None),
+                                         ("street", city.streets, "district_code"),
+                                         ("community", city.communities, "street_code")):
+                cols = "code, name, geom" + (f", {parent}" if parent else "")
+                marks = "?, ?, ?" + (", ?" if parent else "")
+                wkb = shapely.to_wkb(frame.geometry.values)
+                rows = zip(frame.code, frame.name, wkb, *([frame[parent]] if parent else []),
+                           strict=True)
+                c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+            g = city.grids
+            b = shapely.bounds(g.geometry.values)
+            c.executemany(
+                "INSERT INTO grid (code, community_code, name, geom, minx, miny, maxx, maxy, "
+                "workers, households, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(g.code, g.community_code, g.name, shapely.to_wkb(g.geometry.values),
+                    b[:, 0], b[:, 1], b[:, 2], b[:, 3], (json.dumps(w) for w in g.workers),
+                    (int(h) for h in g.households), (ts(v) for v in g.valid_from), strict=True),
+            )
+            progress(f"stored {len(g)} grids")
+            cam = city.cameras
+            c.executemany(
+                "INSERT INTO camera VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(cam.id, cam.kind, cam.geometry.x, cam.geometry.y,
+                    (None if np.isnan(h) else float(h) for h in cam.heading_deg),
+                    cam.fov_deg, cam.range_m, cam.status, cam.stream_ref, strict=True),
+            )
+            s = city.sites
+            c.executemany(
+                "INSERT INTO site VALUES (?, ?, ?, ?, ?, ?)",
+                zip(s.id, s.kind, s.name, shapely.to_wkb(s.geometry.values),
+                    (int(w) for w in s.watch_level), s.department, strict=True),
+            )
+            t = city.teams
+            c.executemany(
+                "INSERT INTO team VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(t.id, t.name, t.kind, t.geometry.x, t.geometry.y,
+                    (None if np.isnan(v) else float(v) for v in t.position_lon),
+                    (None if np.isnan(v) else float(v) for v in t.position_lat),
+                    (ts(v) for v in t.position_at), t.status,
+                    (json.dumps(list(v)) for v in t.categories),
+                    (json.dumps(list(v)) for v in t.jurisdiction), t.roster, strict=True),
+            )
+            progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
+        self.add_issues(city.issues, progress)
+
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
+        self._require_schema()
+        progress = progress or (lambda _m: None)
+        lon = issues.geometry.x.to_numpy()
+        lat = issues.geometry.y.to_numpy()
+        located = self.locate_many(lon, lat)
+        reported = pd.to_datetime(issues.reported_at, utc=True)
+        reported_text = reported.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy()
+        with self._transaction() as c:
+            for start in range(0, len(issues), _CHUNK):
+                end = min(start + _CHUNK, len(issues))
+                sl = slice(start, end)
+                c.executemany(
+                    "INSERT INTO issue (category_code, description, lon, lat, source_crs, "
+                    "reported_at, grid_code, community_code, street_code, district_code) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    zip(issues.category_code.to_numpy()[sl], issues.description.to_numpy()[sl],
+                        lon[sl], lat[sl], issues.source_crs.to_numpy()[sl], reported_text[sl],
+                        located.grid_code.to_numpy()[sl], located.community_code.to_numpy()[sl],
+                        located.street_code.to_numpy()[sl], located.district_code.to_numpy()[sl],
+                        strict=True),
+                )
+                progress(f"stored issues {end:,}/{len(issues):,}")
+        return len(issues)
+
+    # --- reading layers -----------------------------------------------------------------
+    def read_layer(self, layer: str) -> gpd.GeoDataFrame:
+        self._require_schema()
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+        if layer == "grids":
+            df = pd.read_sql_query(
+                "SELECT g.code, g.name, g.community_code, c.street_code, "
+                "substr(g.code, 1, 6) AS district_code, g.workers, g.households, g.valid_from, "
+                "g.geom FROM grid g JOIN community c ON c.code = g.community_code "
+                "WHERE g.valid_to IS NULL ORDER BY g.code", self._conn)
+            df["workers"] = [", ".join(json.loads(w)) for w in df.workers]
+            return _wkb_frame(df)
+        if layer in ("districts", "streets", "communities"):
+            table = {"districts": "district", "streets": "street", "communities": "community"}
+            df = pd.read_sql_query(f"SELECT * FROM {table[layer]} ORDER BY code", self._conn)
+            return _wkb_frame(df)
+        if layer == "sites":
+            df = pd.read_sql_query("SELECT * FROM site ORDER BY id", self._conn)
+            return _wkb_frame(df)
+        if layer == "cameras":
+            df = pd.read_sql_query("SELECT * FROM camera ORDER BY id", self._conn)
+            return _point_frame(df, "lon", "lat")
+        if layer == "teams":
+            df = pd.read_sql_query(
+                "SELECT id, name, kind, status, roster, categories, jurisdiction, position_at, "
+                "coalesce(position_lon, home_lon) AS lon, coalesce(position_lat, home_lat) AS lat "
+                "FROM team ORDER BY id", self._conn)
+            for col in ("categories", "jurisdiction"):
+                df[col] = [", ".join(json.loads(v)) for v in df[col]]
+            return _point_frame(df, "lon", "lat")
+        df = pd.read_sql_query(
+            "SELECT id, category_code, description, source_crs, reported_at, grid_code, "
+            "community_code, street_code, district_code, lon, lat FROM issue ORDER BY id",
+            self._conn)
+        return _point_frame(df, "lon", "lat")
+
+    # --- cached in-process structures ---------------------------------------------------
+    def _revision(self, layer: str) -> int:
+        return self._conn.execute("SELECT n FROM revision WHERE layer = ?", (layer,)).fetchone()[0]
+
+    def _cached(self, layer: str, build):
+        rev = self._revision(layer)
+        hit = self._cache.get(layer)
+        if hit is not None and hit[0] == rev:
+            return hit[1]
+        value = build()
+        self._cache[layer] = (rev, value)
+        return value
+
+    def _build_grid_index(self, at: datetime | None) -> GridIndex:
+        if at is None:
+            rows = self._conn.execute("SELECT code, geom FROM grid WHERE valid_to IS NULL")
+        else:
+            rows = self._conn.execute(
+                "SELECT code, geom FROM grid WHERE valid_from <= ? "
+                "AND (valid_to IS NULL OR valid_to > ?)", (ts(at), ts(at)))
+        rows = rows.fetchall()
+        codes = np.array([r[0] for r in rows], dtype=object)
+        geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object))
+        return GridIndex(codes, geoms)
+
+    def grid_index(self, at: datetime | None = None) -> GridIndex:
+        """The in-process index of the grids current now (cached) or at a past moment."""
+        self._require_schema()
+        if at is None:
+            return self._cached("grid", lambda: self._build_grid_index(None))
+        return self._build_grid_index(at)
+
+    def _team_table(self) -> TeamTable:
+        def build():
+            rows = self._conn.execute(
+                "SELECT id, name, kind, status, roster, categories, jurisdiction, position_lon, "
+                "position_lat, position_at, home_lon, home_lat FROM team").fetchall()
+            return TeamTable.from_rows([
+                {"id": r[0], "name": r[1], "kind": r[2], "status": r[3], "roster": r[4],
+                 "categories": json.loads(r[5]), "jurisdiction": json.loads(r[6]),
+                 "lon": r[10] if r[7] is None else r[7], "lat": r[11] if r[8] is None else r[8],
+                 "position_source": "home" if r[7] is None else "live",
+                 "position_at": parse_ts(r[9])}
+                for r in rows
+            ])
+        return self._cached("team", build)
+
+    def _camera_arrays(self) -> pd.DataFrame:
+        return self._cached("camera", lambda: pd.read_sql_query(
+            "SELECT id, kind, lon, lat, heading_deg, fov_deg, range_m, status FROM camera "
+            "ORDER BY id", self._conn))
+
+    # --- spatial primitives -------------------------------------------------------------
+    def _grid_codes(self, lon, lat, at):
+        return self.grid_index(at).locate_codes(lon, lat)
+
+    def _area_names(self, grid_code, at):
+        if at is None:
+            grid = self._conn.execute(
+                "SELECT name FROM grid WHERE code = ? AND valid_to IS NULL", (grid_code,))
+        else:
+            grid = self._conn.execute(
+                "SELECT name FROM grid WHERE code = ? AND valid_from <= ? "
+                "AND (valid_to IS NULL OR valid_to > ?)", (grid_code, ts(at), ts(at)))
+        row = self._conn.execute(
+            "SELECT c.name, s.name, d.name FROM community c JOIN street s ON s.code = c.street_code "
+            "JOIN district d ON d.code = s.district_code WHERE c.code = ?", (grid_code[:12],)
+        ).fetchone()
+        return (grid.fetchone()[0], *row)
+
+    def _nearest(self, lon, lat, k, f):
+        self._require_schema()
+        table = self._team_table()
+        point, rank, team, dist = table.nearest_many(lon, lat, k, f)
+        return pd.DataFrame({"point": point, "rank": rank, "team_id": table.ids[team],
+                             "distance_m": dist})
+
+    def _team_matches(self, lon, lat, k, f) -> list[TeamMatch]:
+        self._require_schema()
+        return self._team_table().matches(lon, lat, k, f)
+
+    def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
+        self._require_schema()
+        cams = self._camera_arrays()
+        dlat = MAX_RANGE_M / 111_000.0
+        dlon = dlat / max(np.cos(np.radians(lat)), 0.01)
+        near = cams[(np.abs(cams.lat - lat) <= dlat) & (np.abs(cams.lon - lon) <= dlon)]
+        if not include_offline:
+            near = near[near.status == "online"]
+        sees, dist, bearing = visible(near.lon, near.lat, near.heading_deg, near.fov_deg,
+                                      near.range_m, lon, lat)
+        out = [
+            CameraView(r.id, r.kind, float(d), float(b), float(r.range_m),
+                       None if np.isnan(r.heading_deg) else float(r.heading_deg), float(r.fov_deg))
+            for r, d, b in zip(near[sees].itertuples(), dist[sees], bearing[sees], strict=True)
+        ]
+        return sorted(out, key=lambda v: (v.distance_m, v.camera_id))
+
+
+def _wkb_frame(df: pd.DataFrame) -> gpd.GeoDataFrame:
+    geom = shapely.from_wkb(df.pop("geom").to_numpy())
+    return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
+
+
+def _point_frame(df: pd.DataFrame, x: str, y: str) -> gpd.GeoDataFrame:
+    geom = gpd.points_from_xy(df.pop(x), df.pop(y))
+    return gpd.GeoDataFrame(df, geometry=geom, crs=4326)

@@ -1,0 +1,78 @@
+"""Issue categories grouped by the four networks (四张网), and the five kinds of teams (五支队伍)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NETWORKS = {
+    "party": "党建网",
+    "safety": "平安网",
+    "livelihood": "民生网",
+    "enterprise": "企业网",
+}
+
+TEAM_KINDS = {
+    "safety_livelihood": "平安/民生负责人",
+    "grid_worker": "网格员",
+    "enforcement": "综合执法队",
+    "enterprise_service": "助企服务队",
+    "party_volunteer": "党员志愿服务队",
+}
+
+TEAM_STATUSES = ("available", "busy", "off_duty")
+ROSTERS = ("A", "B")  # A: normal times; B: emergency (平急结合)
+CAMERA_KINDS = ("fixed", "dome", "high_dome")
+CAMERA_STATUSES = ("online", "offline", "maintenance")
+SITE_KINDS = ("manhole_cover", "sewer", "school_gate", "market", "night_market", "hazard_point")
+
+
+@dataclass(frozen=True)
+class Category:
+    """An issue category: code, network, names, the team kinds that handle it."""
+
+    code: str
+    network: str
+    name_zh: str
+    name_en: str
+    handled_by: tuple[str, ...]
+    duplicate_radius_m: float = 50.0
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("L01", "livelihood", "流动摊贩占道经营", "street-vendor occupation",
+             ("enforcement",), 100.0),
+    Category("L02", "livelihood", "下水道堵塞", "sewer blockage",
+             ("safety_livelihood", "grid_worker"), 30.0),
+    Category("L03", "livelihood", "噪音扰民", "noise", ("enforcement", "safety_livelihood"), 150.0),
+    Category("L04", "livelihood", "违章停车", "illegal parking", ("enforcement",), 50.0),
+    Category("L05", "livelihood", "管道维修", "pipe repair", ("safety_livelihood",), 30.0),
+    Category("L06", "livelihood", "车位规划", "parking-space planning",
+             ("safety_livelihood",), 200.0),
+    Category("L07", "livelihood", "物业服务问题", "property-management problem",
+             ("safety_livelihood", "grid_worker"), 100.0),
+    Category("L08", "livelihood", "垃圾乱堆", "rubbish dumping", ("enforcement", "grid_worker"), 50.0),
+    Category("S01", "safety", "井盖破损缺失", "manhole cover damaged",
+             ("safety_livelihood", "enforcement"), 20.0),
+    Category("S02", "safety", "矛盾纠纷", "dispute to mediate",
+             ("safety_livelihood", "grid_worker"), 50.0),
+    Category("S03", "safety", "安全隐患", "safety hazard", ("safety_livelihood", "enforcement"), 50.0),
+    Category("S04", "safety", "楼道堆物消防隐患", "fire hazard in stairwell",
+             ("safety_livelihood", "grid_worker"), 30.0),
+    Category("E01", "enterprise", "企业经营诉求", "enterprise request", ("enterprise_service",), 200.0),
+    Category("E02", "enterprise", "营商环境问题", "business-environment problem",
+             ("enterprise_service",), 200.0),
+    Category("P01", "party", "党员报到服务", "party-member service request",
+             ("party_volunteer",), 100.0),
+)
+
+CATEGORY_BY_CODE = {c.code: c for c in CATEGORIES}
+STREET_VENDOR = "L01"
+
+
+def category(code: str) -> Category:
+    """The category with this code, or KeyError naming the known codes."""
+    try:
+        return CATEGORY_BY_CODE[code]
+    except KeyError:
+        known = ", ".join(CATEGORY_BY_CODE)
+        raise KeyError(f"unknown category {code!r}; known categories: {known}") from None

@@ -1,0 +1,109 @@
+"""Rank teams by distance in metres (EPSG:4551) from one point or many, in process.
+
+Teams are few (thousands) and move, so each query filters a columnar snapshot with boolean
+masks and then either sorts the survivors (one point) or builds a cKDTree on them (a batch).
+Equal distances are broken by team id, as the PostGIS backend's ORDER BY does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from geo.crs import to_metric
+from geo.model import TeamFilter, TeamMatch, explain_rank
+
+
+@dataclass
+class TeamTable:
+    """Columnar snapshot of the teams: one array per attribute, positions in EPSG:4551 metres."""
+
+    ids: np.ndarray
+    names: np.ndarray
+    kinds: np.ndarray
+    statuses: np.ndarray
+    rosters: np.ndarray
+    categories: list[frozenset[str]]
+    jurisdictions: list[frozenset[str]]
+    x: np.ndarray
+    y: np.ndarray
+    position_source: np.ndarray
+    position_at: list[datetime | None]
+
+    @classmethod
+    def from_rows(cls, rows: list[dict]) -> TeamTable:
+        """Build from dicts with id, name, kind, status, roster, categories, jurisdiction,
+        lon, lat (the position to rank by), position_source and position_at."""
+        rows = sorted(rows, key=lambda r: r["id"])
+        lon = np.array([r["lon"] for r in rows], dtype=float)
+        lat = np.array([r["lat"] for r in rows], dtype=float)
+        x, y = to_metric(lon, lat) if rows else (np.zeros(0), np.zeros(0))
+        column = lambda key: np.array([r[key] for r in rows], dtype=object)  # noqa: E731
+        return cls(
+            ids=column("id"), names=column("name"), kinds=column("kind"),
+            statuses=column("status"), rosters=column("roster"),
+            categories=[frozenset(r["categories"]) for r in rows],
+            jurisdictions=[frozenset(r["jurisdiction"]) for r in rows],
+            x=np.asarray(x, float), y=np.asarray(y, float),
+            position_source=column("position_source"),
+            position_at=[r["position_at"] for r in rows],
+        )
+
+    def mask(self, f: TeamFilter) -> np.ndarray:
+        """Boolean mask of the teams that pass the filter."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if f.kind:
+            keep &= self.kinds == f.kind
+        if f.statuses:
+            keep &= np.isin(self.statuses, list(f.statuses))
+        if f.rosters:
+            keep &= np.isin(self.rosters, list(f.rosters))
+        if f.category:
+            keep &= np.fromiter((f.category in c for c in self.categories), bool, len(keep))
+        if f.street_code:
+            keep &= np.fromiter(
+                (f.street_code in j for j in self.jurisdictions), bool, len(keep)
+            )
+        return keep
+
+    def nearest_many(self, lon, lat, k: int, f: TeamFilter):
+        """For each point, the k nearest qualifying teams: arrays (point, rank, team index, metres)."""
+        candidates = np.flatnonzero(self.mask(f))
+        n_points = len(lon)
+        k = min(k, len(candidates))
+        if k == 0 or n_points == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, np.zeros(0)
+        qx, qy = to_metric(lon, lat)
+        if n_points * len(candidates) <= 2_000_000:
+            # Small problems: exact brute force with a stable (distance, id) order.
+            d = np.hypot(self.x[candidates][None, :] - qx[:, None],
+                         self.y[candidates][None, :] - qy[:, None])
+            order = np.argsort(d, axis=1, kind="stable")[:, :k]
+            dist = np.take_along_axis(d, order, axis=1)
+            team = candidates[order]
+        else:
+            tree = cKDTree(np.column_stack([self.x[candidates], self.y[candidates]]))
+            dist, order = tree.query(np.column_stack([qx, qy]), k=k)
+            dist = dist.reshape(n_points, k)
+            team = candidates[order.reshape(n_points, k)]
+        point = np.repeat(np.arange(n_points), k)
+        rank = np.tile(np.arange(1, k + 1), n_points)
+        return point, rank, team.ravel(), dist.ravel()
+
+    def matches(self, lon: float, lat: float, k: int, f: TeamFilter) -> list[TeamMatch]:
+        """The k nearest qualifying teams to one point, each with the reason it ranked."""
+        _, rank, team, dist = self.nearest_many(np.array([lon]), np.array([lat]), k, f)
+        return [
+            TeamMatch(
+                rank=int(r), team_id=self.ids[t], name=self.names[t], kind=self.kinds[t],
+                status=self.statuses[t], distance_m=float(d),
+                position_source=self.position_source[t], position_at=self.position_at[t],
+                reason=explain_rank(int(r), float(d), self.position_source[t],
+                                    self.position_at[t], f),
+            )
+            for r, t, d in zip(rank, team, dist, strict=True)
+        ]
