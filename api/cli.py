@@ -46,8 +46,10 @@ def _read_points(path: str) -> pd.DataFrame:
         bad = values.isna() | ~np.isfinite(values.to_numpy(float))
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
+            raw = df[col].iloc[row]
+            shown = "an empty value" if pd.isna(raw) else repr(str(raw))
             raise UsageError(f"{path}: line {row + 2} (id {df.id.iloc[row]!r}) has {col} "
-                             f"{df[col].iloc[row]!r}, which is not a finite number")
+                             f"{shown}, which is not a finite number")
         df[col] = values.astype(float)
     return df
 

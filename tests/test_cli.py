@@ -1,0 +1,126 @@
+"""The installed `griddispatch` command, run as a user would, on both backends."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+
+EXE = str(Path(sys.executable).with_name("griddispatch"))  # the installed console script
+
+
+def run(*args, ok=True):
+    done = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=600)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def url(request):
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgis": "pg_url"}[request.param])
+
+
+def test_locate_and_nearest_csv(url, city, tmp_path):
+    lon, lat = city.landmarks["电东胡同小学门口"]
+    src = tmp_path / "in.csv"
+    src.write_text(f"id,lon,lat\nschool,{lon},{lat}\nfar,100.0,30.0\n")
+    out = tmp_path / "out.csv"
+    done = run("--db", url, "locate", str(src), "-o", str(out))
+    assert "1 inside a grid, 1 outside" in done.stdout
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(got.columns) == ["id", "grid_code", "community_code", "street_code",
+                                 "district_code"]
+    assert got.street_code.tolist() == ["220204001", ""]
+    assert got.grid_code[0].startswith(got.community_code[0])
+    near = tmp_path / "near.csv"
+    run("--db", url, "nearest", str(src), "-o", str(near), "-k", "2", "--kind", "enforcement")
+    ranked = pd.read_csv(near)
+    assert list(ranked.columns) == ["id", "rank", "team_id", "distance_m"]
+    assert ranked.id.tolist() == ["school", "school"]  # no metres for a point at 100E
+    assert ranked.team_id.str.startswith("T-ENF-").all()
+    assert ranked.distance_m.is_monotonic_increasing
+
+
+def test_gcj02_input_gives_the_same_grid(url, city, tmp_path):
+    from geo.crs import from_storage
+
+    lon, lat = city.landmarks["岭北胡同"]
+    glon, glat = from_storage(lon, lat, "gcj02")
+    for crs, (x, y) in (("wgs84", (lon, lat)), ("gcj02", (glon[0], glat[0]))):
+        src = tmp_path / f"{crs}.csv"
+        src.write_text(f"id,lon,lat\np,{x},{y}\n")
+        run("--db", url, "locate", str(src), "-o", str(tmp_path / f"{crs}.out"), "--crs", crs)
+    assert (tmp_path / "wgs84.out").read_text() == (tmp_path / "gcj02.out").read_text()
+
+
+@pytest.mark.parametrize("content, words", [
+    ("id,x,y\n1,126.5,43.8\n", "missing column(s) lon, lat"),
+    ("id,lon,lat\n1,east,43.8\n", "line 2 (id '1') has lon 'east'"),
+    ("id,lon,lat\n1,126.5,\n", "line 2 (id '1') has lat an empty value"),
+    ("id,lon,lat\n1,126.5,inf\n", "not a finite number"),
+])
+def test_bad_csv_is_a_clear_error(sqlite_url, tmp_path, content, words):
+    src = tmp_path / "bad.csv"
+    src.write_text(content)
+    done = run("--db", sqlite_url, "locate", str(src), "-o", str(tmp_path / "o.csv"), ok=False)
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("layer, columns", [
+    ("grids", {"code", "name", "community_code", "street_code", "district_code"}),
+    ("teams", {"id", "name", "kind", "status"}),
+    ("cameras", {"id", "kind", "range_m", "status"}),
+    ("sites", {"id", "kind", "watch_level"}),
+    ("issues", {"id", "category_code", "grid_code", "reported_at"}),
+])
+def test_export_layers(url, city, tmp_path, layer, columns):
+    for suffix in (".geojson", ".gpkg"):
+        out = tmp_path / f"{layer}{suffix}"
+        run("--db", url, "export", layer, "-o", str(out))
+        frame = pyogrio.read_dataframe(out)
+        assert columns <= set(frame.columns)
+        assert len(frame) == len(getattr(city, layer))
+        assert frame.crs.to_epsg() == 4326
+    if layer == "grids":
+        doc = json.loads((tmp_path / "grids.geojson").read_text())
+        props = doc["features"][0]["properties"]
+        assert props["code"].startswith(props["community_code"])
+
+
+def test_export_rejects_unknown_formats(sqlite_url, tmp_path):
+    done = run("--db", sqlite_url, "export", "grids", "-o", str(tmp_path / "g.shp"), ok=False)
+    assert done.returncode == 2 and ".geojson or .gpkg" in done.stderr
+
+
+def test_init_and_demo_data_from_empty(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    assert "applied 001_core" in run("--db", url, "init").stdout
+    assert "nothing to apply" in run("--db", url, "init").stdout
+    done = run("--db", url, "demo-data", "--grids", "300", "--issues", "500", "--seed", "3")
+    assert "300 grids" in done.stdout and "500 issues" in done.stdout
+    assert "stored issues" in done.stderr  # progress
+    again = run("--db", url, "demo-data", "--grids", "300", ok=False)
+    assert again.returncode == 2 and "--replace" in again.stderr
+    done = run("--db", url, "demo-data", "--grids", "250", "--issues", "10", "--replace")
+    assert "250 grids" in done.stdout and "10 issues" in done.stdout
+
+
+def test_uninitialised_database_and_bad_url(tmp_path):
+    done = run("--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "export", "grids", "-o",
+               str(tmp_path / "g.geojson"), ok=False)
+    assert done.returncode == 2 and "griddispatch init" in done.stderr
+    done = run("--db", "mysql://h/db", "init", ok=False)
+    assert done.returncode == 2 and "unsupported database URL" in done.stderr
+
+
+def test_demo_answers_the_story_places(tmp_path):
+    done = run("--db", f"sqlite:///{tmp_path / 'demo.sqlite'}", "demo")
+    for words in ("电东社区", "长春路街道", "劳动社区", "山前街道", "华南社区", "综合执法队"):
+        assert words in done.stdout
