@@ -93,8 +93,11 @@ class Store(ABC):
 
     # --- backend spatial primitives (storage CRS, validated input) ---------------------
     @abstractmethod
-    def _grid_codes(self, lon: np.ndarray, lat: np.ndarray, at: datetime | None) -> np.ndarray:
-        """Grid code (object array, None outside) per point, by the tie rule of geo.gridindex."""
+    def _grid_codes(self, lon: np.ndarray, lat: np.ndarray, at: datetime | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Factorised grid codes per point, by the tie rule of geo.gridindex: (a table of
+        codes, and per point an index into it or -1 outside). Factorised so that batch
+        results cost a gather per point, not a string operation."""
 
     @abstractmethod
     def _area_names(self, grid_code: str, at: datetime | None) -> tuple[str, str, str, str]:
@@ -119,9 +122,10 @@ class Store(ABC):
 
         `at` asks which grid owned the point at that moment (boundary history)."""
         x, y = to_storage(lon, lat, crs)
-        code = self._grid_codes(x, y, utc(at))[0]
-        if code is None:
+        table, idx = self._grid_codes(x, y, utc(at))
+        if idx[0] < 0:
             return None
+        code = table[idx[0]]
         grid_name, community_name, street_name, district_name = self._area_names(code, utc(at))
         return Location(code, grid_name, code[:12], community_name, code[:9], street_name,
                         code[:6], district_name)
@@ -130,8 +134,7 @@ class Store(ABC):
                     ) -> pd.DataFrame:
         """Batch locate: one row per point with grid/community/street/district codes (None outside)."""
         x, y = to_storage(lon, lat, crs)
-        grid = self._grid_codes(x, y, utc(at))
-        return codes_frame(grid)
+        return codes_frame(*self._grid_codes(x, y, utc(at)))
 
     def nearest_teams(self, lon: float, lat: float, k: int = 3,
                       team_filter: TeamFilter | None = None, crs: str = "wgs84"
@@ -170,17 +173,16 @@ class Store(ABC):
         self.close()
 
 
-def codes_frame(grid: np.ndarray) -> pd.DataFrame:
-    """Grid codes → the four code columns; every level is a prefix of the grid code."""
-    grid = np.asarray(grid, dtype=object)
-    hit = np.array([g is not None for g in grid], dtype=bool)
+def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
+    """Factorised grid codes → the four code columns (NA outside); each level is a prefix."""
+    idx = np.asarray(idx, dtype=np.int64)
+    outside = idx < 0
     out = {}
     for column, length in (("grid_code", 15), ("community_code", 12), ("street_code", 9),
                            ("district_code", 6)):
-        col = np.full(len(grid), None, dtype=object)
-        col[hit] = [g[:length] for g in grid[hit]]
-        out[column] = col
-    return pd.DataFrame(out)
+        prefixes = np.array([c[:length] for c in table] + [None], dtype=object)
+        out[column] = pd.Series(prefixes[np.where(outside, len(table), idx)], dtype=object)
+    return pd.DataFrame(out, copy=False)  # object columns: string inference costs per row
 
 
 __all__ = ["LAYERS", "Store", "StoreError", "codes_frame", "CAMERA_KINDS"]

@@ -309,23 +309,26 @@ class PostgisStore(Store):
     def _grid_codes(self, lon, lat, at):
         self._require_schema()
         valid = _VALID_NOW if at is None else _VALID_AT
-        out = np.full(len(lon), None, dtype=object)
+        idx = np.full(len(lon), -1, dtype=np.int64)
+        table: dict[str, int] = {}
         with self.pool.connection() as conn:
             if len(lon) == 1:
                 row = conn.execute(
                     f"SELECT g.code FROM grid g WHERE {valid} AND ST_Covers(g.geom, "
                     "ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)) ORDER BY g.code LIMIT 1",
                     {"x": float(lon[0]), "y": float(lat[0]), "at": at}).fetchone()
-                out[0] = row[0] if row else None
-                return out
-            sql = _LOCATE_MANY.format(valid=valid)
-            for start in range(0, len(lon), _CHUNK):
-                end = min(start + _CHUNK, len(lon))
-                rows = conn.execute(sql, {"lon": lon[start:end].tolist(),
-                                          "lat": lat[start:end].tolist(), "at": at}).fetchall()
-                for i, code in rows:
-                    out[start + i - 1] = code
-        return out
+                if row:
+                    table[row[0]] = 0
+                    idx[0] = 0
+            else:
+                sql = _LOCATE_MANY.format(valid=valid)
+                for start in range(0, len(lon), _CHUNK):
+                    end = min(start + _CHUNK, len(lon))
+                    rows = conn.execute(sql, {"lon": lon[start:end].tolist(),
+                                              "lat": lat[start:end].tolist(), "at": at})
+                    for i, code in rows:
+                        idx[start + i - 1] = table.setdefault(code, len(table))
+        return np.array(list(table), dtype=object), idx
 
     def _area_names(self, grid_code, at):
         valid = _VALID_NOW if at is None else _VALID_AT

@@ -322,7 +322,8 @@ class SqliteStore(Store):
 
     # --- spatial primitives -------------------------------------------------------------
     def _grid_codes(self, lon, lat, at):
-        return self.grid_index(at).locate_codes(lon, lat)
+        index = self.grid_index(at)
+        return index.codes, index.locate(lon, lat)
 
     def _area_names(self, grid_code, at):
         if at is None:
