@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 
 from fixtures.jilin import generate
+from geo.gridindex import GridIndex
 from geo.model import TeamFilter
 from geo.store import open_store
 from geo.store.throwaway import start
@@ -59,7 +60,7 @@ def main() -> None:
     sqlite.load_city(city)
     print(f"SQLite load {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    index = sqlite.grid_index()
+    index = GridIndex(city.grids.code.to_numpy(), city.grids.geometry.to_numpy())
     print(f"grid index build {time.perf_counter() - t:.2f} s (once per boundary revision)")
     sqlite.locate_many(lon[:1000], lat[:1000])  # compile the kernel outside the timing
 

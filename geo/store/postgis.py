@@ -39,6 +39,10 @@ CROSS JOIN LATERAL (
 ) g
 """
 
+# The index answers KNN only for a bare `ORDER BY geom <-> point`, so the inner query takes
+# a few spare rows by index order and the outer one breaks distance ties by team id.
+_KNN_SPARE = 8
+
 _NEAREST_MANY = """
 SELECT p.i - 1 AS point, t.rank, t.id AS team_id, t.distance_m
 FROM unnest(%(lon)s::float8[], %(lat)s::float8[]) WITH ORDINALITY AS p(lon, lat, i)
@@ -52,9 +56,11 @@ CROSS JOIN LATERAL (
         FROM team t
         WHERE {where}
         ORDER BY ST_Transform(coalesce(t.position, t.home), 4551)
-                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551), t.id
-        LIMIT %(k)s
+                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551)
+        LIMIT %(k)s + %(spare)s
     ) q
+    ORDER BY q.distance_m, q.id
+    LIMIT %(k)s
 ) t
 ORDER BY point, rank
 """
@@ -347,7 +353,8 @@ class PostgisStore(Store):
             for start in range(0, len(lon), _CHUNK):
                 end = min(start + _CHUNK, len(lon))
                 rows = conn.execute(_NEAREST_MANY.format(where=where),
-                                    {**params, "k": k, "lon": lon[start:end].tolist(),
+                                    {**params, "k": k, "spare": _KNN_SPARE,
+                                     "lon": lon[start:end].tolist(),
                                      "lat": lat[start:end].tolist()}).fetchall()
                 part = pd.DataFrame(rows, columns=["point", "rank", "team_id", "distance_m"])
                 part["point"] += start
@@ -360,15 +367,19 @@ class PostgisStore(Store):
         self._require_schema()
         where, params = _team_where(f)
         sql = f"""
-            SELECT t.id, t.name, t.kind, t.status, t.position IS NOT NULL AS live, t.position_at,
-                   ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m AS distance_m
-            FROM team t,
-                 (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326), 4551) AS m) q
-            WHERE {where}
-            ORDER BY ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m, t.id
-            LIMIT %(k)s"""
+            SELECT * FROM (
+                SELECT t.id, t.name, t.kind, t.status, t.position IS NOT NULL AS live,
+                       t.position_at,
+                       ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m AS distance_m
+                FROM team t, (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326),
+                                                  4551) AS m) q
+                WHERE {where}
+                ORDER BY ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m
+                LIMIT %(k)s + %(spare)s
+            ) nearest ORDER BY distance_m, id LIMIT %(k)s"""
         with self.pool.connection() as conn:
-            rows = conn.execute(sql, {**params, "x": lon, "y": lat, "k": k}).fetchall()
+            rows = conn.execute(sql, {**params, "x": lon, "y": lat, "k": k,
+                                      "spare": _KNN_SPARE}).fetchall()
         out = []
         for rank, (tid, name, kind, status, live, at, dist) in enumerate(rows, start=1):
             source = "live" if live else "home"
