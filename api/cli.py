@@ -79,7 +79,7 @@ def cmd_demo_data(store: Store, args) -> int:
         store.clear()
     store.load_city(city, progress=_say)
     counts = store.counts()
-    print("demo city loaded in {:.1f} s: ".format(time.perf_counter() - started) +
+    print(f"demo city loaded in {time.perf_counter() - started:.1f} s: " +
           ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     return 0
 

@@ -82,7 +82,13 @@ class TeamTable:
             # Small problems: exact brute force with a stable (distance, id) order.
             d = np.hypot(self.x[candidates][None, :] - qx[:, None],
                          self.y[candidates][None, :] - qy[:, None])
-            order = np.argsort(d, axis=1, kind="stable")[:, :k]
+            # Partition out the k nearest, then order just those by (distance, team id);
+            # candidates are in id order, so the column index breaks ties by id.
+            part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else \
+                np.broadcast_to(np.arange(d.shape[1]), d.shape)
+            part_d = np.take_along_axis(d, part, axis=1)
+            within = np.lexsort((part, part_d), axis=1)
+            order = np.take_along_axis(part, within, axis=1)
             dist = np.take_along_axis(d, order, axis=1)
             team = candidates[order]
         else:

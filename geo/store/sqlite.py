@@ -21,7 +21,7 @@ import shapely
 
 from geo.cameras import MAX_RANGE_M, visible
 from geo.gridindex import GridIndex
-from geo.model import CameraView, TeamFilter, TeamMatch
+from geo.model import CameraView, TeamMatch
 from geo.store.base import LAYERS, Progress, Store, StoreError
 from geo.taxonomy import CATEGORIES
 from geo.teamrank import TeamTable
