@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 from geo.crs import check_metric_area, in_metric_area, to_storage
 from geo.model import CameraView, Location, TeamFilter, TeamMatch
-from geo.taxonomy import CAMERA_KINDS, TEAM_KINDS, TEAM_STATUSES
+from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
 
 LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities")
 MAX_K = 100
@@ -185,4 +186,8 @@ def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(out, copy=False)  # object columns: string inference costs per row
 
 
-__all__ = ["LAYERS", "Store", "StoreError", "codes_frame", "CAMERA_KINDS"]
+def migrations(backend: str) -> list[tuple[str, str]]:
+    """(version, SQL) of a backend's migration files, oldest first."""
+    folder = resources.files("geo.store") / "migrations" / backend
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]

@@ -9,7 +9,6 @@ geodesic distance and azimuth on the spheroid.
 from __future__ import annotations
 
 from datetime import UTC
-from importlib import resources
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from geo.cameras import MAX_RANGE_M
 from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
-from geo.store.base import LAYERS, Progress, Store, StoreError
+from geo.store.base import LAYERS, Progress, Store, StoreError, migrations
 from geo.taxonomy import CATEGORIES
 
 _CHUNK = 50_000
@@ -80,12 +79,6 @@ WHERE v.distance_m <= v.range_m
        OR abs(mod((v.bearing_deg - v.heading_deg + 540)::numeric, 360) - 180) <= v.fov_deg / 2)
 ORDER BY v.distance_m, v.id
 """
-
-
-def _migrations() -> list[tuple[str, str]]:
-    folder = resources.files("geo.store") / "migrations" / "postgis"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
 def _team_where(f: TeamFilter) -> tuple[str, dict]:
@@ -148,7 +141,7 @@ class PostgisStore(Store):
             # One migrator at a time; each file with its bookkeeping row in one transaction.
             conn.execute("SELECT pg_advisory_xact_lock(20261122)")
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            for version, sql in _migrations():
+            for version, sql in migrations("postgis"):
                 if version in done:
                     continue
                 conn.execute(sql)

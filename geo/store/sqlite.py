@@ -11,7 +11,6 @@ import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,7 +21,7 @@ import shapely
 from geo.cameras import MAX_RANGE_M, visible
 from geo.gridindex import GridIndex
 from geo.model import CameraView, TeamMatch
-from geo.store.base import LAYERS, Progress, Store, StoreError
+from geo.store.base import LAYERS, Progress, Store, StoreError, migrations
 from geo.taxonomy import CATEGORIES
 from geo.teamrank import TeamTable
 
@@ -43,12 +42,6 @@ def parse_ts(text: str | None) -> datetime | None:
     if text is None:
         return None
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def _migrations() -> list[tuple[str, str]]:
-    folder = resources.files("geo.store") / "migrations" / "sqlite"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
 class SqliteStore(Store):
@@ -105,7 +98,7 @@ class SqliteStore(Store):
             )
             done = {r[0] for r in self._conn.execute("SELECT version FROM schema_migrations")}
             applied = []
-            for version, sql in _migrations():
+            for version, sql in migrations("sqlite"):
                 if version in done:
                     continue
                 stamp = ts(datetime.now(UTC))
