@@ -15,6 +15,7 @@ from geo.crs import SOURCE_CRS, CoordinateError
 from geo.model import TeamFilter
 from geo.store import Store, StoreError, default_url, open_store
 from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
+from geo.workflow import ROLES
 
 EXPORT_LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets",
                  "communities")
@@ -78,9 +79,74 @@ def cmd_demo_data(store: Store, args) -> int:
     if args.replace:
         store.clear()
     store.load_city(city, progress=_say)
+    _demo_accounts(store, city.landmarks)
     counts = store.counts()
     print(f"demo city loaded in {time.perf_counter() - started:.1f} s: " +
           ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    return 0
+
+
+def _demo_accounts(store: Store, landmarks) -> None:
+    from fixtures import accounts
+
+    names = accounts.install(store, landmarks)
+    _say(f"demo-only accounts (password {accounts.DEMO_PASSWORD!r}): {', '.join(names)}; "
+         f"Open311 api_key {accounts.DEMO_API_KEY!r}")
+
+
+def cmd_serve(store: Store, args) -> int:
+    """Run the HTTP service (and the maps) until interrupted."""
+    import os
+
+    import uvicorn
+
+    store.migrate()
+    if args.demo and not store.counts()["grids"]:
+        from fixtures.jilin import generate
+
+        _say("building the demo city (2,000 grids, 20,000 issues)…")
+        city = generate(progress=_say)
+        store.load_city(city, progress=_say)
+        _demo_accounts(store, city.landmarks)
+    os.environ["GRIDDISPATCH_DATABASE_URL"] = args.url
+    store.close()
+    _say(f"serving on http://{args.host}:{args.port} (API docs at /docs)")
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_users_add(store: Store, args) -> int:
+    import getpass
+
+    from geo.casework.errors import CaseError
+    from geo.casework.users import add_user
+
+    store.migrate()
+    password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
+                else getpass.getpass(f"password for {args.username}: "))
+    try:
+        add_user(store, args.username, password, args.role, args.jurisdiction or [], args.team,
+                 args.name or "")
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"created {args.role} {args.username}" +
+          (f" for {', '.join(args.jurisdiction)}" if args.jurisdiction else ""))
+    return 0
+
+
+def cmd_api_key_add(store: Store, args) -> int:
+    import secrets
+
+    from geo.casework.errors import CaseError
+    from geo.casework.users import add_api_key
+
+    key = secrets.token_urlsafe(24)
+    try:
+        add_api_key(store, args.username, key, args.label or "")
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    print(key)
     return 0
 
 
@@ -147,7 +213,9 @@ def cmd_demo(store: Store, args) -> int:
     store.migrate()
     if not store.counts()["grids"]:
         _say("building the demo city (2,000 grids, 20,000 issues)…")
-        store.load_city(generate(progress=_say), progress=_say)
+        city = generate(progress=_say)
+        store.load_city(city, progress=_say)
+        _demo_accounts(store, city.landmarks)
     city_landmarks = generate(n_issues=0).landmarks
     for place, (lon, lat) in city_landmarks.items():
         where = store.locate(lon, lat)
@@ -210,12 +278,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="build the demo city if needed and answer sample questions"
                    ).set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the HTTP API and maps")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (PostgreSQL only; SQLite serves from one)")
+    p.add_argument("--demo", action="store_true",
+                   help="build the demo city and its demo accounts first if the database is empty")
+    p.set_defaults(run=cmd_serve)
+
+    users = sub.add_parser("users", help="manage user accounts").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    p = users.add_parser("add", help="create a user (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--jurisdiction", action="append", metavar="CODE",
+                   help="district (6-digit) or street (9-digit) code; repeat for several")
+    p.add_argument("--team", metavar="TEAM_ID", help="the team of a 'team' user")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+    p.set_defaults(run=cmd_users_add)
+
+    keys = sub.add_parser("api-keys", help="manage Open311 API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION")
+    p = keys.add_parser("add", help="issue a new key for a user and print it once")
+    p.add_argument("username")
+    p.add_argument("--label")
+    p.set_defaults(run=cmd_api_key_add)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    url = args.db or default_url()
+    url = args.url = args.db or default_url()
+    if args.command == "serve" and args.workers > 1 and url.startswith("sqlite"):
+        print("griddispatch: error: --workers > 1 needs PostgreSQL; SQLite serves from one "
+              "process", file=sys.stderr)
+        return 2
     try:
         with open_store(url) as store:
             return args.run(store, args)

@@ -35,34 +35,36 @@ class Category:
     name_zh: str
     name_en: str
     handled_by: tuple[str, ...]
-    duplicate_radius_m: float = 50.0
+    duplicate_radius_m: float = 50.0  # reports this close to an open one may be duplicates
+    handle_hours: float = 24.0  # time a claimed team has to resolve it
 
 
 CATEGORIES: tuple[Category, ...] = (
     Category("L01", "livelihood", "流动摊贩占道经营", "street-vendor occupation",
-             ("enforcement",), 100.0),
+             ("enforcement",), 100.0, 2.0),
     Category("L02", "livelihood", "下水道堵塞", "sewer blockage",
-             ("safety_livelihood", "grid_worker"), 30.0),
-    Category("L03", "livelihood", "噪音扰民", "noise", ("enforcement", "safety_livelihood"), 150.0),
-    Category("L04", "livelihood", "违章停车", "illegal parking", ("enforcement",), 50.0),
-    Category("L05", "livelihood", "管道维修", "pipe repair", ("safety_livelihood",), 30.0),
+             ("safety_livelihood", "grid_worker"), 30.0, 12.0),
+    Category("L03", "livelihood", "噪音扰民", "noise", ("enforcement", "safety_livelihood"), 150.0, 4.0),
+    Category("L04", "livelihood", "违章停车", "illegal parking", ("enforcement",), 50.0, 1.0),
+    Category("L05", "livelihood", "管道维修", "pipe repair", ("safety_livelihood",), 30.0, 48.0),
     Category("L06", "livelihood", "车位规划", "parking-space planning",
-             ("safety_livelihood",), 200.0),
+             ("safety_livelihood",), 200.0, 720.0),
     Category("L07", "livelihood", "物业服务问题", "property-management problem",
-             ("safety_livelihood", "grid_worker"), 100.0),
-    Category("L08", "livelihood", "垃圾乱堆", "rubbish dumping", ("enforcement", "grid_worker"), 50.0),
+             ("safety_livelihood", "grid_worker"), 100.0, 72.0),
+    Category("L08", "livelihood", "垃圾乱堆", "rubbish dumping", ("enforcement", "grid_worker"), 50.0, 24.0),
     Category("S01", "safety", "井盖破损缺失", "manhole cover damaged",
-             ("safety_livelihood", "enforcement"), 20.0),
+             ("safety_livelihood", "enforcement"), 20.0, 4.0),
     Category("S02", "safety", "矛盾纠纷", "dispute to mediate",
-             ("safety_livelihood", "grid_worker"), 50.0),
-    Category("S03", "safety", "安全隐患", "safety hazard", ("safety_livelihood", "enforcement"), 50.0),
+             ("safety_livelihood", "grid_worker"), 50.0, 72.0),
+    Category("S03", "safety", "安全隐患", "safety hazard", ("safety_livelihood", "enforcement"), 50.0, 8.0),
     Category("S04", "safety", "楼道堆物消防隐患", "fire hazard in stairwell",
-             ("safety_livelihood", "grid_worker"), 30.0),
-    Category("E01", "enterprise", "企业经营诉求", "enterprise request", ("enterprise_service",), 200.0),
+             ("safety_livelihood", "grid_worker"), 30.0, 24.0),
+    Category("E01", "enterprise", "企业经营诉求", "enterprise request",
+             ("enterprise_service",), 200.0, 120.0),
     Category("E02", "enterprise", "营商环境问题", "business-environment problem",
-             ("enterprise_service",), 200.0),
+             ("enterprise_service",), 200.0, 120.0),
     Category("P01", "party", "党员报到服务", "party-member service request",
-             ("party_volunteer",), 100.0),
+             ("party_volunteer",), 100.0, 72.0),
 )
 
 CATEGORY_BY_CODE = {c.code: c for c in CATEGORIES}

@@ -182,10 +182,37 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
         s = empty_store(backend)
         with pytest.raises(StoreError, match="griddispatch init"):
             s.locate(126.55, 43.84)
-        assert s.migrate() == ["001_core"]
+        assert s.migrate() == ["001_core", "002_casework"]
         assert s.migrate() == []
-        assert s.schema_version() == "001_core"
+        assert s.schema_version() == "002_casework"
         assert s.counts()["grids"] == 0
+
+
+def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, city):
+    """A database filled under 001 keeps its issues through 002; they count as closed."""
+    from geo.store.base import migrations
+
+    for backend in ("sqlite", "postgis"):
+        s = empty_store(backend)
+        first = dict(migrations(backend))["001_core"]
+        if backend == "sqlite":
+            s._conn.executescript(first)
+        else:
+            with s.tx() as tx:
+                tx.conn.execute(first)
+        with s.tx() as tx:
+            tx.run("CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at text)")
+            tx.run("INSERT INTO schema_migrations VALUES ('001_core', :t)", {"t": city.grids.valid_from[0]})
+            tx.run("INSERT INTO category (code, network, name_zh, name_en, handled_by, "
+                   "duplicate_radius_m) VALUES ('L01', 'livelihood', 'x', 'x', :h, 100)",
+                   {"h": ["enforcement"]})
+            tx.run(f"INSERT INTO issue (category_code, {tx.dialect.point_columns()}, source_crs, "
+                   f"reported_at) VALUES ('L01', {tx.dialect.point_values()}, 'wgs84', :t)",
+                   {"lon": 126.55, "lat": 43.84, "t": city.grids.valid_from[0]})
+        assert s.migrate() == ["002_casework"]
+        issues = s.read_layer("issues")
+        assert list(issues.state) == ["closed"]
+        assert issues.closed_at.notna().all()
 
 
 def test_issues_are_located_when_stored(store, city):

@@ -16,17 +16,20 @@ def default_url() -> str:
     return os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open the store a URL names (see `default_url` when None)."""
+def open_store(url: str | None = None, statement_timeout_ms: int | None = None,
+               pool_size: int = 4) -> Store:
+    """Open the store a URL names (see `default_url` when None).
+
+    `statement_timeout_ms` cancels any statement that runs longer (the service sets it)."""
     url = url or default_url()
     if url.startswith(("postgresql://", "postgres://")):
         from geo.store.postgis import PostgisStore
 
-        return PostgisStore(url)
+        return PostgisStore(url, max_size=pool_size, statement_timeout_ms=statement_timeout_ms)
     if url.startswith("sqlite:///"):
         from geo.store.sqlite import SqliteStore
 
-        return SqliteStore(url.removeprefix("sqlite:///") or ":memory:")
+        return SqliteStore(url.removeprefix("sqlite:///") or ":memory:", statement_timeout_ms)
     raise StoreError(f"unsupported database URL {url!r}: use postgresql://... or sqlite:///path")
 
 

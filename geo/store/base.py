@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from importlib import resources
 
@@ -18,7 +19,9 @@ import pandas as pd
 
 from geo.crs import check_metric_area, in_metric_area, to_storage
 from geo.model import CameraView, Location, TeamFilter, TeamMatch
+from geo.store.sql import Dialect, Tx
 from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
+from geo.workflow import STATES, TERMINAL, step_limit
 
 LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities")
 MAX_K = 100
@@ -58,6 +61,7 @@ class Store(ABC):
     """A griddispatch database. Open one with `geo.store.open_store(url)`."""
 
     backend: str
+    dialect: Dialect
 
     # --- lifecycle and bulk data -------------------------------------------------------
     @abstractmethod
@@ -91,6 +95,10 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    @abstractmethod
+    def tx(self) -> AbstractContextManager[Tx]:
+        """A transaction for plain SQL (see geo.store.sql): committed on success, else rolled back."""
 
     # --- backend spatial primitives (storage CRS, validated input) ---------------------
     @abstractmethod
@@ -184,6 +192,34 @@ def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
         prefixes = np.array([c[:length] for c in table] + [None], dtype=object)
         out[column] = pd.Series(prefixes[np.where(outside, len(table), idx)], dtype=object)
     return pd.DataFrame(out, copy=False)  # object columns: string inference costs per row
+
+
+def issue_lifecycle(issues: pd.DataFrame) -> pd.DataFrame:
+    """State columns for bulk-loaded issues. Imports are history: without a `state` column an
+    issue counts as closed when it was reported. Open states get their step's deadline."""
+    n = len(issues)
+    reported = pd.to_datetime(issues["reported_at"], utc=True).reset_index(drop=True)
+    state = (issues["state"].astype(object).reset_index(drop=True) if "state" in issues
+             else pd.Series(["closed"] * n, dtype=object))
+    unknown = sorted(set(state) - set(STATES))
+    if unknown:
+        raise ValueError(f"unknown issue state(s) {unknown}; expected one of {', '.join(STATES)}")
+    since = (pd.to_datetime(issues["state_since"], utc=True).reset_index(drop=True)
+             if "state_since" in issues else reported)
+    finished = state.isin(TERMINAL).to_numpy()
+    closed_at = since.where(finished)
+    category = issues["category_code"].astype(object).reset_index(drop=True)
+    due = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    for (code, st), rows in pd.DataFrame({"c": category, "s": state})[~finished].groupby(
+            ["c", "s"]).groups.items():
+        due[rows] = since[rows] + step_limit(code, st)
+    out = pd.DataFrame({"state": state, "state_since": since, "due_at": due,
+                        "closed_at": closed_at, "updated_at": since})
+    for column, default in (("rating", None), ("rework_count", 0), ("channel", "import")):
+        out[column] = (issues[column].astype(object).reset_index(drop=True) if column in issues
+                       else pd.Series([default] * n, dtype=object))
+    out["rating"] = [None if pd.isna(v) else int(v) for v in out["rating"]]
+    return out
 
 
 def migrations(backend: str) -> list[tuple[str, str]]:

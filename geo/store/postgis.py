@@ -8,6 +8,7 @@ geodesic distance and azimuth on the spheroid.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC
 
 import geopandas as gpd
@@ -20,7 +21,8 @@ from psycopg_pool import ConnectionPool
 
 from geo.cameras import MAX_RANGE_M
 from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
-from geo.store.base import LAYERS, Progress, Store, StoreError, migrations
+from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
+from geo.store.sql import Dialect, PgTx
 from geo.taxonomy import CATEGORIES
 
 _CHUNK = 50_000
@@ -110,11 +112,17 @@ class PostgisStore(Store):
     """A griddispatch database in PostgreSQL with PostGIS."""
 
     backend = "postgis"
+    dialect = Dialect("postgis")
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 4):
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 4,
+                 statement_timeout_ms: int | None = None):
         self.url = url
+        self._ready = False
+        options = "-c timezone=UTC"
+        if statement_timeout_ms:
+            options += f" -c statement_timeout={int(statement_timeout_ms)}"
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                                   kwargs={"autocommit": False})
+                                   kwargs={"autocommit": False, "options": options})
         try:
             self.pool.open(wait=True, timeout=15)
         except Exception as exc:  # the pool wraps connection errors in PoolTimeout
@@ -123,6 +131,11 @@ class PostgisStore(Store):
 
     def close(self) -> None:
         self.pool.close()
+
+    @contextmanager
+    def tx(self):
+        with self.pool.connection() as conn:  # commits on success, rolls back on error
+            yield PgTx(conn)
 
     # --- lifecycle ----------------------------------------------------------------------
     def schema_version(self) -> str | None:
@@ -160,7 +173,10 @@ class PostgisStore(Store):
         return applied
 
     def _require_schema(self) -> None:
-        if self.schema_version() is None:
+        if self._ready:
+            return
+        self._ready = self.schema_version() is not None
+        if not self._ready:
             raise StoreError(f"database {_redact(self.url)} is not initialised: "
                              "run `griddispatch init`")
 
@@ -182,7 +198,8 @@ class PostgisStore(Store):
     def clear(self) -> None:
         self._require_schema()
         with self.pool.connection() as conn:
-            conn.execute("TRUNCATE issue, team, site, camera, grid, community, street, district")
+            conn.execute("TRUNCATE idempotency, photo, assignment, issue_event, api_key, app_user, "
+                         "issue, team, site, camera, grid, community, street, district")
 
     # --- bulk load ----------------------------------------------------------------------
     def load_city(self, city, progress: Progress | None = None) -> None:
@@ -240,16 +257,26 @@ class PostgisStore(Store):
         """Insert issues and locate them in one set-based UPDATE through the GiST index."""
         self._require_schema()
         progress = progress or (lambda _m: None)
-        reported = pd.to_datetime(issues.reported_at, utc=True).dt.to_pydatetime()
+        life = issue_lifecycle(issues)
+
+        def stamps(column) -> list:
+            t = pd.to_datetime(column, utc=True)
+            return [None if v is pd.NaT else v for v in t.dt.to_pydatetime()]
+
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE new_issue (LIKE issue INCLUDING DEFAULTS) "
                         "ON COMMIT DROP")
             cur.execute("ALTER TABLE new_issue DROP COLUMN id")
-            cols = "category_code, description, geom, source_crs, reported_at"
+            cols = ("category_code, description, geom, source_crs, reported_at, state, "
+                    "state_since, due_at, closed_at, updated_at, rating, rework_count, channel")
+            since = stamps(life.state_since)
             with cur.copy(f"COPY new_issue ({cols}) FROM STDIN") as copy:
                 for n, row in enumerate(zip(issues.category_code, issues.description,
                                             _ewkb(issues.geometry.values), issues.source_crs,
-                                            reported, strict=True), start=1):
+                                            stamps(issues.reported_at), life.state, since,
+                                            stamps(life.due_at), stamps(life.closed_at), since,
+                                            life.rating, life.rework_count, life.channel,
+                                            strict=True), start=1):
                     copy.write_row(row)
                     if n % 200_000 == 0:
                         progress(f"copied issues {n:,}/{len(issues):,}")
@@ -294,8 +321,8 @@ class PostgisStore(Store):
                      "position_at, ST_AsBinary(coalesce(position, home)) AS geom "
                      "FROM team ORDER BY id",
             "issues": "SELECT id, category_code, description, source_crs, reported_at, "
-                      "grid_code, community_code, street_code, district_code, "
-                      "ST_AsBinary(geom) AS geom FROM issue ORDER BY id",
+                      "grid_code, community_code, street_code, district_code, state, due_at, "
+                      "closed_at, rating, ST_AsBinary(geom) AS geom FROM issue ORDER BY id",
         }[layer]
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(sql).fetchall()

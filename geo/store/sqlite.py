@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import shapely
 from geo.cameras import MAX_RANGE_M, visible
 from geo.gridindex import GridIndex
 from geo.model import CameraView, TeamMatch
-from geo.store.base import LAYERS, Progress, Store, StoreError, migrations
+from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
+from geo.store.sql import Dialect, SqliteTx
 from geo.taxonomy import CATEGORIES
 from geo.teamrank import TeamTable
 
@@ -48,9 +50,11 @@ class SqliteStore(Store):
     """A griddispatch database in one SQLite file."""
 
     backend = "sqlite"
+    dialect = Dialect("sqlite")
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, statement_timeout_ms: int | None = None):
         self.path = str(path)
+        self.statement_timeout_ms = statement_timeout_ms
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -59,6 +63,7 @@ class SqliteStore(Store):
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[int, object]] = {}
+        self._ready = False
 
     # --- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
@@ -80,6 +85,11 @@ class SqliteStore(Store):
                     store._lock.release()
 
         return _Tx()
+
+    @contextmanager
+    def tx(self):
+        with self._transaction() as conn:
+            yield SqliteTx(conn, self.statement_timeout_ms)
 
     def schema_version(self) -> str | None:
         row = self._conn.execute(
@@ -125,7 +135,10 @@ class SqliteStore(Store):
             return applied
 
     def _require_schema(self) -> None:
-        if self.schema_version() is None:
+        if self._ready:
+            return
+        self._ready = self.schema_version() is not None
+        if not self._ready:
             raise StoreError(f"database {self.path} is not initialised: run `griddispatch init`")
 
     def counts(self) -> dict[str, int]:
@@ -145,8 +158,9 @@ class SqliteStore(Store):
     def clear(self) -> None:
         self._require_schema()
         with self._transaction() as c:
-            for table in ("issue", "team", "site", "camera", "grid", "community", "street",
-                          "district"):
+            for table in ("idempotency", "photo", "assignment", "issue_event", "api_key",
+                          "app_user", "issue", "team", "site", "camera", "grid", "community",
+                          "street", "district"):
                 c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     # --- bulk load ----------------------------------------------------------------------
@@ -205,21 +219,33 @@ class SqliteStore(Store):
         lon = issues.geometry.x.to_numpy()
         lat = issues.geometry.y.to_numpy()
         located = self.locate_many(lon, lat)
-        reported = pd.to_datetime(issues.reported_at, utc=True)
-        reported_text = reported.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy()
+        life = issue_lifecycle(issues)
+
+        def text(column) -> np.ndarray:
+            t = pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return t.astype(object).where(t.notna(), None).to_numpy()
+
+        times = {c: text(v) for c, v in (("reported_at", issues.reported_at),
+                                         ("state_since", life.state_since),
+                                         ("due_at", life.due_at), ("closed_at", life.closed_at))}
         with self._transaction() as c:
             for start in range(0, len(issues), _CHUNK):
                 end = min(start + _CHUNK, len(issues))
                 sl = slice(start, end)
                 c.executemany(
                     "INSERT INTO issue (category_code, description, lon, lat, source_crs, "
-                    "reported_at, grid_code, community_code, street_code, district_code) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "reported_at, grid_code, community_code, street_code, district_code, state, "
+                    "state_since, due_at, closed_at, updated_at, rating, rework_count, channel) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     zip(issues.category_code.to_numpy()[sl], issues.description.to_numpy()[sl],
-                        lon[sl], lat[sl], issues.source_crs.to_numpy()[sl], reported_text[sl],
-                        located.grid_code.to_numpy()[sl], located.community_code.to_numpy()[sl],
+                        lon[sl], lat[sl], issues.source_crs.to_numpy()[sl],
+                        times["reported_at"][sl], located.grid_code.to_numpy()[sl],
+                        located.community_code.to_numpy()[sl],
                         located.street_code.to_numpy()[sl], located.district_code.to_numpy()[sl],
-                        strict=True),
+                        life.state.to_numpy()[sl], times["state_since"][sl], times["due_at"][sl],
+                        times["closed_at"][sl], times["state_since"][sl],
+                        life.rating.to_numpy()[sl], life.rework_count.to_numpy()[sl],
+                        life.channel.to_numpy()[sl], strict=True),
                 )
                 progress(f"stored issues {end:,}/{len(issues):,}")
         return len(issues)
@@ -257,7 +283,8 @@ class SqliteStore(Store):
             return _point_frame(df, "lon", "lat")
         df = pd.read_sql_query(
             "SELECT id, category_code, description, source_crs, reported_at, grid_code, "
-            "community_code, street_code, district_code, lon, lat FROM issue ORDER BY id",
+            "community_code, street_code, district_code, state, due_at, closed_at, rating, "
+            "lon, lat FROM issue ORDER BY id",
             self._conn)
         return _point_frame(df, "lon", "lat")
 

@@ -1,0 +1,72 @@
+"""The FastAPI application: `create_app(settings)`; `griddispatch serve` runs it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from api import errors
+from api.auth import ActorCache
+from api.limits import BodyLimit
+from api.routes import auth, issues, layers, open311, teams
+from api.settings import Settings
+from geo.casework.users import demo_credentials_present
+from geo.store import Store, StoreError, open_store
+
+
+class ProductionRefused(RuntimeError):
+    """The configuration is not safe to run as production."""
+
+
+def check_production(settings: Settings, store: Store) -> None:
+    """Refuse to serve production with demo credentials or an unset secret key."""
+    if settings.environment != "production":
+        return
+    problems = settings.production_problems()
+    demo = demo_credentials_present(store)
+    if demo:
+        problems.append("demo credentials are present: " + ", ".join(demo) +
+                        " (change their passwords or delete them)")
+    if problems:
+        raise ProductionRefused("refusing to start in production: " + "; ".join(problems))
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = store or open_store(settings.database_url, settings.statement_timeout_ms,
+                                settings.pool_size)
+    if store.schema_version() is None:
+        raise StoreError("the database is not initialised: run `griddispatch init` (or "
+                         "`griddispatch demo-data`) first")
+    check_production(settings, store)
+    app = FastAPI(
+        title="griddispatch",
+        version="0.1.0",
+        summary="Grid governance: locate reports to grids, dispatch the nearest teams, and run "
+                "the six-step closed loop with an audit trail.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.actors = ActorCache(settings.actor_cache_seconds)
+    errors.install(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(request: Request, exc: RequestValidationError):
+        if request.url.path.startswith("/open311/"):
+            fmt = "xml" if request.url.path.endswith(".xml") else "json"
+            return open311.error_response(400, errors.readable(exc.errors()), fmt)
+        return await errors.validation_error_response(exc)
+
+    for module in (auth, issues, teams, layers, open311):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["meta"])
+    def health() -> dict:
+        """Liveness and the database's schema version (public)."""
+        return {"status": "ok", "backend": store.backend, "schema": store.schema_version()}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       larger={"/photos": settings.max_photo_bytes})
+    return app

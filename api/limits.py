@@ -1,0 +1,70 @@
+"""Request body limits, enforced before the body is parsed (a pure ASGI middleware)."""
+
+from __future__ import annotations
+
+import json
+
+
+class BodyLimit:
+    """413 for bodies over the limit: from Content-Length when given, else while streaming.
+
+    `larger` maps path suffixes (photo uploads) to their own limit."""
+
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None):
+        self.app = app
+        self.limit = limit
+        self.larger = larger or {}
+
+    def _limit_for(self, path: str) -> int:
+        for suffix, limit in self.larger.items():
+            if path.endswith(suffix):
+                return limit
+        return self.limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self._limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                return await _reply(send, 400, "Content-Length is not a number")
+            if too_big:
+                return await _reply(send, 413, f"request body larger than {limit} bytes")
+        seen = 0
+        replied = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message):
+            nonlocal replied
+            if message["type"] == "http.response.start":
+                replied = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except _TooLarge:
+            if not replied:
+                await _reply(send, 413, f"request body larger than {limit} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _reply(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,35 @@
+"""POST /api/v1/auth/token (OAuth2 password flow) and GET /api/v1/users/me."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api import deps
+from api.auth import ROLE_SCOPES, grant, issue_token
+from api.schemas import Me, Token
+from geo.casework.scope import Actor
+from geo.casework.users import authenticate
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token)
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    """Exchange a username and password for a bearer token (form-encoded, RFC 6749 §4.3)."""
+    actor = authenticate(request.app.state.store, form.username, form.password)
+    if actor is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
+                            {"WWW-Authenticate": "Bearer"})
+    settings = request.app.state.settings
+    scopes = grant(actor.role, form.scopes)
+    access, expires = issue_token(actor, scopes, settings.secret_key, settings.token_minutes)
+    return Token(access_token=access, expires_in=expires, scope=" ".join(scopes))
+
+
+@router.get("/users/me", response_model=Me)
+def me(actor: Actor = deps.actor()) -> Me:
+    return Me(username=actor.username, role=actor.role, jurisdiction=list(actor.jurisdiction),
+              team_id=actor.team_id, scopes=list(ROLE_SCOPES[actor.role]))

@@ -1,0 +1,258 @@
+"""Issues: intake (step 1), the transitions of steps 2-6, reading, audit, photos, summaries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from api import deps, schemas
+from geo.casework import read
+from geo.casework.dispatch import candidates
+from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from geo.casework.idempotency import IdempotencyKey, remember, replay
+from geo.casework.intake import Report, nearby_open, report
+from geo.casework.scope import Actor
+from geo.casework.transitions import Move, apply
+from geo.store import Store
+from geo.store.base import utc
+from geo.store.sql import Conflict, as_dt
+from geo.workflow import STATES, TERMINAL
+
+router = APIRouter(prefix="/api/v1", tags=["issues"])
+
+IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
+                                          description="retry-safe creation: same key, same "
+                                                      "request → the first response")]
+PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def created(body: dict, status: int = 201, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def idempotent(store: Store, actor: Actor, key: str | None, request: Request, payload, make):
+    """Run `make(idem)` once per (user, key); replay the stored answer to retries."""
+    idem = IdempotencyKey.of(actor.username, key, request.method, request.url.path, payload)
+    stored = replay(store, idem)
+    if stored is not None:
+        return created(stored[1], stored[0], replayed=True)
+    try:
+        return created(make(idem))
+    except Conflict:
+        # A concurrent twin with the same key committed first: answer as it did.
+        stored = replay(store, idem)
+        if stored is None:
+            raise
+        return created(stored[1], stored[0], replayed=True)
+
+
+@router.post("/issues", status_code=201, response_model=schemas.ReportOut,
+             responses={422: {"description": "unknown category, bad or outside coordinates"},
+                        403: {"description": "the point is outside your jurisdiction"}})
+def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHeader = None,
+               actor: Actor = deps.actor("issues:report"), store: Store = Depends(deps.store),
+               now: datetime = Depends(deps.now)):
+    """Step 1 (基层报单): file a report. The answer says where it is (grid → district), the
+    nearest available teams that handle it, and open reports nearby that may be the same."""
+    r = Report(body.category_code, body.description, body.lon, body.lat, body.crs, body.address)
+    return idempotent(store, actor, idempotency_key, request, body.model_dump(),
+                      lambda idem: _json(report(store, actor, r, now, idem)))
+
+
+def _json(body: dict) -> dict:
+    """Plain JSON types (datetimes as ISO text), as the idempotency store keeps them."""
+    return json.loads(json.dumps(body, default=lambda v: v.isoformat(), ensure_ascii=False))
+
+
+def _query(states, categories, grid, street, since, until, bbox, limit, offset,
+           open_only=False, overdue_at=None) -> read.IssueQuery:
+    box = None
+    if bbox:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+        except ValueError:
+            raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from None
+        if len(box) != 4:
+            raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    return read.IssueQuery(tuple(states or ()), open_only, tuple(categories or ()), grid, street,
+                           utc(since), utc(until), box, overdue_at, limit, offset).check()
+
+
+State = Annotated[list[str] | None, Query(description=f"one or more of {', '.join(STATES)}")]
+Category = Annotated[list[str] | None, Query(description="category codes, e.g. L01")]
+Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)",
+                                   max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Code = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$")]
+
+
+@router.get("/issues", response_model=schemas.IssuePage)
+def list_issues(state: State = None, category: Category = None, grid: Code = None,
+                street: Code = None, since: datetime | None = None, until: datetime | None = None,
+                bbox: Bbox = None, open_only: bool = False, limit: Limit = 100,
+                offset: Offset = 0, actor: Actor = deps.actor("issues:read"),
+                store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Issues you may see (your jurisdiction; citizens: their own reports), newest first."""
+    q = _query(state, category, grid, street, since, until, bbox, limit, offset, open_only)
+    items, total = read.list_issues(store, actor, q, now)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/issues/overdue", response_model=schemas.IssuePage)
+def overdue(category: Category = None, street: Code = None, limit: Limit = 100,
+            offset: Offset = 0, actor: Actor = deps.actor("issues:supervise"),
+            store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Step 5 (市委督单): open issues past their step's deadline, most overdue first (亮灯督办)."""
+    q = _query(None, category, None, street, None, None, None, limit, offset, overdue_at=now)
+    items, total = read.list_issues(store, actor, q, now)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/issues/{issue_id}", response_model=schemas.IssueOut)
+def get_issue(issue_id: int, actor: Actor = deps.actor("issues:read"),
+              store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    return read.get_issue(store, actor, issue_id, now)
+
+
+@router.get("/issues/{issue_id}/events", response_model=list[schemas.Event])
+def issue_events(issue_id: int, actor: Actor = deps.actor("issues:read"),
+                 store: Store = Depends(deps.store)):
+    """The audit trail: who did what, when, from which state, and why."""
+    if actor.role == "citizen":
+        raise Forbidden("the audit trail is for staff; your report's state is on the issue")
+    return read.events(store, actor, issue_id)
+
+
+@router.get("/issues/{issue_id}/candidates", response_model=schemas.Candidates)
+def issue_candidates(issue_id: int, k: Annotated[int, Query(ge=1, le=50)] = 5,
+                     actor: Actor = deps.actor("issues:dispatch"),
+                     store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Teams to dispatch, nearest suitable first (kind and category handled, available, with
+    the issue's street in their jurisdiction, on a roster serving in the current mode)."""
+    return candidates(store, actor, issue_id, now, k)
+
+
+@router.get("/issues/{issue_id}/nearby", response_model=list[schemas.Duplicate])
+def issue_nearby(issue_id: int, actor: Actor = deps.actor("issues:triage"),
+                 store: Store = Depends(deps.store)):
+    """Open issues of the same category within its duplicate radius: merge candidates."""
+    with store.tx() as tx:
+        issue = read.fetch(tx, actor, issue_id)
+        return nearby_open(tx, actor, issue["category_code"], issue["lon"], issue["lat"],
+                           exclude=issue_id)
+
+
+def _transition(action: str, scope: str, body_model, summary: str):
+    def endpoint(issue_id: int, body, actor: Actor = deps.actor(scope),
+                 store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+        data = body.model_dump()
+        move = Move(action, reason=data.get("reason", "") or data.get("comment", ""),
+                    team_ids=tuple(data.get("team_ids") or ()),
+                    duplicate_of=data.get("duplicate_of"), passed=data.get("passed"),
+                    rating=data.get("rating"), team_id=data.get("team_id"))
+        return apply(store, actor, issue_id, move, now)
+
+    endpoint.__annotations__["body"] = body_model  # one route per action, each with its model
+    router.add_api_route(
+        f"/issues/{{issue_id}}/{action}", endpoint, methods=["POST"],
+        response_model=schemas.IssueOut, summary=summary, name=f"issue_{action}",
+        responses={409: {"description": "not allowed in the issue's state; lists allowed actions"},
+                   403: {"description": "your role may not take this action"}})
+
+
+for _action, _scope, _model, _summary in (
+    ("accept", "issues:triage", schemas.ReasonIn, "Step 2: accept a report (平台接单)"),
+    ("reject", "issues:triage", schemas.ReasonIn, "Step 2: reject a report (reason required)"),
+    ("merge", "issues:triage", schemas.MergeIn, "Step 2: merge into an open duplicate"),
+    ("dispatch", "issues:dispatch", schemas.DispatchIn,
+     "Step 3: dispatch one team or a joint operation (指挥中心派单)"),
+    ("reassign", "issues:dispatch", schemas.DispatchIn, "Replace the assigned teams"),
+    ("claim", "issues:work", schemas.TeamActIn, "Step 4: a team claims the work (部门领单)"),
+    ("return", "issues:work", schemas.TeamActIn, "Send back to dispatch: wrong team"),
+    ("resolve", "issues:work", schemas.TeamActIn, "The team reports the work done"),
+    ("check", "issues:supervise", schemas.CheckIn, "Step 5: pass, or send back for rework"),
+    ("rate", "issues:rate", schemas.RateIn, "Step 6: rate the result; closes the case (群众评单)"),
+    ("close", "issues:supervise", schemas.ReasonIn, "Close without a rating (reason required)"),
+):
+    _transition(_action, _scope, _model, _summary)
+
+
+def _photo_type(data: bytes) -> str:
+    for magic, media in PHOTO_TYPES.items():
+        if data.startswith(magic):
+            return media
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
+
+
+@router.post("/issues/{issue_id}/photos", status_code=201, response_model=schemas.Photo)
+async def add_photo(issue_id: int, file: UploadFile, request: Request,
+                    idempotency_key: IdemHeader = None,
+                    actor: Actor = deps.actor("issues:read"),
+                    store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Attach a photo (multipart upload; never a URL to fetch)."""
+    data = await file.read()
+    if not data:
+        raise InvalidInput("the photo is empty")
+    media = _photo_type(data)
+    digest = hashlib.sha256(data).hexdigest()
+
+    def make(idem):
+        with store.tx() as tx:
+            issue = read.fetch(tx, actor, issue_id)
+            if issue["state"] in TERMINAL:
+                raise StateConflict(f"issue {issue_id} is {issue['state']}: no more photos",
+                                    [], issue["state"])
+            row = tx.one("INSERT INTO photo (issue_id, content_type, data, sha256, uploaded_by, "
+                         "uploaded_at) VALUES (:i, :c, :d, :h, :u, :now) RETURNING id",
+                         {"i": issue_id, "c": media, "d": data, "h": digest,
+                          "u": actor.username, "now": now})
+            body = {"id": int(row["id"]), "issue_id": issue_id, "content_type": media,
+                    "size": len(data), "sha256": digest, "uploaded_by": actor.username,
+                    "uploaded_at": now.isoformat()}
+            remember(tx, idem, 201, body, now)
+        return body
+
+    return idempotent(store, actor, idempotency_key, request, {"sha256": digest}, make)
+
+
+@router.get("/issues/{issue_id}/photos", response_model=list[schemas.Photo])
+def list_photos(issue_id: int, actor: Actor = deps.actor("issues:read"),
+                store: Store = Depends(deps.store)):
+    with store.tx() as tx:
+        read.fetch(tx, actor, issue_id)
+        rows = tx.rows("SELECT id, issue_id, content_type, length(data) AS size, sha256, "
+                       "uploaded_by, uploaded_at FROM photo WHERE issue_id = :i ORDER BY id",
+                       {"i": issue_id})
+    return [{**r, "uploaded_at": as_dt(r["uploaded_at"])} for r in rows]
+
+
+@router.get("/issues/{issue_id}/photos/{photo_id}", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+def get_photo(issue_id: int, photo_id: int, actor: Actor = deps.actor("issues:read"),
+              store: Store = Depends(deps.store)):
+    with store.tx() as tx:
+        read.fetch(tx, actor, issue_id)
+        row = tx.one("SELECT content_type, data FROM photo WHERE id = :p AND issue_id = :i",
+                     {"p": photo_id, "i": issue_id})
+    if row is None:
+        raise NotFound(f"issue {issue_id} has no photo {photo_id}")
+    return Response(bytes(row["data"]), media_type=row["content_type"],
+                    headers={"X-Content-Type-Options": "nosniff",
+                             "Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/stats", response_model=list[schemas.AreaSummary])
+def stats(level: Annotated[str, Query(pattern="^(grid|community|street|district)$")] = "street",
+          since: datetime | None = None, actor: Actor = deps.actor("issues:read"),
+          store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Per area: open, overdue, closed, closed on time, on-time and rework rates, mean rating."""
+    return read.summary(store, actor, level, now, utc(since))

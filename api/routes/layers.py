@@ -1,0 +1,140 @@
+"""GeoJSON layers for maps and other systems: grids (with open and overdue counts), areas,
+cameras, key sites, teams and issues; filtered by bbox, paged, live layers never cached."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Query
+
+from api import deps
+from api.geojson import MEDIA_TYPE, collection, simplified
+from api.routes.issues import Bbox, Category, Code, State, _query
+from api.routes.teams import visible_teams
+from geo.casework import read
+from geo.casework.scope import Actor, visible_issues
+from geo.store import Store
+from geo.workflow import OPEN_STATES
+
+router = APIRouter(prefix="/api/v1/layers", tags=["layers"])
+GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}}
+LayerLimit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
+Simplify = Annotated[float, Query(ge=0, le=500, description="simplification tolerance, metres")]
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    return _query(None, None, None, None, None, None, text, 1, 0).bbox
+
+
+def _paging(limit: int, offset: int, returned: int, matched: int) -> dict:
+    return {"numberMatched": matched, "numberReturned": returned, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/grids", responses=GEOJSON)
+def grids(bbox: Bbox = None, street: Code = None, simplify_m: Simplify = 0.0,
+          limit: LayerLimit = 1000, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+          actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store),
+          now: datetime = Depends(deps.now)):
+    """Current grids in the box, with their open and overdue issues that you may see."""
+    box = _bbox(bbox)
+    with store.tx() as tx:
+        d = tx.dialect
+        cond, params = ["g.valid_to IS NULL"], {}
+        if box:
+            cond.append(d.polygon_in_bbox("g"))
+            params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), box,
+                              strict=True))
+        if street:
+            cond.append("substr(g.code, 1, 9) = :street")
+            params["street"] = street
+        where = " AND ".join(cond)
+        matched = tx.one(f"SELECT count(*) AS n FROM grid g WHERE {where}", params)["n"]
+        rows = tx.rows(f"SELECT g.code, g.name, g.community_code, g.households, "
+                       f"{d.wkb('g.geom')} AS wkb FROM grid g WHERE {where} ORDER BY g.code "
+                       "LIMIT :limit OFFSET :offset", {**params, "limit": limit, "offset": offset})
+        counts = {}
+        if rows:
+            vis, vparams = visible_issues(actor, d)
+            counts = {r["grid_code"]: r for r in tx.rows(
+                "SELECT i.grid_code, count(*) AS open, "
+                "sum(CASE WHEN i.due_at < :now THEN 1 ELSE 0 END) AS overdue FROM issue i "
+                f"WHERE {vis} AND {d.in_list('i.state', 'open_states')} AND "
+                f"{d.in_list('i.grid_code', 'codes')} GROUP BY i.grid_code",
+                {**vparams, "now": now, "open_states": list(OPEN_STATES),
+                 "codes": [r["code"] for r in rows]})}
+    geoms = simplified(shapely.from_wkb([bytes(r["wkb"]) for r in rows]), simplify_m)
+    props = [{"code": r["code"], "name": r["name"], "community_code": r["community_code"],
+              "street_code": r["code"][:9], "district_code": r["code"][:6],
+              "households": r["households"],
+              "open": int(counts.get(r["code"], {}).get("open") or 0),
+              "overdue": int(counts.get(r["code"], {}).get("overdue") or 0)} for r in rows]
+    return collection([r["code"] for r in rows], geoms, props, live=True,
+                      **_paging(limit, offset, len(rows), int(matched)))
+
+
+@router.get("/areas/{level}", responses=GEOJSON)
+def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = None,
+          simplify_m: Simplify = 0.0, actor: Actor = deps.actor("layers:read"),
+          store: Store = Depends(deps.store)):
+    """District, street or community outlines."""
+    frame = store.read_layer(level)
+    frame = _in_box(frame, _bbox(bbox))
+    props = frame.drop(columns="geometry").to_dict("records")
+    return collection(list(frame.code), simplified(frame.geometry.values, simplify_m), props)
+
+
+def _in_box(frame, box):
+    if box is None:
+        return frame
+    return frame[frame.intersects(shapely.box(*box))]
+
+
+@router.get("/{layer}", responses=GEOJSON)
+def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
+           actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store)):
+    """Cameras (kind, heading, field of view, range, status) or key monitored sites."""
+    frame = _in_box(store.read_layer(layer), _bbox(bbox))
+    frame = frame.drop(columns=[c for c in ("stream_ref",) if c in frame])  # opaque, internal
+    props = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+             for r in frame.drop(columns="geometry").to_dict("records")]
+    return collection(list(frame.id), frame.geometry.values, props)
+
+
+@router.get("/live/teams", responses=GEOJSON)
+def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
+          store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Teams at their last reported positions (home base if none), with status."""
+    box = _bbox(bbox)
+    with store.tx() as tx:
+        rows = visible_teams(tx, actor)
+    if box:
+        rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]
+    geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
+    props = [{k: v for k, v in r.items() if k not in ("lon", "lat")} |
+             {"position_age_s": None if r["position_at"] is None
+              else round((now - r["position_at"]).total_seconds())} for r in rows]
+    return collection([r["id"] for r in rows], geoms, props, live=True)
+
+
+@router.get("/live/issues", responses=GEOJSON)
+def issues(state: State = None, category: Category = None, grid: Code = None,
+           since: datetime | None = None, until: datetime | None = None, bbox: Bbox = None,
+           open_only: bool = True, limit: LayerLimit = 1000,
+           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+           actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.store),
+           now: datetime = Depends(deps.now)):
+    """Issues you may see as points, with state, light and category; open ones by default."""
+    if state and open_only:
+        open_only = False  # an explicit state list wins
+    q = _query(state, category, grid, None, since, until, bbox, limit, offset, open_only)
+    items, total = read.list_issues(store, actor, q, now)
+    geoms = shapely.points([i["lon"] for i in items], [i["lat"] for i in items]) if items else []
+    keep = ("category_code", "category_name", "state", "light", "overdue", "reported_at",
+            "due_at", "grid_code", "street_code", "description", "rating")
+    props = [{k: i[k] for k in keep if k in i} for i in items]
+    return collection([i["id"] for i in items], geoms, props, live=True,
+                      **_paging(limit, offset, len(items), total))

@@ -1,0 +1,244 @@
+"""Open311 GeoReport v2 at /open311/v2: categories are the services, reports are requests.
+
+Responses are JSON or XML by the path's extension, as the specification has it. The public
+list shows what a city publishes: the category, status, times, the responsible street and
+grid, and the place rounded to about 100 m. Descriptions and reporters stay private.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from api import deps
+from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound
+from geo.casework.intake import Report, report
+from geo.casework.read import issue_columns
+from geo.casework.users import actor_for_api_key
+from geo.store import Store
+from geo.store.base import utc
+from geo.store.sql import as_dt
+from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
+from geo.workflow import TERMINAL, expected_close
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+Format = Literal["json", "xml"]
+PUBLIC_DECIMALS = 3  # about 100 m: enough to see the place, not the doorway
+MAX_REQUESTS = 1000
+DEFAULT_WINDOW = timedelta(days=90)
+STATUS_NOTES = {"reported": "received", "accepted": "accepted by the platform",
+                "dispatched": "assigned to a team", "claimed": "a team is working on it",
+                "resolved": "reported done, being checked", "checked": "done, awaiting rating",
+                "closed": "closed", "rejected": "not accepted as a case",
+                "merged": "duplicate of another request"}
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str):
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def error_response(status: int, description: str, fmt: str = "json") -> Response:
+    """Errors in the specification's shape: a list of {code, description}."""
+    return respond([{"code": status, "description": description}], fmt, "errors", "error",
+                   status)
+
+
+def respond(items, fmt: str, root: str, element: str, status: int = 200) -> Response:
+    if fmt == "xml":
+        top = ET.Element(root)
+        for item in items if isinstance(items, list) else [items]:
+            node = ET.SubElement(top, element)
+            _xml_fill(node, item)
+        body = ET.tostring(top, encoding="unicode", xml_declaration=True)
+        return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+    return JSONResponse(items, status_code=status)
+
+
+def _xml_fill(node: ET.Element, value) -> None:
+    for key, v in value.items():
+        child = ET.SubElement(node, key)
+        if isinstance(v, dict):
+            _xml_fill(child, v)
+        elif isinstance(v, list):
+            for entry in v:
+                _xml_fill(ET.SubElement(child, key.rstrip("s") or key), entry)
+        elif v is not None:
+            child.text = str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _service(c) -> dict:
+    return {"service_code": c.code, "service_name": c.name_zh, "description": c.name_en,
+            "metadata": False, "type": "realtime", "keywords": c.name_en,
+            "group": NETWORKS[c.network]}
+
+
+@router.get("/discovery.{fmt}")
+def discovery(fmt: Format, request: Request):
+    base = str(request.base_url).rstrip("/") + "/open311/v2"
+    doc = {"changeset": "2026-11-22T00:00:00Z", "contact": "the city's command centre",
+           "key_service": "API keys are issued by the command centre's administrators",
+           "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                          "changeset": "2026-11-22T00:00:00Z", "type": "production",
+                          "formats": ["application/json", "text/xml"]}]}
+    return respond(doc, fmt, "discovery", "discovery") if fmt == "json" else respond(
+        [doc], fmt, "discovery", "endpoint")
+
+
+@router.get("/services.{fmt}")
+def services(fmt: Format):
+    return respond([_service(c) for c in CATEGORIES], fmt, "services", "service")
+
+
+@router.get("/services/{service_code}.{fmt}")
+def service_definition(service_code: str, fmt: Format):
+    if service_code not in CATEGORY_BY_CODE:
+        return error_response(404, f"no service {service_code!r}", fmt)
+    definition = {"service_code": service_code, "attributes": []}
+    return respond(definition if fmt == "json" else [definition], fmt, "service_definition",
+                   "service_definition")
+
+
+def _public(row: dict, street_names: dict[str, str]) -> dict:
+    category = CATEGORY_BY_CODE[row["category_code"]]
+    reported = as_dt(row["reported_at"])
+    street = row["street_code"]
+    agency = (f"{street_names.get(street, street)} (grid {row['grid_code']})" if street
+              else None)
+    return {
+        "service_request_id": str(row["id"]),
+        "status": "closed" if row["state"] in TERMINAL else "open",
+        "status_notes": STATUS_NOTES[row["state"]],
+        "service_name": category.name_zh,
+        "service_code": category.code,
+        "description": None,
+        "agency_responsible": agency,
+        "service_notice": None,
+        "requested_datetime": reported.isoformat(),
+        "updated_datetime": as_dt(row["updated_at"]).isoformat(),
+        "expected_datetime": expected_close(category.code, reported).isoformat(),
+        "address": None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": round(float(row["lat"]), PUBLIC_DECIMALS),
+        "long": round(float(row["lon"]), PUBLIC_DECIMALS),
+        "media_url": None,
+    }
+
+
+def _requests(store: Store, where: str, params: dict, limit: int = MAX_REQUESTS) -> list[dict]:
+    with store.tx() as tx:
+        rows = tx.rows(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE {where} "
+                       "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit",
+                       {**params, "limit": limit})
+        codes = sorted({r["street_code"] for r in rows if r["street_code"]})
+        names = {r["code"]: r["name"] for r in tx.rows(
+            f"SELECT code, name FROM street s WHERE {tx.dialect.in_list('s.code', 'codes')}",
+            {"codes": codes})} if codes else {}
+    return [_public(r, names) for r in rows]
+
+
+@router.get("/requests.{fmt}")
+def get_requests(fmt: Format, store: Store = Depends(deps.store),
+                 now: datetime = Depends(deps.now),
+                 service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+                 service_code: Annotated[str | None, Query(max_length=200)] = None,
+                 start_date: datetime | None = None, end_date: datetime | None = None,
+                 status: Literal["open", "closed"] | None = None):
+    """Public list of requests (the last 90 days unless dates are given; at most 1000)."""
+    cond, params = ["i.grid_code IS NOT NULL"], {}
+    d = store.dialect
+    if service_request_id:
+        try:
+            ids = [int(v) for v in service_request_id.split(",") if v.strip()]
+        except ValueError:
+            return error_response(400, "service_request_id must be a comma-separated list of ids",
+                                  fmt)
+        cond.append(d.in_list("i.id", "ids"))
+        params["ids"] = ids
+    else:
+        end = utc(end_date) or now
+        start = utc(start_date) or end - DEFAULT_WINDOW
+        if start >= end:
+            return error_response(400, "start_date must be before end_date", fmt)
+        cond += ["i.reported_at >= :start", "i.reported_at < :end"]
+        params.update(start=start, end=end)
+    if service_code:
+        codes = [c for c in service_code.split(",") if c]
+        unknown = [c for c in codes if c not in CATEGORY_BY_CODE]
+        if unknown:
+            return error_response(400, f"unknown service_code {', '.join(unknown)}", fmt)
+        cond.append(d.in_list("i.category_code", "codes"))
+        params["codes"] = codes
+    if status:
+        cond.append(("NOT " if status == "open" else "") + d.in_list("i.state", "terminal"))
+        params["terminal"] = list(TERMINAL)
+    items = _requests(store, " AND ".join(cond), params)
+    return respond(items, fmt, "service_requests", "request")
+
+
+@router.get("/requests/{request_id}.{fmt}")
+def get_request(request_id: int, fmt: Format, store: Store = Depends(deps.store)):
+    items = _requests(store, "i.id = :id AND i.grid_code IS NOT NULL", {"id": request_id}, 1)
+    if not items:
+        return error_response(404, f"no service request {request_id}", fmt)
+    return respond(items, fmt, "service_requests", "request")
+
+
+@router.get("/tokens/{token}.{fmt}")
+def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
+              store: Store = Depends(deps.store)):
+    with store.tx() as tx:
+        row = tx.one("SELECT id FROM issue WHERE open311_token = :t", {"t": token})
+    if row is None:
+        return error_response(404, "no service request with this token", fmt)
+    return respond([{"service_request_id": str(row["id"]), "token": token}], fmt,
+                   "service_requests", "request")
+
+
+@router.post("/requests.{fmt}", status_code=201)
+def post_request(fmt: Format, request: Request, store: Store = Depends(deps.store),
+                 now: datetime = Depends(deps.now),
+                 api_key: Annotated[str, Form(max_length=200)] = "",
+                 service_code: Annotated[str, Form(max_length=20)] = "",
+                 lat: Annotated[float | None, Form(allow_inf_nan=False)] = None,
+                 long: Annotated[float | None, Form(allow_inf_nan=False)] = None,
+                 description: Annotated[str, Form(max_length=4000)] = "",
+                 address_string: Annotated[str | None, Form(max_length=500)] = None,
+                 jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+                 email: Annotated[str | None, Form(max_length=200)] = None,
+                 first_name: Annotated[str | None, Form(max_length=100)] = None,
+                 last_name: Annotated[str | None, Form(max_length=100)] = None,
+                 phone: Annotated[str | None, Form(max_length=50)] = None,
+                 device_id: Annotated[str | None, Form(max_length=200)] = None,
+                 account_id: Annotated[str | None, Form(max_length=200)] = None,
+                 media_url: Annotated[str | None, Form(max_length=2000)] = None):
+    """File a request (form-encoded, with the client's api_key). Coordinates are WGS84;
+    media_url is never fetched: send photos through the main API instead."""
+    if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
+        return error_response(404, f"unknown jurisdiction_id {jurisdiction_id!r}", fmt)
+    actor = actor_for_api_key(store, api_key) if api_key else None
+    if actor is None:
+        return error_response(403, "a valid api_key is required to post requests", fmt)
+    if service_code not in CATEGORY_BY_CODE:
+        return error_response(400, f"unknown service_code {service_code!r}; see services.{fmt}",
+                              fmt)
+    if lat is None or long is None:
+        return error_response(400, "lat and long are required (addresses are not geocoded)", fmt)
+    try:
+        body = report(store, actor, Report(service_code, description, long, lat, "wgs84",
+                                           address_string), now, channel="open311")
+    except (InvalidInput, Forbidden, NotFound) as exc:
+        return error_response(400, str(exc), fmt)
+    except CaseError as exc:
+        return error_response(409, str(exc), fmt)
+    expected = expected_close(service_code, now).isoformat()
+    return respond([{"service_request_id": str(body["issue"]["id"]),
+                     "token": body["open311_token"],
+                     "service_notice": f"expected to be handled by {expected}",
+                     "account_id": None}], fmt, "service_requests", "request", 201)

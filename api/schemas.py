@@ -1,0 +1,249 @@
+"""Request and response bodies. Requests forbid unknown fields, so a client can never set a
+server-owned one (state, version, assignments, creator, timestamps): it gets a 422."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo.crs import SOURCE_CRS
+from geo.taxonomy import CATEGORY_BY_CODE, TEAM_STATUSES
+
+Crs = Literal[tuple(SOURCE_CRS)]  # type: ignore[valid-type]
+CategoryCode = Literal[tuple(CATEGORY_BY_CODE)]  # type: ignore[valid-type]
+Reason = Annotated[str, Field(max_length=2000)]
+TeamId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportIn(Strict):
+    category_code: CategoryCode
+    description: Annotated[str, Field(max_length=4000)] = ""
+    lon: float = Field(description="longitude in the given crs", allow_inf_nan=False)
+    lat: float = Field(description="latitude in the given crs", allow_inf_nan=False)
+    crs: Crs = "wgs84"
+    address: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ReasonIn(Strict):
+    reason: Reason = ""
+
+
+class MergeIn(Strict):
+    duplicate_of: int = Field(ge=1, le=2**62)
+    reason: Reason = ""
+
+
+class DispatchIn(Strict):
+    team_ids: Annotated[list[TeamId], Field(min_length=1, max_length=10)] = Field(
+        description="teams to send; the first leads, several make a joint operation (吹哨)")
+    reason: Reason = ""
+
+
+class TeamActIn(Strict):
+    reason: Reason = ""
+    team_id: TeamId | None = Field(None, description="for an admin acting on a team's behalf")
+
+
+class CheckIn(Strict):
+    passed: bool
+    reason: Reason = ""
+
+
+class RateIn(Strict):
+    rating: int = Field(ge=1, le=5)
+    comment: Annotated[str, Field(max_length=2000)] = ""
+
+
+class TeamUpdateIn(Strict):
+    lon: float | None = Field(None, allow_inf_nan=False)
+    lat: float | None = Field(None, allow_inf_nan=False)
+    crs: Crs = "wgs84"
+    status: Literal[TEAM_STATUSES] | None = None  # type: ignore[valid-type]
+
+
+class ModeIn(Strict):
+    mode: Literal["normal", "emergency"]
+    reason: Reason = ""
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    scope: str
+
+
+class TeamRef(BaseModel):
+    team_id: str
+    name: str
+    lead: bool
+    assigned_at: datetime
+    assigned_by: str
+
+
+class IssueOut(BaseModel):
+    """An issue as staff see it; citizens get the public subset (id, category, description,
+    location, state, times, street, rating, address)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    category_code: str
+    category_name: str
+    description: str
+    lon: float
+    lat: float
+    state: str
+    reported_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    street_code: str | None = None
+    rating: int | None = None
+    address: str | None = None
+    source_crs: str | None = None
+    grid_code: str | None = None
+    community_code: str | None = None
+    district_code: str | None = None
+    version: int | None = None
+    state_since: datetime | None = None
+    due_at: datetime | None = None
+    light: Literal["green", "yellow", "red"] | None = None
+    overdue: bool | None = None
+    channel: str | None = None
+    reported_by: str | None = None
+    duplicate_of: int | None = None
+    rework_count: int | None = None
+    overdue_steps: int | None = None
+    allowed_actions: list[str] | None = None
+    teams: list[TeamRef] | None = None
+
+
+class IssuePage(BaseModel):
+    items: list[IssueOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Event(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str
+    details: dict
+
+
+class Candidate(BaseModel):
+    rank: int
+    team_id: str
+    name: str
+    kind: str
+    status: str
+    distance_m: float
+    position_source: Literal["live", "home"]
+    position_at: datetime | None
+    stale: bool
+    reason: str
+
+
+class Candidates(BaseModel):
+    issue_id: int
+    mode: str
+    category_code: str
+    handled_by: list[str]
+    street_code: str
+    filter: str
+    candidates: list[Candidate]
+    none_reason: str | None
+
+
+class Duplicate(BaseModel):
+    id: int
+    state: str
+    reported_at: datetime
+    distance_m: float
+
+
+class Recommended(BaseModel):
+    rank: int
+    team_id: str
+    name: str
+    kind: str
+    distance_m: float
+    reason: str
+
+
+class LocationOut(BaseModel):
+    grid_code: str
+    grid_name: str
+    community_code: str
+    community_name: str
+    street_code: str
+    street_name: str
+    district_code: str
+    district_name: str
+
+
+class ReportOut(BaseModel):
+    issue: IssueOut
+    location: LocationOut
+    recommended_teams: list[Recommended]
+    possible_duplicates: list[Duplicate]
+    open311_token: str
+
+
+class ModeOut(BaseModel):
+    mode: str
+    changed_by: str | None
+    changed_at: datetime | None
+    reason: str | None
+
+
+class AreaSummary(BaseModel):
+    level: str
+    code: str
+    open: int
+    overdue: int
+    closed: int
+    closed_on_time: int
+    on_time_rate: float | None
+    rework_rate: float | None
+    average_rating: float | None
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    status: str
+    roster: str
+    position_at: datetime | None
+    lon: float
+    lat: float
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    jurisdiction: list[str]
+    team_id: str | None
+    scopes: list[str]
+
+
+class Photo(BaseModel):
+    id: int
+    issue_id: int
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime

@@ -1,0 +1,38 @@
+"""Service settings, read from GRIDDISPATCH_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A fixed key would let anyone who reads this file mint tokens: the demo gets a random one
+# per process, production must be given one.
+_EPHEMERAL_KEY = secrets.token_urlsafe(32)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDDISPATCH_", extra="ignore")
+
+    database_url: str | None = None  # None: geo.store.default_url()
+    environment: Literal["demo", "production"] = "demo"
+    secret_key: str = Field(default=_EPHEMERAL_KEY, repr=False)
+    token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)  # JSON and form requests
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    pool_size: int = Field(default=8, ge=1, le=64)
+    actor_cache_seconds: float = Field(default=5.0, ge=0)  # how long a user lookup is reused
+    open311_jurisdiction: str = "220200"  # Jilin City's administrative code
+    tile_url: str | None = None  # basemap tiles for the maps; None draws no remote tiles
+
+    def production_problems(self) -> list[str]:
+        """Settings that must not reach production."""
+        problems = []
+        if self.secret_key == _EPHEMERAL_KEY:
+            problems.append("GRIDDISPATCH_SECRET_KEY is not set")
+        elif len(self.secret_key) < 32:
+            problems.append("GRIDDISPATCH_SECRET_KEY is shorter than 32 characters")
+        return problems

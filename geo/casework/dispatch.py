@@ -1,0 +1,167 @@
+"""Choosing teams: ranked candidates for an issue, the normal/emergency switch (平急结合),
+and team positions reported by the teams' devices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from geo.casework.errors import Forbidden, InvalidInput, NotFound
+from geo.casework.read import fetch
+from geo.casework.scope import Actor
+from geo.crs import CoordinateError, check_metric_area, to_storage
+from geo.model import TeamFilter
+from geo.store import Store
+from geo.store.sql import Tx, as_dt, as_json
+from geo.taxonomy import CATEGORY_BY_CODE, TEAM_STATUSES
+
+MODES = ("normal", "emergency")
+STALE_AFTER = timedelta(minutes=15)  # a live position older than this is flagged as stale
+
+
+def rosters(mode: str) -> tuple[str, ...]:
+    """A roster serves in normal times; in an emergency the B roster is called in too."""
+    return ("A", "B") if mode == "emergency" else ("A",)
+
+
+def read_mode(tx: Tx) -> dict:
+    rows = {r["key"]: r["value"] for r in tx.rows(
+        "SELECT key, value FROM setting WHERE key IN ('mode', 'mode_changed_by', "
+        "'mode_changed_at', 'mode_reason')")}
+    return {"mode": rows.get("mode", "normal"), "changed_by": rows.get("mode_changed_by"),
+            "changed_at": as_dt(rows.get("mode_changed_at")), "reason": rows.get("mode_reason")}
+
+
+def get_mode(store: Store) -> dict:
+    with store.tx() as tx:
+        return read_mode(tx)
+
+
+def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) -> dict:
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+    with store.tx() as tx:
+        for key, value in (("mode", mode), ("mode_changed_by", actor.username),
+                           ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
+            tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
+                   "SET value = excluded.value", {"k": key, "v": value})
+        return read_mode(tx) | {"changed_at": now}
+
+
+def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:
+    """Why no team qualifies, by relaxing one condition at a time."""
+    d = tx.dialect
+    base = {"cat": category_code, "street": street_code}
+    handles = d.list_contains("t.categories", "cat")
+    covers = d.list_contains("t.jurisdiction", "street")
+
+    def count(cond: str, extra: dict | None = None) -> int:
+        return tx.one(f"SELECT count(*) AS n FROM team t WHERE {cond}", {**base, **(extra or {})})["n"]
+
+    if count(handles) == 0:
+        return f"no team in the city handles category {category_code}"
+    in_area = count(f"{handles} AND {covers}")
+    if in_area == 0:
+        return (f"no team that handles {category_code} has street {street_code} in its "
+                "jurisdiction")
+    available = count(f"{handles} AND {covers} AND t.status = 'available'")
+    if available == 0:
+        return (f"all {in_area} team(s) handling {category_code} in street {street_code} are busy "
+                "or off duty")
+    return (f"the {available} available team(s) handling {category_code} in street "
+            f"{street_code} are on the B (emergency) roster; switch to emergency mode to "
+            "dispatch them" if mode == "normal" else "no team qualifies")
+
+
+def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int = 5) -> dict:
+    """Ranked teams for an issue: nearest suitable first, with distance, reason, staleness."""
+    if not 1 <= k <= 50:
+        raise InvalidInput("k must be between 1 and 50")
+    with store.tx() as tx:
+        issue = fetch(tx, actor, issue_id)
+        mode = read_mode(tx)["mode"]
+    if issue["street_code"] is None:
+        raise InvalidInput(f"issue {issue_id} lies outside every grid: no jurisdiction to "
+                           "dispatch in")
+    team_filter = TeamFilter(category=issue["category_code"], statuses=("available",),
+                             street_code=issue["street_code"], rosters=rosters(mode))
+    matches = store.nearest_teams(issue["lon"], issue["lat"], k=k, team_filter=team_filter)
+    out = []
+    for m in matches:
+        stale = m.position_source == "home" or (m.position_at is not None
+                                                and now - m.position_at > STALE_AFTER)
+        out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
+                    "status": m.status, "distance_m": round(m.distance_m, 1),
+                    "position_source": m.position_source, "position_at": m.position_at,
+                    "stale": stale, "reason": m.reason + (
+                        "; position is stale: confirm by radio before dispatch" if stale else "")})
+    why = None
+    if not out:
+        with store.tx() as tx:
+            why = _diagnose(tx, issue["category_code"], issue["street_code"], mode)
+    category = CATEGORY_BY_CODE[issue["category_code"]]
+    return {"issue_id": issue_id, "mode": mode, "category_code": category.code,
+            "handled_by": list(category.handled_by), "street_code": issue["street_code"],
+            "filter": team_filter.describe(), "candidates": out, "none_reason": why}
+
+
+def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dict]:
+    """The teams a dispatch names, each checked against the issue; InvalidInput says which
+    team fails and why."""
+    if not 1 <= len(team_ids) <= 10:
+        raise InvalidInput("name between 1 and 10 teams")
+    if len(set(team_ids)) != len(team_ids):
+        raise InvalidInput("a team is named twice")
+    d = tx.dialect
+    rows = {r["id"]: r for r in tx.rows(
+        f"SELECT id, name, kind, status, roster, categories, jurisdiction FROM team t "
+        f"WHERE {d.in_list('t.id', 'ids')}", {"ids": team_ids})}
+    teams = []
+    for tid in team_ids:
+        t = rows.get(tid)
+        if t is None:
+            raise InvalidInput(f"no team with id {tid!r}")
+        if issue["category_code"] not in as_json(t["categories"]):
+            raise InvalidInput(f"team {tid} does not handle category {issue['category_code']}")
+        if issue["street_code"] not in as_json(t["jurisdiction"]):
+            raise InvalidInput(f"team {tid} has no jurisdiction over street {issue['street_code']}")
+        if t["status"] == "off_duty":
+            raise InvalidInput(f"team {tid} is off duty")
+        if t["roster"] not in rosters(mode):
+            raise InvalidInput(f"team {tid} is on the B roster, which serves only in emergency "
+                               "mode")
+        teams.append(t)
+    return teams
+
+
+def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
+                lon: float | None = None, lat: float | None = None, crs: str = "wgs84",
+                status: str | None = None) -> dict:
+    """A team's device reports its position and/or status. The time is the server's."""
+    if actor.role != "admin" and actor.team_id != team_id:
+        raise Forbidden("only members of this team (or an admin) may update it")
+    if status is not None and status not in TEAM_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TEAM_STATUSES)}")
+    if (lon is None) != (lat is None):
+        raise InvalidInput("give both lon and lat, or neither")
+    if lon is None and status is None:
+        raise InvalidInput("nothing to update: give a position, a status or both")
+    point = None
+    if lon is not None:
+        try:
+            x, y = to_storage(lon, lat, crs)
+            check_metric_area(x, y)
+        except CoordinateError as exc:
+            raise InvalidInput(str(exc)) from None
+        point = (float(x[0]), float(y[0]))
+    with store.tx() as tx:
+        d = tx.dialect
+        if tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
+            raise NotFound(f"no team {team_id!r}")
+        if point is not None:
+            tx.run(f"UPDATE team SET {d.set_team_position()}, position_at = :now WHERE id = :t",
+                   {"lon": point[0], "lat": point[1], "now": now, "t": team_id})
+        if status is not None:
+            tx.run("UPDATE team SET status = :s WHERE id = :t", {"s": status, "t": team_id})
+        row = tx.one(f"SELECT t.id, t.name, t.kind, t.status, t.roster, t.position_at, "
+                     f"{d.team_point('t')} FROM team t WHERE t.id = :t", {"t": team_id})
+    return {**row, "position_at": as_dt(row["position_at"])}

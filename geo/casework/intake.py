@@ -1,0 +1,129 @@
+"""Step 1, report (基层报单): validate, locate, store, and say where it is, who is nearest and
+which open reports nearby may be the same problem."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from geo.casework import read
+from geo.casework.dispatch import get_mode, rosters
+from geo.casework.errors import Forbidden, InvalidInput
+from geo.casework.idempotency import IdempotencyKey, remember
+from geo.casework.scope import AREA_ROLES, Actor, visible_issues
+from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_metric, to_storage
+from geo.model import TeamFilter
+from geo.store import Store
+from geo.store.sql import Tx, as_dt
+from geo.taxonomy import CATEGORY_BY_CODE
+from geo.workflow import OPEN_STATES, due_at
+
+MAX_DESCRIPTION = 4000
+CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app"}
+
+
+@dataclass(frozen=True)
+class Report:
+    category_code: str
+    description: str
+    lon: float
+    lat: float
+    crs: str = "wgs84"
+    address: str | None = None
+
+
+def _validate(r: Report) -> tuple[float, float]:
+    if r.category_code not in CATEGORY_BY_CODE:
+        raise InvalidInput(f"unknown category {r.category_code!r}; known categories: "
+                           f"{', '.join(CATEGORY_BY_CODE)}")
+    if r.crs not in SOURCE_CRS:
+        raise InvalidInput(f"unknown crs {r.crs!r}; expected one of {', '.join(SOURCE_CRS)}")
+    if len(r.description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION} characters")
+    try:
+        x, y = to_storage(r.lon, r.lat, r.crs)
+        check_metric_area(x, y)
+    except CoordinateError as exc:
+        raise InvalidInput(str(exc)) from None
+    return float(x[0]), float(y[0])
+
+
+def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float,
+                exclude: int | None = None, limit: int = 10) -> list[dict]:
+    """Open issues of the same category within the category's duplicate radius, nearest
+    first (FixMyStreet's "is this already reported?"). Only issues the actor may see."""
+    radius = CATEGORY_BY_CODE[category_code].duplicate_radius_m
+    d = tx.dialect
+    pad_lat = radius / 110_000.0 * 1.5  # a generous box; the exact test is in metres below
+    pad_lon = pad_lat / max(np.cos(np.radians(lat)), 0.01)
+    where, params = visible_issues(actor, d)
+    rows = tx.rows(
+        f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
+        f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
+        f"{d.in_list('i.state', 'open_states')} AND {d.in_bbox('i')}",
+        {**params, "cat": category_code, "exclude": exclude or -1,
+         "open_states": list(OPEN_STATES), "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
+         "bbox_miny": lat - pad_lat, "bbox_maxy": lat + pad_lat})
+    if not rows:
+        return []
+    px, py = to_metric([lon], [lat])
+    qx, qy = to_metric([r["lon"] for r in rows], [r["lat"] for r in rows])
+    dist = np.hypot(qx - px[0], qy - py[0])
+    found = [{"id": r["id"], "state": r["state"], "reported_at": as_dt(r["reported_at"]),
+              "distance_m": round(float(m), 1)}
+             for r, m in zip(rows, dist, strict=True) if m <= radius]
+    return sorted(found, key=lambda f: (f["distance_m"], f["id"]))[:limit]
+
+
+def report(store: Store, actor: Actor, r: Report, now: datetime,
+           idem: IdempotencyKey | None = None, channel: str | None = None) -> dict:
+    """File a report; returns the stored issue with its location, teams and possible duplicates."""
+    lon, lat = _validate(r)
+    where = store.locate(lon, lat)
+    if where is None:
+        raise InvalidInput(f"({r.lon}, {r.lat}) in {r.crs} lies outside every grid of this "
+                           "city: report it to the authority responsible for that place")
+    if actor.role in AREA_ROLES and not actor.covers(where.street_code):
+        raise Forbidden(f"the point lies in {where.street_name} ({where.street_code}), outside "
+                        "your jurisdiction")
+    category = CATEGORY_BY_CODE[r.category_code]
+    # Ranked before the write transaction: a pooled backend must not hold two connections.
+    teams = store.nearest_teams(lon, lat, k=3, team_filter=TeamFilter(
+        category=category.code, statuses=("available",), street_code=where.street_code,
+        rosters=rosters(get_mode(store)["mode"])))
+    with store.tx() as tx:
+        token = secrets.token_urlsafe(12)
+        row = tx.one(
+            f"INSERT INTO issue (category_code, description, {tx.dialect.point_columns()}, "
+            "source_crs, reported_at, grid_code, community_code, street_code, district_code, "
+            "state, version, state_since, due_at, updated_at, channel, reported_by, address, "
+            f"open311_token) VALUES (:cat, :desc, {tx.dialect.point_values()}, :crs, :now, "
+            ":grid, :community, :street, :district, 'reported', 1, :now, :due, :now, :channel, "
+            ":by, :address, :token) RETURNING id",
+            {"cat": category.code, "desc": r.description, "lon": lon, "lat": lat, "crs": r.crs,
+             "now": now, "grid": where.grid_code, "community": where.community_code,
+             "street": where.street_code, "district": where.district_code,
+             "due": due_at(category.code, "reported", now),
+             "channel": channel or CHANNELS.get(actor.role, "operator"), "by": actor.username,
+             "address": r.address, "token": token})
+        issue_id = int(row["id"])
+        tx.run("INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
+               "reason, details) VALUES (:id, :now, :actor, 'report', NULL, 'reported', '', :d)",
+               {"id": issue_id, "now": now, "actor": actor.username,
+                "d": {"crs": r.crs, "lon": r.lon, "lat": r.lat, "grid_code": where.grid_code}})
+        duplicates = nearby_open(tx, actor, category.code, lon, lat, exclude=issue_id)
+        issue = read.present(read.fetch(tx, Actor(actor.username, "admin"), issue_id), now, actor)
+        body = {
+            "issue": issue,
+            "location": where.__dict__,
+            "recommended_teams": [] if actor.role == "citizen" else [
+                {"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
+                 "distance_m": round(m.distance_m, 1), "reason": m.reason} for m in teams],
+            "possible_duplicates": duplicates,
+            "open311_token": token,
+        }
+        remember(tx, idem, 201, body, now)
+    return body

@@ -1,0 +1,228 @@
+"""Reading issues as the caller may see them: one issue, pages of them, the audit trail,
+the overdue list and summary figures per area."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from geo.casework.errors import InvalidInput, NotFound
+from geo.casework.scope import Actor, visible_issues
+from geo.store import Store
+from geo.store.sql import Dialect, Tx, as_dt, as_json
+from geo.taxonomy import CATEGORY_BY_CODE
+from geo.workflow import OPEN_STATES, STATES, TERMINAL, allowed_actions, light
+
+MAX_PAGE = 5000
+
+# What a citizen may see of their own report: no internal routing, deadlines or people.
+PUBLIC_FIELDS = ("id", "category_code", "category_name", "description", "lon", "lat", "state",
+                 "reported_at", "updated_at", "closed_at", "street_code", "rating", "address")
+
+
+def issue_columns(d: Dialect, alias: str = "i") -> str:
+    a = alias
+    return (f"{a}.id, {a}.category_code, {a}.description, {d.lon(a)} AS lon, {d.lat(a)} AS lat, "
+            f"{a}.source_crs, {a}.reported_at, {a}.grid_code, {a}.community_code, "
+            f"{a}.street_code, {a}.district_code, {a}.state, {a}.version, {a}.state_since, "
+            f"{a}.due_at, {a}.updated_at, {a}.closed_at, {a}.channel, {a}.reported_by, "
+            f"{a}.address, {a}.duplicate_of, {a}.rating, {a}.rework_count, {a}.overdue_steps")
+
+
+def present(row: dict, now: datetime, actor: Actor, teams: list[dict] | None = None) -> dict:
+    """An issue row as the API shows it to `actor`."""
+    since, due = as_dt(row["state_since"]), as_dt(row["due_at"])
+    out = {
+        **row,
+        "category_name": CATEGORY_BY_CODE[row["category_code"]].name_zh,
+        "reported_at": as_dt(row["reported_at"]),
+        "state_since": since,
+        "due_at": due,
+        "updated_at": as_dt(row["updated_at"]),
+        "closed_at": as_dt(row["closed_at"]),
+        "light": light(row["state"], since, due, now) if due else None,
+        "overdue": bool(due and now > due and row["state"] not in TERMINAL),
+        "allowed_actions": allowed_actions(row["state"]),
+        "teams": teams or [],
+    }
+    if actor.role == "citizen":
+        return {k: out[k] for k in PUBLIC_FIELDS}
+    return out
+
+
+def assignments(tx: Tx, issue_ids: list[int]) -> dict[int, list[dict]]:
+    """Active team assignments per issue."""
+    if not issue_ids:
+        return {}
+    d = tx.dialect
+    rows = tx.rows(
+        "SELECT a.issue_id, a.team_id, t.name, a.lead, a.assigned_at, a.assigned_by "
+        f"FROM assignment a JOIN team t ON t.id = a.team_id WHERE a.active = :yes AND "
+        f"{d.in_list('a.issue_id', 'ids')} ORDER BY a.issue_id, a.lead DESC, a.team_id",
+        {"ids": issue_ids, "yes": True})
+    out: dict[int, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["issue_id"], []).append(
+            {"team_id": r["team_id"], "name": r["name"], "lead": bool(r["lead"]),
+             "assigned_at": as_dt(r["assigned_at"]), "assigned_by": r["assigned_by"]})
+    return out
+
+
+def fetch(tx: Tx, actor: Actor, issue_id: int) -> dict:
+    """The issue row if `actor` may see it, else NotFound (no hint that it exists)."""
+    where, params = visible_issues(actor, tx.dialect)
+    row = tx.one(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE i.id = :id AND {where}",
+                 {**params, "id": issue_id})
+    if row is None:
+        raise NotFound(f"no issue {issue_id} that you can see")
+    return row
+
+
+def get_issue(store: Store, actor: Actor, issue_id: int, now: datetime) -> dict:
+    with store.tx() as tx:
+        row = fetch(tx, actor, issue_id)
+        teams = assignments(tx, [issue_id]).get(issue_id, [])
+    return present(row, now, actor, teams)
+
+
+@dataclass(frozen=True)
+class IssueQuery:
+    """Filters for lists and map layers; every field optional."""
+
+    states: tuple[str, ...] = ()
+    open_only: bool = False
+    categories: tuple[str, ...] = ()
+    grid_code: str | None = None
+    street_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    overdue_at: datetime | None = None  # only issues past their step deadline at this time
+    limit: int = 100
+    offset: int = 0
+
+    def check(self) -> IssueQuery:
+        for s in self.states:
+            if s not in STATES:
+                raise InvalidInput(f"unknown state {s!r}; expected one of {', '.join(STATES)}")
+        for c in self.categories:
+            if c not in CATEGORY_BY_CODE:
+                raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        if self.offset < 0:
+            raise InvalidInput("offset must not be negative")
+        if self.bbox is not None:
+            minx, miny, maxx, maxy = self.bbox
+            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+                raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min < max, "
+                                   "in degrees (WGS84)")
+        if self.since and self.until and self.since >= self.until:
+            raise InvalidInput("since must be earlier than until")
+        return self
+
+
+def _filters(q: IssueQuery, d: Dialect) -> tuple[list[str], dict]:
+    clauses, params = [], {}
+    if q.states:
+        clauses.append(d.in_list("i.state", "states"))
+        params["states"] = list(q.states)
+    if q.open_only:
+        clauses.append(d.in_list("i.state", "open_states"))
+        params["open_states"] = list(OPEN_STATES)
+    if q.categories:
+        clauses.append(d.in_list("i.category_code", "categories"))
+        params["categories"] = list(q.categories)
+    if q.grid_code:
+        clauses.append("i.grid_code = :grid")
+        params["grid"] = q.grid_code
+    if q.street_code:
+        clauses.append("i.street_code = :street")
+        params["street"] = q.street_code
+    if q.since:
+        clauses.append("i.reported_at >= :since")
+        params["since"] = q.since
+    if q.until:
+        clauses.append("i.reported_at < :until")
+        params["until"] = q.until
+    if q.bbox:
+        clauses.append(d.in_bbox("i"))
+        params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), q.bbox,
+                          strict=True))
+    if q.overdue_at:
+        clauses.append(f"i.due_at < :overdue_at AND {d.in_list('i.state', 'overdue_states')}")
+        params["overdue_at"] = q.overdue_at
+        params["overdue_states"] = list(OPEN_STATES)
+    return clauses, params
+
+
+def list_issues(store: Store, actor: Actor, q: IssueQuery, now: datetime) -> tuple[list[dict], int]:
+    """A page of visible issues matching `q` (newest first; overdue lists by deadline), and
+    the total count."""
+    q.check()
+    with store.tx() as tx:
+        d = tx.dialect
+        where, params = visible_issues(actor, d)
+        clauses, fparams = _filters(q, d)
+        cond = " AND ".join([where, *clauses])
+        params = {**params, **fparams}
+        total = tx.one(f"SELECT count(*) AS n FROM issue i WHERE {cond}", params)["n"]
+        order = "i.due_at, i.id" if q.overdue_at else "i.reported_at DESC, i.id DESC"
+        rows = tx.rows(f"SELECT {issue_columns(d)} FROM issue i WHERE {cond} ORDER BY {order} "
+                       "LIMIT :limit OFFSET :offset",
+                       {**params, "limit": q.limit, "offset": q.offset})
+        teams = assignments(tx, [r["id"] for r in rows]) if actor.role != "citizen" else {}
+    return [present(r, now, actor, teams.get(r["id"])) for r in rows], int(total)
+
+
+def events(store: Store, actor: Actor, issue_id: int) -> list[dict]:
+    """The audit trail of one issue, oldest first."""
+    with store.tx() as tx:
+        fetch(tx, actor, issue_id)
+        rows = tx.rows("SELECT id, at, actor, action, from_state, to_state, reason, details "
+                       "FROM issue_event WHERE issue_id = :id ORDER BY id", {"id": issue_id})
+    return [{**r, "at": as_dt(r["at"]), "details": as_json(r["details"])} for r in rows]
+
+
+LEVELS = {"grid": "grid_code", "community": "community_code", "street": "street_code",
+          "district": "district_code"}
+
+
+def summary(store: Store, actor: Actor, level: str, now: datetime,
+            since: datetime | None = None) -> list[dict]:
+    """Per area: open, overdue, closed, closed on time (no step late), rework rate, mean rating."""
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+    column = LEVELS[level]
+    with store.tx() as tx:
+        d = tx.dialect
+        where, params = visible_issues(actor, d)
+        cond = f"{where} AND i.{column} IS NOT NULL"
+        if since:
+            cond += " AND i.reported_at >= :since"
+            params["since"] = since
+        rows = tx.rows(
+            f"SELECT i.{column} AS code, "
+            f"sum(CASE WHEN {d.in_list('i.state', 'open_states')} THEN 1 ELSE 0 END) AS open, "
+            f"sum(CASE WHEN {d.in_list('i.state', 'open_states')} AND i.due_at < :now "
+            "THEN 1 ELSE 0 END) AS overdue, "
+            "sum(CASE WHEN i.state = 'closed' THEN 1 ELSE 0 END) AS closed, "
+            "sum(CASE WHEN i.state = 'closed' AND i.overdue_steps = 0 THEN 1 ELSE 0 END) "
+            "AS closed_on_time, "
+            "sum(CASE WHEN i.state = 'closed' AND i.rework_count > 0 THEN 1 ELSE 0 END) "
+            "AS reworked, avg(i.rating) AS average_rating "
+            f"FROM issue i WHERE {cond} GROUP BY i.{column} ORDER BY i.{column}",
+            {**params, "open_states": list(OPEN_STATES), "now": now})
+    out = []
+    for r in rows:
+        closed = int(r["closed"] or 0)
+        out.append({
+            "level": level, "code": r["code"], "open": int(r["open"] or 0),
+            "overdue": int(r["overdue"] or 0), "closed": closed,
+            "closed_on_time": int(r["closed_on_time"] or 0),
+            "on_time_rate": round(int(r["closed_on_time"] or 0) / closed, 4) if closed else None,
+            "rework_rate": round(int(r["reworked"] or 0) / closed, 4) if closed else None,
+            "average_rating": (round(float(r["average_rating"]), 2)
+                               if r["average_rating"] is not None else None),
+        })
+    return out

@@ -1,0 +1,50 @@
+"""Who is asking, and which issues they may see: the jurisdiction rule as a SQL condition.
+
+Authorisation happens in the query itself, so that a list, a count or a lookup by id can
+never return a row outside the caller's jurisdiction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo.store.sql import Dialect
+
+# Roles that see issues by area (district or street codes in their jurisdiction).
+AREA_ROLES = ("grid_worker", "operator", "dispatcher", "supervisor", "planner")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated user as the casework layer needs them."""
+
+    username: str
+    role: str
+    jurisdiction: tuple[str, ...] = ()  # 6-digit district or 9-digit street codes
+    team_id: str | None = None
+
+    def covers(self, street_code: str | None) -> bool:
+        """Whether a street lies in this actor's jurisdiction (admins cover everything)."""
+        if self.role == "admin":
+            return True
+        if street_code is None:
+            return False
+        return street_code in self.jurisdiction or street_code[:6] in self.jurisdiction
+
+
+def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dict]:
+    """A WHERE condition (and its parameters) that keeps the issues `actor` may see."""
+    if actor.role == "admin":
+        return "1 = 1", {}
+    if actor.role == "citizen":
+        return f"{alias}.reported_by = :viewer", {"viewer": actor.username}
+    if actor.role == "team":
+        return (f"EXISTS (SELECT 1 FROM assignment va WHERE va.issue_id = {alias}.id "
+                "AND va.active = :yes AND va.team_id = :viewer_team)",
+                {"viewer_team": actor.team_id or "", "yes": True})
+    if actor.role in AREA_ROLES:
+        areas = list(actor.jurisdiction)
+        return (f"({d.in_list(f'{alias}.street_code', 'viewer_areas')} OR "
+                f"{d.in_list(f'{alias}.district_code', 'viewer_areas')})",
+                {"viewer_areas": areas})
+    return "1 = 0", {}

@@ -1,0 +1,148 @@
+"""Steps 2-6: move an issue through the loop, one audited transition at a time.
+
+Every transition is a conditional UPDATE on (id, version, state): of two concurrent
+requests exactly one matches; the other gets a 409 that says what the issue is now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from geo.casework import read
+from geo.casework.dispatch import check_teams, read_mode
+from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from geo.casework.scope import Actor
+from geo.store import Store
+from geo.store.sql import Tx, as_dt
+from geo.workflow import ACTIONS, TERMINAL, TransitionError, allowed_actions, due_at, target_state
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class Move:
+    """What the caller asks for: an action and the details some actions need."""
+
+    action: str
+    reason: str = ""
+    team_ids: tuple[str, ...] = ()  # dispatch, reassign: the first is the lead team
+    duplicate_of: int | None = None  # merge
+    passed: bool | None = None  # check
+    rating: int | None = None  # rate
+    team_id: str | None = None  # claim by an admin on a team's behalf
+    details: dict = field(default_factory=dict)
+
+
+def _check_request(actor: Actor, move: Move) -> None:
+    action = ACTIONS.get(move.action)
+    if action is None:
+        raise InvalidInput(f"unknown action {move.action!r}; expected one of {', '.join(ACTIONS)}")
+    if actor.role not in action.roles:
+        raise Forbidden(f"a {actor.role} may not {move.action}; roles that may: "
+                        f"{', '.join(action.roles)}")
+    if len(move.reason) > MAX_REASON:
+        raise InvalidInput(f"reason is longer than {MAX_REASON} characters")
+    if action.needs_reason and not move.reason.strip():
+        raise InvalidInput(f"{move.action} needs a reason")
+    if move.action == "check":
+        if move.passed is None:
+            raise InvalidInput("check needs passed: true (accept the result) or false (rework)")
+        if not move.passed and not move.reason.strip():
+            raise InvalidInput("a failed check needs a reason: what must be reworked")
+    if move.action == "rate" and (move.rating is None or not 1 <= move.rating <= 5):
+        raise InvalidInput("rate needs a rating from 1 to 5")
+    if move.action == "merge" and move.duplicate_of is None:
+        raise InvalidInput("merge needs duplicate_of: the id of the open issue this one repeats")
+    if move.action in ("dispatch", "reassign") and not move.team_ids:
+        raise InvalidInput(f"{move.action} needs team_ids (the first is the lead team)")
+
+
+def _acting_team(tx: Tx, actor: Actor, issue_id: int, move: Move) -> str:
+    """The team a claim/resolve/return is made for; it must be assigned to the issue."""
+    team = actor.team_id if actor.role == "team" else move.team_id
+    if team is None:
+        raise InvalidInput(f"{move.action} on behalf of a team needs team_id")
+    row = tx.one("SELECT team_id FROM assignment WHERE issue_id = :id AND team_id = :t "
+                 "AND active = :yes", {"id": issue_id, "t": team, "yes": True})
+    if row is None:
+        raise Forbidden(f"team {team} is not assigned to issue {issue_id}")
+    return team
+
+
+def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
+    if other_id == issue["id"]:
+        raise InvalidInput("an issue cannot be merged into itself")
+    try:
+        other = read.fetch(tx, actor, other_id)
+    except NotFound:
+        raise InvalidInput(f"duplicate_of: no issue {other_id} that you can see") from None
+    if other["state"] in TERMINAL:
+        raise InvalidInput(f"issue {other_id} is {other['state']}: merge into an open issue")
+    if other["category_code"] != issue["category_code"]:
+        raise InvalidInput(f"issue {other_id} has category {other['category_code']}, not "
+                           f"{issue['category_code']}")
+
+
+def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) -> dict:
+    """Take `move` on the issue; returns the issue as it is afterwards."""
+    _check_request(actor, move)
+    with store.tx() as tx:
+        issue = read.fetch(tx, actor, issue_id)
+        state = issue["state"]
+        try:
+            target = target_state(move.action, state, move.passed)
+        except TransitionError as exc:
+            raise StateConflict(str(exc), exc.allowed, state) from None
+        details = dict(move.details)
+        changes = {}
+        team = None
+        if move.action in ("claim", "resolve") or (move.action == "return"
+                                                  and actor.role == "team"):
+            team = _acting_team(tx, actor, issue_id, move)
+            details["team_id"] = team
+        if move.action == "merge":
+            _check_duplicate(tx, actor, issue, move.duplicate_of)
+            changes["duplicate_of"] = move.duplicate_of
+            details["duplicate_of"] = move.duplicate_of
+        if move.action in ("dispatch", "reassign"):
+            check_teams(tx, issue, list(move.team_ids), read_mode(tx)["mode"])
+            details["team_ids"] = list(move.team_ids)
+            details["joint"] = len(move.team_ids) > 1
+        if move.action == "check":
+            details["passed"] = move.passed
+            if not move.passed:
+                changes["rework_count"] = issue["rework_count"] + 1
+        if move.action == "rate":
+            changes["rating"] = move.rating
+            details["rating"] = move.rating
+        late = int(issue["due_at"] is not None and now > as_dt(issue["due_at"]))
+        sets = ", ".join(f"{c} = :{c}" for c in changes)
+        changed = tx.run(
+            "UPDATE issue SET state = :to, version = version + 1, state_since = :now, "
+            "due_at = :due, updated_at = :now, closed_at = :closed, "
+            f"overdue_steps = overdue_steps + :late{', ' + sets if sets else ''} "
+            "WHERE id = :id AND version = :version AND state = :from",
+            {"to": target, "now": now, "due": due_at(issue["category_code"], target, now),
+             "closed": now if target in TERMINAL else None, "late": late, "id": issue_id,
+             "version": issue["version"], "from": state, **changes})
+        if changed != 1:
+            now_state = read.fetch(tx, actor, issue_id)["state"]
+            raise StateConflict(f"issue {issue_id} changed while you were acting: it is now "
+                                f"{now_state}", allowed_actions(now_state), now_state)
+        if move.action in ("dispatch", "reassign", "return"):
+            tx.run("UPDATE assignment SET active = :no WHERE issue_id = :id AND active = :yes",
+                   {"id": issue_id, "yes": True, "no": False})
+        if move.action in ("dispatch", "reassign"):
+            for n, tid in enumerate(move.team_ids):
+                tx.run("INSERT INTO assignment (issue_id, team_id, lead, assigned_at, "
+                       "assigned_by, active) VALUES (:id, :t, :lead, :now, :by, :yes)",
+                       {"id": issue_id, "t": tid, "lead": n == 0, "now": now,
+                        "by": actor.username, "yes": True})
+        tx.run("INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
+               "reason, details) VALUES (:id, :now, :actor, :action, :from, :to, :reason, :d)",
+               {"id": issue_id, "now": now, "actor": actor.username, "action": move.action,
+                "from": state, "to": target, "reason": move.reason, "d": details})
+        row = read.fetch(tx, Actor(actor.username, "admin"), issue_id)
+        teams = read.assignments(tx, [issue_id]).get(issue_id, [])
+    return read.present(row, now, actor, teams)

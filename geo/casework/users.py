@@ -1,0 +1,146 @@
+"""Users, their roles and jurisdictions, password checks and Open311 API keys.
+
+Passwords are hashed with Argon2id (argon2-cffi); API keys are stored as SHA-256 digests, so
+neither can be read back from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from geo import codes
+from geo.casework.errors import InvalidInput, NotFound
+from geo.casework.scope import Actor
+from geo.store import Store
+from geo.store.sql import Conflict, as_json
+from geo.workflow import ROLES
+
+_HASHER = PasswordHasher()
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+# Verifying against this keeps the time of a failed login the same for unknown users.
+_DUMMY_HASH = _HASHER.hash("not a password")
+
+DEMO_PASSWORD = "demo"
+DEMO_API_KEY = "demo"
+
+
+def _check(username: str, role: str, jurisdiction: list[str], team_id: str | None) -> None:
+    if not _USERNAME.match(username):
+        raise InvalidInput(f"username {username!r} must be 2-64 characters: lower-case letters, "
+                           "digits, '_', '.', '-', starting with a letter or digit")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    for code in jurisdiction:
+        if len(code) not in (6, 9):
+            raise InvalidInput(f"jurisdiction {code!r} must be a district (6 digits) or street "
+                               "(9 digits) code")
+        try:
+            codes.check(code, "district" if len(code) == 6 else "street")
+        except codes.CodeError as exc:
+            raise InvalidInput(str(exc)) from None
+    if role == "team" and not team_id:
+        raise InvalidInput("a user with role 'team' must belong to a team (team_id)")
+
+
+def add_user(store: Store, username: str, password: str, role: str,
+             jurisdiction: list[str] | tuple[str, ...] = (), team_id: str | None = None,
+             display_name: str = "") -> Actor:
+    """Create a user; InvalidInput on bad values or when the name is taken."""
+    jurisdiction = list(jurisdiction)
+    _check(username, role, jurisdiction, team_id)
+    if len(password) < 4:
+        raise InvalidInput("password must have at least 4 characters")
+    with store.tx() as tx:
+        if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
+            raise InvalidInput(f"no team with id {team_id!r}")
+        try:
+            tx.run("INSERT INTO app_user (username, password_hash, role, jurisdiction, team_id, "
+                   "display_name, created_at) VALUES (:u, :h, :r, :j, :t, :n, :now)",
+                   {"u": username, "h": _HASHER.hash(password), "r": role, "j": jurisdiction,
+                    "t": team_id, "n": display_name, "now": datetime.now(UTC)})
+        except Conflict:
+            raise InvalidInput(f"user {username!r} already exists") from None
+    return Actor(username, role, tuple(jurisdiction), team_id)
+
+
+def _actor(row: dict) -> Actor:
+    return Actor(row["username"], row["role"], tuple(as_json(row["jurisdiction"]) or ()),
+                 row["team_id"])
+
+
+def authenticate(store: Store, username: str, password: str) -> Actor | None:
+    """The user if the password matches and the account is active, else None."""
+    with store.tx() as tx:
+        row = tx.one("SELECT username, password_hash, role, jurisdiction, team_id, active "
+                     "FROM app_user WHERE username = :u", {"u": username})
+    try:
+        _HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _actor(row) if row and row["active"] else None
+
+
+def get_actor(store: Store, username: str) -> Actor | None:
+    """The active user with this name (tokens are re-checked against it on every request)."""
+    with store.tx() as tx:
+        row = tx.one("SELECT username, role, jurisdiction, team_id, active FROM app_user "
+                     "WHERE username = :u", {"u": username})
+    return _actor(row) if row and row["active"] else None
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_api_key(store: Store, username: str, key: str, label: str = "") -> None:
+    with store.tx() as tx:
+        if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
+            raise NotFound(f"no user {username!r}")
+        try:
+            tx.run("INSERT INTO api_key (key_hash, username, label, created_at) "
+                   "VALUES (:h, :u, :l, :now)",
+                   {"h": _digest(key), "u": username, "l": label, "now": datetime.now(UTC)})
+        except Conflict:
+            raise InvalidInput("this API key is already registered") from None
+
+
+def actor_for_api_key(store: Store, key: str) -> Actor | None:
+    with store.tx() as tx:
+        row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.active "
+                     "FROM api_key k JOIN app_user u ON u.username = k.username "
+                     "WHERE k.key_hash = :h", {"h": _digest(key)})
+    return _actor(row) if row and row["active"] else None
+
+
+def demo_credentials_present(store: Store) -> list[str]:
+    """Accounts that accept the demo password, and whether the demo API key works."""
+    found = []
+    with store.tx() as tx:
+        rows = tx.rows("SELECT username, password_hash FROM app_user WHERE active = :yes",
+                       {"yes": True})
+    for row in rows:
+        try:
+            _HASHER.verify(row["password_hash"], DEMO_PASSWORD)
+            found.append(row["username"])
+        except (VerificationError, InvalidHashError):
+            pass
+    if actor_for_api_key(store, DEMO_API_KEY) is not None:
+        found.append(f"api_key {DEMO_API_KEY!r}")
+    return found
+
+
+def demo_users(street_codes: list[str], team_id: str) -> list[dict]:
+    """One user per role, named after it, bound to the given streets (demo only)."""
+    district = street_codes[0][:6]
+    out = []
+    for role in ROLES:
+        jurisdiction = {"citizen": [], "admin": [], "team": [], "supervisor": [district],
+                        "planner": [district]}.get(role, list(street_codes))
+        out.append({"username": role, "role": role, "jurisdiction": jurisdiction,
+                    "team_id": team_id if role == "team" else None})
+    return out
