@@ -48,8 +48,10 @@ def check_lonlat(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any():
         i = int(np.argmax(bad))
+        hint = ("; lon and lat look swapped" if abs(lon[i]) <= 90 and abs(lat[i]) <= 180 else "")
         raise CoordinateError(
-            f"coordinate #{i} (lon {lon[i]}, lat {lat[i]}) is outside lon -180..180, lat -90..90"
+            f"coordinate #{i} (lon {lon[i]}, lat {lat[i]}) is outside lon -180..180, "
+            f"lat -90..90{hint}"
         )
     return lon, lat
 

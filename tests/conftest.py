@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fixtures import accounts
 from fixtures.jilin import generate
 from geo.store import open_store
 from geo.store.throwaway import start
@@ -61,6 +62,7 @@ def pg_template(pg_admin_url, city):
     store = open_store(_db_url(pg_admin_url, name))
     store.migrate()
     store.load_city(city)
+    accounts.install(store, city.landmarks)
     store.close()
     yield name
     with _admin(pg_admin_url) as conn:
@@ -73,6 +75,7 @@ def sqlite_template(tmp_path_factory, city):
     store = open_store(f"sqlite:///{path}")
     store.migrate()
     store.load_city(city)
+    accounts.install(store, city.landmarks)
     store.close()
     return path
 
@@ -142,3 +145,13 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test data {path} is not present")
     return path
+
+
+@pytest.fixture
+def api(store):
+    """The service over real HTTP on the same test city, once per backend."""
+    from tests.http import Server
+
+    server = Server(store)
+    yield server
+    server.stop()

@@ -28,7 +28,9 @@ def read_mode(tx: Tx) -> dict:
         "SELECT key, value FROM setting WHERE key IN ('mode', 'mode_changed_by', "
         "'mode_changed_at', 'mode_reason')")}
     return {"mode": rows.get("mode", "normal"), "changed_by": rows.get("mode_changed_by"),
-            "changed_at": as_dt(rows.get("mode_changed_at")), "reason": rows.get("mode_reason")}
+            "changed_at": (datetime.fromisoformat(rows["mode_changed_at"])
+                           if rows.get("mode_changed_at") else None),
+            "reason": rows.get("mode_reason")}
 
 
 def get_mode(store: Store) -> dict:
@@ -44,7 +46,7 @@ def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) 
                            ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
             tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
                    "SET value = excluded.value", {"k": key, "v": value})
-        return read_mode(tx) | {"changed_at": now}
+        return read_mode(tx)
 
 
 def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:

@@ -218,7 +218,8 @@ def issue_lifecycle(issues: pd.DataFrame) -> pd.DataFrame:
     for column, default in (("rating", None), ("rework_count", 0), ("channel", "import")):
         out[column] = (issues[column].astype(object).reset_index(drop=True) if column in issues
                        else pd.Series([default] * n, dtype=object))
-    out["rating"] = [None if pd.isna(v) else int(v) for v in out["rating"]]
+    out["rating"] = pd.Series([None if pd.isna(v) else int(v) for v in out["rating"]],
+                              dtype=object)
     return out
 
 
