@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from api import deps, schemas
 from geo.casework import read
 from geo.casework.dispatch import candidates
 from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from geo.casework.idempotency import IdempotencyKey, remember, replay
+from geo.casework.idempotency import IdempotencyKey, plain, remember, replay
 from geo.casework.intake import Report, nearby_open, report
 from geo.casework.scope import Actor
 from geo.casework.transitions import Move, apply
@@ -62,12 +61,7 @@ def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHe
     nearest available teams that handle it, and open reports nearby that may be the same."""
     r = Report(body.category_code, body.description, body.lon, body.lat, body.crs, body.address)
     return idempotent(store, actor, idempotency_key, request, body.model_dump(),
-                      lambda idem: _json(report(store, actor, r, now, idem)))
-
-
-def _json(body: dict) -> dict:
-    """Plain JSON types (datetimes as ISO text), as the idempotency store keeps them."""
-    return json.loads(json.dumps(body, default=lambda v: v.isoformat(), ensure_ascii=False))
+                      lambda idem: plain(report(store, actor, r, now, idem)))
 
 
 def _query(states, categories, grid, street, since, until, bbox, limit, offset,

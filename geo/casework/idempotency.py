@@ -62,4 +62,9 @@ def remember(tx: Tx, idem: IdempotencyKey | None, status: int, body: dict, now: 
     tx.run("INSERT INTO idempotency (username, key, request_hash, status_code, response, "
            "created_at) VALUES (:u, :k, :h, :s, :r, :now)",
            {"u": idem.username, "k": idem.key, "h": idem.request_hash, "s": status,
-            "r": json.loads(json.dumps(body, default=str)), "now": now})
+            "r": plain(body), "now": now})
+
+
+def plain(body: dict) -> dict:
+    """JSON types only (datetimes as ISO 8601), exactly as a replay will return them."""
+    return json.loads(json.dumps(body, default=lambda v: v.isoformat(), ensure_ascii=False))
