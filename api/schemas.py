@@ -15,6 +15,7 @@ Crs = Literal[tuple(SOURCE_CRS)]  # type: ignore[valid-type]
 CategoryCode = Literal[tuple(CATEGORY_BY_CODE)]  # type: ignore[valid-type]
 Reason = Annotated[str, Field(max_length=2000)]
 TeamId = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_ID = 2**63 - 1  # the databases' bigint
 
 
 class Strict(BaseModel):

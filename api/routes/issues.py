@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api import deps, schemas
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["issues"])
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                           description="retry-safe creation: same key, same "
                                                       "request → the first response")]
+Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 
 
@@ -110,13 +111,13 @@ def overdue(category: Category = None, street: Code = None, limit: Limit = 100,
 
 
 @router.get("/issues/{issue_id}", response_model=schemas.IssueOut)
-def get_issue(issue_id: int, actor: Actor = deps.actor("issues:read"),
+def get_issue(issue_id: Id, actor: Actor = deps.actor("issues:read"),
               store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     return read.get_issue(store, actor, issue_id, now)
 
 
 @router.get("/issues/{issue_id}/events", response_model=list[schemas.Event])
-def issue_events(issue_id: int, actor: Actor = deps.actor("issues:read"),
+def issue_events(issue_id: Id, actor: Actor = deps.actor("issues:read"),
                  store: Store = Depends(deps.store)):
     """The audit trail: who did what, when, from which state, and why."""
     if actor.role == "citizen":
@@ -125,7 +126,7 @@ def issue_events(issue_id: int, actor: Actor = deps.actor("issues:read"),
 
 
 @router.get("/issues/{issue_id}/candidates", response_model=schemas.Candidates)
-def issue_candidates(issue_id: int, k: Annotated[int, Query(ge=1, le=50)] = 5,
+def issue_candidates(issue_id: Id, k: Annotated[int, Query(ge=1, le=50)] = 5,
                      actor: Actor = deps.actor("issues:dispatch"),
                      store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Teams to dispatch, nearest suitable first (kind and category handled, available, with
@@ -134,7 +135,7 @@ def issue_candidates(issue_id: int, k: Annotated[int, Query(ge=1, le=50)] = 5,
 
 
 @router.get("/issues/{issue_id}/nearby", response_model=list[schemas.Duplicate])
-def issue_nearby(issue_id: int, actor: Actor = deps.actor("issues:triage"),
+def issue_nearby(issue_id: Id, actor: Actor = deps.actor("issues:triage"),
                  store: Store = Depends(deps.store)):
     """Open issues of the same category within its duplicate radius: merge candidates."""
     with store.tx() as tx:
@@ -144,7 +145,7 @@ def issue_nearby(issue_id: int, actor: Actor = deps.actor("issues:triage"),
 
 
 def _transition(action: str, scope: str, body_model, summary: str):
-    def endpoint(issue_id: int, body, actor: Actor = deps.actor(scope),
+    def endpoint(issue_id: Id, body, actor: Actor = deps.actor(scope),
                  store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
         data = body.model_dump()
         move = Move(action, reason=data.get("reason", "") or data.get("comment", ""),
@@ -188,7 +189,7 @@ def _photo_type(data: bytes) -> str:
 
 
 @router.post("/issues/{issue_id}/photos", status_code=201, response_model=schemas.Photo)
-async def add_photo(issue_id: int, file: UploadFile, request: Request,
+async def add_photo(issue_id: Id, file: UploadFile, request: Request,
                     idempotency_key: IdemHeader = None,
                     actor: Actor = deps.actor("issues:read"),
                     store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
@@ -219,7 +220,7 @@ async def add_photo(issue_id: int, file: UploadFile, request: Request,
 
 
 @router.get("/issues/{issue_id}/photos", response_model=list[schemas.Photo])
-def list_photos(issue_id: int, actor: Actor = deps.actor("issues:read"),
+def list_photos(issue_id: Id, actor: Actor = deps.actor("issues:read"),
                 store: Store = Depends(deps.store)):
     with store.tx() as tx:
         read.fetch(tx, actor, issue_id)
@@ -231,7 +232,7 @@ def list_photos(issue_id: int, actor: Actor = deps.actor("issues:read"),
 
 @router.get("/issues/{issue_id}/photos/{photo_id}", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
-def get_photo(issue_id: int, photo_id: int, actor: Actor = deps.actor("issues:read"),
+def get_photo(issue_id: Id, photo_id: Id, actor: Actor = deps.actor("issues:read"),
               store: Store = Depends(deps.store)):
     with store.tx() as tx:
         read.fetch(tx, actor, issue_id)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api import deps
+from api.schemas import MAX_ID
 from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound
 from geo.casework.intake import Report, report
 from geo.casework.read import issue_columns
@@ -26,6 +27,7 @@ from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
 from geo.workflow import TERMINAL, expected_close
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Format = Literal["json", "xml"]
 PUBLIC_DECIMALS = 3  # about 100 m: enough to see the place, not the doorway
 MAX_REQUESTS = 1000
@@ -35,12 +37,6 @@ STATUS_NOTES = {"reported": "received", "accepted": "accepted by the platform",
                 "resolved": "reported done, being checked", "checked": "done, awaiting rating",
                 "closed": "closed", "rejected": "not accepted as a case",
                 "merged": "duplicate of another request"}
-
-
-class Open311Error(Exception):
-    def __init__(self, status: int, description: str):
-        super().__init__(description)
-        self.status, self.description = status, description
 
 
 def error_response(status: int, description: str, fmt: str = "json") -> Response:
@@ -67,7 +63,11 @@ def _xml_fill(node: ET.Element, value) -> None:
             _xml_fill(child, v)
         elif isinstance(v, list):
             for entry in v:
-                _xml_fill(ET.SubElement(child, key.rstrip("s") or key), entry)
+                item = ET.SubElement(child, key.rstrip("s") or key)
+                if isinstance(entry, dict):
+                    _xml_fill(item, entry)
+                else:
+                    item.text = str(entry)
         elif v is not None:
             child.text = str(v).lower() if isinstance(v, bool) else str(v)
 
@@ -156,6 +156,8 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
     if service_request_id:
         try:
             ids = [int(v) for v in service_request_id.split(",") if v.strip()]
+            if not all(1 <= i <= MAX_ID for i in ids):
+                raise ValueError
         except ValueError:
             return error_response(400, "service_request_id must be a comma-separated list of ids",
                                   fmt)
@@ -183,7 +185,7 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
 
 
 @router.get("/requests/{request_id}.{fmt}")
-def get_request(request_id: int, fmt: Format, store: Store = Depends(deps.store)):
+def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store)):
     items = _requests(store, "i.id = :id AND i.grid_code IS NOT NULL", {"id": request_id}, 1)
     if not items:
         return error_response(404, f"no service request {request_id}", fmt)
