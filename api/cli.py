@@ -108,6 +108,13 @@ def cmd_serve(store: Store, args) -> int:
         city = generate(progress=_say)
         store.load_city(city, progress=_say)
         _demo_accounts(store, city.landmarks)
+    from api.app import ProductionRefused, check_production
+    from api.settings import Settings
+
+    try:
+        check_production(Settings(), store)
+    except ProductionRefused as exc:
+        raise UsageError(str(exc)) from None
     os.environ["GRIDDISPATCH_DATABASE_URL"] = args.url
     store.close()
     _say(f"serving on http://{args.host}:{args.port} (API docs at /docs)")

@@ -124,3 +124,39 @@ def test_demo_answers_the_story_places(tmp_path):
     done = run("--db", f"sqlite:///{tmp_path / 'demo.sqlite'}", "demo")
     for words in ("电东社区", "长春路街道", "劳动社区", "山前街道", "华南社区", "综合执法队"):
         assert words in done.stdout
+
+
+def test_users_and_api_keys(url):
+    done = subprocess.run([EXE, "--db", url, "users", "add", "li.wei", "--role", "dispatcher",
+                           "--jurisdiction", "220204001", "--password-stdin"],
+                          input="s3cret-pass\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "created dispatcher li.wei for 220204001" in done.stdout
+    again = subprocess.run([EXE, "--db", url, "users", "add", "li.wei", "--role", "dispatcher",
+                            "--password-stdin"], input="x1234\n", capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    bad = subprocess.run([EXE, "--db", url, "users", "add", "wang", "--role", "dispatcher",
+                          "--jurisdiction", "2202", "--password-stdin"], input="x1234\n",
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "district (6 digits) or street (9 digits)" in bad.stderr
+    key = run("--db", url, "api-keys", "add", "li.wei").stdout.strip()
+    assert len(key) >= 30
+    from geo.casework.users import actor_for_api_key, authenticate
+    from geo.store import open_store
+
+    with open_store(url) as store:
+        assert authenticate(store, "li.wei", "s3cret-pass").jurisdiction == ("220204001",)
+        assert authenticate(store, "li.wei", "wrong") is None
+        assert actor_for_api_key(store, key).username == "li.wei"
+
+
+def test_serve_refuses_production_with_demo_accounts(sqlite_url):
+    env = {"GRIDDISPATCH_ENVIRONMENT": "production",
+           "GRIDDISPATCH_SECRET_KEY": "k" * 40, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([EXE, "--db", sqlite_url, "serve", "--port", "0"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "refusing to start in production: demo credentials are present" in done.stderr
+    assert "--workers > 1 needs PostgreSQL" in run("--db", sqlite_url, "serve", "--workers", "2",
+                                                  ok=False).stderr
