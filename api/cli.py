@@ -116,6 +116,8 @@ def cmd_serve(store: Store, args) -> int:
     except ProductionRefused as exc:
         raise UsageError(str(exc)) from None
     os.environ["GRIDDISPATCH_DATABASE_URL"] = args.url
+    # Worker processes must sign and check tokens with one key: share this process's.
+    os.environ.setdefault("GRIDDISPATCH_SECRET_KEY", Settings().secret_key)
     store.close()
     _say(f"serving on http://{args.host}:{args.port} (API docs at /docs)")
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,

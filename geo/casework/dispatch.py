@@ -3,6 +3,7 @@ and team positions reported by the teams' devices."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
@@ -33,9 +34,19 @@ def read_mode(tx: Tx) -> dict:
             "reason": rows.get("mode_reason")}
 
 
+_MODE_TTL_S = 1.0  # how long a process reuses the mode it read; a switch reaches all within it
+_mode_cache: dict[int, tuple[float, dict]] = {}
+
+
 def get_mode(store: Store) -> dict:
+    """The current mode, re-read at most once a second per store (asked on every report)."""
+    hit = _mode_cache.get(id(store))
+    if hit and time.monotonic() - hit[0] < _MODE_TTL_S:
+        return hit[1]
     with store.tx() as tx:
-        return read_mode(tx)
+        mode = read_mode(tx)
+    _mode_cache[id(store)] = (time.monotonic(), mode)
+    return mode
 
 
 def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) -> dict:
@@ -46,7 +57,9 @@ def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) 
                            ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
             tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
                    "SET value = excluded.value", {"k": key, "v": value})
-        return read_mode(tx)
+        mode = read_mode(tx)
+    _mode_cache.pop(id(store), None)
+    return mode
 
 
 def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:

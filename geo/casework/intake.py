@@ -102,7 +102,7 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
             "state, version, state_since, due_at, updated_at, channel, reported_by, address, "
             f"open311_token) VALUES (:cat, :desc, {tx.dialect.point_values()}, :crs, :now, "
             ":grid, :community, :street, :district, 'reported', 1, :now, :due, :now, :channel, "
-            ":by, :address, :token) RETURNING id",
+            f":by, :address, :token) RETURNING {read.issue_columns(tx.dialect, 'issue')}",
             {"cat": category.code, "desc": r.description, "lon": lon, "lat": lat, "crs": r.crs,
              "now": now, "grid": where.grid_code, "community": where.community_code,
              "street": where.street_code, "district": where.district_code,
@@ -115,7 +115,7 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
                {"id": issue_id, "now": now, "actor": actor.username,
                 "d": {"crs": r.crs, "lon": r.lon, "lat": r.lat, "grid_code": where.grid_code}})
         duplicates = nearby_open(tx, actor, category.code, lon, lat, exclude=issue_id)
-        issue = read.present(read.fetch(tx, Actor(actor.username, "admin"), issue_id), now, actor)
+        issue = read.present(row, now, actor)
         body = {
             "issue": issue,
             "location": where.__dict__,

@@ -118,15 +118,16 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
             details["rating"] = move.rating
         late = int(issue["due_at"] is not None and now > as_dt(issue["due_at"]))
         sets = ", ".join(f"{c} = :{c}" for c in changes)
-        changed = tx.run(
+        updated = tx.rows(
             "UPDATE issue SET state = :to, version = version + 1, state_since = :now, "
             "due_at = :due, updated_at = :now, closed_at = :closed, "
             f"overdue_steps = overdue_steps + :late{', ' + sets if sets else ''} "
-            "WHERE id = :id AND version = :version AND state = :from",
+            "WHERE id = :id AND version = :version AND state = :from "
+            f"RETURNING {read.issue_columns(tx.dialect, 'issue')}",
             {"to": target, "now": now, "due": due_at(issue["category_code"], target, now),
              "closed": now if target in TERMINAL else None, "late": late, "id": issue_id,
              "version": issue["version"], "from": state, **changes})
-        if changed != 1:
+        if not updated:
             now_state = read.fetch(tx, actor, issue_id)["state"]
             raise StateConflict(f"issue {issue_id} changed while you were acting: it is now "
                                 f"{now_state}", allowed_actions(now_state), now_state)
@@ -143,6 +144,5 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
                "reason, details) VALUES (:id, :now, :actor, :action, :from, :to, :reason, :d)",
                {"id": issue_id, "now": now, "actor": actor.username, "action": move.action,
                 "from": state, "to": target, "reason": move.reason, "d": details})
-        row = read.fetch(tx, Actor(actor.username, "admin"), issue_id)
         teams = read.assignments(tx, [issue_id]).get(issue_id, [])
-    return read.present(row, now, actor, teams)
+    return read.present(updated[0], now, actor, teams)

@@ -131,11 +131,15 @@ class Store(ABC):
 
         `at` asks which grid owned the point at that moment (boundary history)."""
         x, y = to_storage(lon, lat, crs)
-        table, idx = self._grid_codes(x, y, utc(at))
+        return self._locate_one(float(x[0]), float(y[0]), utc(at))
+
+    def _locate_one(self, lon: float, lat: float, at: datetime | None) -> Location | None:
+        """One point, storage CRS. Backends may answer in one step instead of two."""
+        table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
             return None
         code = table[idx[0]]
-        grid_name, community_name, street_name, district_name = self._area_names(code, utc(at))
+        grid_name, community_name, street_name, district_name = self._area_names(code, at)
         return Location(code, grid_name, code[:12], community_name, code[:9], street_name,
                         code[:6], district_name)
 

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from geo.cameras import MAX_RANGE_M
-from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
+from geo.model import CameraView, Location, TeamFilter, TeamMatch, explain_rank
 from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
 from geo.store.sql import Dialect, PgTx
 from geo.taxonomy import CATEGORIES
@@ -355,6 +355,24 @@ class PostgisStore(Store):
                     for i, code in rows:
                         idx[start + i - 1] = table.setdefault(code, len(table))
         return np.array(list(table), dtype=object), idx
+
+    def _locate_one(self, lon, lat, at):
+        """Grid by the tie rule and the names of its areas, in one round trip."""
+        self._require_schema()
+        valid = _VALID_NOW if at is None else _VALID_AT
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT g.code, g.name, c.name, s.name, d.name FROM ("
+                f"  SELECT g.code, g.name, g.community_code FROM grid g WHERE {valid} AND "
+                "   ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)) "
+                "   ORDER BY g.code LIMIT 1) g "
+                "JOIN community c ON c.code = g.community_code "
+                "JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code",
+                {"x": lon, "y": lat, "at": at}).fetchone()
+        if row is None:
+            return None
+        code = row[0]
+        return Location(code, row[1], code[:12], row[2], code[:9], row[3], code[:6], row[4])
 
     def _area_names(self, grid_code, at):
         valid = _VALID_NOW if at is None else _VALID_AT

@@ -57,17 +57,39 @@ class SqliteStore(Store):
         self.statement_timeout_ms = statement_timeout_ms
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        # One connection per thread: a sqlite3 connection must not be used by two threads at
+        # once. WAL lets them read concurrently; writers take turns through `_lock`.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._shared = self._connect() if self.path == ":memory:" else None
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[int, object]] = {}
         self._ready = False
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                               timeout=10.0)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._connections.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (an in-memory database has one, shared under the lock)."""
+        if self._shared is not None:
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
     # --- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:
-        self._conn.close()
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
 
     def _transaction(self):
         store = self
@@ -75,7 +97,11 @@ class SqliteStore(Store):
         class _Tx:
             def __enter__(self_inner):
                 store._lock.acquire()
-                store._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    store._conn.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    store._lock.release()
+                    raise
                 return store._conn
 
             def __exit__(self_inner, exc_type, *_):
