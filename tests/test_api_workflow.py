@@ -40,7 +40,7 @@ def test_report_says_where_and_who(api, city):
     assert body["issue"]["reported_by"] == "dispatcher"
     teams = body["recommended_teams"]
     assert teams and [t["rank"] for t in teams] == list(range(1, len(teams) + 1))
-    assert all(a["distance_m"] <= b["distance_m"] for a, b in zip(teams, teams[1:]))
+    assert all(a["distance_m"] <= b["distance_m"] for a, b in zip(teams, teams[1:], strict=False))
     # A second report at the same spot lists the first as a possible duplicate.
     again = report(api, city)
     assert [d["id"] for d in again["possible_duplicates"]] == [body["issue"]["id"]]
@@ -84,7 +84,7 @@ def test_the_whole_loop_with_rework_is_audited(api, city):
     assert trail[2]["details"] == {"team_ids": [team, other], "joint": True}
     assert trail[5]["reason"] == "stalls are back"
     assert all(datetime.fromisoformat(a["at"]) <= datetime.fromisoformat(b["at"])
-               for a, b in zip(trail, trail[1:]))
+               for a, b in zip(trail, trail[1:], strict=False))
 
 
 def test_illegal_moves_are_409_with_the_allowed_ones(api, city):
