@@ -138,7 +138,7 @@ def issue_candidates(issue_id: Id, k: Annotated[int, Query(ge=1, le=50)] = 5,
 def issue_nearby(issue_id: Id, actor: Actor = deps.actor("issues:triage"),
                  store: Store = Depends(deps.store)):
     """Open issues of the same category within its duplicate radius: merge candidates."""
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         issue = read.fetch(tx, actor, issue_id)
         return nearby_open(tx, actor, issue["category_code"], issue["lon"], issue["lat"],
                            exclude=issue_id)
@@ -222,7 +222,7 @@ async def add_photo(issue_id: Id, file: UploadFile, request: Request,
 @router.get("/issues/{issue_id}/photos", response_model=list[schemas.Photo])
 def list_photos(issue_id: Id, actor: Actor = deps.actor("issues:read"),
                 store: Store = Depends(deps.store)):
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         read.fetch(tx, actor, issue_id)
         rows = tx.rows("SELECT id, issue_id, content_type, length(data) AS size, sha256, "
                        "uploaded_by, uploaded_at FROM photo WHERE issue_id = :i ORDER BY id",
@@ -234,7 +234,7 @@ def list_photos(issue_id: Id, actor: Actor = deps.actor("issues:read"),
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
 def get_photo(issue_id: Id, photo_id: Id, actor: Actor = deps.actor("issues:read"),
               store: Store = Depends(deps.store)):
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         read.fetch(tx, actor, issue_id)
         row = tx.one("SELECT content_type, data FROM photo WHERE id = :p AND issue_id = :i",
                      {"p": photo_id, "i": issue_id})

@@ -41,7 +41,7 @@ def grids(bbox: Bbox = None, street: Code = None, simplify_m: Simplify = 0.0,
           now: datetime = Depends(deps.now)):
     """Current grids in the box, with their open and overdue issues that you may see."""
     box = _bbox(bbox)
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         d = tx.dialect
         cond, params = ["g.valid_to IS NULL"], {}
         if box:
@@ -109,7 +109,7 @@ def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Teams at their last reported positions (home base if none), with status."""
     box = _bbox(bbox)
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         rows = visible_teams(tx, actor)
     if box:
         rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]

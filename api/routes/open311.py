@@ -132,7 +132,7 @@ def _public(row: dict, street_names: dict[str, str]) -> dict:
 
 
 def _requests(store: Store, where: str, params: dict, limit: int = MAX_REQUESTS) -> list[dict]:
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         rows = tx.rows(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE {where} "
                        "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit",
                        {**params, "limit": limit})
@@ -195,7 +195,7 @@ def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store))
 @router.get("/tokens/{token}.{fmt}")
 def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
               store: Store = Depends(deps.store)):
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = tx.one("SELECT id FROM issue WHERE open311_token = :t", {"t": token})
     if row is None:
         return error_response(404, "no service request with this token", fmt)

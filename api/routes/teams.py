@@ -41,7 +41,7 @@ def visible_teams(tx: Tx, actor: Actor, where: str = "1 = 1", params: dict | Non
 
 @router.get("/teams", response_model=list[schemas.TeamOut])
 def list_teams(actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store)):
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         return visible_teams(tx, actor)
 
 

@@ -43,7 +43,7 @@ def get_mode(store: Store) -> dict:
     hit = _mode_cache.get(id(store))
     if hit and time.monotonic() - hit[0] < _MODE_TTL_S:
         return hit[1]
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         mode = read_mode(tx)
     _mode_cache[id(store)] = (time.monotonic(), mode)
     return mode
@@ -91,7 +91,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     """Ranked teams for an issue: nearest suitable first, with distance, reason, staleness."""
     if not 1 <= k <= 50:
         raise InvalidInput("k must be between 1 and 50")
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
         mode = read_mode(tx)["mode"]
     if issue["street_code"] is None:
@@ -111,7 +111,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
                         "; position is stale: confirm by radio before dispatch" if stale else "")})
     why = None
     if not out:
-        with store.tx() as tx:
+        with store.snapshot() as tx:
             why = _diagnose(tx, issue["category_code"], issue["street_code"], mode)
     category = CATEGORY_BY_CODE[issue["category_code"]]
     return {"issue_id": issue_id, "mode": mode, "category_code": category.code,

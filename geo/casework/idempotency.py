@@ -44,7 +44,7 @@ def replay(store: Store, idem: IdempotencyKey | None) -> tuple[int, dict] | None
     """The stored (status, body) for this key, None if it is new; KeyReused on a mismatch."""
     if idem is None:
         return None
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = tx.one("SELECT request_hash, status_code, response FROM idempotency "
                      "WHERE username = :u AND key = :k", {"u": idem.username, "k": idem.key})
     if row is None:

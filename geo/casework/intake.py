@@ -19,9 +19,10 @@ from geo.model import TeamFilter
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
 from geo.taxonomy import CATEGORY_BY_CODE
-from geo.workflow import OPEN_STATES, due_at
+from geo.workflow import TERMINAL, due_at
 
 MAX_DESCRIPTION = 4000
+_FINISHED = "(" + ", ".join(f"'{s}'" for s in TERMINAL) + ")"
 CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app"}
 
 
@@ -63,9 +64,8 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
     rows = tx.rows(
         f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
         f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
-        f"{d.in_list('i.state', 'open_states')} AND {d.in_bbox('i')}",
-        {**params, "cat": category_code, "exclude": exclude or -1,
-         "open_states": list(OPEN_STATES), "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
+        f"i.state NOT IN {_FINISHED} AND {d.in_bbox('i')}",  # the open-issue index's predicate
+        {**params, "cat": category_code, "exclude": exclude or -1, "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
          "bbox_miny": lat - pad_lat, "bbox_maxy": lat + pad_lat})
     if not rows:
         return []
@@ -94,6 +94,8 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
     teams = store.nearest_teams(lon, lat, k=3, team_filter=TeamFilter(
         category=category.code, statuses=("available",), street_code=where.street_code,
         rosters=rosters(get_mode(store)["mode"])))
+    with store.snapshot() as tx:
+        duplicates = nearby_open(tx, actor, category.code, lon, lat)
     with store.tx() as tx:
         token = secrets.token_urlsafe(12)
         row = tx.one(
@@ -114,7 +116,6 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
                "reason, details) VALUES (:id, :now, :actor, 'report', NULL, 'reported', '', :d)",
                {"id": issue_id, "now": now, "actor": actor.username,
                 "d": {"crs": r.crs, "lon": r.lon, "lat": r.lat, "grid_code": where.grid_code}})
-        duplicates = nearby_open(tx, actor, category.code, lon, lat, exclude=issue_id)
         issue = read.present(row, now, actor)
         body = {
             "issue": issue,

@@ -79,7 +79,7 @@ def fetch(tx: Tx, actor: Actor, issue_id: int) -> dict:
 
 
 def get_issue(store: Store, actor: Actor, issue_id: int, now: datetime) -> dict:
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = fetch(tx, actor, issue_id)
         teams = assignments(tx, [issue_id]).get(issue_id, [])
     return present(row, now, actor, teams)
@@ -160,7 +160,7 @@ def list_issues(store: Store, actor: Actor, q: IssueQuery, now: datetime) -> tup
     """A page of visible issues matching `q` (newest first; overdue lists by deadline), and
     the total count."""
     q.check()
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         d = tx.dialect
         where, params = visible_issues(actor, d)
         clauses, fparams = _filters(q, d)
@@ -177,7 +177,7 @@ def list_issues(store: Store, actor: Actor, q: IssueQuery, now: datetime) -> tup
 
 def events(store: Store, actor: Actor, issue_id: int) -> list[dict]:
     """The audit trail of one issue, oldest first."""
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         fetch(tx, actor, issue_id)
         rows = tx.rows("SELECT id, at, actor, action, from_state, to_state, reason, details "
                        "FROM issue_event WHERE issue_id = :id ORDER BY id", {"id": issue_id})
@@ -194,7 +194,7 @@ def summary(store: Store, actor: Actor, level: str, now: datetime,
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
     column = LEVELS[level]
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         d = tx.dialect
         where, params = visible_issues(actor, d)
         cond = f"{where} AND i.{column} IS NOT NULL"

@@ -75,7 +75,7 @@ def _actor(row: dict) -> Actor:
 
 def authenticate(store: Store, username: str, password: str) -> Actor | None:
     """The user if the password matches and the account is active, else None."""
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = tx.one("SELECT username, password_hash, role, jurisdiction, team_id, active "
                      "FROM app_user WHERE username = :u", {"u": username})
     try:
@@ -87,7 +87,7 @@ def authenticate(store: Store, username: str, password: str) -> Actor | None:
 
 def get_actor(store: Store, username: str) -> Actor | None:
     """The active user with this name (tokens are re-checked against it on every request)."""
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = tx.one("SELECT username, role, jurisdiction, team_id, active FROM app_user "
                      "WHERE username = :u", {"u": username})
     return _actor(row) if row and row["active"] else None
@@ -110,7 +110,7 @@ def add_api_key(store: Store, username: str, key: str, label: str = "") -> None:
 
 
 def actor_for_api_key(store: Store, key: str) -> Actor | None:
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.active "
                      "FROM api_key k JOIN app_user u ON u.username = k.username "
                      "WHERE k.key_hash = :h", {"h": _digest(key)})
@@ -120,7 +120,7 @@ def actor_for_api_key(store: Store, key: str) -> Actor | None:
 def demo_credentials_present(store: Store) -> list[str]:
     """Accounts that accept the demo password, and whether the demo API key works."""
     found = []
-    with store.tx() as tx:
+    with store.snapshot() as tx:
         rows = tx.rows("SELECT username, password_hash FROM app_user WHERE active = :yes",
                        {"yes": True})
     for row in rows:

@@ -100,6 +100,10 @@ class Store(ABC):
     def tx(self) -> AbstractContextManager[Tx]:
         """A transaction for plain SQL (see geo.store.sql): committed on success, else rolled back."""
 
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction: a consistent view that does not wait for writers."""
+
     # --- backend spatial primitives (storage CRS, validated input) ---------------------
     @abstractmethod
     def _grid_codes(self, lon: np.ndarray, lat: np.ndarray, at: datetime | None

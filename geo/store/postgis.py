@@ -137,6 +137,8 @@ class PostgisStore(Store):
         with self.pool.connection() as conn:  # commits on success, rolls back on error
             yield PgTx(conn)
 
+    snapshot = tx  # READ COMMITTED reads never wait for writers here either
+
     # --- lifecycle ----------------------------------------------------------------------
     def schema_version(self) -> str | None:
         with self.pool.connection() as conn:

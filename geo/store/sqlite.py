@@ -117,6 +117,19 @@ class SqliteStore(Store):
         with self._transaction() as conn:
             yield SqliteTx(conn, self.statement_timeout_ms)
 
+    @contextmanager
+    def snapshot(self):
+        if self._shared is not None:  # one in-memory connection: take turns
+            with self.tx() as tx:
+                yield tx
+            return
+        conn = self._conn
+        conn.execute("BEGIN DEFERRED")  # WAL: readers see a snapshot and never block writers
+        try:
+            yield SqliteTx(conn, self.statement_timeout_ms)
+        finally:
+            conn.execute("ROLLBACK")
+
     def schema_version(self) -> str | None:
         row = self._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
