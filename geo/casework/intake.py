@@ -65,7 +65,8 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
         f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
         f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
         f"i.state NOT IN {_FINISHED} AND {d.in_bbox('i')}",  # the open-issue index's predicate
-        {**params, "cat": category_code, "exclude": exclude or -1, "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
+        {**params, "cat": category_code, "exclude": exclude or -1,
+         "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
          "bbox_miny": lat - pad_lat, "bbox_maxy": lat + pad_lat})
     if not rows:
         return []
