@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.crs import SOURCE_CRS
+from geo.model import Location
 from geo.taxonomy import CATEGORY_BY_CODE, TEAM_STATUSES
 
 Crs = Literal[tuple(SOURCE_CRS)]  # type: ignore[valid-type]
@@ -183,20 +184,9 @@ class Recommended(BaseModel):
     reason: str
 
 
-class LocationOut(BaseModel):
-    grid_code: str
-    grid_name: str
-    community_code: str
-    community_name: str
-    street_code: str
-    street_name: str
-    district_code: str
-    district_name: str
-
-
 class ReportOut(BaseModel):
     issue: IssueOut
-    location: LocationOut
+    location: Location  # the grid and its community, street and district
     recommended_teams: list[Recommended]
     possible_duplicates: list[Duplicate]
     open311_token: str
