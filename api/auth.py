@@ -45,6 +45,7 @@ ROLE_SCOPES = {
 }
 
 ALGORITHM = "HS256"
+SESSION_COOKIE = "griddispatch_token"
 TOKEN_URL = "/api/v1/auth/token"
 oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, scopes=SCOPES, auto_error=False)
 
@@ -102,8 +103,10 @@ def _unauthorised(message: str, scopes: SecurityScopes) -> HTTPException:
 def current_actor(request: Request, scopes: SecurityScopes,
                   token: str | None = Depends(oauth2)) -> Actor:
     """The authenticated user, if the token is valid and carries every required scope."""
-    if token is None:
-        token = request.cookies.get("griddispatch_token")  # the map pages' login session
+    if token is None and request.method in ("GET", "HEAD"):
+        # The map pages' login session. Reads only: a cookie rides along with requests that
+        # other sites trigger, so nothing that changes data accepts it.
+        token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _unauthorised("not authenticated: send a bearer token from POST " + TOKEN_URL,
                             scopes)

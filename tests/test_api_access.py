@@ -190,3 +190,19 @@ def test_production_refuses_demo_credentials(store):
     with store.tx() as tx:
         tx.run("DELETE FROM app_user")
     check_production(settings, store)  # no demo accounts, a real key: starts
+
+
+def test_a_login_session_reads_but_never_writes(api, city):
+    with httpx.Client(base_url=api.url) as c:
+        r = c.post("/api/v1/auth/session", data={"username": "dispatcher", "password": "demo"})
+        assert r.status_code == 204
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert c.get("/api/v1/users/me").json()["username"] == "dispatcher"
+        lon, lat = city.landmarks[SCHOOL]
+        r = c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon, "lat": lat})
+        assert r.status_code == 401  # a cookie alone never changes data
+        c.delete("/api/v1/auth/session")
+        assert c.get("/api/v1/users/me").status_code == 401
+        bad = c.post("/api/v1/auth/session", data={"username": "dispatcher", "password": "x"})
+        assert bad.status_code == 401 and "set-cookie" not in bad.headers

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import deps
-from api.auth import ROLE_SCOPES, grant, issue_token
+from api.auth import ROLE_SCOPES, SESSION_COOKIE, grant, issue_token
 from api.schemas import Me, Token
 from geo.casework.scope import Actor
 from geo.casework.users import authenticate
@@ -27,6 +27,24 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     scopes = grant(actor.role, form.scopes)
     access, expires = issue_token(actor, scopes, settings.secret_key, settings.token_minutes)
     return Token(access_token=access, expires_in=expires, scope=" ".join(scopes))
+
+
+@router.post("/auth/session", status_code=204, response_class=Response)
+def login_session(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
+    """Log in for the map pages: the token goes into an HttpOnly, SameSite=Strict cookie that
+    is accepted for reading (GET) only."""
+    tok = token(request, form)
+    response = Response(status_code=204)
+    response.set_cookie(SESSION_COOKIE, tok.access_token, max_age=tok.expires_in, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.delete("/auth/session", status_code=204, response_class=Response)
+def logout_session():
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 @router.get("/users/me", response_model=Me)
