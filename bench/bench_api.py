@@ -84,12 +84,18 @@ class Connection:
     async def open(self):
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
-    async def post(self, path: str, body: dict) -> tuple[int, dict, float]:
-        payload = json.dumps(body).encode()
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.auth}"
-                f"\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    async def post(self, path: str, body: dict | None) -> tuple[int, dict, float]:
+        """POST a JSON body, or GET when `body` is None."""
+        if body is None:
+            request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       f"Authorization: Bearer {self.auth}\r\n\r\n").encode()
+        else:
+            payload = json.dumps(body).encode()
+            request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                       f"{self.auth}\r\nContent-Type: application/json\r\nContent-Length: "
+                       f"{len(payload)}\r\n\r\n").encode() + payload
         started = time.perf_counter()
-        self.writer.write(head.encode() + payload)
+        self.writer.write(request)
         status_line = await self.reader.readline()
         length = 0
         while True:
@@ -105,8 +111,9 @@ class Connection:
 
 
 async def drive(port: int, auth: str, points: np.ndarray, reports: int, connections: int,
-                seconds: float, cycle: bool = True) -> dict:
-    latencies: dict[str, list[float]] = {"report": [], "accept": [], "dispatch": []}
+                seconds: float, mode: str = "cycle") -> dict:
+    latencies: dict[str, list[float]] = {"report": [], "accept": [], "dispatch": [],
+                                         "users/me": []}
     statuses: dict[str, dict[int, int]] = {k: {} for k in latencies}
     issued = 0
     stop_at = time.perf_counter() + seconds
@@ -125,11 +132,14 @@ async def drive(port: int, auth: str, points: np.ndarray, reports: int, connecti
         await conn.open()
         while issued < reports and time.perf_counter() < stop_at:
             issued += 1
+            if mode == "floor":  # an authenticated request that does no casework
+                await record("users/me", conn.post("/api/v1/users/me", None))
+                continue
             lon, lat = points[rng.randrange(len(points))]
             status, body = await record("report", conn.post("/api/v1/issues", {
                 "category_code": rng.choice(categories), "description": "load test",
                 "lon": float(lon), "lat": float(lat)}))
-            if status != 201 or not cycle:
+            if status != 201 or mode != "cycle":
                 continue
             iid = body["issue"]["id"]
             status, _ = await record("accept", conn.post(f"/api/v1/issues/{iid}/accept", {}))
@@ -142,8 +152,8 @@ async def drive(port: int, auth: str, points: np.ndarray, reports: int, connecti
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
     wall = time.perf_counter() - started
-    out = {"wall_s": wall, "reports": len(latencies["report"]),
-           "reports_per_s": len(latencies["report"]) / wall,
+    done = len(latencies["report"]) or len(latencies["users/me"])
+    out = {"wall_s": wall, "reports": done, "reports_per_s": done / wall,
            "requests_per_s": sum(len(v) for v in latencies.values()) / wall}
     for kind, values in latencies.items():
         ms = np.array(values) * 1000
@@ -160,18 +170,18 @@ def run_backend(url: str, city, points, args, workers: int) -> dict:
     try:
         auth = token(port, "dispatcher")
         # Warm-up: caches, pools and the JIT-compiled locate kernel.
-        asyncio.run(drive(port, auth, points, 50, 4, 30))
+        asyncio.run(drive(port, auth, points, 50, 4, 30, args.mode))
         return asyncio.run(drive(port, auth, points, args.reports, args.connections,
-                                 args.seconds, cycle=args.mode == "cycle"))
+                                 args.seconds, args.mode))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def show(name: str, r: dict) -> None:
-    print(f"{name}: {r['reports']:,} reports in {r['wall_s']:.1f} s = {r['reports_per_s']:.0f} "
-          f"reports/s ({r['requests_per_s']:.0f} requests/s)")
-    for kind in ("report", "accept", "dispatch"):
+def show(name: str, r: dict, noun: str = "reports") -> None:
+    print(f"{name}: {r['reports']:,} {noun} in {r['wall_s']:.1f} s = {r['reports_per_s']:.0f} "
+          f"{noun}/s ({r['requests_per_s']:.0f} requests/s)")
+    for kind in ("report", "accept", "dispatch", "users/me"):
         k = r[kind]
         if k["n"]:
             print(f"  {kind:9s} n={k['n']:6,}  p50 {k['p50_ms']:6.1f} ms  p99 {k['p99_ms']:6.1f} ms"
@@ -185,8 +195,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="server processes (PostGIS)")
-    parser.add_argument("--mode", choices=("cycle", "intake"), default="cycle",
-                        help="cycle: report, accept, dispatch; intake: reports only")
+    parser.add_argument("--mode", choices=("cycle", "intake", "floor"), default="cycle",
+                        help="cycle: report, accept, dispatch; intake: reports only; floor: "
+                             "GET /api/v1/users/me, the cost of the HTTP stack and auth alone")
     parser.add_argument("--compare-sqlite", action="store_true",
                         help="run the same load against the embedded SQLite backend too")
     args = parser.parse_args()
@@ -207,7 +218,8 @@ def main() -> None:
     points = np.column_stack([centroids.x, centroids.y])
     print(f"demo city: {len(city.grids):,} grids, {len(city.teams):,} teams; reports go to "
           f"{len(grids)} grids of streets {', '.join(sorted(streets))}")
-    what = "report→accept→dispatch cycles" if args.mode == "cycle" else "reports"
+    what = {"cycle": "report→accept→dispatch cycles", "intake": "reports",
+            "floor": "GET /api/v1/users/me requests"}[args.mode]
     print(f"load: up to {args.reports:,} {what} on {args.connections} connections, at most "
           f"{args.seconds:.0f} s")
 
@@ -227,12 +239,13 @@ def main() -> None:
     finally:
         if cluster:
             cluster.stop()
-    show(f"PostGIS, {args.workers} worker process(es)", pg)
+    noun = "requests" if args.mode == "floor" else "reports"
+    show(f"PostGIS, {args.workers} worker process(es)", pg, noun)
     if args.compare_sqlite:
         fresh = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite"
         lite = run_backend(fresh, city, points, args, 1)
-        show("SQLite, 1 process", lite)
-        print(f"ratio PostGIS/SQLite reports/s: {pg['reports_per_s'] / lite['reports_per_s']:.2f}")
+        show("SQLite, 1 process", lite, noun)
+        print(f"ratio PostGIS/SQLite {noun}/s: {pg['reports_per_s'] / lite['reports_per_s']:.2f}")
 
 
 if __name__ == "__main__":
