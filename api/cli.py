@@ -78,18 +78,32 @@ def cmd_demo_data(store: Store, args) -> int:
     city = generate(args.grids, args.issues, args.seed, progress=_say)
     if args.replace:
         store.clear()
-    store.load_city(city, progress=_say)
-    _demo_accounts(store, city.landmarks)
+    _load_demo(store, city)
     counts = store.counts()
     print(f"demo city loaded in {time.perf_counter() - started:.1f} s: " +
           ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     return 0
 
 
-def _demo_accounts(store: Store, landmarks) -> None:
+def _build_demo_if_empty(store: Store):
+    """The default demo city, built and loaded when the database holds no grids; else None."""
+    from fixtures.jilin import generate
+
+    store.migrate()
+    if store.counts()["grids"]:
+        return None
+    _say("building the demo city (2,000 grids, 20,000 issues)…")
+    city = generate(progress=_say)
+    _load_demo(store, city)
+    return city
+
+
+def _load_demo(store: Store, city) -> None:
+    """Store a generated city and its demo-only accounts."""
     from fixtures import accounts
 
-    names = accounts.install(store, landmarks)
+    store.load_city(city, progress=_say)
+    names = accounts.install(store, city.landmarks)
     _say(f"demo-only accounts (password {accounts.DEMO_PASSWORD!r}): {', '.join(names)}; "
          f"Open311 api_key {accounts.DEMO_API_KEY!r}")
 
@@ -101,13 +115,8 @@ def cmd_serve(store: Store, args) -> int:
     import uvicorn
 
     store.migrate()
-    if args.demo and not store.counts()["grids"]:
-        from fixtures.jilin import generate
-
-        _say("building the demo city (2,000 grids, 20,000 issues)…")
-        city = generate(progress=_say)
-        store.load_city(city, progress=_say)
-        _demo_accounts(store, city.landmarks)
+    if args.demo:
+        _build_demo_if_empty(store)
     from api.app import ProductionRefused, check_production
     from api.settings import Settings
 
@@ -219,13 +228,9 @@ def cmd_demo(store: Store, args) -> int:
     """Build the demo city if the database is empty, then answer sample questions about it."""
     from fixtures.jilin import generate
 
-    store.migrate()
-    if not store.counts()["grids"]:
-        _say("building the demo city (2,000 grids, 20,000 issues)…")
-        city = generate(progress=_say)
-        store.load_city(city, progress=_say)
-        _demo_accounts(store, city.landmarks)
-    city_landmarks = generate(n_issues=0).landmarks
+    city = _build_demo_if_empty(store)
+    # The story places are the generator's; regenerate them (without issues) if needed.
+    city_landmarks = (city or generate(n_issues=0)).landmarks
     for place, (lon, lat) in city_landmarks.items():
         where = store.locate(lon, lat)
         print(f"\n{place} ({lon:.5f}, {lat:.5f})")

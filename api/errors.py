@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound, StateConflict
-from geo.store.sql import StatementTimeout
+from geo.store.sql import InvalidText, StatementTimeout
 
 log = logging.getLogger("griddispatch.api")
 
@@ -40,6 +40,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, StateConflict):
             body.update(state=exc.state, allowed_actions=exc.allowed)
         return JSONResponse(body, status_code=_status_of(exc))
+
+    @app.exception_handler(InvalidText)
+    async def invalid_text(_request: Request, exc: InvalidText):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(StatementTimeout)
     async def timeout(_request: Request, exc: StatementTimeout):

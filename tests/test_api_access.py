@@ -183,7 +183,7 @@ def test_login_rejects_wrong_passwords_and_foreign_scopes(api):
 
 def test_production_refuses_demo_credentials(store):
     settings = Settings(environment="production", secret_key="x" * 40)
-    with pytest.raises(ProductionRefused, match="demo credentials are present: grid_worker"):
+    with pytest.raises(ProductionRefused, match="demo credentials are present: admin, citizen, dispatcher"):
         check_production(settings, store)
     with pytest.raises(ProductionRefused, match="SECRET_KEY is not set"):
         check_production(Settings(environment="production"), store)

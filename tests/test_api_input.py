@@ -39,6 +39,21 @@ def test_bad_reports_are_refused_and_nothing_is_written(api, city, payload, stat
     assert count_issues(api) == before
 
 
+def test_nul_characters_are_refused_on_every_backend(api, city):
+    """PostgreSQL cannot store NUL in text; SQLite could, so both refuse it alike."""
+    lon, lat = city.landmarks[SCHOOL]
+    before = count_issues(api)
+    with api.client("dispatcher") as c:
+        r = c.post("/api/v1/issues", json={"category_code": "L01", "description": "a\x00b",
+                                           "lon": lon, "lat": lat})
+        assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    with api.client("supervisor") as c:
+        r = c.put("/api/v1/mode", json={"mode": "emergency", "reason": "\x00"})
+        assert r.status_code == 422
+        assert c.get("/api/v1/mode").json()["mode"] == "normal"
+    assert count_issues(api) == before
+
+
 def test_raw_nan_literal_in_json_is_refused(api, city):
     with api.client("dispatcher") as c:
         r = c.post("/api/v1/issues", content=b'{"category_code": "L01", "lon": NaN, "lat": 43.8}',

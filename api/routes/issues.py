@@ -65,18 +65,12 @@ def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHe
                       lambda idem: plain(report(store, actor, r, now, idem)))
 
 
-def _query(states, categories, grid, street, since, until, bbox, limit, offset,
-           open_only=False, overdue_at=None) -> read.IssueQuery:
-    box = None
-    if bbox:
-        try:
-            box = tuple(float(v) for v in bbox.split(","))
-        except ValueError:
-            raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from None
-        if len(box) != 4:
-            raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+def issue_query(states, categories, grid, street, since, until, bbox, limit, offset,
+                open_only=False, overdue_at=None) -> read.IssueQuery:
+    """Query parameters → a checked IssueQuery (lists and the issue layer share it)."""
     return read.IssueQuery(tuple(states or ()), open_only, tuple(categories or ()), grid, street,
-                           utc(since), utc(until), box, overdue_at, limit, offset).check()
+                           utc(since), utc(until), read.parse_bbox(bbox), overdue_at, limit,
+                           offset).check()
 
 
 State = Annotated[list[str] | None, Query(description=f"one or more of {', '.join(STATES)}")]
@@ -95,7 +89,7 @@ def list_issues(state: State = None, category: Category = None, grid: Code = Non
                 offset: Offset = 0, actor: Actor = deps.actor("issues:read"),
                 store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Issues you may see (your jurisdiction; citizens: their own reports), newest first."""
-    q = _query(state, category, grid, street, since, until, bbox, limit, offset, open_only)
+    q = issue_query(state, category, grid, street, since, until, bbox, limit, offset, open_only)
     items, total = read.list_issues(store, actor, q, now)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -105,7 +99,7 @@ def overdue(category: Category = None, street: Code = None, limit: Limit = 100,
             offset: Offset = 0, actor: Actor = deps.actor("issues:supervise"),
             store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Step 5 (市委督单): open issues past their step's deadline, most overdue first (亮灯督办)."""
-    q = _query(None, category, None, street, None, None, None, limit, offset, overdue_at=now)
+    q = issue_query(None, category, None, street, None, None, None, limit, offset, overdue_at=now)
     items, total = read.list_issues(store, actor, q, now)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query
 
 from api import deps
 from api.geojson import MEDIA_TYPE, collection, simplified
-from api.routes.issues import Bbox, Category, Code, State, _query
-from api.routes.teams import visible_teams
+from api.routes.issues import Bbox, Category, Code, State, issue_query
 from geo.casework import read
+from geo.casework.dispatch import list_teams
 from geo.casework.scope import Actor, visible_issues
 from geo.store import Store
 from geo.workflow import OPEN_STATES
@@ -23,10 +23,6 @@ router = APIRouter(prefix="/api/v1/layers", tags=["layers"])
 GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}}
 LayerLimit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
 Simplify = Annotated[float, Query(ge=0, le=500, description="simplification tolerance, metres")]
-
-
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    return _query(None, None, None, None, None, None, text, 1, 0).bbox
 
 
 def _paging(limit: int, offset: int, returned: int, matched: int) -> dict:
@@ -40,7 +36,7 @@ def grids(bbox: Bbox = None, street: Code = None, simplify_m: Simplify = 0.0,
           actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store),
           now: datetime = Depends(deps.now)):
     """Current grids in the box, with their open and overdue issues that you may see."""
-    box = _bbox(bbox)
+    box = read.parse_bbox(bbox)
     with store.snapshot() as tx:
         d = tx.dialect
         cond, params = ["g.valid_to IS NULL"], {}
@@ -82,7 +78,7 @@ def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = No
           store: Store = Depends(deps.store)):
     """District, street or community outlines."""
     frame = store.read_layer(level)
-    frame = _in_box(frame, _bbox(bbox))
+    frame = _in_box(frame, read.parse_bbox(bbox))
     props = frame.drop(columns="geometry").to_dict("records")
     return collection(list(frame.code), simplified(frame.geometry.values, simplify_m), props)
 
@@ -97,7 +93,7 @@ def _in_box(frame, box):
 def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
            actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store)):
     """Cameras (kind, heading, field of view, range, status) or key monitored sites."""
-    frame = _in_box(store.read_layer(layer), _bbox(bbox))
+    frame = _in_box(store.read_layer(layer), read.parse_bbox(bbox))
     frame = frame.drop(columns=[c for c in ("stream_ref",) if c in frame])  # opaque, internal
     props = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
              for r in frame.drop(columns="geometry").to_dict("records")]
@@ -108,9 +104,8 @@ def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
 def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Teams at their last reported positions (home base if none), with status."""
-    box = _bbox(bbox)
-    with store.snapshot() as tx:
-        rows = visible_teams(tx, actor)
+    box = read.parse_bbox(bbox)
+    rows = list_teams(store, actor)
     if box:
         rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]
     geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
@@ -130,7 +125,7 @@ def issues(state: State = None, category: Category = None, grid: Code = None,
     """Issues you may see as points, with state, light and category; open ones by default."""
     if state and open_only:
         open_only = False  # an explicit state list wins
-    q = _query(state, category, grid, None, since, until, bbox, limit, offset, open_only)
+    q = issue_query(state, category, grid, None, since, until, bbox, limit, offset, open_only)
     items, total = read.list_issues(store, actor, q, now)
     geoms = shapely.points([i["lon"] for i in items], [i["lat"] for i in items]) if items else []
     keep = ("category_code", "category_name", "state", "light", "overdue", "reported_at",

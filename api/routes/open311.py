@@ -22,7 +22,7 @@ from geo.casework.read import issue_columns
 from geo.casework.users import actor_for_api_key
 from geo.store import Store
 from geo.store.base import utc
-from geo.store.sql import as_dt
+from geo.store.sql import InvalidText, as_dt
 from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
 from geo.workflow import TERMINAL, expected_close
 
@@ -235,7 +235,7 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
     try:
         body = report(store, actor, Report(service_code, description, long, lat, "wgs84",
                                            address_string), now, channel="open311")
-    except (InvalidInput, Forbidden, NotFound) as exc:
+    except (InvalidInput, Forbidden, NotFound, InvalidText) as exc:
         return error_response(400, str(exc), fmt)
     except CaseError as exc:
         return error_response(409, str(exc), fmt)

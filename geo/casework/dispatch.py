@@ -4,11 +4,12 @@ and team positions reported by the teams' devices."""
 from __future__ import annotations
 
 import time
+import weakref
 from datetime import datetime, timedelta
 
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
-from geo.casework.scope import Actor
+from geo.casework.scope import Actor, visible_teams
 from geo.crs import CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -35,17 +36,17 @@ def read_mode(tx: Tx) -> dict:
 
 
 _MODE_TTL_S = 1.0  # how long a process reuses the mode it read; a switch reaches all within it
-_mode_cache: dict[int, tuple[float, dict]] = {}
+_mode_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store → (read at, mode)
 
 
 def get_mode(store: Store) -> dict:
     """The current mode, re-read at most once a second per store (asked on every report)."""
-    hit = _mode_cache.get(id(store))
+    hit = _mode_cache.get(store)
     if hit and time.monotonic() - hit[0] < _MODE_TTL_S:
         return hit[1]
     with store.snapshot() as tx:
         mode = read_mode(tx)
-    _mode_cache[id(store)] = (time.monotonic(), mode)
+    _mode_cache[store] = (time.monotonic(), mode)
     return mode
 
 
@@ -58,7 +59,7 @@ def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) 
             tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
                    "SET value = excluded.value", {"k": key, "v": value})
         mode = read_mode(tx)
-    _mode_cache.pop(id(store), None)
+    _mode_cache.pop(store, None)
     return mode
 
 
@@ -177,6 +178,17 @@ def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
                    {"lon": point[0], "lat": point[1], "now": now, "t": team_id})
         if status is not None:
             tx.run("UPDATE team SET status = :s WHERE id = :t", {"s": status, "t": team_id})
-        row = tx.one(f"SELECT t.id, t.name, t.kind, t.status, t.roster, t.position_at, "
-                     f"{d.team_point('t')} FROM team t WHERE t.id = :t", {"t": team_id})
-    return {**row, "position_at": as_dt(row["position_at"])}
+        return _teams(tx, "t.id = :t", {"t": team_id})[0]
+
+
+def _teams(tx: Tx, where: str, params: dict) -> list[dict]:
+    rows = tx.rows(f"SELECT t.id, t.name, t.kind, t.status, t.roster, t.position_at, "
+                   f"{tx.dialect.team_point('t')} FROM team t WHERE {where} ORDER BY t.id", params)
+    return [{**r, "position_at": as_dt(r["position_at"])} for r in rows]
+
+
+def list_teams(store: Store, actor: Actor) -> list[dict]:
+    """The teams `actor` may see, at their last reported position (home base if none)."""
+    with store.snapshot() as tx:
+        where, params = visible_teams(actor, tx.dialect)
+        return _teams(tx, where, params)

@@ -85,6 +85,23 @@ def get_issue(store: Store, actor: Actor, issue_id: int, now: datetime) -> dict:
     return present(row, now, actor, teams)
 
 
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """'minlon,minlat,maxlon,maxlat' in WGS84 degrees, or InvalidInput saying what is wrong."""
+    if not text:
+        return None
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    minx, miny, maxx, maxy = box
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min < max, in degrees "
+                           "(WGS84)")
+    return box
+
+
 @dataclass(frozen=True)
 class IssueQuery:
     """Filters for lists and map layers; every field optional."""
@@ -112,11 +129,6 @@ class IssueQuery:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
         if self.offset < 0:
             raise InvalidInput("offset must not be negative")
-        if self.bbox is not None:
-            minx, miny, maxx, maxy = self.bbox
-            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-                raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min < max, "
-                                   "in degrees (WGS84)")
         if self.since and self.until and self.since >= self.until:
             raise InvalidInput("since must be earlier than until")
         return self

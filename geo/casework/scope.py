@@ -48,3 +48,17 @@ def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dic
                 f"{d.in_list(f'{alias}.district_code', 'viewer_areas')})",
                 {"viewer_areas": areas})
     return "1 = 0", {}
+
+
+def visible_teams(actor: Actor, d: Dialect, alias: str = "t") -> tuple[str, dict]:
+    """A WHERE condition keeping the teams `actor` may see: those serving a street of their
+    jurisdiction; a team member sees their own team; admins see all."""
+    if actor.role == "admin":
+        return "1 = 1", {}
+    if actor.role == "team":
+        return f"{alias}.id = :own_team", {"own_team": actor.team_id or ""}
+    if actor.role in AREA_ROLES:
+        return (d.list_in_areas(f"{alias}.jurisdiction", "streets", "districts"),
+                {"streets": [c for c in actor.jurisdiction if len(c) == 9],
+                 "districts": [c for c in actor.jurisdiction if len(c) == 6]})
+    return "1 = 0", {}

@@ -118,11 +118,14 @@ def actor_for_api_key(store: Store, key: str) -> Actor | None:
 
 
 def demo_credentials_present(store: Store) -> list[str]:
-    """Accounts that accept the demo password, and whether the demo API key works."""
+    """The demo accounts (named after the roles) that still accept the demo password, and
+    whether the demo API key works. Only those names are checked: a hash check costs tens of
+    milliseconds, so checking every account would make startup grow with the user count."""
     found = []
     with store.snapshot() as tx:
-        rows = tx.rows("SELECT username, password_hash FROM app_user WHERE active = :yes",
-                       {"yes": True})
+        rows = tx.rows("SELECT username, password_hash FROM app_user WHERE active = :yes AND "
+                       f"{tx.dialect.in_list('username', 'names')} ORDER BY username",
+                       {"yes": True, "names": list(ROLES)})
     for row in rows:
         try:
             _HASHER.verify(row["password_hash"], DEMO_PASSWORD)
@@ -133,14 +136,3 @@ def demo_credentials_present(store: Store) -> list[str]:
         found.append(f"api_key {DEMO_API_KEY!r}")
     return found
 
-
-def demo_users(street_codes: list[str], team_id: str) -> list[dict]:
-    """One user per role, named after it, bound to the given streets (demo only)."""
-    district = street_codes[0][:6]
-    out = []
-    for role in ROLES:
-        jurisdiction = {"citizen": [], "admin": [], "team": [], "supervisor": [district],
-                        "planner": [district]}.get(role, list(street_codes))
-        out.append({"username": role, "role": role, "jurisdiction": jurisdiction,
-                    "team_id": team_id if role == "team" else None})
-    return out

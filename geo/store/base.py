@@ -113,8 +113,9 @@ class Store(ABC):
         results cost a gather per point, not a string operation."""
 
     @abstractmethod
-    def _area_names(self, grid_code: str, at: datetime | None) -> tuple[str, str, str, str]:
-        """Names of a grid and its community, street and district."""
+    def _locate_one(self, lon: float, lat: float, at: datetime | None) -> Location | None:
+        """One point (storage CRS, validated): its grid by the tie rule and the names of the
+        grid's areas, or None outside."""
 
     @abstractmethod
     def _nearest(self, lon: np.ndarray, lat: np.ndarray, k: int, f: TeamFilter) -> pd.DataFrame:
@@ -136,16 +137,6 @@ class Store(ABC):
         `at` asks which grid owned the point at that moment (boundary history)."""
         x, y = to_storage(lon, lat, crs)
         return self._locate_one(float(x[0]), float(y[0]), utc(at))
-
-    def _locate_one(self, lon: float, lat: float, at: datetime | None) -> Location | None:
-        """One point, storage CRS. Backends may answer in one step instead of two."""
-        table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
-        if idx[0] < 0:
-            return None
-        code = table[idx[0]]
-        grid_name, community_name, street_name, district_name = self._area_names(code, at)
-        return Location(code, grid_name, code[:12], community_name, code[:9], street_name,
-                        code[:6], district_name)
 
     def locate_many(self, lon, lat, crs: str = "wgs84", at: datetime | None = None
                     ) -> pd.DataFrame:

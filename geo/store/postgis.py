@@ -376,15 +376,6 @@ class PostgisStore(Store):
         code = row[0]
         return Location(code, row[1], code[:12], row[2], code[:9], row[3], code[:6], row[4])
 
-    def _area_names(self, grid_code, at):
-        valid = _VALID_NOW if at is None else _VALID_AT
-        with self.pool.connection() as conn:
-            return conn.execute(
-                "SELECT g.name, c.name, s.name, d.name FROM grid g "
-                "JOIN community c ON c.code = g.community_code "
-                "JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code "
-                f"WHERE g.code = %(code)s AND {valid}", {"code": grid_code, "at": at}).fetchone()
-
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
         where, params = _team_where(f)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+# SQLite keeps times as fixed-width UTC text, so that text order is time order.
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class StatementTimeout(Exception):
@@ -110,12 +112,25 @@ def as_dt(value) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=UTC)
 
 
 def as_json(value):
     """A JSON or array column as Python lists and dicts."""
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+class InvalidText(ValueError):
+    """A text value that no backend may store the same way (PostgreSQL refuses NUL)."""
+
+
+def _check_text(params: dict | None) -> None:
+    """Refuse NUL characters in text parameters on every backend, so that SQLite does not
+    keep what PostgreSQL would reject."""
+    for value in (params or {}).values():
+        values = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise InvalidText("text must not contain the NUL character (\\x00)")
 
 
 class Tx:
@@ -145,12 +160,13 @@ class SqliteTx(Tx):
     @staticmethod
     def _param(v):
         if isinstance(v, datetime):
-            return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return v.astimezone(UTC).strftime(TS_FORMAT)
         if isinstance(v, list | tuple | dict):
             return json.dumps(v, ensure_ascii=False)
         return v
 
     def _execute(self, sql, params):
+        _check_text(params)
         values = {k: self._param(v) for k, v in (params or {}).items()}
         if self.timeout_ms:
             deadline = time.monotonic() + self.timeout_ms / 1000.0
@@ -196,6 +212,7 @@ class PgTx(Tx):
     def _execute(self, sql, params):
         import psycopg
 
+        _check_text(params)
         text, values = self._prepare(sql, params)
         try:
             return self.conn.execute(text, values)

@@ -21,9 +21,9 @@ import shapely
 
 from geo.cameras import MAX_RANGE_M, visible
 from geo.gridindex import GridIndex
-from geo.model import CameraView, TeamMatch
+from geo.model import CameraView, Location, TeamMatch
 from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
-from geo.store.sql import Dialect, SqliteTx
+from geo.store.sql import TS_FORMAT, Dialect, SqliteTx, as_dt
 from geo.taxonomy import CATEGORIES
 from geo.teamrank import TeamTable
 
@@ -31,19 +31,18 @@ _CHUNK = 100_000
 
 
 def ts(t) -> str | None:
-    """UTC timestamp as fixed-width ISO-8601 text, so that text order is time order."""
+    """A timestamp (naive means UTC) as the stored text, TS_FORMAT."""
     if t is None or (isinstance(t, float) and np.isnan(t)) or t is pd.NaT:
         return None
     t = pd.Timestamp(t)
     t = t.tz_localize(UTC) if t.tzinfo is None else t.tz_convert(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.strftime(TS_FORMAT)
 
 
-def parse_ts(text: str | None) -> datetime | None:
-    """Inverse of `ts`."""
-    if text is None:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+def ts_column(column) -> np.ndarray:
+    """`ts` for a whole column, None where missing."""
+    t = pd.to_datetime(column, utc=True).dt.strftime(TS_FORMAT)
+    return t.astype(object).where(t.notna(), None).to_numpy()
 
 
 class SqliteStore(Store):
@@ -260,11 +259,7 @@ class SqliteStore(Store):
         located = self.locate_many(lon, lat)
         life = issue_lifecycle(issues)
 
-        def text(column) -> np.ndarray:
-            t = pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            return t.astype(object).where(t.notna(), None).to_numpy()
-
-        times = {c: text(v) for c, v in (("reported_at", issues.reported_at),
+        times = {c: ts_column(v) for c, v in (("reported_at", issues.reported_at),
                                          ("state_since", life.state_since),
                                          ("due_at", life.due_at), ("closed_at", life.closed_at))}
         with self._transaction() as c:
@@ -369,7 +364,7 @@ class SqliteStore(Store):
                  "categories": json.loads(r[5]), "jurisdiction": json.loads(r[6]),
                  "lon": r[10] if r[7] is None else r[7], "lat": r[11] if r[8] is None else r[8],
                  "position_source": "home" if r[7] is None else "live",
-                 "position_at": parse_ts(r[9])}
+                 "position_at": as_dt(r[9])}
                 for r in rows
             ])
         return self._cached("team", build)
@@ -384,19 +379,19 @@ class SqliteStore(Store):
         index = self.grid_index(at)
         return index.codes, index.locate(lon, lat)
 
-    def _area_names(self, grid_code, at):
-        if at is None:
-            grid = self._conn.execute(
-                "SELECT name FROM grid WHERE code = ? AND valid_to IS NULL", (grid_code,))
-        else:
-            grid = self._conn.execute(
-                "SELECT name FROM grid WHERE code = ? AND valid_from <= ? "
-                "AND (valid_to IS NULL OR valid_to > ?)", (grid_code, ts(at), ts(at)))
+    def _locate_one(self, lon, lat, at):
+        table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
+        if idx[0] < 0:
+            return None
+        code = table[idx[0]]
+        valid = "g.valid_to IS NULL" if at is None else (
+            "g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at)")
         row = self._conn.execute(
-            "SELECT c.name, s.name, d.name FROM community c JOIN street s ON s.code = c.street_code "
-            "JOIN district d ON d.code = s.district_code WHERE c.code = ?", (grid_code[:12],)
-        ).fetchone()
-        return (grid.fetchone()[0], *row)
+            "SELECT g.name, c.name, s.name, d.name FROM grid g "
+            "JOIN community c ON c.code = g.community_code JOIN street s ON s.code = c.street_code "
+            f"JOIN district d ON d.code = s.district_code WHERE g.code = :code AND {valid}",
+            {"code": code, "at": ts(at)}).fetchone()
+        return Location(code, row[0], code[:12], row[1], code[:9], row[2], code[:6], row[3])
 
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
