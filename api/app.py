@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.auth import ActorCache
 from api.limits import BodyLimit
-from api.routes import auth, issues, layers, open311, teams
+from api.routes import auth, issues, layers, maps, open311, teams
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
 from geo.store import Store, StoreError, open_store
+from maps import assets
 
 
 class ProductionRefused(RuntimeError):
@@ -59,7 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return open311.error_response(400, errors.readable(exc.errors()), fmt)
         return await errors.validation_error_response(exc)
 
-    for module in (auth, issues, teams, layers, open311):
+    for module in (auth, issues, teams, layers, open311, maps):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["meta"])
@@ -67,6 +70,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """Liveness and the database's schema version (public)."""
         return {"status": "ok", "backend": store.backend, "schema": store.schema_version()}
 
+    for name, directory in assets.MOUNTS.items():
+        app.mount(f"{assets.PREFIX}/{name}", StaticFiles(directory=directory, check_dir=False),
+                  name=f"static-{name}")
+
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={"/photos": settings.max_photo_bytes})
     return app

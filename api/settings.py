@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=8, ge=1, le=64)
     actor_cache_seconds: float = Field(default=5.0, ge=0)  # how long a user lookup is reused
     open311_jurisdiction: str = "220200"  # Jilin City's administrative code
-    tile_url: str | None = None  # basemap tiles for the maps; None draws no remote tiles
+    # Basemap tiles for the maps, e.g. "https://tiles.example.local/{z}/{x}/{y}.png" on the
+    # command centre's own network; None draws no remote tiles (our outlines stand in).
+    tile_url: str | None = Field(default=None, pattern=r"^(https?://[^/\s]+)?/\S*\{z\}\S*$")
+    tile_attribution: str | None = None
+    map_refresh_seconds: float = Field(default=10.0, ge=0.5, le=600)  # live layers' polling
 
     def production_problems(self) -> list[str]:
         """Settings that must not reach production."""
@@ -36,3 +40,10 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 32:
             problems.append("GRIDDISPATCH_SECRET_KEY is shorter than 32 characters")
         return problems
+
+    def tile_origin(self) -> str | None:
+        """scheme://host of the tile server, which the pages' security policy must allow."""
+        if not self.tile_url or self.tile_url.startswith("/"):
+            return None
+        scheme, rest = self.tile_url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"

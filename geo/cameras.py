@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import shapely
 
 from geo.crs import GEOD
 
@@ -27,3 +28,23 @@ def visible(cam_lon, cam_lat, heading_deg, fov_deg, range_m, lon: float, lat: fl
     heading = np.nan_to_num(np.asarray(heading_deg, float), nan=0.0)
     in_sector = (fov >= 360.0) | (angle_off_heading(bearing, heading) <= fov / 2.0)
     return (distance <= np.asarray(range_m, float)) & in_sector, distance, bearing
+
+
+def view_sectors(cam_lon, cam_lat, heading_deg, fov_deg, range_m, arc_points: int = 12):
+    """Polygons (WGS-84) of what cameras see: a geodesic sector of `fov` around `heading` out
+    to `range`, or a full circle for a dome. Drawn on maps; `visible` answers the question."""
+    cam_lon = np.asarray(cam_lon, float)
+    cam_lat = np.asarray(cam_lat, float)
+    fov = np.minimum(np.asarray(fov_deg, float), 360.0)
+    heading = np.nan_to_num(np.asarray(heading_deg, float), nan=0.0)
+    dome = fov >= 360.0
+    steps = np.linspace(-0.5, 0.5, arc_points + 1)
+    azimuths = heading[:, None] + fov[:, None] * steps[None, :]  # (n, arc_points + 1)
+    n, m = azimuths.shape
+    reach = np.repeat(np.asarray(range_m, float), m)
+    lon, lat, _ = GEOD.fwd(np.repeat(cam_lon, m), np.repeat(cam_lat, m), azimuths.ravel(), reach)
+    arc = np.stack([np.asarray(lon).reshape(n, m), np.asarray(lat).reshape(n, m)], axis=-1)
+    apex = np.stack([cam_lon, cam_lat], axis=-1)[:, None, :]
+    # A sector is apex → arc → apex; a dome's ring is the arc alone, closed on itself.
+    rings = [a[:-1] if d else np.concatenate([p, a]) for a, p, d in zip(arc, apex, dome, strict=True)]
+    return np.array([shapely.Polygon(r) for r in rings], dtype=object)

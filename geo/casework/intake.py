@@ -53,10 +53,12 @@ def _validate(r: Report) -> tuple[float, float]:
 
 
 def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float,
-                exclude: int | None = None, limit: int = 10) -> list[dict]:
-    """Open issues of the same category within the category's duplicate radius, nearest
-    first (FixMyStreet's "is this already reported?"). Only issues the actor may see."""
-    radius = CATEGORY_BY_CODE[category_code].duplicate_radius_m
+                exclude: int | None = None, limit: int = 10,
+                radius_m: float | None = None) -> list[dict]:
+    """Open issues of the same category within `radius_m` (default: the category's duplicate
+    radius), nearest first (FixMyStreet's "is this already reported?"). Only issues the actor
+    may see."""
+    radius = radius_m or CATEGORY_BY_CODE[category_code].duplicate_radius_m
     d = tx.dialect
     pad_lat = radius / 110_000.0 * 1.5  # a generous box; the exact test is in metres below
     pad_lon = pad_lat / max(np.cos(np.radians(lat)), 0.01)
@@ -74,7 +76,7 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
     qx, qy = to_metric([r["lon"] for r in rows], [r["lat"] for r in rows])
     dist = np.hypot(qx - px[0], qy - py[0])
     found = [{"id": r["id"], "state": r["state"], "reported_at": as_dt(r["reported_at"]),
-              "distance_m": round(float(m), 1)}
+              "distance_m": round(float(m), 1), "lon": r["lon"], "lat": r["lat"]}
              for r, m in zip(rows, dist, strict=True) if m <= radius]
     return sorted(found, key=lambda f: (f["distance_m"], f["id"]))[:limit]
 

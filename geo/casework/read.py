@@ -238,3 +238,41 @@ def summary(store: Store, actor: Actor, level: str, now: datetime,
                                if r["average_rating"] is not None else None),
         })
     return out
+
+
+_LIGHT_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+def open_load(tx: Tx, actor: Actor, level: str, codes: list[str] | None,
+              now: datetime) -> dict[str, dict]:
+    """Open issues per area that `actor` may see: {code: {open, yellow, overdue, worst_light}}.
+
+    Lights need each issue's step start and deadline, so they are worked out here rather than
+    in SQL, where the two backends' time arithmetic differs. `codes` None means every area."""
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+    column = LEVELS[level]
+    d = tx.dialect
+    where, params = visible_issues(actor, d)
+    cond = f"{where} AND {d.in_list('i.state', 'open_states')}"
+    params["open_states"] = list(OPEN_STATES)
+    if codes is not None:
+        if not codes:
+            return {}
+        cond += f" AND {d.in_list(f'i.{column}', 'codes')}"
+        params["codes"] = list(codes)
+    out: dict[str, dict] = {}
+    for r in tx.rows(f"SELECT i.{column} AS code, i.state, i.state_since, i.due_at FROM issue i "
+                     f"WHERE {cond} AND i.{column} IS NOT NULL", params):
+        due = as_dt(r["due_at"])
+        lit = light(r["state"], as_dt(r["state_since"]), due, now) if due else None
+        load = out.setdefault(r["code"], {"open": 0, "yellow": 0, "overdue": 0,
+                                          "worst_light": "green"})
+        load["open"] += 1
+        if lit == "red":
+            load["overdue"] += 1
+        elif lit == "yellow":
+            load["yellow"] += 1
+        if lit and _LIGHT_RANK[lit] > _LIGHT_RANK[load["worst_light"]]:
+            load["worst_light"] = lit
+    return out

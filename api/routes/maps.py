@@ -1,0 +1,137 @@
+"""The map pages: /maps/live for the command centre, /maps/issues/{id} for dispatchers, and
+the login page that gives them their session. Pages carry no data of their own beyond the
+user's name and starting view; their layers come from the API with the same rules as any
+other client. A strict Content-Security-Policy keeps them from reaching any other host."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import SecurityScopes
+
+from api import deps
+from api.auth import current_actor, oauth2
+from api.routes.issues import Id
+from geo.casework import read
+from geo.casework.errors import NotFound
+from geo.casework.scope import Actor
+from geo.store import Store
+from maps import assets
+from maps.base import page
+from maps.dispatch import dispatch_map
+from maps.live import live_map
+
+router = APIRouter(prefix="/maps", include_in_schema=False)
+LOGIN = "/maps/login"
+_SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9_/.-]*$")
+
+
+def _headers(settings) -> dict:
+    tiles = settings.tile_origin() or ""
+    policy = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+              "style-src 'self' 'unsafe-inline'; "
+              f"img-src 'self' data: {tiles}".rstrip() + "; connect-src 'self'; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    return {"Content-Security-Policy": policy, "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
+    body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            "</title><link rel='icon' href='/static/app/favicon.svg'>"
+            "<link rel='stylesheet' href='/static/app/griddispatch.css'></head>"
+            f"<body><div class='gd-login'><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+            f"<p><a href='{LOGIN}'>Log in as someone else</a></p></div></body></html>")
+    return HTMLResponse(body, status, headers=_headers(request.app.state.settings))
+
+
+async def _viewer(request: Request, scopes: list[str]) -> Actor | Response:
+    """The logged-in user holding `scopes`, or the page to show instead (login or refusal)."""
+    missing = assets.missing()
+    if missing:
+        return _message(request, 503, "Map assets are not installed",
+                        f"Run `{assets.INSTALL_HINT}` on the server (missing: {missing[0]}).")
+    try:
+        return current_actor(request, SecurityScopes(scopes), await oauth2(request))
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{LOGIN}?next={target if _SAFE_NEXT.match(target) else ''}",
+                                    status_code=303)
+        return _message(request, exc.status_code, "Not allowed", str(exc.detail))
+
+
+def _html(request: Request, text: str) -> HTMLResponse:
+    return HTMLResponse(text, headers=_headers(request.app.state.settings))
+
+
+def jurisdiction_bounds(store: Store, actor: Actor) -> tuple[float, float, float, float]:
+    """The extent of the streets in `actor`'s jurisdiction (the whole city for admins, or when
+    the jurisdiction names no street we hold)."""
+    streets = store.read_layer("streets")
+    if actor.role != "admin" and actor.jurisdiction:
+        mine = streets[streets.code.isin(actor.jurisdiction) |
+                       streets.code.str[:6].isin(actor.jurisdiction)]
+        if len(mine):
+            streets = mine
+    return tuple(float(v) for v in streets.total_bounds)
+
+
+def _who(actor: Actor) -> str:
+    return f"{actor.username} ({actor.role})"
+
+
+@router.get("", response_class=RedirectResponse)
+def index():
+    return RedirectResponse("/maps/live", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login(request: Request, next: str = "/maps/live"):  # noqa: A002 - the conventional name
+    """A login form; its script posts to /api/v1/auth/session and goes on to `next`."""
+    target = next if _SAFE_NEXT.match(next or "") else "/maps/live"
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>griddispatch: log in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="{assets.url('app', 'favicon.svg')}">
+<link rel="stylesheet" href="{assets.url('app', 'griddispatch.css')}"></head>
+<body><form id="login" class="gd-login" data-next="{html.escape(target)}">
+<h1>griddispatch</h1>
+<label>User name <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required>
+</label>
+<button type="submit">Log in</button>
+<p id="message" class="gd-failure" role="alert"></p>
+</form><script src="{assets.url('app', 'login.js')}"></script></body></html>"""
+    return _html(request, body)
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live(request: Request, store: Store = Depends(deps.store)):
+    """The live operations map for command-centre operators."""
+    viewer = await _viewer(request, ["layers:read", "issues:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    settings = request.app.state.settings
+    m = live_map(settings, jurisdiction_bounds(store, viewer), _who(viewer))
+    return _html(request, page(m, "griddispatch: live operations"))
+
+
+@router.get("/issues/{issue_id}", response_class=HTMLResponse)
+async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
+                now: datetime = Depends(deps.now)):
+    """The dispatch map for one issue that the dispatcher may see."""
+    viewer = await _viewer(request, ["issues:dispatch", "layers:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        row = read.get_issue(store, viewer, issue_id, now)
+    except NotFound as exc:
+        return _message(request, 404, "No such issue", str(exc))
+    settings = request.app.state.settings
+    m = dispatch_map(settings, issue_id, row["lon"], row["lat"], _who(viewer))
+    return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))

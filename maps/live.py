@@ -1,0 +1,52 @@
+"""The live operations map for the command centre (/maps/live).
+
+Nothing is embedded but the page's frame: grids (communities when zoomed out), outlines,
+open issues, teams, cameras and key sites are fetched from the API's GeoJSON layers for the
+current view, simplified for the zoom, and refreshed by folium's Realtime plugin."""
+
+from __future__ import annotations
+
+import folium
+from folium import JsCode
+from folium.plugins import MarkerCluster
+
+from maps.assets import localise
+from maps.base import STATIC_REFRESH_MS, Script, api_layer, base_map, grids_layer, js, streets_layer
+
+
+def live_map(settings, bounds, who: str) -> folium.Map:
+    """The page for one user: `bounds` is their jurisdiction's extent (lon/lat)."""
+    m = base_map(settings, bounds)
+    live_ms = int(settings.map_refresh_seconds * 1000)
+    mapvar = m.get_name()
+    layers = {
+        "grids": grids_layer(m, live_ms),
+        "streets": streets_layer(m),
+        "districts": api_layer(m, "districts", "District outlines",
+                            "griddispatch.urls.area('districts')", STATIC_REFRESH_MS,
+                            style=JsCode("griddispatch.outline('#212121', 3.5, '8 4')"),
+                            interactive=False),
+        "views": api_layer(m, "views", "Camera views", "griddispatch.urls.cameraViews",
+                        STATIC_REFRESH_MS, style=JsCode("griddispatch.viewStyle"),
+                        interactive=False),
+        "cameras": api_layer(m, "cameras", "Cameras", "griddispatch.urls.cameras", STATIC_REFRESH_MS,
+                          point_to_layer=JsCode("griddispatch.cameraMarker")),
+        "sites": api_layer(m, "sites", "Key sites", "griddispatch.urls.sites", STATIC_REFRESH_MS,
+                        point_to_layer=JsCode("griddispatch.siteMarker")),
+    }
+    cluster = localise(MarkerCluster(control=False, icon_create_function="griddispatch.clusterIcon",
+                                     options={"disableClusteringAtZoom": 17,
+                                              "chunkedLoading": True}))
+    cluster.add_to(m)
+    layers["issues"] = api_layer(m, "issues", "Open issues", "griddispatch.urls.issues", live_ms,
+                              container=cluster, point_to_layer=JsCode("griddispatch.issueMarker"),
+                              update_feature=JsCode("griddispatch.updateFeature"))
+    layers["teams"] = api_layer(m, "teams", "Teams", "griddispatch.urls.teams", live_ms,
+                             point_to_layer=JsCode("griddispatch.teamMarker"),
+                             update_feature=JsCode("griddispatch.updateFeature"))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    names = ", ".join(f"{js(n)}: {layer.get_name()}" for n, layer in layers.items())
+    Script(f"griddispatch.follow({mapvar}, {{{names}}});\n"
+           f"griddispatch.liveControls({mapvar}, {layers['grids'].get_name()});\n"
+           f"griddispatch.account({mapvar}, {js(who)});").add_to(m)
+    return m
