@@ -14,6 +14,7 @@ from geo.crs import from_metric, to_metric
 
 MEDIA_TYPE = "application/geo+json"
 DECIMALS = 6
+_TIGHT = (",", ":")  # no spaces: map layers are large and every byte is parsed
 
 
 def _default(value):
@@ -55,11 +56,11 @@ def collection(ids, geoms, properties: list[dict], live: bool = False, **members
     geometry_text = shapely.to_geojson(rounded(geoms)) if len(properties) else []
     features = [
         f'{{"type":"Feature","id":{json.dumps(i, default=_default)},"geometry":{g},'
-        f'"properties":{json.dumps(p, default=_default, ensure_ascii=False)}}}'
+        f'"properties":{json.dumps(p, default=_default, ensure_ascii=False, separators=_TIGHT)}}}'
         for i, g, p in zip(ids, geometry_text, properties, strict=True)
     ]
     head = json.dumps({"type": "FeatureCollection", **members}, default=_default,
-                      ensure_ascii=False)[:-1]
+                      ensure_ascii=False, separators=_TIGHT)[:-1]
     body = f'{head},"features":[{",".join(features)}]}}'
     headers = {"Cache-Control": "no-store"} if live else {"Cache-Control": "private, max-age=60"}
     return Response(body, media_type=MEDIA_TYPE, headers=headers)

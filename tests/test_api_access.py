@@ -38,6 +38,7 @@ RULES = {
     ("GET", "/api/v1/layers/areas/streets"): STAFF,
     ("GET", "/api/v1/layers/live/teams"): STAFF,
     ("GET", "/api/v1/layers/live/issues"): EVERYONE,
+    ("GET", "/api/v1/layers/dispatch/{id}"): {"dispatcher", "supervisor", "admin"},
     ("GET", "/api/v1/users/me"): EVERYONE,
 }
 

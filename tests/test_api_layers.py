@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
+import pytest
 import shapely
 from shapely.geometry import shape
 
@@ -94,3 +97,115 @@ def test_cameras_sites_and_areas(api, city):
     assert domes and all(f["properties"]["heading_deg"] is None for f in domes)
     assert len(sites["features"]) == len(city.sites)
     assert {f["id"] for f in streets["features"]} == set(city.streets.code)
+
+
+def _aggregate(issues, key):
+    """The expected open load per area, from the issue list's own lights."""
+    rank = {"green": 0, "yellow": 1, "red": 2}
+    out = {}
+    for i in issues:
+        load = out.setdefault(i[key], {"open": 0, "yellow": 0, "overdue": 0, "worst_light": "green"})
+        load["open"] += 1
+        load["yellow"] += i["light"] == "yellow"
+        load["overdue"] += i["light"] == "red"
+        if rank[i["light"]] > rank[load["worst_light"]]:
+            load["worst_light"] = i["light"]
+    return out
+
+
+@pytest.mark.parametrize("user", ["admin", "operator"])
+def test_area_and_grid_loads_agree_with_the_issue_list(api, city, user):
+    """Open, yellow, overdue and worst light per grid and per community, as each user may see
+    them, equal what that user's own issue list says of each issue."""
+    api.now = datetime.now(UTC)  # lights move with the clock: hold it still
+    lon, lat = city.landmarks[SCHOOL]
+    with api.client(user) as c:
+        c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon, "lat": lat})
+        listed = c.get("/api/v1/issues", params={"open_only": True, "limit": 5000}).json()
+        grids = features(c.get("/api/v1/layers/grids", params={"limit": 5000}))
+        communities = features(c.get("/api/v1/layers/areas/communities"))
+    issues = listed["items"]
+    assert len(issues) == listed["total"] > (20 if user == "admin" else 0)
+    if user == "admin":
+        assert {i["light"] for i in issues} >= {"green", "red"}  # the demo has both
+    for key, doc in (("grid_code", grids), ("community_code", communities)):
+        expected = _aggregate(issues, key)
+        got = {f["id"]: {k: f["properties"][k] for k in ("open", "yellow", "overdue",
+                                                          "worst_light")}
+               for f in doc["features"] if f["properties"]["open"]}
+        assert got == expected, key
+    # Areas without open issues that this user may see say so plainly.
+    quiet = [f for f in grids["features"] if f["id"] not in _aggregate(issues, "grid_code")]
+    assert quiet and all(f["properties"]["open"] == 0 and f["properties"]["worst_light"] is None
+                         for f in quiet)
+
+
+def test_camera_views_are_the_sectors_they_see(api, city):
+    from geo.crs import GEOD
+
+    with api.client("operator") as c:
+        views = features(c.get("/api/v1/layers/cameras", params={"geometry": "view"}))
+    assert len(views["features"]) == len(city.cameras)
+    cams = city.cameras.set_index("id")
+    checked_sector = checked_dome = 0
+    for f in views["features"]:
+        p, poly, cam = f["properties"], shape(f["geometry"]), cams.loc[f["id"]]
+        x, y = cam.geometry.x, cam.geometry.y
+        if p["heading_deg"] is None:
+            ring = np.array(poly.exterior.coords)
+            mx, my = to_metric(ring[:, 0], ring[:, 1])
+            area = shapely.Polygon(np.column_stack([mx, my])).area
+            assert abs(area / (np.pi * p["range_m"] ** 2) - 1) < 0.05  # a 12-gon's 4.5% short
+            checked_dome += 1
+            continue
+        ahead = GEOD.fwd(x, y, p["heading_deg"], p["range_m"] / 2)[:2]
+        behind = GEOD.fwd(x, y, p["heading_deg"] + 180, p["range_m"] / 2)[:2]
+        beyond = GEOD.fwd(x, y, p["heading_deg"], p["range_m"] * 1.05)[:2]
+        assert poly.contains(shapely.Point(ahead)), f["id"]
+        assert not poly.contains(shapely.Point(behind)), f["id"]
+        assert not poly.contains(shapely.Point(beyond)), f["id"]
+        checked_sector += 1
+    assert checked_sector and checked_dome
+
+
+def test_dispatch_layer_shows_the_issue_and_its_surroundings(api, city, store):
+    lon, lat = city.landmarks[SCHOOL]
+    with api.client("dispatcher") as c:
+        issue = c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon,
+                                               "lat": lat}).json()["issue"]
+        near = c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon + 0.002,
+                                              "lat": lat}).json()["issue"]
+        other = c.post("/api/v1/issues", json={"category_code": "L03", "lon": lon + 0.002,
+                                               "lat": lat}).json()["issue"]
+        doc = features(c.get(f"/api/v1/layers/dispatch/{issue['id']}",
+                             params={"nearby_m": 400}))
+        ranked = c.get(f"/api/v1/issues/{issue['id']}/candidates").json()
+        too_far = c.get(f"/api/v1/layers/dispatch/{issue['id']}", params={"nearby_m": 99999})
+    assert too_far.status_code == 422
+    by_kind = {}
+    for f in doc["features"]:
+        by_kind.setdefault(f["properties"]["kind"], []).append(f)
+    (target,) = by_kind["issue"]
+    assert target["geometry"]["coordinates"] == [round(issue["lon"], 6), round(issue["lat"], 6)]
+    (grid,) = by_kind["grid"]
+    assert grid["properties"]["code"] == issue["grid_code"]
+    assert shape(grid["geometry"]).buffer(1e-6).contains(shape(target["geometry"]))
+    # Candidates: the same teams, ranks and distances as the candidates endpoint, one line each
+    # from the team to the issue.
+    want = [(t["rank"], t["team_id"], t["distance_m"]) for t in ranked["candidates"]]
+    assert want and [(f["properties"]["rank"], f["properties"]["team_id"],
+                      f["properties"]["distance_m"]) for f in
+                     sorted(by_kind["candidate"], key=lambda f: f["properties"]["rank"])] == want
+    for route in by_kind["route"]:
+        line = route["geometry"]["coordinates"]
+        assert line[-1] == target["geometry"]["coordinates"]
+        team = next(f for f in by_kind["candidate"]
+                    if f["properties"]["team_id"] == route["properties"]["team_id"])
+        assert line[0] == team["geometry"]["coordinates"]
+        gx, gy = to_metric([line[0][0], line[1][0]], [line[0][1], line[1][1]])
+        assert abs(np.hypot(gx[1] - gx[0], gy[1] - gy[0]) - route["properties"]["distance_m"]) < 2
+    seeing = {v.camera_id for v in store.cameras_seeing(lon, lat)}
+    assert {f["properties"]["camera_id"] for f in by_kind.get("camera", [])} == seeing
+    assert {f["properties"]["id"] for f in by_kind["nearby"]} >= {near["id"]}
+    assert other["id"] not in {f["properties"]["id"] for f in by_kind["nearby"]}
+    assert all(f["properties"]["distance_m"] <= 400 for f in by_kind["nearby"])

@@ -3,6 +3,9 @@ cameras, key sites, teams and issues; filtered by bbox, paged, live layers never
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -74,13 +77,39 @@ def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = No
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """District, street or community outlines, with the open issues in each that you may see
     (open, yellow, overdue and the worst light), as on the grids layer."""
-    frame = store.read_layer(level)
-    frame = _in_box(frame, read.parse_bbox(bbox))
+    codes, geoms, props = _outlines(store, level, simplify_m)
+    box = read.parse_bbox(bbox)
+    if box is not None:
+        keep = shapely.intersects(geoms, shapely.box(*box))
+        codes, geoms, props = list(np.asarray(codes)[keep]), geoms[keep], list(np.asarray(props)[keep])
     with store.snapshot() as tx:
-        load = read.open_load(tx, actor, _AREA_LEVEL[level], list(frame.code), now)
-    props = [r | load.get(r["code"], _NO_LOAD)
-             for r in frame.drop(columns="geometry").to_dict("records")]
-    return collection(list(frame.code), simplified(frame.geometry.values, simplify_m), props)
+        load = read.open_load(tx, actor, _AREA_LEVEL[level], codes, now)
+    return collection(codes, geoms, [p | load.get(p["code"], _NO_LOAD) for p in props])
+
+
+_OUTLINE_TTL_S = 60.0  # area outlines change only when planners publish
+_outline_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_outline_lock = threading.Lock()
+
+
+def _outlines(store: Store, level: str, simplify_m: float):
+    """Codes, simplified geometries and properties of one level's areas, kept for a minute:
+    simplifying street outlines costs far more than serving them, and map clients ask for a
+    handful of tolerances (one per zoom level)."""
+    key = (level, simplify_m)
+    with _outline_lock:
+        cache = _outline_cache.setdefault(store, {})
+        hit = cache.get(key)
+    if hit and time.monotonic() - hit[0] < _OUTLINE_TTL_S:
+        return hit[1]
+    frame = store.read_layer(level)
+    value = (list(frame.code), simplified(frame.geometry.values, simplify_m),
+             frame.drop(columns="geometry").to_dict("records"))
+    with _outline_lock:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = (time.monotonic(), value)
+    return value
 
 
 def _in_box(frame, box):
@@ -115,7 +144,7 @@ def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
     if box:
         rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]
     geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
-    props = [{k: v for k, v in r.items() if k not in ("lon", "lat")} |
+    props = [{k: v for k, v in r.items() if k not in ("id", "lon", "lat")} |
              {"position_age_s": None if r["position_at"] is None
               else round((now - r["position_at"]).total_seconds())} for r in rows]
     return collection([r["id"] for r in rows], geoms, props, live=True)

@@ -19,6 +19,7 @@ from api.routes.issues import Id
 from geo.casework import read
 from geo.casework.errors import NotFound
 from geo.casework.scope import Actor
+from geo.crs import METRIC_EPSG
 from geo.store import Store
 from maps import assets
 from maps.base import page
@@ -69,10 +70,22 @@ def _html(request: Request, text: str) -> HTMLResponse:
     return HTMLResponse(text, headers=_headers(request.app.state.settings))
 
 
-def jurisdiction_bounds(store: Store, actor: Actor) -> tuple[float, float, float, float]:
+def area_levels(store: Store, streets) -> list[dict]:
+    """Grids, communities and streets with their mean area in m² (EPSG:4551), finest first:
+    the live map draws the finest level of which not too many fit in the view."""
+    city_m2 = float(streets.to_crs(METRIC_EPSG).area.sum())
+    with store.snapshot() as tx:
+        counts = {level: tx.one(f"SELECT count(*) AS n FROM {table}{where}")["n"]
+                  for level, table, where in (("grids", "grid", " WHERE valid_to IS NULL"),
+                                              ("communities", "community", ""),
+                                              ("streets", "street", ""))}
+    return [{"level": level, "mean_m2": round(city_m2 / max(int(n), 1))}
+            for level, n in counts.items()]
+
+
+def jurisdiction_bounds(streets, actor: Actor) -> tuple[float, float, float, float]:
     """The extent of the streets in `actor`'s jurisdiction (the whole city for admins, or when
     the jurisdiction names no street we hold)."""
-    streets = store.read_layer("streets")
     if actor.role != "admin" and actor.jurisdiction:
         mine = streets[streets.code.isin(actor.jurisdiction) |
                        streets.code.str[:6].isin(actor.jurisdiction)]
@@ -117,7 +130,9 @@ async def live(request: Request, store: Store = Depends(deps.store)):
     if isinstance(viewer, Response):
         return viewer
     settings = request.app.state.settings
-    m = live_map(settings, jurisdiction_bounds(store, viewer), _who(viewer))
+    streets = store.read_layer("streets")
+    m = live_map(settings, jurisdiction_bounds(streets, viewer), _who(viewer),
+                 area_levels(store, streets))
     return _html(request, page(m, "griddispatch: live operations"))
 
 
@@ -133,5 +148,6 @@ async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.stor
     except NotFound as exc:
         return _message(request, 404, "No such issue", str(exc))
     settings = request.app.state.settings
-    m = dispatch_map(settings, issue_id, row["lon"], row["lat"], _who(viewer))
+    levels = area_levels(store, store.read_layer("streets"))
+    m = dispatch_map(settings, issue_id, row["lon"], row["lat"], _who(viewer), levels)
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))

@@ -19,10 +19,9 @@ from geo.model import TeamFilter
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
 from geo.taxonomy import CATEGORY_BY_CODE
-from geo.workflow import TERMINAL, due_at
+from geo.workflow import due_at
 
 MAX_DESCRIPTION = 4000
-_FINISHED = "(" + ", ".join(f"'{s}'" for s in TERMINAL) + ")"
 CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app"}
 
 
@@ -66,7 +65,7 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
     rows = tx.rows(
         f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
         f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
-        f"i.state NOT IN {_FINISHED} AND {d.in_bbox('i')}",  # the open-issue index's predicate
+        f"{read.is_open('i')} AND {d.in_bbox('i')}",
         {**params, "cat": category_code, "exclude": exclude or -1,
          "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
          "bbox_miny": lat - pad_lat, "bbox_maxy": lat + pad_lat})

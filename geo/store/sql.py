@@ -112,7 +112,9 @@ def as_dt(value) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=UTC)
+    # TS_FORMAT is ISO 8601, which fromisoformat parses some 30 times faster than strptime.
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def as_json(value):

@@ -5,7 +5,12 @@
   "use strict";
 
   var gd = (window.griddispatch = {
-    config: { gridZoom: 14, cameraZoom: 14, viewZoom: 16, loginUrl: "/maps/login", categories: {} },
+    config: {
+      cameraZoom: 14, viewZoom: 16, loginUrl: "/maps/login", categories: {},
+      // finest first: [{level: "grids", mean_m2}, {level: "communities", ...}, ...]
+      areaLevels: [{ level: "grids", mean_m2: 0 }],
+      maxAreas: 1200, // the most areas drawn at once; coarser levels beyond
+    },
     layers: {},   // name → L.Realtime
     loaded: {},   // name → number of answers received
     counts: {},   // name → features in the last answer
@@ -55,15 +60,33 @@
     var q = "bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
       return v.toFixed(5);
     }).join(",");
-    if (simplify) q += "&simplify_m=" + Math.min(500, Math.round(gd.metresPerPixel(map) * 10) / 10);
+    // About a pixel, as a power of two so that the server's cache sees few distinct values.
+    if (simplify) {
+      q += "&simplify_m=" + Math.min(256, Math.pow(2, Math.round(Math.log2(gd.metresPerPixel(map)))));
+    }
     return q;
+  };
+
+  /* The finest level of areas (grids, communities, streets) of which at most maxAreas fit
+   * in the view, judged by the level's mean area: zoomed out, the map shows fewer, larger
+   * areas instead of thousands of tiny grids. */
+  gd.areaLevel = function (map) {
+    var b = map.getBounds(), c = b.getCenter();
+    var w = map.distance([c.lat, b.getWest()], [c.lat, b.getEast()]);
+    var h = map.distance([b.getSouth(), c.lng], [b.getNorth(), c.lng]);
+    var levels = gd.config.areaLevels;
+    for (var i = 0; i < levels.length; i++) {
+      if (w * h / levels[i].mean_m2 <= gd.config.maxAreas) return levels[i].level;
+    }
+    return levels[levels.length - 1].level;
   };
 
   gd.urls = {
     grids: function (map) {
-      return map.getZoom() >= gd.config.gridZoom
+      var level = gd.areaLevel(map);
+      return level === "grids"
         ? "/api/v1/layers/grids?limit=5000&" + gd.view(map, true)
-        : "/api/v1/layers/areas/communities?" + gd.view(map, true);
+        : "/api/v1/layers/areas/" + level + "?" + gd.view(map, true);
     },
     area: function (level) {
       return function (map) { return "/api/v1/layers/areas/" + level + "?" + gd.view(map, true); };
@@ -234,14 +257,12 @@
     });
   };
 
+  /* Teams are canvas circles (thousands stay fast), white-ringed, dashed at a home base. */
   gd.teamMarker = function (feature, latlng) {
     var p = feature.properties;
-    var marker = L.marker(latlng, {
-      icon: L.divIcon({
-        className: "gd-team gd-team-" + esc(p.status) + (p.position_at ? "" : " gd-home"),
-        html: esc((p.kind || "?").charAt(0).toUpperCase()), iconSize: [18, 18],
-      }),
-      zIndexOffset: 1000,
+    var marker = L.circleMarker(latlng, {
+      radius: 6, color: "#ffffff", weight: 2, dashArray: p.position_at ? null : "2 2",
+      fillColor: TEAM_STATUS[p.status] || "#000", fillOpacity: 1, gdKind: "team",
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
@@ -310,7 +331,7 @@
     var parts = [];
     if (gd.updatedAt) parts.push("updated " + gd.updatedAt.toTimeString().slice(0, 8));
     if ("grids" in gd.counts) {
-      var areaName = gd.map && gd.map.getZoom() < gd.config.gridZoom ? "communities" : "grids";
+      var areaName = gd.map ? gd.areaLevel(gd.map) : "areas";
       parts.push(gd.counts.grids + " " + areaName);
       if (gd.matched.grids > gd.counts.grids) parts.push("zoom in to see all " + gd.matched.grids);
     }
@@ -395,8 +416,10 @@
     Object.keys(cats).forEach(function (code) {
       html += swatch(cats[code].colour, code + " " + cats[code].name, "gd-round");
     });
-    html += "<b>Teams</b>" + swatch(TEAM_STATUS.available, "available") +
-      swatch(TEAM_STATUS.busy, "busy") + swatch(TEAM_STATUS.off_duty, "off duty");
+    html += "<b>Teams (dashed: at home base)</b>" +
+      swatch(TEAM_STATUS.available, "available", "gd-round") +
+      swatch(TEAM_STATUS.busy, "busy", "gd-round") +
+      swatch(TEAM_STATUS.off_duty, "off duty", "gd-round");
     el.innerHTML = html;
   };
 

@@ -1,0 +1,287 @@
+"""The map pages in a real browser (Debian's Chromium driven by Playwright) against the real
+service: layers drawn, nothing fetched from outside the server, live updates, jurisdiction.
+
+Screenshots go to test-artifacts/maps/."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.http import Server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "maps"
+SCHOOL = "电东胡同小学门口"  # in the demo staff's street
+FOREIGN = "劳动路"  # nobody's but the admin's
+REFRESH_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def maps_api(store):
+    server = Server(store, map_refresh_seconds=REFRESH_S)
+    yield server
+    server.stop()
+
+
+class Visit:
+    """One user's browser tab: what it logged, what it asked for and from where."""
+
+    def __init__(self, browser, server: Server, user: str, path: str):
+        self.server = server
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.requests: list[str] = []
+        self.failed: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response",
+                     lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+        self.page.goto(server.url + path)
+        self.page.wait_for_url(re.compile(r".*/maps/login\?next=.*"))
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", "demo")
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(server.url + path)
+        self.wait("() => window.griddispatch && griddispatch.ready()")
+
+    def wait(self, predicate: str, arg=None, timeout_s: float = 20):
+        self.page.wait_for_function(predicate, arg=arg, timeout=timeout_s * 1000)
+
+    def js(self, expression: str, arg=None):
+        return self.page.evaluate(expression, arg)
+
+    def features(self, layer: str) -> list[dict]:
+        return self.js("(n) => Object.values(griddispatch.layers[n]._features)", layer)
+
+    def zoom_to(self, lon: float, lat: float, zoom: int) -> None:
+        before = self.js("() => Object.assign({}, griddispatch.loaded)")
+        self.js("([lon, lat, z]) => { griddispatch.map.setView([lat, lon], z, {animate: false}); }",
+                [lon, lat, zoom])
+        # every layer shown answers again for the new view
+        self.wait("(before) => Object.keys(griddispatch.layers).every("
+                  "n => !griddispatch.map.hasLayer(griddispatch.layers[n]) || "
+                  "griddispatch.loaded[n] > (before[n] || 0))", before)
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def foreign_requests(self) -> list[str]:
+        origin = urlsplit(self.server.url)
+        return [u for u in self.requests if urlsplit(u)[:2] != origin[:2]
+                and not u.startswith("data:")]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(chromium, maps_api):
+    opened = []
+
+    def open_(user: str, path: str) -> Visit:
+        v = Visit(chromium, maps_api, user, path)
+        opened.append(v)
+        return v
+
+    yield open_
+    for v in opened:
+        v.close()
+
+
+def test_live_map_draws_every_layer_from_the_server_alone(visit, city, store, maps_api):
+    lon, lat = city.landmarks[SCHOOL]
+    with maps_api.client("grid_worker") as c:
+        assert c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon,
+                                              "lat": lat}).status_code == 201
+    v = visit("operator", "/maps/live")
+    counts = v.js("() => griddispatch.counts")
+    assert counts["grids"] > 0 and counts["streets"] > 0 and counts["districts"] > 0
+    assert counts["issues"] > 0 and counts["teams"] > 0 and counts["sites"] > 0
+    v.shot(f"live-start-{store.backend}")
+    # Zoomed out, areas are communities or streets; zoomed in, grids, cameras and their view
+    # sectors.
+    v.zoom_to(lon, lat, 11)
+    coarse = v.features("grids")
+    assert coarse and {len(f["id"]) for f in coarse} in ({12}, {9})
+    assert v.js("() => griddispatch.counts.cameras") == 0
+    v.zoom_to(lon, lat, 16)
+    grids = v.features("grids")
+    assert grids and all(len(f["id"]) == 15 for f in grids)
+    assert v.js("() => griddispatch.counts.cameras") > 0
+    assert v.js("() => griddispatch.counts.views") > 0
+    # Drawn, not just loaded: markers in the DOM, polygons on the canvas.
+    assert v.js("() => document.querySelectorAll('.gd-issue, .gd-cluster').length") > 0
+    assert v.js("() => document.querySelectorAll('canvas.leaflet-zoom-animated').length") == 1
+    on_canvas = v.js("() => griddispatch.layers.teams._container.getLayers()"
+                     ".filter(l => l._renderer && griddispatch.map.hasLayer(l)).length")
+    assert on_canvas == v.js("() => griddispatch.counts.teams") > 0
+    assert "grids" in v.js("() => document.getElementById('gd-status').textContent")
+    v.shot(f"live-street-{store.backend}")
+    # The operator sees only issues of their own streets.
+    mine = set(v.js("() => fetch('/api/v1/users/me').then(r => r.json())")["jurisdiction"])
+    streets = {f["properties"]["street_code"] for f in v.features("issues")}
+    assert streets and streets <= mine
+    assert v.console_errors == [] and v.failed == []
+    assert v.foreign_requests() == []
+
+
+def test_a_new_report_appears_without_reloading(visit, city, maps_api):
+    v = visit("operator", "/maps/live")
+    lon, lat = city.landmarks[SCHOOL]
+    v.zoom_to(lon, lat, 17)
+    v.js("() => { window.samePage = true; }")
+    with maps_api.client("grid_worker") as c:
+        r = c.post("/api/v1/issues", json={"category_code": "L08", "lon": lon + 0.0003,
+                                           "lat": lat, "description": "rubbish by the gate"})
+    assert r.status_code == 201, r.text
+    new_id = r.json()["issue"]["id"]
+    # Within a few refresh intervals, the marker is there and the page was never reloaded.
+    v.wait("(id) => String(id) in griddispatch.layers.issues._features", new_id,
+           timeout_s=REFRESH_S * 5)
+    assert v.js("() => window.samePage") is True
+    feature = v.js("(id) => griddispatch.layers.issues._features[String(id)]", new_id)
+    assert feature["properties"]["category_code"] == "L08"
+    assert feature["properties"]["light"] == "green"
+    v.shot("live-new-report")
+    assert v.console_errors == [] and v.foreign_requests() == []
+
+
+def test_dispatch_map_shows_ranked_candidates(visit, city, maps_api, store):
+    lon, lat = city.landmarks[SCHOOL]
+    with maps_api.client("dispatcher") as c:
+        issue = c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon,
+                                               "lat": lat}).json()["issue"]
+        ranked = c.get(f"/api/v1/issues/{issue['id']}/candidates").json()["candidates"]
+    assert ranked
+    v = visit("dispatcher", f"/maps/issues/{issue['id']}")
+    v.wait("() => document.querySelectorAll('#gd-candidates li').length > 0")
+    listed = v.js("() => [...document.querySelectorAll('#gd-candidates li')]"
+                  ".map(li => li.dataset.team)")
+    assert listed == [t["team_id"] for t in ranked]
+    labels = v.js("() => [...document.querySelectorAll('.gd-candidate')].map(e => e.textContent)")
+    assert sorted(labels) == [str(t["rank"]) for t in ranked]
+    tooltips = v.js("() => [...document.querySelectorAll('.gd-candidate-label')]"
+                    ".map(e => e.textContent)")
+    # Math.round: halves go up
+    assert sorted(tooltips) == sorted(f"{t['rank']}. {t['name']} · {int(t['distance_m'] + 0.5)} m"
+                                      for t in ranked)
+    kinds = {f["properties"]["kind"] for f in v.features("dispatch")}
+    assert {"issue", "grid", "candidate", "route"} <= kinds
+    assert v.js("() => document.querySelectorAll('.gd-target').length") == 1
+    v.shot(f"dispatch-{store.backend}")
+    assert v.console_errors == [] and v.failed == [] and v.foreign_requests() == []
+
+
+@contextmanager
+def _session(server: Server, user: str):
+    """An HTTP client holding the map pages' login cookie (as a browser would)."""
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        r = c.post("/api/v1/auth/session", data={"username": user, "password": "demo"})
+        assert r.status_code == 204, r.text
+        yield c
+
+
+URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\(\s*["']?([^"')]+)""")
+
+
+def _references(text: str) -> list[str]:
+    return [a or b for a, b in URL.findall(text)]
+
+
+def test_pages_reference_no_external_url(maps_api, city):
+    """The pages and every script and style they load name only this server."""
+    with maps_api.client("dispatcher") as c:
+        iid = c.post("/api/v1/issues", json={"category_code": "L01",
+                                             "lon": city.landmarks[SCHOOL][0],
+                                             "lat": city.landmarks[SCHOOL][1]}).json()["issue"]["id"]
+    with _session(maps_api, "dispatcher") as c:
+        seen, queue = set(), ["/maps/login", "/maps/live", f"/maps/issues/{iid}"]
+        while queue:
+            path = queue.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            r = c.get(path)
+            assert r.status_code == 200, (path, r.status_code)
+            if path.startswith("/maps/"):
+                assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", r.text), path
+                assert "connect-src 'self'" in r.headers["content-security-policy"]
+            if path.endswith((".js", ".map")):
+                continue  # scripts mention licence and homepage URLs; the browser test
+                # proves that they request nothing from outside
+            for ref in _references(r.text):
+                parts = urlsplit(ref)
+                assert not parts.scheme or parts.scheme == "data", (path, ref)
+                assert not parts.netloc, (path, ref)
+                if parts.scheme != "data" and not ref.startswith("#"):
+                    base = path.rsplit("/", 1)[0] + "/"
+                    target = ref if ref.startswith("/") else base + ref
+                    queue.append(urlsplit(target).path)
+    assert any(p.startswith("/static/leaflet/") for p in seen)
+    assert any(p.endswith(".png") for p in seen)  # leaflet.css's images, served here too
+
+
+def test_a_configured_tile_server_is_the_only_other_host(store):
+    server = Server(store, tile_url="http://tiles.example.local/{z}/{x}/{y}.png",
+                    tile_attribution="city survey")
+    try:
+        with _session(server, "operator") as c:
+            r = c.get("/maps/live")
+        assert r.status_code == 200
+        assert "http://tiles.example.local/{z}/{x}/{y}.png" in r.text
+        assert "img-src 'self' data: http://tiles.example.local;" in (
+            r.headers["content-security-policy"])
+        hosts = set(re.findall(r"https?://([^/\"'\s]+)", r.text))
+        assert hosts == {"tiles.example.local"}
+    finally:
+        server.stop()
+
+
+def test_map_pages_need_a_login_the_right_role_and_jurisdiction(maps_api, city):
+    with httpx.Client(base_url=maps_api.url, timeout=30) as anon:
+        r = anon.get("/maps/live")
+        assert r.status_code == 303 and r.headers["location"] == "/maps/login?next=/maps/live"
+        page = anon.get("/maps/login", params={"next": "//evil.example/x"}).text
+        assert 'data-next="/maps/live"' in page  # no open redirect
+    with maps_api.client("admin") as c:
+        foreign = c.post("/api/v1/issues", json={"category_code": "L01",
+                                                 "lon": city.landmarks[FOREIGN][0],
+                                                 "lat": city.landmarks[FOREIGN][1]}).json()["issue"]
+    with _session(maps_api, "citizen") as c:
+        r = c.get("/maps/live")
+        assert r.status_code == 403 and "layers:read" in r.text
+    with _session(maps_api, "grid_worker") as c:
+        r = c.get(f"/maps/issues/{foreign['id']}")
+        assert r.status_code == 403 and "issues:dispatch" in r.text
+    with _session(maps_api, "dispatcher") as c:
+        r = c.get(f"/maps/issues/{foreign['id']}")
+        assert r.status_code == 404 and str(foreign["lon"])[:7] not in r.text
+        # The layer behind the page refuses too.
+        assert c.get(f"/api/v1/layers/dispatch/{foreign['id']}").status_code == 404
+    with _session(maps_api, "admin") as c:
+        assert c.get(f"/maps/issues/{foreign['id']}").status_code == 200
