@@ -23,6 +23,10 @@ def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
     mapvar = m.get_name()
     layers = {
         "grids": grids_layer(m, live_ms),
+        "communities": api_layer(m, "communities", "Community outlines",
+                                 "griddispatch.urls.communities", STATIC_REFRESH_MS,
+                                 style=JsCode("griddispatch.outline('#546e7a', 1.5, '4 3')"),
+                                 interactive=False),
         "streets": streets_layer(m),
         "districts": api_layer(m, "districts", "District outlines",
                             "griddispatch.urls.area('districts')", STATIC_REFRESH_MS,

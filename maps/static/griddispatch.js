@@ -88,6 +88,11 @@
         ? "/api/v1/layers/grids?limit=5000&" + gd.view(map, true)
         : "/api/v1/layers/areas/" + level + "?" + gd.view(map, true);
     },
+    /* Community outlines over the grids, when grids are what the view shows. */
+    communities: function (map) {
+      return gd.areaLevel(map) === "grids"
+        ? "/api/v1/layers/areas/communities?" + gd.view(map, true) : null;
+    },
     area: function (level) {
       return function (map) { return "/api/v1/layers/areas/" + level + "?" + gd.view(map, true); };
     },
