@@ -474,6 +474,10 @@
   gd.dispatchPanel = function (map, layer) {
     var fitted = false;
     control("topright", function (div) { div.id = "gd-candidates"; }).addTo(map);
+    layer.on("error", function () {
+      document.getElementById("gd-candidates").innerHTML = "<div class='gd-failure'>" +
+        esc(gd.failures[gd.failures.length - 1] || "the issue could not be loaded") + "</div>";
+    });
     layer.on("update", function () {
       var features = Object.keys(layer._features).map(function (k) { return layer._features[k]; });
       var issue = features.filter(function (f) { return f.properties.kind === "issue"; })[0];
