@@ -76,7 +76,7 @@ def open_live(browser, base: str) -> dict:
                  "while (griddispatch.areaLevel(map) !== 'grids' && z < 19) "
                  "map.setZoom(++z, {animate: false}); }")
     tab.wait_for_function("(n) => griddispatch.loaded.grids > n", arg=loaded, timeout=120_000)
-    tab.wait_for_function("() => griddispatch.ready()", timeout=120_000)
+    tab.wait_for_function("() => griddispatch.settled()", timeout=120_000)
     zoom_s = time.perf_counter() - start
     grids_in_view = tab.evaluate("() => griddispatch.counts.grids")
     context.close()

@@ -76,13 +76,10 @@ class Visit:
         return self.js("(n) => Object.values(griddispatch.layers[n]._features)", layer)
 
     def zoom_to(self, lon: float, lat: float, zoom: int) -> None:
-        before = self.js("() => Object.assign({}, griddispatch.loaded)")
         self.js("([lon, lat, z]) => { griddispatch.map.setView([lat, lon], z, {animate: false}); }",
                 [lon, lat, zoom])
-        # every layer shown answers again for the new view
-        self.wait("(before) => Object.keys(griddispatch.layers).every("
-                  "n => !griddispatch.map.hasLayer(griddispatch.layers[n]) || "
-                  "griddispatch.loaded[n] > (before[n] || 0))", before)
+        # every layer shows the answer for the new view
+        self.wait("() => griddispatch.settled()")
 
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@
     counts: {},   // name → features in the last answer
     matched: {},  // name → numberMatched of the last answer, when the API pages
     failures: [], // messages of failed loads, newest last
+    sources: {},  // name → function giving the URL for the current view
+    shown: {},    // name → the URL whose answer the layer shows
     colourBy: "open",
   });
 
@@ -113,11 +115,20 @@
 
   /* A leaflet-realtime source: fetch `urlFor(map)` with the page's session cookie. */
   gd.source = function (name, map, urlFor) {
+    gd.sources[name] = function () { return urlFor(map); };
     return function (ok, fail) {
       var url = urlFor(map);
+      // leaflet-realtime numbers its requests and drops answers that a newer one overtook;
+      // remember which request this is to know whether its answer is the one shown.
+      var layer = gd.layers[name];
+      var ticket = layer ? layer._requestCount : null;
+      var apply = function (collection) {
+        if (!layer || gd.layers[name]._requestCount === ticket) gd.shown[name] = url;
+        gd._answered(name, collection);
+        ok(collection);
+      };
       if (!url) {
-        gd._answered(name, EMPTY);
-        ok(EMPTY);
+        apply(EMPTY);
         return;
       }
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
@@ -133,10 +144,7 @@
           }
           return response.json();
         })
-        .then(function (collection) {
-          gd._answered(name, collection);
-          ok(collection);
-        })
+        .then(apply)
         .catch(function (error) {
           gd.failures.push(name + ": " + error.message);
           gd.status();
@@ -159,9 +167,19 @@
     return names.length > 0 && names.every(function (name) { return gd.loaded[name] > 0; });
   };
 
+  /* Whether every layer on the map shows the answer for the current view (after a pan or
+   * zoom, until the new answers are in, it does not). */
+  gd.settled = function () {
+    return gd.ready() && Object.keys(gd.layers).every(function (name) {
+      var layer = gd.layers[name];
+      return !gd.map.hasLayer(layer) || !gd.sources[name] || gd.shown[name] === gd.sources[name]();
+    });
+  };
+
   /* Reload every layer when the view changes (debounced), and remember them by name. */
   gd.follow = function (map, layers) {
     var timer = null;
+    gd.map = map;
     for (var name in layers) gd.layers[name] = layers[name];
     map.on("moveend", function () {
       clearTimeout(timer);
