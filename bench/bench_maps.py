@@ -87,7 +87,7 @@ def open_live(browser, base: str) -> dict:
 def naive_page(city) -> str:
     """Every grid embedded in the page as GeoJSON, the way a folium map is usually made."""
     bounds = city.grids.total_bounds
-    m = base_map(Settings(), bounds)
+    m = base_map(Settings(), [], bounds)
     folium.GeoJson(city.grids[["code", "name", "geometry"]], name="grids",
                    tooltip=folium.GeoJsonTooltip(["code", "name"])).add_to(m)
     m.get_root().html.add_child(folium.Element(

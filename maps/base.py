@@ -45,8 +45,10 @@ def category_colours() -> dict:
             for i, c in enumerate(CATEGORIES)}
 
 
-def base_map(settings, bounds=None, location=None, zoom: int = 15) -> folium.Map:
-    """A map with no remote resources unless a tile server is configured."""
+def base_map(settings, area_levels: list[dict], bounds=None, location=None,
+             zoom: int = 15) -> folium.Map:
+    """A map with no remote resources unless a tile server is configured. `area_levels`:
+    the mean area of grids, communities and streets (see griddispatch.areaLevel)."""
     # Leaflet takes its zoom range from the tile layer; with none, the map must say it (the
     # marker cluster plugin needs a maxZoom).
     m = folium.Map(location=location, zoom_start=zoom, tiles=None, prefer_canvas=True,
@@ -59,7 +61,8 @@ def base_map(settings, bounds=None, location=None, zoom: int = 15) -> folium.Map
                          name="basemap", max_zoom=MAX_ZOOM, overlay=False, control=False).add_to(m)
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    Script(f"griddispatch.configure({js({'categories': category_colours()})});").add_to(m)
+    config = {"categories": category_colours(), "areaLevels": area_levels}
+    Script(f"griddispatch.configure({js(config)});").add_to(m)
     return m
 
 

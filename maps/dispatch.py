@@ -12,8 +12,7 @@ from maps.base import Script, api_layer, base_map, grids_layer, js, streets_laye
 
 def dispatch_map(settings, issue_id: int, lon: float, lat: float, who: str,
                  area_levels: list[dict]) -> folium.Map:
-    m = base_map(settings, location=[lat, lon], zoom=16)
-    Script(f"griddispatch.configure({js({'areaLevels': area_levels})});").add_to(m)
+    m = base_map(settings, area_levels, location=[lat, lon], zoom=16)
     refresh_ms = int(settings.map_refresh_seconds * 1000)
     context = {"grids": grids_layer(m, refresh_ms), "streets": streets_layer(m)}
     url = f"/api/v1/layers/dispatch/{int(issue_id)}?k=5"

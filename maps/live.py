@@ -15,10 +15,8 @@ from maps.base import STATIC_REFRESH_MS, Script, api_layer, base_map, grids_laye
 
 
 def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
-    """The page for one user: `bounds` is their jurisdiction's extent (lon/lat);
-    `area_levels` the mean area of grids, communities and streets (see griddispatch.areaLevel)."""
-    m = base_map(settings, bounds)
-    Script(f"griddispatch.configure({js({'areaLevels': area_levels})});").add_to(m)
+    """The page for one user: `bounds` is their jurisdiction's extent (lon/lat)."""
+    m = base_map(settings, area_levels, bounds)
     live_ms = int(settings.map_refresh_seconds * 1000)
     mapvar = m.get_name()
     layers = {

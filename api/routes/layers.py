@@ -7,6 +7,7 @@ import threading
 import time
 import weakref
 from datetime import datetime
+from itertools import compress
 from typing import Annotated, Literal
 
 import numpy as np
@@ -81,7 +82,7 @@ def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = No
     box = read.parse_bbox(bbox)
     if box is not None:
         keep = shapely.intersects(geoms, shapely.box(*box))
-        codes, geoms, props = list(np.asarray(codes)[keep]), geoms[keep], list(np.asarray(props)[keep])
+        codes, geoms, props = list(compress(codes, keep)), geoms[keep], list(compress(props, keep))
     with store.snapshot() as tx:
         load = read.open_load(tx, actor, _AREA_LEVEL[level], codes, now)
     return collection(codes, geoms, [p | load.get(p["code"], _NO_LOAD) for p in props])

@@ -178,10 +178,11 @@ def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
                    {"lon": point[0], "lat": point[1], "now": now, "t": team_id})
         if status is not None:
             tx.run("UPDATE team SET status = :s WHERE id = :t", {"s": status, "t": team_id})
-        return _teams(tx, "t.id = :t", {"t": team_id})[0]
+        return team_rows(tx, "t.id = :t", {"t": team_id})[0]
 
 
-def _teams(tx: Tx, where: str, params: dict) -> list[dict]:
+def team_rows(tx: Tx, where: str, params: dict) -> list[dict]:
+    """Teams matching a WHERE condition on `t`, at their last reported position or home base."""
     rows = tx.rows(f"SELECT t.id, t.name, t.kind, t.status, t.roster, t.position_at, "
                    f"{tx.dialect.team_point('t')} FROM team t WHERE {where} ORDER BY t.id", params)
     return [{**r, "position_at": as_dt(r["position_at"])} for r in rows]
@@ -191,4 +192,4 @@ def list_teams(store: Store, actor: Actor) -> list[dict]:
     """The teams `actor` may see, at their last reported position (home base if none)."""
     with store.snapshot() as tx:
         where, params = visible_teams(actor, tx.dialect)
-        return _teams(tx, where, params)
+        return team_rows(tx, where, params)

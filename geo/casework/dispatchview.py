@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from geo.casework.dispatch import _teams, candidates
+from geo.casework.dispatch import candidates, team_rows
 from geo.casework.errors import InvalidInput
 from geo.casework.intake import nearby_open
-from geo.casework.read import assignments, fetch, present
+from geo.casework.read import get_issue
 from geo.casework.scope import Actor
 from geo.store import Store
 
@@ -20,25 +20,23 @@ def dispatch_view(store: Store, actor: Actor, issue_id: int, now: datetime, k: i
     """The issue (as `actor` may see it) and its surroundings, each with coordinates."""
     if not 0 < nearby_m <= MAX_NEARBY_M:
         raise InvalidInput(f"nearby_m must be above 0 and at most {MAX_NEARBY_M:.0f} metres")
-    ranked = candidates(store, actor, issue_id, now, k)  # checks visibility first
-    with store.snapshot() as tx:
-        row = fetch(tx, actor, issue_id)
-    views = store.cameras_seeing(row["lon"], row["lat"])
+    ranked = candidates(store, actor, issue_id, now, k)  # NotFound unless `actor` may see it
+    issue = get_issue(store, actor, issue_id, now)
+    views = store.cameras_seeing(issue["lon"], issue["lat"])
+    ids = [c["team_id"] for c in ranked["candidates"]]
     with store.snapshot() as tx:
         d = tx.dialect
-        issue = present(row, now, actor, assignments(tx, [issue_id]).get(issue_id))
         grid = tx.one(f"SELECT code, name, {d.wkb('g.geom')} AS wkb FROM grid g "
-                      "WHERE g.code = :code AND g.valid_to IS NULL", {"code": row["grid_code"]})
-        ids = [c["team_id"] for c in ranked["candidates"]]
-        where_at = ({t["id"]: t for t in _teams(tx, d.in_list("t.id", "ids"), {"ids": ids})}
-                    if ids else {})
-        nearby = nearby_open(tx, actor, row["category_code"], row["lon"], row["lat"],
+                      "WHERE g.code = :code AND g.valid_to IS NULL", {"code": issue["grid_code"]})
+        at = ({t["id"]: t for t in team_rows(tx, d.in_list("t.id", "ids"), {"ids": ids})}
+              if ids else {})
+        nearby = nearby_open(tx, actor, issue["category_code"], issue["lon"], issue["lat"],
                              exclude=issue_id, limit=50, radius_m=nearby_m)
         places = {c["id"]: c for c in tx.rows(
             f"SELECT c.id, {d.lon('c')} AS lon, {d.lat('c')} AS lat FROM camera c "
             f"WHERE {d.in_list('c.id', 'ids')}", {"ids": [v.camera_id for v in views]})
         } if views else {}
-    teams = [c | {"lon": where_at[c["team_id"]]["lon"], "lat": where_at[c["team_id"]]["lat"]}
+    teams = [c | {"lon": at[c["team_id"]]["lon"], "lat": at[c["team_id"]]["lat"]}
              for c in ranked["candidates"]]
     seeing = [{"camera_id": v.camera_id, "kind": v.kind, "distance_m": round(v.distance_m, 1),
                "bearing_deg": round(v.bearing_deg, 1), "heading_deg": v.heading_deg,

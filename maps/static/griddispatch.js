@@ -25,7 +25,6 @@
   var TEAM_STATUS = { available: "#2e7d32", busy: "#ef6c00", off_duty: "#757575" };
   var OPEN_STEPS = [0, 1, 3, 6, 11];
   var OPEN_COLOURS = ["#eceff1", "#ffe0b2", "#ffb74d", "#f57c00", "#bf360c"];
-  gd.LIGHT = LIGHT;
 
   gd.configure = function (options) {
     for (var k in options) gd.config[k] = options[k];
@@ -36,7 +35,6 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
-  gd.esc = esc;
 
   function when(value) {
     return value ? esc(String(value).replace("T", " ").slice(0, 16)) : "";
@@ -77,6 +75,7 @@
     var w = map.distance([c.lat, b.getWest()], [c.lat, b.getEast()]);
     var h = map.distance([b.getSouth(), c.lng], [b.getNorth(), c.lng]);
     var levels = gd.config.areaLevels;
+    if (!levels.length) return "grids";
     for (var i = 0; i < levels.length; i++) {
       if (w * h / levels[i].mean_m2 <= gd.config.maxAreas) return levels[i].level;
     }
@@ -381,7 +380,6 @@
     });
     return new C();
   }
-  gd.control = control;
 
   gd.account = function (map, who) {
     control("topright", function (div) {
