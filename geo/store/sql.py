@@ -43,6 +43,12 @@ class Dialect:
             return f"ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)"
         return f"{lon}, {lat}"
 
+    def epoch(self, column: str) -> str:
+        """A timestamp column as seconds since 1970 (a float), for bulk reads into numpy."""
+        if self.name == "postgis":
+            return f"extract(epoch FROM {column})::float8"
+        return f"(julianday({column}) - 2440587.5) * 86400.0"
+
     def lon(self, alias: str) -> str:
         return f"ST_X({alias}.geom)" if self.name == "postgis" else f"{alias}.lon"
 
@@ -150,6 +156,15 @@ class Tx:
     def run(self, sql: str, params: dict | None = None) -> int:
         """Execute; return the number of rows changed."""
         raise NotImplementedError
+
+    def columns(self, sql: str, params: dict | None = None) -> dict[str, tuple]:
+        """The result as one tuple per column: for reads of many rows into arrays, without a
+        dict per row."""
+        cur = self._execute(sql, params)
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        return dict(zip(names, values, strict=True))
 
 
 class SqliteTx(Tx):

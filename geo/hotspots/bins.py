@@ -1,0 +1,118 @@
+"""Areal units for hotspot statistics: the city's own grids, or H3 hexagons over the study
+area, with their neighbours (queen contiguity, each unit its own neighbour as Gi* wants).
+
+Every unit of the study area is a bin, including those without a report: Gi* compares each
+neighbourhood with the whole area, and leaving empty units out would hide the cold places."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h3
+import h3.api.numpy_int as h3int
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from geo.crs import to_metric
+from geo.hotspots.reports import metric_area_m2
+
+H3_RESOLUTIONS = range(6, 12)  # edge 3.7 km down to 28 m
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Units with their WGS84 outlines, metric centroids, areas and neighbours.
+
+    `neighbours` is a binary sparse matrix with ones on the diagonal."""
+
+    kind: str  # "grid" or "h3"
+    ids: np.ndarray
+    geoms: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    area_m2: np.ndarray
+    neighbours: sp.csr_matrix
+    names: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _with_self(rows: np.ndarray, cols: np.ndarray, n: int) -> sp.csr_matrix:
+    rows = np.concatenate([rows, np.arange(n)])
+    cols = np.concatenate([cols, np.arange(n)])
+    w = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    w.data[:] = 1.0  # duplicates summed above; binary weights
+    return w
+
+
+def _centroids(geoms) -> tuple[np.ndarray, np.ndarray]:
+    c = shapely.centroid(geoms)
+    return to_metric(shapely.get_x(c), shapely.get_y(c))
+
+
+def grid_bins(grids) -> Bins:
+    """The study grids; neighbours are grids that share at least a point (queen)."""
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    other = i != j
+    cx, cy = _centroids(geoms)
+    return Bins("grid", np.asarray(grids.code, dtype=object), geoms, cx, cy,
+                metric_area_m2(geoms), _with_self(i[other], j[other], len(geoms)),
+                np.asarray(grids.name, dtype=object))
+
+
+def hex_bins(outline, resolution: int) -> Bins:
+    """H3 cells of `resolution` that overlap the study outline (WGS84)."""
+    if resolution not in H3_RESOLUTIONS:
+        raise ValueError(f"h3 resolution must be between {H3_RESOLUTIONS.start} and "
+                         f"{H3_RESOLUTIONS.stop - 1}")
+    cells = set()
+    for part in getattr(outline, "geoms", [outline]):
+        if part.is_empty:
+            continue
+        shape = h3.geo_to_h3shape(shapely.geometry.mapping(part))
+        cells.update(h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap"))
+    ids = np.array(sorted(cells), dtype=object)
+    index = {c: k for k, c in enumerate(ids)}
+    rows, cols = [], []
+    for k, c in enumerate(ids):
+        for nb in h3.grid_ring(c, 1):
+            if nb in index:
+                rows.append(k)
+                cols.append(index[nb])
+    geoms = np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
+                      for c in ids], dtype=object)
+    cx, cy = _centroids(geoms)
+    return Bins("h3", ids, geoms, cx, cy, metric_area_m2(geoms),
+                _with_self(np.array(rows, int), np.array(cols, int), len(ids)))
+
+
+def assign(bins: Bins, reports) -> np.ndarray:
+    """Each report's bin index, -1 when it lies in none of them."""
+    if bins.kind == "grid":
+        codes = pd.Index(bins.ids)
+        return codes.get_indexer(pd.Index(reports.grid, dtype=object))
+    res = h3.get_resolution(bins.ids[0]) if len(bins) else 9
+    cells = np.fromiter((h3int.latlng_to_cell(a, b, res) for a, b in
+                         zip(reports.lat.tolist(), reports.lon.tolist(), strict=True)),
+                        dtype=np.uint64, count=len(reports))
+    known = np.array([h3.str_to_int(c) for c in bins.ids], dtype=np.uint64)
+    order = np.argsort(known)
+    pos = np.searchsorted(known[order], cells)
+    pos = np.clip(pos, 0, max(len(known) - 1, 0))
+    found = len(known) > 0
+    hit = found & (known[order][pos] == cells) if found else np.zeros(len(cells), bool)
+    return np.where(hit, order[pos], -1)
+
+
+def counts(bins: Bins, where: np.ndarray, slot: np.ndarray | None = None,
+           slots: int = 1) -> np.ndarray:
+    """Reports per bin (and per time slot): an array of shape (bins, slots)."""
+    out = np.zeros((len(bins), slots))
+    ok = where >= 0
+    np.add.at(out, (where[ok], slot[ok] if slot is not None else 0), 1.0)
+    return out
