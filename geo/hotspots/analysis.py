@@ -13,7 +13,7 @@ import shapely
 from geo.crs import from_metric
 from geo.hotspots import clusters as dbscan
 from geo.hotspots import repeats as rework
-from geo.hotspots.bins import Bins, assign, counts
+from geo.hotspots.bins import Bins, assign, counts, pearson
 from geo.hotspots.density import frame, kde
 from geo.hotspots.displacement import displacements
 from geo.hotspots.emerging import SLICE_SECONDS, Cube, classify, slice_edges, space_time_cube
@@ -142,10 +142,11 @@ def _bin_props(bins: Bins, k: int) -> dict:
 
 
 def gistar(reports: Reports, bins: Bins, significant_only: bool = False) -> Layer:
-    """Gi* of report density per bin over the whole window, with FDR-corrected confidence."""
+    """Gi* per bin over the whole window (on Pearson residuals of the counts, so that bins of
+    unequal size compare fairly), with FDR-corrected confidence."""
     n = counts(bins, assign(bins, reports))[:, 0]
     dens = n / (bins.area_m2 / 1e6)
-    z = gi_star(bins.neighbours, dens)
+    z = gi_star(bins.neighbours, pearson(n[:, None], bins.area_m2)[:, 0])
     gbin = confidence_bins(z)
     p = p_values(z)
     keep = np.flatnonzero(gbin != 0) if significant_only else np.arange(len(bins))
@@ -153,7 +154,9 @@ def gistar(reports: Reports, bins: Bins, significant_only: bool = False) -> Laye
               "z": round(float(z[k]), 3), "p": float(f"{p[k]:.3g}"), "gi_bin": int(gbin[k])}
              for k in keep]
     return Layer([bins.ids[k] for k in keep], bins.geoms[keep], props,
-                 {"bins": bins.kind, "units": len(bins), "hot": int((gbin > 0).sum()),
+                 {"bins": bins.kind, "units": len(bins),
+                  "reports_per_bin": round(float(n.sum()) / max(len(bins), 1), 2),
+                  "hot": int((gbin > 0).sum()),
                   "cold": int((gbin < 0).sum()), "correction": "fdr"})
 
 

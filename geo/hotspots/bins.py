@@ -23,7 +23,8 @@ H3_RESOLUTIONS = range(6, 12)  # edge 3.7 km down to 28 m
 
 @dataclass(frozen=True)
 class Bins:
-    """Units with their WGS84 outlines, metric centroids, areas and neighbours.
+    """Units with their WGS84 outlines, metric centroids, areas (m², the part inside the
+    study area) and neighbours.
 
     `neighbours` is a binary sparse matrix with ones on the diagonal."""
 
@@ -66,7 +67,7 @@ def grid_bins(grids) -> Bins:
 
 
 def hex_bins(outline, resolution: int) -> Bins:
-    """H3 cells of `resolution` that overlap the study outline (WGS84)."""
+    """H3 cells of `resolution` at least half inside the study outline (WGS84)."""
     if resolution not in H3_RESOLUTIONS:
         raise ValueError(f"h3 resolution must be between {H3_RESOLUTIONS.start} and "
                          f"{H3_RESOLUTIONS.stop - 1}")
@@ -77,6 +78,13 @@ def hex_bins(outline, resolution: int) -> Bins:
         shape = h3.geo_to_h3shape(shapely.geometry.mapping(part))
         cells.update(h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap"))
     ids = np.array(sorted(cells), dtype=object)
+    geoms = np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
+                      for c in ids], dtype=object)
+    # Expect reports of the part inside the area only, and leave out cells mostly outside:
+    # a sliver's expected count is so small that one report makes it a "hot spot".
+    inside = metric_area_m2(shapely.intersection(geoms, outline)) if len(ids) else np.zeros(0)
+    keep = inside >= 0.5 * metric_area_m2(geoms) if len(ids) else np.zeros(0, bool)
+    ids, geoms, inside = ids[keep], geoms[keep], inside[keep]
     index = {c: k for k, c in enumerate(ids)}
     rows, cols = [], []
     for k, c in enumerate(ids):
@@ -84,10 +92,8 @@ def hex_bins(outline, resolution: int) -> Bins:
             if nb in index:
                 rows.append(k)
                 cols.append(index[nb])
-    geoms = np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
-                      for c in ids], dtype=object)
     cx, cy = _centroids(geoms)
-    return Bins("h3", ids, geoms, cx, cy, metric_area_m2(geoms),
+    return Bins("h3", ids, geoms, cx, cy, inside,
                 _with_self(np.array(rows, int), np.array(cols, int), len(ids)))
 
 
@@ -107,6 +113,27 @@ def assign(bins: Bins, reports) -> np.ndarray:
     found = len(known) > 0
     hit = found & (known[order][pos] == cells) if found else np.zeros(len(cells), bool)
     return np.where(hit, order[pos], -1)
+
+
+def auto_resolution(outline, reports: int, mean_per_cell: float = 20.0) -> int:
+    """The finest H3 resolution whose cells hold `mean_per_cell` reports on average: Gi*'s
+    normal approximation fails on sparse counts (on even noise, half of the runs with under
+    one report per cell show false hot spots after the correction)."""
+    area_m2 = float(metric_area_m2([outline])[0]) if not outline.is_empty else 0.0
+    for res in reversed(H3_RESOLUTIONS):
+        if reports * h3.average_hexagon_area(res, "m^2") / max(area_m2, 1.0) >= mean_per_cell:
+            return res
+    return H3_RESOLUTIONS.start
+
+
+def pearson(n: np.ndarray, area_m2: np.ndarray) -> np.ndarray:
+    """Counts (bins × slices) as Pearson residuals against an even spread of each slice's
+    reports over the area: (n - E) / √E. Bins of unequal size then compare fairly, and a
+    busy month does not make every bin hot."""
+    share = area_m2 / area_m2.sum() if area_m2.sum() > 0 else np.zeros_like(area_m2)
+    expected = share[:, None] * n.sum(axis=0)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, (n - expected) / np.sqrt(expected), 0.0)
 
 
 def counts(bins: Bins, where: np.ndarray, slot: np.ndarray | None = None,

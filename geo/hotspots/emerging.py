@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.hotspots.bins import Bins, counts
+from geo.hotspots.bins import Bins, counts, pearson
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star
 from geo.hotspots.trend import mann_kendall
 
@@ -22,7 +22,7 @@ MOSTLY = 0.9  # "ninety percent of the time-step intervals"
 
 @dataclass(frozen=True)
 class Cube:
-    """Reports per bin and slice (as density per km²), their Gi* z-scores and confidence bins
+    """Reports per bin and slice, their Gi* z-scores and confidence bins
     (-3..3, FDR-corrected over the cube). `edges` are the slices' bounds, seconds since 1970."""
 
     bins: Bins
@@ -58,8 +58,7 @@ def space_time_cube(bins: Bins, where: np.ndarray, reported: np.ndarray, edges: 
     slot = np.searchsorted(edges, reported, side="right") - 1
     inside = (slot >= 0) & (slot < len(edges) - 1) & (where >= 0)
     n = counts(bins, np.where(inside, where, -1), np.where(inside, slot, 0), len(edges) - 1)
-    density = n / (bins.area_m2[:, None] / 1e6)
-    z = gi_star(bins.neighbours, density, time_lag)
+    z = gi_star(bins.neighbours, pearson(n, bins.area_m2), time_lag)
     return Cube(bins, edges, n, z, confidence_bins(z))
 
 
