@@ -29,18 +29,20 @@ SCOPES = {
     "layers:read": "Read map layers (grids, cameras, sites, teams).",
     "mode:write": "Switch between normal and emergency mode.",
     "grids:plan": "Plan grid boundaries.",
+    "hotspots:read": "Read hotspot analyses of the issues you may see.",
 }
 
 ROLE_SCOPES = {
     "grid_worker": ("issues:report", "issues:read", "layers:read"),
     "citizen": ("issues:report", "issues:read", "issues:rate"),
-    "operator": ("issues:report", "issues:read", "issues:triage", "issues:rate", "layers:read"),
+    "operator": ("issues:report", "issues:read", "issues:triage", "issues:rate", "layers:read",
+                 "hotspots:read"),
     "dispatcher": ("issues:report", "issues:read", "issues:triage", "issues:dispatch",
-                   "issues:work", "layers:read"),
+                   "issues:work", "layers:read", "hotspots:read"),
     "team": ("issues:read", "issues:work", "teams:update", "layers:read"),
     "supervisor": ("issues:report", "issues:read", "issues:triage", "issues:dispatch",
-                   "issues:supervise", "layers:read", "mode:write"),
-    "planner": ("issues:read", "layers:read", "grids:plan"),
+                   "issues:supervise", "layers:read", "mode:write", "hotspots:read"),
+    "planner": ("issues:read", "layers:read", "grids:plan", "hotspots:read"),
     "admin": tuple(SCOPES),
 }
 

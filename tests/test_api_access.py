@@ -39,6 +39,10 @@ RULES = {
     ("GET", "/api/v1/layers/live/teams"): STAFF,
     ("GET", "/api/v1/layers/live/issues"): EVERYONE,
     ("GET", "/api/v1/layers/dispatch/{id}"): {"dispatcher", "supervisor", "admin"},
+    ("GET", "/api/v1/hotspots/clusters"): {"operator", "dispatcher", "supervisor", "planner",
+                                           "admin"},
+    ("GET", "/api/v1/hotspots/emerging"): {"operator", "dispatcher", "supervisor", "planner",
+                                           "admin"},
     ("GET", "/api/v1/users/me"): EVERYONE,
 }
 

@@ -18,7 +18,7 @@ from geo.hotspots.bins import assign, auto_resolution, counts, grid_bins, hex_bi
 from geo.hotspots.clusters import auto_min_reports, dbscan
 from geo.hotspots.density import kde
 from geo.hotspots.displacement import displacements
-from geo.hotspots.emerging import Cube, classify, slice_edges, space_time_cube
+from geo.hotspots.emerging import Cube, classify, slice_edges
 from geo.hotspots.gistar import confidence_bins, fdr_cutoff, gi_star
 from geo.hotspots.repeats import previous_report, spots
 from geo.hotspots.reports import Reports, study_outline
@@ -295,11 +295,8 @@ def _displacement_city(seed, gap_m=1200.0, move=True):
 
 
 def _moves(reports, max_distance_m=3000.0):
-    outline = _square_outline()
-    bins = hex_bins(outline, 9)
     edges = slice_edges(YEAR_START, YEAR_START + 365 * DAY, "month")
-    cube = space_time_cube(bins, assign(bins, reports), reports.reported, edges)
-    return displacements(cube, max_distance_m)[0], edges
+    return displacements(reports, edges, 50.0, max_distance_m)[0], edges
 
 
 def test_planted_displacement_is_detected():
@@ -307,11 +304,14 @@ def test_planted_displacement_is_detected():
     moves, edges = _moves(reports)
     assert len(moves) == 1
     m = moves[0]
-    assert np.hypot(m.source.x - a[0], m.source.y - a[1]) < 250
-    assert np.hypot(m.target.x - b[0], m.target.y - b[1]) < 250
-    assert abs(m.distance_m - 1200) < 300
-    # the arrow's dates bracket the move within a slice
-    assert edges[m.source.slice] <= half + 31 * DAY and edges[m.target.slice + 1] >= half
+    assert np.hypot(m.source.x - a[0], m.source.y - a[1]) < 20
+    assert np.hypot(m.target.x - b[0], m.target.y - b[1]) < 20
+    assert abs(m.distance_m - 1200) < 30
+    # A's last slice holds the move; B shows from that slice or the next
+    assert edges[m.source.last] <= half <= edges[m.source.last + 1]
+    assert m.target.first in (m.source.last, m.source.last + 1)
+    # (the slices start a month in: eleven whole months fit in the year)
+    assert m.source.reports >= 700 and m.target.reports >= 850
 
 
 def test_no_displacement_without_a_new_hotspot_or_beyond_the_distance():

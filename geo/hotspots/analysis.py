@@ -182,23 +182,25 @@ def emerging(c: Cube, p: Params) -> Layer:
                   "patterns": dict(zip(found.tolist(), tally.tolist(), strict=True))})
 
 
-def displacement(c: Cube, p: Params) -> Layer:
-    """Arrows from each cooled hotspot to the hotspot that appeared near it."""
-    level = CONFIDENCE.index(p.confidence) + 1
-    moves, sources, targets = displacements(c, p.max_distance_m, level=level)
+def displacement(reports: Reports, q: HotspotQuery, p: Params,
+                 area_m2: float | None = None) -> Layer:
+    """Arrows from each hotspot that cooled to the hotspot that appeared near it."""
+    edges = slice_edges(epoch(q.since), epoch(q.until), p.slice)
+    moves, cooled, appeared = displacements(reports, edges, p.eps_m, p.max_distance_m,
+                                            min_reports=p.min_reports, area_m2=area_m2)
     geoms, props = [], []
     for m in moves:
-        (x0, y0), (x1, y1) = (m.source.x, m.source.y), (m.target.x, m.target.y)
-        geoms.append(shapely.LineString([_lonlat(x0, y0), _lonlat(x1, y1)]))
+        geoms.append(shapely.LineString([_lonlat(m.source.x, m.source.y),
+                                         _lonlat(m.target.x, m.target.y)]))
         props.append({"distance_m": round(m.distance_m, 1),
-                      "cooled_after": iso(c.edges[m.source.slice + 1])[:10],
-                      "appeared_from": iso(c.edges[m.target.slice])[:10],
+                      "cooled_after": iso(edges[m.source.last + 1])[:10],
+                      "appeared_from": iso(edges[m.target.first])[:10],
                       "reports_before": m.source.reports, "reports_after": m.target.reports,
-                      "from_bins": [c.bins.ids[k] for k in m.source.bins[:20]],
-                      "to_bins": [c.bins.ids[k] for k in m.target.bins[:20]]})
+                      "last_before": iso(reports.reported[m.source.members].max()),
+                      "first_after": iso(reports.reported[m.target.members].min())})
     return Layer(list(range(len(props))), np.array(geoms, dtype=object), props,
-                 {"max_distance_m": p.max_distance_m, "cooled_places": len(sources),
-                  "new_places": len(targets)})
+                 {"max_distance_m": p.max_distance_m, "eps_m": p.eps_m, "slice": p.slice,
+                  "cooled_hotspots": len(cooled), "new_hotspots": len(appeared)})
 
 
 def repeat_spots(reports: Reports, p: Params, limit: int = 2000) -> Layer:
@@ -227,8 +229,9 @@ def repeat_spots(reports: Reports, p: Params, limit: int = 2000) -> Layer:
 def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
             area_m2: float | None = None) -> dict:
     """Every result at once (the hotspot map and the benchmark)."""
-    c = cube(reports, bins, q, p)
     return {"heat": heat_slices(reports, q, p), "clusters": clusters(reports, p, area_m2),
-            "gistar": gistar(reports, bins, significant_only=True), "emerging": emerging(c, p),
-            "displacement": displacement(c, p), "repeats": repeat_spots(reports, p)}
+            "gistar": gistar(reports, bins, significant_only=True),
+            "emerging": emerging(cube(reports, bins, q, p), p),
+            "displacement": displacement(reports, q, p, area_m2),
+            "repeats": repeat_spots(reports, p)}
 

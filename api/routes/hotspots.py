@@ -1,0 +1,180 @@
+"""Hotspot analysis as GeoJSON: kernel density, DBSCAN clusters, Gi* bins, emerging hot spot
+patterns, displacement arrows and repeat spots, for any categories, area and window.
+
+Each answer is a FeatureCollection whose foreign members say what was analysed (`query`,
+`reports`) and with which settings (`parameters`, plus what the analysis chose itself, such
+as the clusters' minimum size). The caller's jurisdiction bounds both the reports and the
+area. A study (reports and area) is kept for a minute, so that a map asking for every layer
+reads the reports once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from api import deps
+from api.geojson import MEDIA_TYPE, collection
+from api.routes.issues import Category
+from geo.casework.errors import InvalidInput
+from geo.casework.scope import Actor
+from geo.hotspots import analysis
+from geo.hotspots.analysis import Layer, Params
+from geo.hotspots.reports import HotspotQuery
+from geo.hotspots.study import Study, open_study
+from geo.store import Store
+from geo.store.base import utc
+
+router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots"])
+GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"},
+           404: {"description": "the area is not in your jurisdiction"},
+           422: {"description": "bad window, category or setting"}}
+SCOPE = "hotspots:read"
+
+Area = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$",
+                                   description="district, street, community or grid code")]
+Since = Annotated[datetime | None, Query(description="start (default: a year before until)")]
+Until = Annotated[datetime | None, Query(description="end, exclusive (default: now)")]
+BinKind = Annotated[Literal["grid", "h3"], Query(description="the city's grids or H3 hexagons")]
+H3Res = Annotated[int | None, Query(ge=6, le=11, description="H3 resolution (default: chosen "
+                                                             "so that cells hold ~20 reports)")]
+SliceKind = Annotated[Literal["week", "month"], Query(description="time slice of the cube")]
+Confidence = Annotated[Literal["0.9", "0.95", "0.99"], Query(description="a hot slice's level")]
+
+
+def study_query(category, area, since, until, now) -> HotspotQuery:
+    return HotspotQuery.build(now, utc(since), utc(until), category or (), area)
+
+
+_TTL_S = 60.0
+_studies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
+    """The study of `q` for callers with `actor`'s reach, kept for a minute."""
+    key = (actor.role, actor.jurisdiction, q)
+    with _lock:
+        cache = _studies.setdefault(store, {})
+        hit = cache.get(key)
+    if hit and time.monotonic() - hit[0] < _TTL_S:
+        return hit[1]
+    found = open_study(store, actor, q)
+    with _lock:
+        if len(cache) > 32:
+            cache.clear()
+        cache[key] = (time.monotonic(), found)
+    return found
+
+
+def checked(**settings) -> Params:
+    try:
+        return Params(**{k: v for k, v in settings.items() if v is not None}).check()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def answer(study: Study, layer: Layer, params: dict):
+    q = study.query
+    members = {"query": {"since": q.since, "until": q.until, "categories": list(q.categories),
+                         "area": q.area},
+               "reports": len(study.reports), "parameters": params, **layer.meta}
+    return collection(layer.ids, layer.geoms, layer.props, **members)
+
+
+def _cube(study: Study, p: Params, bins: str, h3_resolution: int | None):
+    try:
+        return analysis.cube(study.reports, study.bins(bins, h3_resolution), study.query, p)
+    except ValueError as exc:  # too few or too many slices
+        raise InvalidInput(str(exc)) from exc
+
+
+@router.get("/density", responses=GEOJSON)
+def density(category: Category = None, area: Area = None, since: Since = None,
+            until: Until = None,
+            bandwidth_m: Annotated[float, Query(ge=5, le=5000)] = 60.0,
+            actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+            now: datetime = Depends(deps.now)):
+    """Kernel density (Gaussian, bandwidth in metres): the densest cells as points with
+    reports per km²."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    p = checked(bandwidth_m=bandwidth_m)
+    return answer(study, analysis.density(study.reports, p), {"bandwidth_m": bandwidth_m})
+
+
+@router.get("/clusters", responses=GEOJSON)
+def clusters(category: Category = None, area: Area = None, since: Since = None,
+             until: Until = None, eps_m: Annotated[float, Query(ge=5, le=2000)] = 50.0,
+             min_reports: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+             actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+             now: datetime = Depends(deps.now)):
+    """DBSCAN clusters (eps in metres; min_reports chosen from the background density unless
+    given): outline, count, first and last report, dominant category."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    p = checked(eps_m=eps_m, min_reports=min_reports)
+    return answer(study, analysis.clusters(study.reports, p, study.area_m2),
+                  {"eps_m": eps_m, "min_reports": min_reports})
+
+
+@router.get("/gistar", responses=GEOJSON)
+def gistar(category: Category = None, area: Area = None, since: Since = None,
+           until: Until = None, bins: BinKind = "grid", h3_resolution: H3Res = None,
+           significant_only: bool = False, actor: Actor = deps.actor(SCOPE),
+           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Getis-Ord Gi* per bin with the FDR correction: gi_bin 3/2/1 hot at 99/95/90%
+    confidence, -3/-2/-1 cold, 0 not significant."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    layer = analysis.gistar(study.reports, study.bins(bins, h3_resolution), significant_only)
+    return answer(study, layer, {"bins": bins, "h3_resolution": h3_resolution})
+
+
+@router.get("/emerging", responses=GEOJSON)
+def emerging(category: Category = None, area: Area = None, since: Since = None,
+             until: Until = None, bins: BinKind = "grid", h3_resolution: H3Res = None,
+             slice: SliceKind = "month", confidence: Confidence = "0.9",
+             actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+             now: datetime = Depends(deps.now)):
+    """Emerging hot and cold spots (ArcGIS Pro's eight patterns) over weekly or monthly
+    slices; bins without a pattern are left out."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    p = checked(slice=slice, confidence=float(confidence))
+    layer = analysis.emerging(_cube(study, p, bins, h3_resolution), p)
+    return answer(study, layer, {"bins": bins, "h3_resolution": h3_resolution,
+                                 "slice": slice, "confidence": float(confidence)})
+
+
+@router.get("/displacement", responses=GEOJSON)
+def displacement(category: Category = None, area: Area = None, since: Since = None,
+                 until: Until = None, slice: SliceKind = "month",
+                 eps_m: Annotated[float, Query(ge=5, le=2000)] = 50.0,
+                 max_distance_m: Annotated[float, Query(gt=0, le=50_000)] = 3000.0,
+                 actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+                 now: datetime = Depends(deps.now)):
+    """Lines from each hotspot (a cluster followed through the slices) that cooled to the
+    hotspot that appeared within max_distance_m of it about the same time."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    p = checked(slice=slice, eps_m=eps_m, max_distance_m=max_distance_m)
+    try:
+        layer = analysis.displacement(study.reports, study.query, p, study.area_m2)
+    except ValueError as exc:  # too few or too many slices
+        raise InvalidInput(str(exc)) from exc
+    return answer(study, layer, {"slice": slice, "eps_m": eps_m,
+                                 "max_distance_m": max_distance_m})
+
+
+@router.get("/repeats", responses=GEOJSON)
+def repeats(category: Category = None, area: Area = None, since: Since = None,
+            until: Until = None, radius_m: Annotated[float, Query(ge=1, le=1000)] = 30.0,
+            days: Annotated[float, Query(gt=0, le=365)] = 30.0,
+            actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+            now: datetime = Depends(deps.now)):
+    """Repeat spots: reports of the same category within radius_m of an earlier report and
+    within `days` after it was closed (rework in the field)."""
+    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    p = checked(repeat_radius_m=radius_m, repeat_days=days)
+    return answer(study, analysis.repeat_spots(study.reports, p),
+                  {"radius_m": radius_m, "days": days})

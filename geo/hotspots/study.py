@@ -1,0 +1,55 @@
+"""A study: the reports and the area one analysis covers, as the caller may see them, and the
+bins its statistics use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+
+from geo.casework.errors import NotFound
+from geo.casework.scope import Actor
+from geo.hotspots.bins import Bins, auto_resolution, grid_bins, hex_bins
+from geo.hotspots.reports import (
+    HotspotQuery,
+    Reports,
+    load_reports,
+    metric_area_m2,
+    study_grids,
+    study_outline,
+)
+from geo.store import Store
+
+
+@dataclass
+class Study:
+    query: HotspotQuery
+    reports: Reports
+    grids: gpd.GeoDataFrame
+    outline: object  # WGS84 union of the grids
+    area_m2: float
+    _bins: dict = field(default_factory=dict, repr=False)
+
+    def bins(self, kind: str = "grid", h3_resolution: int | None = None) -> Bins:
+        """The study's grids, or H3 cells (resolution chosen from the reports when None);
+        built once per study."""
+        if kind == "grid":
+            key = ("grid", 0)
+        else:
+            key = ("h3", h3_resolution or auto_resolution(self.outline, len(self.reports)))
+        if key not in self._bins:
+            self._bins[key] = grid_bins(self.grids) if kind == "grid" else hex_bins(self.outline,
+                                                                                   key[1])
+        return self._bins[key]
+
+
+def open_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
+    """The reports and grids of `q` that `actor` may see; NotFound when the area is not in
+    their jurisdiction (or does not exist)."""
+    grids = study_grids(store, actor, q.area)
+    if grids.empty:
+        where = f"area {q.area}" if q.area else "any area"
+        raise NotFound(f"no grids of {where} in your jurisdiction")
+    outline = study_outline(grids)
+    return Study(q, load_reports(store, actor, q), grids, outline,
+                 float(metric_area_m2([outline])[0]))

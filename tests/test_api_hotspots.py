@@ -1,0 +1,140 @@
+"""Hotspot endpoints over real HTTP on both backends: the demo city's street-vendor stories
+show up, the caller's jurisdiction bounds reports and area, bad settings are 422s."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapely.geometry import shape
+
+from fixtures.jilin import NIGHT_MARKET_CLOSED, REFERENCE_TIME
+from geo.crs import to_metric
+from tests.test_api_layers import features
+
+VENDORS = {"category": "L01"}
+STORIES = ("电东胡同小学门口", "劳动路", "珲春街夜市", "岭北胡同")
+
+
+@pytest.fixture
+def hot_api(api):
+    api.now = REFERENCE_TIME  # the demo city's year ends here
+    return api
+
+
+def _metres(lon, lat):
+    x, y = to_metric([lon], [lat])
+    return np.array([x[0], y[0]])
+
+
+def _distance(city, place, lonlat):
+    return float(np.hypot(*(_metres(*city.landmarks[place]) - _metres(*lonlat))))
+
+
+def test_vendor_clusters_are_the_story_places(hot_api, city):
+    with hot_api.client("admin") as c:
+        doc = features(c.get("/api/v1/hotspots/clusters", params=VENDORS))
+    assert doc["reports"] > 0 and doc["min_reports_chosen"] is True
+    centres = [f["properties"]["centre"] for f in doc["features"]]
+    for place in STORIES:
+        nearest = min(_distance(city, place, c) for c in centres)
+        assert nearest < 150, (place, nearest)
+    by_place = {place: min(doc["features"], key=lambda f: _distance(city, place,
+                                                                      f["properties"]["centre"]))
+                for place in STORIES}
+    market, lingbei = by_place["珲春街夜市"]["properties"], by_place["岭北胡同"]["properties"]
+    closed = NIGHT_MARKET_CLOSED.isoformat().replace("+00:00", "Z")
+    assert market["last_reported"] < closed <= lingbei["first_reported"]
+    for f in by_place.values():
+        assert f["properties"]["dominant_category"] == "L01"
+        assert shape(f["geometry"]).area > 0
+
+
+def test_night_market_displacement_is_drawn(hot_api, city):
+    with hot_api.client("admin") as c:
+        doc = features(c.get("/api/v1/hotspots/displacement", params=VENDORS))
+    arrows = [f for f in doc["features"]
+              if _distance(city, "珲春街夜市", f["geometry"]["coordinates"][0]) < 500
+              and _distance(city, "岭北胡同", f["geometry"]["coordinates"][-1]) < 500]
+    assert len(arrows) == 1, doc["features"]
+    props = arrows[0]["properties"]
+    closed = NIGHT_MARKET_CLOSED.isoformat().replace("+00:00", "Z")
+    assert props["last_before"] < closed <= props["first_after"]
+    assert "2026-04" <= props["cooled_after"] <= props["appeared_from"] <= "2026-06"
+    assert props["distance_m"] > 0 and props["reports_before"] > 0 and props["reports_after"] > 0
+
+
+def test_gistar_and_emerging_patterns_on_the_story_grids(hot_api, city):
+    school = city.landmarks["电东胡同小学门口"]
+    with hot_api.client("admin") as c:
+        located = c.get("/api/v1/layers/grids", params={
+            "bbox": f"{school[0] - 1e-4},{school[1] - 1e-4},{school[0] + 1e-4},{school[1] + 1e-4}"})
+        school_grids = {f["id"] for f in features(located)["features"]}
+        gi = features(c.get("/api/v1/hotspots/gistar", params=VENDORS))
+        emerging = features(c.get("/api/v1/hotspots/emerging", params=VENDORS))
+        hexes = features(c.get("/api/v1/hotspots/gistar",
+                               params={**VENDORS, "bins": "h3", "h3_resolution": 8,
+                                       "significant_only": "true"}))
+    assert gi["units"] == len(gi["features"]) == len(city.grids)
+    hot = {f["id"] for f in gi["features"] if f["properties"]["gi_bin"] >= 2}
+    assert school_grids & hot
+    assert gi["correction"] == "fdr"
+    patterns = {f["id"]: f["properties"]["pattern"] for f in emerging["features"]}
+    assert any(patterns.get(g, "").endswith("hot spot") for g in school_grids)
+    assert set(emerging["patterns"]) <= {f"{p} {s} spot" for p in (
+        "new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
+        "oscillating", "historical") for s in ("hot", "cold")}
+    assert len(emerging["slices"]) == 11
+    hex_hot = [f for f in hexes["features"] if f["properties"]["gi_bin"] > 0]
+    assert hex_hot and all(f["properties"]["gi_bin"] != 0 for f in hexes["features"])
+    assert min(_distance(city, "电东胡同小学门口", shape(f["geometry"]).centroid.coords[0])
+               for f in hex_hot) < 400
+
+
+def test_density_and_repeats(hot_api, city):
+    with hot_api.client("admin") as c:
+        dens = features(c.get("/api/v1/hotspots/density", params={**VENDORS, "bandwidth_m": 80}))
+        rep = features(c.get("/api/v1/hotspots/repeats", params={**VENDORS, "days": 30}))
+    peak = dens["features"][0]
+    assert peak["properties"]["density_km2"] == dens["max_density_km2"]
+    assert min(_distance(city, p, peak["geometry"]["coordinates"]) for p in STORIES) < 150
+    top = rep["features"][0]["properties"]
+    assert top["repeats"] >= 1 and top["category"] == "L01"
+    assert rep["repeat_reports"] == sum(f["properties"]["repeats"] for f in rep["features"])
+    assert min(_distance(city, p, rep["features"][0]["geometry"]["coordinates"])
+               for p in STORIES) < 150
+
+
+def test_jurisdiction_bounds_reports_and_area(hot_api, city):
+    with hot_api.client("admin") as c:
+        everyone = c.get("/api/v1/hotspots/clusters", params=VENDORS).json()
+    with hot_api.client("operator") as c:
+        mine = features(c.get("/api/v1/hotspots/clusters", params=VENDORS))
+        laodong_street = c.get("/api/v1/hotspots/clusters",
+                               params={**VENDORS, "area": "220203001"})
+        grids = c.get("/api/v1/hotspots/gistar", params=VENDORS).json()
+    assert mine["reports"] < everyone["reports"]
+    centres = [f["properties"]["centre"] for f in mine["features"]]
+    assert min(_distance(city, "劳动路", c) for c in centres) > 1000
+    assert min(_distance(city, "电东胡同小学门口", c) for c in centres) < 150
+    assert laodong_street.status_code == 404
+    assert "jurisdiction" in laodong_street.json()["detail"]
+    assert {f["id"][:9] for f in grids["features"]} <= {"220204001", "220204002"}
+    with hot_api.client("citizen") as c:
+        assert c.get("/api/v1/hotspots/clusters").status_code == 403
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"since": "2026-05-01T00:00:00Z", "until": "2026-04-01T00:00:00Z"}, "earlier"),
+    ({"category": "X99"}, "unknown category"),
+    ({"eps_m": 1}, "eps_m"),
+    ({"area": "12"}, "area"),
+    ({"since": "2026-10-01T00:00:00Z", "until": "2026-10-20T00:00:00Z", "slice": "week"},
+     "at least 4"),
+    ({"since": "2020-01-01T00:00:00Z"}, "at most"),
+])
+def test_bad_settings_are_explained(hot_api, params, words):
+    path = "/api/v1/hotspots/emerging" if "slice" in params else "/api/v1/hotspots/clusters"
+    with hot_api.client("admin") as c:
+        r = c.get(path, params=params)
+    assert r.status_code == 422, r.text
+    assert words in r.text
