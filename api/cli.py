@@ -184,6 +184,56 @@ def cmd_export(store: Store, args) -> int:
     return 0
 
 
+def _date(text: str | None, flag: str):
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: use a date, YYYY-MM-DD") from None
+
+
+def cmd_hotspots(store: Store, args) -> int:
+    """The hotspot map of the whole city (or --area) for the filters, as one HTML file that
+    needs neither the server nor the network."""
+    from datetime import UTC, datetime
+
+    from api.settings import Settings
+    from geo.casework.errors import InvalidInput, NotFound
+    from geo.casework.scope import Actor
+    from geo.hotspots.analysis import Params
+    from geo.hotspots.reports import HotspotQuery
+    from geo.hotspots.study import open_study
+    from maps import assets
+    from maps.hotspots import hotspot_page
+    from maps.standalone import inline
+
+    if assets.missing():
+        raise UsageError(f"map assets are not installed: run {assets.INSTALL_HINT}")
+    out = Path(args.output)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"{out}: use an .html file name")
+    try:
+        q = HotspotQuery.build(datetime.now(UTC), _date(args.since, "--since"),
+                               _date(args.until, "--until"), args.category or (), args.area)
+        params = Params(slice=args.slice, bins=args.bins).check()
+        study = open_study(store, Actor("griddispatch-cli", "admin"), q)
+        filters = {"category": list(q.categories), "area": q.area,
+                   "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
+                   "slice": args.slice, "bins": args.bins}
+        started = time.perf_counter()
+        text = hotspot_page(Settings(), study, params, filters, store.read_layer("streets"),
+                            form=False)
+    except (InvalidInput, NotFound, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    out.write_text(inline(text), encoding="utf-8")
+    print(f"wrote {out}: {len(study.reports):,} reports from {filters['since']} to "
+          f"{filters['until']} analysed in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def cmd_locate(store: Store, args) -> int:
     points = _read_points(args.input)
     started = time.perf_counter()
@@ -289,6 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
                            help="repeat to allow several statuses")
             p.add_argument("--category", help="issue category the team must handle, e.g. L01")
             p.add_argument("--street", help="street code the team's jurisdiction must cover")
+
+    p = sub.add_parser("hotspots", help="write the hotspot map to a self-contained HTML file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.html")
+    p.add_argument("--category", action="append", metavar="CODE",
+                   help="repeat for several (default: all), e.g. L01 for street vendors")
+    p.add_argument("--area", metavar="CODE", help="district, street, community or grid code")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="default: a year before --until")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="exclusive; default: now")
+    p.add_argument("--slice", choices=("month", "week"), default="month")
+    p.add_argument("--bins", choices=("grid", "h3"), default="grid")
+    p.set_defaults(run=cmd_hotspots)
 
     sub.add_parser("demo", help="build the demo city if needed and answer sample questions"
                    ).set_defaults(run=cmd_demo)

@@ -28,6 +28,7 @@ MOUNTS = {
     "heat": NODE_MODULES / "leaflet.heat" / "dist",
     "timedimension": NODE_MODULES / "leaflet-timedimension" / "dist",
     "iso8601": NODE_MODULES / "iso8601-js-period",
+    "jquery": NODE_MODULES / "jquery" / "dist",
     "geoman": NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist",
     "folium": FOLIUM_DIR,
     "app": APP_DIR,
@@ -54,13 +55,14 @@ LOCAL = {
     ),
     "Realtime": ([("Leaflet_Realtime_js", url("realtime", "leaflet-realtime.min.js"))], []),
     "HeatMap": ([("leaflet-heat.js", url("heat", "leaflet-heat.js"))], []),
-    "HeatMapWithTime": (
-        [("iso8601", url("iso8601", "iso8601.js")),
+    "HeatMapWithTime": (  # folium's template for it calls jQuery
+        [("jquery", url("jquery", "jquery.min.js")),
+         ("iso8601", url("iso8601", "iso8601.js")),
          ("leaflet.timedimension.min.js", url("timedimension", "leaflet.timedimension.min.js")),
          ("heatmap.min.js", url("folium", "pa7_hm.min.js")),
          ("leaflet-heatmap.js", url("folium", "pa7_leaflet_hm.min.js"))],
-        [("leaflet.timedimension.control.min.css",
-          url("timedimension", "leaflet.timedimension.control.min.css"))],
+        # The package's own control styles load a web font from a CDN: ours do without.
+        [("leaflet.timedimension.control.min.css", url("app", "timecontrol.css"))],
     ),
     "GeoMan": ([("leaflet_geoman_js", url("geoman", "leaflet-geoman.min.js"))],
                [("leaflet_geoman_css", url("geoman", "leaflet-geoman.css"))]),

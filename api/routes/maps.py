@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,15 +15,17 @@ from fastapi.security import SecurityScopes
 
 from api import deps
 from api.auth import current_actor, oauth2
-from api.routes.issues import Id
+from api.routes.hotspots import cached_study, checked, study_query
+from api.routes.issues import Category, Id
 from geo.casework import read
-from geo.casework.errors import NotFound
+from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.crs import METRIC_EPSG
 from geo.store import Store
 from maps import assets
 from maps.base import page
 from maps.dispatch import dispatch_map
+from maps.hotspots import hotspot_page
 from maps.live import live_map
 
 router = APIRouter(prefix="/maps", include_in_schema=False)
@@ -151,3 +153,40 @@ async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.stor
     levels = area_levels(store, store.read_layer("streets"))
     m = dispatch_map(settings, issue_id, row["lon"], row["lat"], _who(viewer), levels)
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
+
+
+def _day(text: str | None, name: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), not {text!r}") from None
+
+
+@router.get("/hotspots", response_class=HTMLResponse)
+async def hotspots(request: Request, category: Category = None, area: str | None = None,
+                   since: str | None = None, until: str | None = None, slice: str = "month",
+                   bins: str = "grid", store: Store = Depends(deps.store),
+                   now: datetime = Depends(deps.now)):
+    """Where problems concentrate, and how hotspots emerge, persist and move: the hotspot map
+    for the filters in the query (a year of all categories by default)."""
+    viewer = await _viewer(request, ["hotspots:read", "layers:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        q = study_query(category, area or None, _day(since, "From"), _day(until, "To"), now)
+        params = checked(slice=slice, bins=bins)
+        study = cached_study(store, viewer, q)
+        filters = {"category": list(q.categories), "area": q.area,
+                   "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
+                   "slice": slice, "bins": bins}
+        text = hotspot_page(request.app.state.settings, study, params, filters,
+                            store.read_layer("streets"), who=_who(viewer))
+    except InvalidInput as exc:
+        return _message(request, 422, "Cannot analyse these filters", str(exc))
+    except NotFound as exc:
+        return _message(request, 404, "Nothing to analyse", str(exc))
+    except ValueError as exc:  # too few or too many time slices
+        return _message(request, 422, "Cannot analyse these filters", str(exc))
+    return _html(request, text)

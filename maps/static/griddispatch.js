@@ -391,6 +391,23 @@
     }).addTo(map);
   };
 
+  /* The hotspot page: its results are embedded, so it is ready once drawn. `panel` is the
+   * filter form (or, in a saved file, a summary of the filters); `summary` counts what is drawn. */
+  gd.hotspotPage = function (map, panel, legend, summary, who) {
+    gd.map = map;
+    gd.hotspots = summary;
+    control("topleft", function (div) {
+      div.id = "gd-hotspot-filters";
+      div.innerHTML = panel;
+    }).addTo(map);
+    control("bottomright", function (div) {
+      div.id = "gd-legend";
+      div.innerHTML = legend;
+    }).addTo(map);
+    if (who) gd.account(map, who);
+    gd.drawn = true;
+  };
+
   gd.liveControls = function (map, grids) {
     gd.map = map;
     control("bottomleft", function (div) {
