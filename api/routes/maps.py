@@ -30,7 +30,8 @@ from maps.live import live_map
 
 router = APIRouter(prefix="/maps", include_in_schema=False)
 LOGIN = "/maps/login"
-_SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9_/.-]*$")
+# Where a login may go on to: a map page, with its filters (never another host or scheme).
+_SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9_/.-]*(\?[A-Za-z0-9_=&%.:+-]*)?$")
 
 
 def _headers(settings) -> dict:

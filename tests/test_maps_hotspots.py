@@ -1,0 +1,138 @@
+"""The hotspot map in Chromium: served at /maps/hotspots and saved by `griddispatch hotspots`;
+the demo city's vendor stories on it, nothing loaded from elsewhere, filters that explain a
+refusal. Screenshots go to test-artifacts/maps/."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from urllib.parse import urlsplit
+
+import pytest
+
+from fixtures.jilin import REFERENCE_TIME
+from tests.test_cli import EXE, url  # noqa: F401
+from tests.test_maps import ARTIFACTS, _references, _session, chromium, maps_api, visit  # noqa: F401
+
+VENDORS = "/maps/hotspots?category=L01"
+
+
+@pytest.fixture
+def hot_maps(maps_api):  # noqa: F811 - the imported fixture
+    maps_api.now = REFERENCE_TIME
+    return maps_api
+
+
+def _drawn(page) -> dict:
+    """What the map holds (vectors are drawn on a canvas, so counted as Leaflet layers)."""
+    return page.evaluate("""() => {
+        const out = {arrows: 0, clusters: 0};
+        griddispatch.map.eachLayer((l) => {
+            if (l.options && l.options.className === 'gd-displacement') out.arrows += 1;
+            if (l.feature && l.feature.properties.dominant_category) out.clusters += 1;
+        });
+        out.summary = griddispatch.hotspots;
+        out.legend = document.getElementById('gd-legend').innerText;
+        out.date = document.querySelector('.timecontrol-date').innerText;
+        out.heat = document.querySelectorAll('canvas').length;
+        return out;
+    }""")
+
+
+def test_hotspot_page_shows_the_vendor_stories(visit, hot_maps):  # noqa: F811
+    """The operator (长春路 and 向阳 streets) sees the school-gate cluster, the night market
+    and 岭北胡同, and one arrow from the market to 岭北胡同; the slider steps through months."""
+    v = visit("operator", VENDORS)
+    drawn = _drawn(v.page)
+    assert v.console_errors == [] and v.failed == [] and v.foreign_requests() == []
+    assert drawn["summary"]["reports"] > 0
+    assert drawn["summary"]["clusters"] >= 3 and drawn["clusters"] == drawn["summary"]["clusters"]
+    assert drawn["summary"]["displacement"] == 1 and drawn["arrows"] == 1
+    assert "hot spot" in drawn["legend"] and "cluster" in drawn["legend"]
+    assert drawn["heat"] >= 1
+    first = drawn["date"]
+    v.page.click("a.timecontrol-forward")
+    v.wait("(d) => document.querySelector('.timecontrol-date').innerText !== d", first)
+    assert drawn["summary"]["slices"][0][:7] in first.replace("/", "-") or first
+    v.page.click("a.timecontrol-backward")
+    v.shot("hotspots-operator")
+    # the tooltip of the arrow tells the story
+    x, y = v.js("""() => {
+        let line = null;
+        griddispatch.map.eachLayer((l) => {
+            if (l.options && l.options.className === 'gd-displacement') line = l;
+        });
+        const m = griddispatch.map;
+        m.fitBounds(line.getBounds(), {animate: false, padding: [200, 200]});
+        const [a, b] = line.getLatLngs();
+        const p = m.latLngToContainerPoint([(a.lat * 2 + b.lat) / 3, (a.lng * 2 + b.lng) / 3]);
+        const r = m.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""")
+    v.page.mouse.move(x, y)
+    v.wait("() => document.querySelector('.leaflet-tooltip') !== null")
+    assert "hotspot moved" in v.js("() => document.querySelector('.leaflet-tooltip').innerText")
+
+
+def test_hotspot_filters_explain_a_refusal(visit, hot_maps):  # noqa: F811
+    v = visit("planner", VENDORS)
+    v.page.fill("input[name=since]", "2026-10-01")
+    v.page.fill("input[name=until]", "2026-10-20")
+    v.page.select_option("select[name=slice]", "week")
+    v.page.click(".gd-filters button[type=submit]")
+    v.page.wait_for_url(re.compile(r".*since=2026-10-01.*"))
+    assert "at least 4" in v.page.inner_text("body")
+    assert urlsplit(v.page.url).path == "/maps/hotspots"
+
+
+def test_hotspot_page_refuses_other_roles_and_areas(hot_maps):
+    with _session(hot_maps, "citizen") as c:
+        assert c.get(VENDORS).status_code == 403
+    with _session(hot_maps, "operator") as c:
+        r = c.get(VENDORS + "&area=220203001")  # 山前街道: not the operator's
+        assert r.status_code == 404 and "jurisdiction" in r.text
+        r = c.get(VENDORS + "&since=yesterday")
+        assert r.status_code == 422 and "YYYY-MM-DD" in r.text
+        page = c.get(VENDORS)
+    assert page.status_code == 200
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page.text)
+    for ref in _references(page.text):
+        assert not urlsplit(ref).netloc, ref
+
+
+def test_saved_hotspot_map_works_with_no_server(chromium, url, tmp_path):  # noqa: F811
+    """`griddispatch hotspots` writes one file; Chromium opens it from disk with every other
+    request refused, and draws the same story."""
+    out = tmp_path / "vendors.html"
+    done = subprocess.run([EXE, "--db", url, "hotspots", "-o", str(out), "--category", "L01",
+                           "--until", "2026-11-22"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "reports" in done.stdout
+    text = out.read_text(encoding="utf-8")
+    # every script, style and icon is written in (scripts may mention URLs in their text)
+    assert not re.search(r'<(script|link)[^>]+(src|href)="(?!data:)', text)
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    asked = []
+
+    def only_the_file(route):
+        asked.append(route.request.url)
+        if route.request.url.startswith(("file://", "data:")):
+            route.continue_()
+        else:
+            route.abort()
+    context.route("**/*", only_the_file)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(out.as_uri())
+    page.wait_for_function("() => window.griddispatch && griddispatch.drawn", timeout=20_000)
+    drawn = _drawn(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "hotspots-saved.png"))
+    context.close()
+    assert errors == []
+    assert [u for u in asked if not u.startswith(("file://", "data:"))] == []
+    assert drawn["summary"]["displacement"] >= 1 and drawn["arrows"] >= 1
+    assert drawn["summary"]["clusters"] >= 4  # the whole city: all four story places
+    assert "reports" in re.sub(r"<[^>]+>", " ", text)
