@@ -43,18 +43,21 @@ def _collection(layer: Layer) -> dict:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _arrow_head(line, size_m: float = 120.0):
-    """A triangle at the end of a two-point line, drawn in metres."""
+def _arrow(line, reach: float = 0.82, head_m: float = 120.0):
+    """An arrow along a two-point line, as [lat, lon] lists: the shaft and a triangular head,
+    stopping short of the end so that the new hotspot's marker does not hide the head."""
     (lon0, lat0), (lon1, lat1) = line.coords[0], line.coords[-1]
     x, y = to_metric(np.array([lon0, lon1]), np.array([lat0, lat1]))
+    tip = (x[0] + reach * (x[1] - x[0]), y[0] + reach * (y[1] - y[0]))
     angle = math.atan2(y[1] - y[0], x[1] - x[0])
-    size = min(size_m, 0.35 * math.hypot(x[1] - x[0], y[1] - y[0]))
-    pts = [(x[1], y[1])]
+    size = min(head_m, 0.3 * math.hypot(x[1] - x[0], y[1] - y[0]))
+    pts = [(x[0], y[0]), tip]
     for side in (+1, -1):
         a = angle + math.pi - side * 0.45
-        pts.append((x[1] + size * math.cos(a), y[1] + size * math.sin(a)))
+        pts.append((tip[0] + size * math.cos(a), tip[1] + size * math.sin(a)))
     lon, lat = from_metric(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
-    return [[float(b), float(a)] for a, b in zip(lon, lat, strict=True)]
+    coords = [[float(b), float(a)] for a, b in zip(lon, lat, strict=True)]
+    return coords[:2], [coords[1], coords[2], coords[3]]
 
 
 def _tooltip(fields: list[str], aliases: list[str]) -> folium.GeoJsonTooltip:
@@ -103,11 +106,11 @@ def _displacement(m, layer: Layer) -> None:
         text = (f"hotspot moved {p['distance_m'] / 1000:.2f} km: cooled after {p['cooled_after']} "
                 f"({p['reports_before']} reports), new from {p['appeared_from']} "
                 f"({p['reports_after']} reports)")
-        coords = [[lat, lon] for lon, lat in line.coords]
-        folium.PolyLine(coords, color=ARROW_COLOUR, weight=4, opacity=0.9, dash_array="10 6",
+        shaft, head = _arrow(line)
+        folium.PolyLine(shaft, color=ARROW_COLOUR, weight=4, opacity=0.9, dash_array="10 6",
                         tooltip=text, class_name="gd-displacement").add_to(group)
-        folium.Polygon(_arrow_head(line), color=ARROW_COLOUR, fill=True, fill_opacity=0.95,
-                       weight=1, tooltip=text).add_to(group)
+        folium.Polygon(head, color=ARROW_COLOUR, fill=True, fill_opacity=0.95, weight=1,
+                       tooltip=text).add_to(group)
     group.add_to(m)
 
 

@@ -347,3 +347,23 @@ def test_repeats_equal_brute_force():
     found = spots(got)
     assert sum(s.repeats for s in found) == (got >= 0).sum()
     assert [s.repeats for s in found] == sorted((s.repeats for s in found), reverse=True)
+
+
+def test_pruned_dbscan_labels_as_dbscan_on_every_snapped_position():
+    """Leaving out the cells that can be neither core nor border changes no report's fate:
+    the same reports are clustered, in the same groups, as scikit-learn's DBSCAN run on every
+    distinct snapped position."""
+    from sklearn.cluster import DBSCAN
+
+    reports, _, _ = _planted(4, [40, 80, 150], noise=20_000)
+    cell = 50.0 * 0.25
+    kx, ky = np.floor(reports.x / cell).astype(np.int64), np.floor(reports.y / cell).astype(np.int64)
+    keys, inverse, weight = np.unique(kx * 2**32 + ky, return_inverse=True, return_counts=True)
+    centres = np.column_stack([keys >> 32, keys & (2**32 - 1)]).astype(float) * cell + cell / 2
+    for min_reports in (6, 12, 25):
+        ours = dbscan(reports, 50.0, min_reports)
+        full = DBSCAN(eps=50.0, min_samples=min_reports).fit(centres, sample_weight=weight)
+        theirs = full.labels_[inverse]
+        assert np.array_equal(ours >= 0, theirs >= 0)
+        pairs = {(a, b) for a, b in zip(ours[ours >= 0], theirs[theirs >= 0], strict=True)}
+        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy.ndimage import binary_dilation
+from scipy.signal import fftconvolve
 from scipy.stats import poisson
 from sklearn.cluster import DBSCAN
 
@@ -47,18 +49,48 @@ def auto_min_reports(x: np.ndarray, y: np.ndarray, eps_m: float,
     return max(MIN_REPORTS_FLOOR, int(poisson.isf(BACKGROUND_TAIL, expected)) + 1)
 
 
+def _disc(reach: int) -> np.ndarray:
+    offsets = np.arange(-reach, reach + 1)
+    return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= reach * reach).astype(np.float32)
+
+
+def _may_cluster(cx, cy, weight, reach: int, min_reports: int) -> np.ndarray:
+    """Cells that DBSCAN would put in a cluster or on its border. On the snapped lattice a
+    cell's eps-neighbours are exactly the cells at most `reach` cells away, so a convolution
+    with that disc gives each cell's weighted neighbour count: the cores are the cells where
+    it reaches min_reports, the borders the cells within reach of a core. Leaving every other
+    cell out changes no label and spares DBSCAN the neighbours of the whole background."""
+    x0, y0 = cx.min(), cy.min()
+    shape = (int(cx.max() - x0) + 1 + 2 * reach, int(cy.max() - y0) + 1 + 2 * reach)
+    if shape[0] * shape[1] > 50_000_000:  # a lattice too large to hold: keep every cell
+        return np.ones(len(cx), bool)
+    ix, iy = cx - x0 + reach, cy - y0 + reach
+    grid = np.zeros(shape, np.float32)
+    grid[ix, iy] = weight
+    disc = _disc(reach)
+    neighbours = fftconvolve(grid, disc, mode="same")
+    core = neighbours >= min_reports - 0.5  # float rounding of integer counts
+    near = binary_dilation(core, structure=disc.astype(bool)) if core.any() else core
+    return near[ix, iy]
+
+
 def dbscan(reports: Reports, eps_m: float, min_reports: int) -> np.ndarray:
     """Each report's cluster label (0, 1, ... by size, largest first), -1 for noise."""
     n = len(reports)
     if n == 0:
         return np.zeros(0, int)
     cell = eps_m * SNAP_FRACTION
-    keys = np.column_stack([np.floor(reports.x / cell), np.floor(reports.y / cell)]).astype(np.int64)
-    cells, inverse, weight = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    centres = (cells + 0.5) * cell
-    labels = DBSCAN(eps=eps_m, min_samples=min_reports, algorithm="kd_tree").fit(
-        centres, sample_weight=weight).labels_
-    labels = labels[inverse.ravel()]
+    kx = np.floor(reports.x / cell).astype(np.int64)
+    ky = np.floor(reports.y / cell).astype(np.int64)
+    keys, inverse, weight = np.unique(kx * 2**32 + ky, return_inverse=True, return_counts=True)
+    cx, cy = keys >> 32, keys & (2**32 - 1)
+    maybe = _may_cluster(cx, cy, weight, int(np.ceil(1 / SNAP_FRACTION)), min_reports)
+    labels_by_cell = np.full(len(keys), -1)
+    if maybe.any():
+        centres = np.column_stack([cx[maybe], cy[maybe]]).astype(float) * cell + cell / 2
+        labels_by_cell[maybe] = DBSCAN(eps=eps_m, min_samples=min_reports).fit(
+            centres, sample_weight=weight[maybe]).labels_
+    labels = labels_by_cell[inverse.ravel()]
     # Renumber by size so that label 0 is the largest cluster.
     found = labels[labels >= 0]
     if found.size == 0:

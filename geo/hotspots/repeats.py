@@ -19,7 +19,8 @@ from geo.hotspots.reports import Reports
 
 
 @numba.njit(cache=True)
-def _previous(rx, ry, rt, rcat, rkey, order, starts, ckey, cx, cy, ct, ccat, cidx, radius, window):
+def _previous(rx, ry, rt, rcat, rkey, order, starts, ckey, cx, cy, ct, ct_sorted, ccat, cidx, radius,
+              window):
     """For each report, the closed report it repeats (index into the reports), or -1: the
     latest closure before it within the radius and window, of the same category."""
     n = rx.shape[0]
@@ -35,7 +36,7 @@ def _previous(rx, ry, rt, rcat, rkey, order, starts, ckey, cx, cy, ct, ccat, cid
                     continue
                 lo, hi = starts[b], starts[b + 1]
                 # closures in (rt - window, rt): binary search on the bucket's sorted times
-                first = lo + np.searchsorted(ct[order[lo:hi]], rt[i] - window, side="right")
+                first = lo + np.searchsorted(ct_sorted[lo:hi], rt[i] - window, side="right")
                 for k in range(first, hi):
                     j = order[k]
                     if ct[j] >= rt[i]:
@@ -65,7 +66,7 @@ def previous_report(reports: Reports, radius_m: float, days: float) -> np.ndarra
     starts = np.append(starts, len(sorted_keys)).astype(np.int64)
     rkeys = np.floor(np.column_stack([reports.x, reports.y]) / radius_m).astype(np.int64)
     return _previous(reports.x, reports.y, reports.reported, cat.astype(np.int64), rkeys,
-                     order.astype(np.int64), starts, bucket_keys, cx, cy, ct,
+                     order.astype(np.int64), starts, bucket_keys, cx, cy, ct, ct[order],
                      cat[closed].astype(np.int64), closed.astype(np.int64), float(radius_m),
                      days * 86400.0)
 

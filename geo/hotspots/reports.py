@@ -37,8 +37,11 @@ class HotspotQuery:
     @classmethod
     def build(cls, now: datetime, since=None, until=None, categories=(), area=None):
         """A checked query; the window defaults to the year before `until` (default now)."""
-        until = (until or now).astimezone(UTC)
-        since = (since or until - DEFAULT_WINDOW).astimezone(UTC)
+        try:
+            until = (until or now).astimezone(UTC)
+            since = (since or until - DEFAULT_WINDOW).astimezone(UTC)
+        except OverflowError:
+            raise InvalidInput("the window must lie between the years 1 and 9999") from None
         q = cls(since, until, tuple(dict.fromkeys(categories or ())), area or None)
         return q.check()
 
@@ -98,7 +101,7 @@ def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:
 
 
 def load_reports(store: Store, actor: Actor, q: HotspotQuery) -> Reports:
-    """The reports `actor` may see that match `q`, oldest first."""
+    """The reports `actor` may see that match `q` (in no particular order)."""
     with store.snapshot() as tx:
         d = tx.dialect
         where, params = visible_issues(actor, d)
@@ -112,8 +115,7 @@ def load_reports(store: Store, actor: Actor, q: HotspotQuery) -> Reports:
         cols = tx.columns(
             f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, "
             f"{d.epoch('i.reported_at')} AS reported, {d.epoch('i.closed_at')} AS closed, "
-            f"i.category_code, i.grid_code FROM issue i WHERE {' AND '.join(cond)} "
-            "ORDER BY i.reported_at, i.id", params)
+            f"i.category_code, i.grid_code FROM issue i WHERE {' AND '.join(cond)}", params)
     closed = np.array([np.nan if v is None else v for v in cols["closed"]], float)
     return Reports.from_arrays(cols["lon"], cols["lat"], np.array(cols["reported"], float),
                                np.array(cols["category_code"], dtype=object), closed,
