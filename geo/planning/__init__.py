@@ -1,0 +1,2 @@
+"""Planning grid boundaries: reading planners' files and validating boundaries inside their
+parent area."""

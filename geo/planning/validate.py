@@ -1,0 +1,184 @@
+"""The validation report of a set of grid boundaries inside their parent area: every problem
+with its kind, the grids concerned, a message a planner understands, its area in m² where it
+has one, and where it is (a WGS84 geometry to draw).
+
+Invalid input is reported, never repaired: a self-intersecting grid stays as drawn, and the
+overlap and gap checks leave it out (their answers would be meaningless). Areas are measured
+in EPSG:4551."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from geo.codes import LENGTHS, CodeError, check
+from geo.crs import from_metric, to_metric
+
+MAX_VERTICES = 10_000  # a grid is a few blocks; more means a traced raster or an error
+MIN_AREA_M2 = 2_000.0  # smaller than a courtyard: a sliver left by editing
+TOLERANCE_M2 = 1.0  # overlaps and gaps below this are rounding of shared edges
+KINDS = ("empty", "not_a_polygon", "nan_coordinates", "has_z", "unclosed_ring", "too_many_vertices",
+         "invalid_geometry", "non_contiguous", "sliver", "malformed_code", "duplicate_code",
+         "outside_parent", "overlap", "gap")
+_REASON_AT = re.compile(r"^(?P<reason>[^\[]+)\[(?P<x>-?[\d.eE+-]+) (?P<y>-?[\d.eE+-]+)\]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    codes: tuple[str, ...]
+    message: str
+    area_m2: float | None = None
+    location: object = None  # a shapely geometry in WGS84, or None
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "codes": list(self.codes), "message": self.message,
+                "area_m2": None if self.area_m2 is None else round(self.area_m2, 1)}
+
+
+def _metric(geom):
+    def f(c):
+        x, y = to_metric(c[:, 0], c[:, 1])
+        return np.column_stack([x, y])
+    return shapely.transform(geom, f)
+
+
+def _lonlat(geom):
+    def f(c):
+        lon, lat = from_metric(c[:, 0], c[:, 1])
+        return np.column_stack([lon, lat])
+    return shapely.transform(geom, f)
+
+
+def raw_ring_problems(code: str, geometry: dict) -> list[Problem]:
+    """Problems only the raw GeoJSON shows (shapely closes rings when it builds them):
+    rings whose last position is not their first."""
+    polygons = {"Polygon": [geometry.get("coordinates")],
+                "MultiPolygon": geometry.get("coordinates")}.get(geometry.get("type"), [])
+    out = []
+    for polygon in polygons or []:
+        for ring in polygon or []:
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                out.append(Problem("unclosed_ring", (code,),
+                                   f"{code}: a ring ends at {ring[-1]}, not where it began "
+                                   f"({ring[0]})", location=shapely.Point(ring[0][:2])))
+    return out
+
+
+def _shape_problems(code: str, geom, max_vertices: int, unit: str = "grid") -> list[Problem]:
+    """Problems of one geometry on its own; an empty list means it can be measured."""
+    if geom is None or shapely.is_empty(geom):
+        return [Problem("empty", (code,), f"{unit} {code} has no geometry")]
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return [Problem("not_a_polygon", (code,), f"{unit} {code} is a {geom.geom_type}, not a polygon")]
+    coords = shapely.get_coordinates(geom, include_z=True)
+    if np.isnan(coords[:, :2]).any():
+        return [Problem("nan_coordinates", (code,), f"{unit} {code} has coordinates that are not "
+                                                    "numbers (NaN)")]
+    out = []
+    if shapely.has_z(geom):
+        out.append(Problem("has_z", (code,), f"{unit} {code} has heights (3D coordinates); grids are "
+                                             "flat: drop the Z values"))
+    n = shapely.get_num_coordinates(geom)
+    if n > max_vertices:
+        out.append(Problem("too_many_vertices", (code,), f"{unit} {code} has {n:,} vertices; at most "
+                                                         f"{max_vertices:,} are accepted"))
+    reason = shapely.is_valid_reason(geom)
+    if reason != "Valid Geometry":
+        match = _REASON_AT.match(reason)
+        where = shapely.Point(float(match["x"]), float(match["y"])) if match else None
+        text = match["reason"].strip() if match else reason
+        out.append(Problem("invalid_geometry", (code,), f"{unit} {code} is not a valid polygon: "
+                                                        f"{text}", location=where))
+    return out
+
+
+def _code_problems(codes: list[str], parent_code: str | None, level: str) -> list[Problem]:
+    out = []
+    seen: dict[str, int] = {}
+    for code in codes:
+        seen[code] = seen.get(code, 0) + 1
+        try:
+            check(code, level)
+            if parent_code and not code.startswith(parent_code):
+                raise CodeError(f"{level} code {code!r} does not start with its area's code "
+                                f"{parent_code}")
+        except CodeError as exc:
+            out.append(Problem("malformed_code", (code,), f"{exc} (a {level} code is "
+                                                          f"{LENGTHS[level]} digits)"))
+    for code, n in seen.items():
+        if n > 1:
+            out.append(Problem("duplicate_code", (code,), f"{level} code {code} is used by {n} features"))
+    return out
+
+
+def _pieces(geom):
+    return [g for g in getattr(geom, "geoms", [geom]) if not g.is_empty]
+
+
+def validate(codes: list[str], geoms, parent=None, parent_code: str | None = None,
+             min_area_m2: float = MIN_AREA_M2, max_vertices: int = MAX_VERTICES,
+             tolerance_m2: float = TOLERANCE_M2, level: str = "grid") -> list[Problem]:
+    """Every problem of grids (`codes`, WGS84 `geoms`) inside `parent` (WGS84, optional).
+    `level` names the units when they are not grids (a district file, say)."""
+    problems = _code_problems(list(codes), parent_code, level)
+    measurable = []
+    for code, geom in zip(codes, geoms, strict=True):
+        own = _shape_problems(code, geom, max_vertices, level)
+        problems.extend(own)
+        if any(p.kind not in ("has_z", "too_many_vertices") for p in own):
+            continue
+        flat = shapely.force_2d(geom)
+        metric = _metric(flat)
+        parts = _pieces(flat)
+        if len(parts) > 1:
+            problems.append(Problem("non_contiguous", (code,), f"{level} {code} is {len(parts)} "
+                                    f"separate pieces; a {level} must be one piece", location=flat))
+        if metric.area < min_area_m2:
+            problems.append(Problem("sliver", (code,), f"{level} {code} covers {metric.area:,.0f} m², "
+                                    f"less than the {min_area_m2:,.0f} m² a {level} needs",
+                                    metric.area, flat))
+        measurable.append((code, metric))
+    problems.extend(_overlaps(measurable, tolerance_m2))
+    if parent is not None and not parent.is_empty:
+        problems.extend(_against_parent(measurable, _metric(parent), parent_code, tolerance_m2))
+    return problems
+
+
+def _overlaps(measurable, tolerance_m2: float) -> list[Problem]:
+    if len(measurable) < 2:
+        return []
+    metric = np.array([m for _, m in measurable], dtype=object)
+    tree = shapely.STRtree(metric)
+    left, right = tree.query(metric, predicate="intersects")
+    keep = left < right
+    out = []
+    for i, j in zip(left[keep], right[keep], strict=True):
+        shared = shapely.intersection(metric[i], metric[j])
+        if shared.area > tolerance_m2:
+            a, b = measurable[i][0], measurable[j][0]
+            out.append(Problem("overlap", (a, b), f"grids {a} and {b} overlap by "
+                               f"{shared.area:,.0f} m²", shared.area, _lonlat(shared)))
+    return out
+
+
+def _against_parent(measurable, parent_metric, parent_code, tolerance_m2) -> list[Problem]:
+    out = []
+    name = parent_code or "the area"
+    for code, metric in measurable:
+        outside = shapely.difference(metric, parent_metric)
+        if outside.area > tolerance_m2:
+            out.append(Problem("outside_parent", (code,), f"{outside.area:,.0f} m² of grid {code} "
+                               f"lie outside {name}", outside.area, _lonlat(outside)))
+    covered = shapely.union_all([m for _, m in measurable]) if measurable else shapely.Polygon()
+    for hole in _pieces(shapely.difference(parent_metric, covered)):
+        if hole.area > tolerance_m2:
+            centre = hole.representative_point()
+            lon, lat = from_metric([centre.x], [centre.y])
+            out.append(Problem("gap", (), f"{hole.area:,.0f} m² of {name} near "
+                               f"({lon[0]:.5f}, {lat[0]:.5f}) belong to no grid", hole.area,
+                               _lonlat(hole)))
+    return out
