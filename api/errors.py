@@ -9,12 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound, StateConflict
+from geo.casework.errors import (CaseError, Forbidden, InvalidInput, NotFound,
+                                 PreconditionFailed, PreconditionRequired, StateConflict)
 from geo.store.sql import InvalidText, StatementTimeout
 
 log = logging.getLogger("griddispatch.api")
 
-STATUS = {InvalidInput: 422, NotFound: 404, Forbidden: 403, StateConflict: 409}
+STATUS = {InvalidInput: 422, NotFound: 404, Forbidden: 403, StateConflict: 409,
+          PreconditionRequired: 428, PreconditionFailed: 412}
 
 
 def _field(loc) -> str:

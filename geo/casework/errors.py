@@ -26,3 +26,12 @@ class StateConflict(CaseError):
         super().__init__(message)
         self.allowed = allowed or []
         self.state = state
+
+
+class PreconditionRequired(CaseError):
+    """A change to something that others may be editing came without the version it was
+    based on (428: send If-Match)."""
+
+
+class PreconditionFailed(CaseError):
+    """The version a change was based on is no longer the current one (412)."""

@@ -8,6 +8,7 @@ in EPSG:4551."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -96,11 +97,14 @@ def _shape_problems(code: str, geom, max_vertices: int, unit: str = "grid") -> l
     return out
 
 
-def _code_problems(codes: list[str], parent_code: str | None, level: str) -> list[Problem]:
+def _code_problems(codes: list[str], parent_code: str | None, level: str,
+                   unassigned=frozenset()) -> list[Problem]:
     out = []
     seen: dict[str, int] = {}
     for code in codes:
         seen[code] = seen.get(code, 0) + 1
+        if code in unassigned:
+            continue
         try:
             check(code, level)
             if parent_code and not code.startswith(parent_code):
@@ -121,10 +125,12 @@ def _pieces(geom):
 
 def validate(codes: list[str], geoms, parent=None, parent_code: str | None = None,
              min_area_m2: float = MIN_AREA_M2, max_vertices: int = MAX_VERTICES,
-             tolerance_m2: float = TOLERANCE_M2, level: str = "grid") -> list[Problem]:
+             tolerance_m2: float = TOLERANCE_M2, level: str = "grid",
+             unassigned=frozenset()) -> list[Problem]:
     """Every problem of grids (`codes`, WGS84 `geoms`) inside `parent` (WGS84, optional).
-    `level` names the units when they are not grids (a district file, say)."""
-    problems = _code_problems(list(codes), parent_code, level)
+    `level` names the units when they are not grids (a district file, say); `unassigned`
+    are labels of new grids whose codes are given at publishing, exempt from code checks."""
+    problems = _code_problems(list(codes), parent_code, level, unassigned)
     measurable = []
     for code, geom in zip(codes, geoms, strict=True):
         own = _shape_problems(code, geom, max_vertices, level)
@@ -141,44 +147,57 @@ def validate(codes: list[str], geoms, parent=None, parent_code: str | None = Non
             problems.append(Problem("sliver", (code,), f"{level} {code} covers {metric.area:,.0f} m², "
                                     f"less than the {min_area_m2:,.0f} m² a {level} needs",
                                     metric.area, flat))
-        measurable.append((code, metric))
+        measurable.append((code, flat))
     problems.extend(_overlaps(measurable, tolerance_m2))
     if parent is not None and not parent.is_empty:
-        problems.extend(_against_parent(measurable, _metric(parent), parent_code, tolerance_m2))
+        problems.extend(_against_parent(measurable, parent, parent_code, tolerance_m2))
     return problems
 
 
+def _m2(geom) -> float:
+    """Area in m². A sliver with no area in the stored lon/lat (a point cut into a straight
+    edge, off the projected edge by centimetres) would gain some if projected, so areas that
+    are tiny in lon/lat are scaled, not projected."""
+    if geom.is_empty:
+        return 0.0
+    rough = geom.area * 111_320.0**2 * math.cos(math.radians(geom.centroid.y))
+    return rough if rough < 100.0 else _metric(geom).area
+
+
 def _overlaps(measurable, tolerance_m2: float) -> list[Problem]:
+    """Overlaps between grids. Overlay happens in the stored lon/lat, where shared edges are
+    exact (a point cut into an edge is not on the projected edge); areas are in metres."""
     if len(measurable) < 2:
         return []
-    metric = np.array([m for _, m in measurable], dtype=object)
-    tree = shapely.STRtree(metric)
-    left, right = tree.query(metric, predicate="intersects")
+    geoms = np.array([g for _, g in measurable], dtype=object)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
     keep = left < right
     out = []
     for i, j in zip(left[keep], right[keep], strict=True):
-        shared = shapely.intersection(metric[i], metric[j])
-        if shared.area > tolerance_m2:
+        shared = shapely.intersection(geoms[i], geoms[j])
+        area = _m2(shared)
+        if area > tolerance_m2:
             a, b = measurable[i][0], measurable[j][0]
             out.append(Problem("overlap", (a, b), f"grids {a} and {b} overlap by "
-                               f"{shared.area:,.0f} m²", shared.area, _lonlat(shared)))
+                               f"{area:,.0f} m²", area, shared))
     return out
 
 
-def _against_parent(measurable, parent_metric, parent_code, tolerance_m2) -> list[Problem]:
+def _against_parent(measurable, parent, parent_code, tolerance_m2) -> list[Problem]:
     out = []
     name = parent_code or "the area"
-    for code, metric in measurable:
-        outside = shapely.difference(metric, parent_metric)
-        if outside.area > tolerance_m2:
-            out.append(Problem("outside_parent", (code,), f"{outside.area:,.0f} m² of grid {code} "
-                               f"lie outside {name}", outside.area, _lonlat(outside)))
-    covered = shapely.union_all([m for _, m in measurable]) if measurable else shapely.Polygon()
-    for hole in _pieces(shapely.difference(parent_metric, covered)):
-        if hole.area > tolerance_m2:
+    for code, geom in measurable:
+        outside = shapely.difference(geom, parent)
+        area = _m2(outside)
+        if area > tolerance_m2:
+            out.append(Problem("outside_parent", (code,), f"{area:,.0f} m² of grid {code} "
+                               f"lie outside {name}", area, outside))
+    covered = shapely.union_all([g for _, g in measurable]) if measurable else shapely.Polygon()
+    for hole in _pieces(shapely.difference(parent, covered)):
+        area = _m2(hole)
+        if area > tolerance_m2:
             centre = hole.representative_point()
-            lon, lat = from_metric([centre.x], [centre.y])
-            out.append(Problem("gap", (), f"{hole.area:,.0f} m² of {name} near "
-                               f"({lon[0]:.5f}, {lat[0]:.5f}) belong to no grid", hole.area,
-                               _lonlat(hole)))
+            out.append(Problem("gap", (), f"{area:,.0f} m² of {name} near "
+                               f"({centre.x:.5f}, {centre.y:.5f}) belong to no grid", area, hole))
     return out

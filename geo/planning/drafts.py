@@ -1,0 +1,327 @@
+"""Drafts of new grid boundaries for one area (a street or a community): opened as a copy of
+the area's current grids, edited (redraw, split by a line, merge, move a shared boundary,
+import a file), validated, and published in one transaction.
+
+Every draft grid has a version, and so has the draft: a change names the versions it was
+based on (`expected`, from HTTP If-Match), so that two planners cannot overwrite each other.
+A change to one grid needs that grid's version; a change to several needs each of theirs; a
+change to the whole draft (import, publish) needs the draft's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import shapely
+from shapely.ops import split as split_by
+
+from geo.casework.errors import (
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    StateConflict,
+)
+from geo.casework.scope import Actor
+from geo.crs import to_metric
+from geo.planning.validate import Problem, validate
+from geo.store import Store
+from geo.store.sql import Tx, as_dt
+
+
+@dataclass
+class DraftGrid:
+    key: str
+    code: str | None  # None until published (new grids get their code then)
+    community_code: str
+    name: str
+    households: int | None
+    geom: object  # shapely, WGS84
+    version: int
+
+    def etag(self, draft_id: int) -> str:
+        return f'"g{draft_id}.{self.key}.{self.version}"'
+
+
+@dataclass
+class Draft:
+    id: int
+    area_code: str
+    title: str
+    state: str
+    version: int
+    created_by: str
+    created_at: datetime
+    published_at: datetime | None
+    grids: list[DraftGrid]
+
+    @property
+    def etag(self) -> str:
+        return f'"d{self.id}.{self.version}"'
+
+    def grid(self, key: str) -> DraftGrid:
+        for g in self.grids:
+            if g.key == key:
+                return g
+        raise NotFound(f"draft {self.id} has no grid {key!r}")
+
+
+def _metric_area(geom) -> float:
+    return shapely.transform(geom, lambda c: np.column_stack(to_metric(c[:, 0], c[:, 1]))).area
+
+
+def _wkb(geom) -> bytes:
+    return shapely.to_wkb(geom, output_dimension=3, include_srid=False)
+
+
+def _covering(actor: Actor, area_code: str) -> None:
+    if not actor.covers(area_code[:9]):
+        raise NotFound(f"no area {area_code} in your jurisdiction")
+
+
+def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: datetime) -> Draft:
+    """A new draft holding a copy of the area's current grids."""
+    if len(area_code) not in (9, 12) or not area_code.isdigit():
+        raise InvalidInput("area must be a street (9 digits) or community (12 digits) code")
+    _covering(actor, area_code)
+    with store.tx() as tx:
+        table = "street" if len(area_code) == 9 else "community"
+        if tx.one(f"SELECT code FROM {table} WHERE code = :c", {"c": area_code}) is None:
+            raise NotFound(f"no {table} {area_code}")
+        d = tx.dialect
+        draft_id = tx.one("INSERT INTO plan_draft (area_code, title, created_by, created_at) "
+                          "VALUES (:a, :t, :u, :now) RETURNING id",
+                          {"a": area_code, "t": title, "u": actor.username, "now": now})["id"]
+        rows = tx.rows(f"SELECT code, community_code, name, households, {d.wkb('geom')} AS wkb "
+                       "FROM grid WHERE valid_to IS NULL AND substr(code, 1, :n) = :a "
+                       "ORDER BY code", {"n": len(area_code), "a": area_code})
+        for r in rows:
+            tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
+                   "geom) VALUES (:d, :k, :k, :c, :name, :h, :g)",
+                   {"d": draft_id, "k": r["code"], "c": r["community_code"], "name": r["name"],
+                    "h": r["households"], "g": bytes(r["wkb"])})
+    return get_draft(store, actor, draft_id)
+
+
+def _load(tx: Tx, actor: Actor, draft_id: int) -> Draft:
+    row = tx.one("SELECT * FROM plan_draft WHERE id = :id", {"id": draft_id})
+    if row is None or not actor.covers(row["area_code"][:9]):
+        raise NotFound(f"no draft {draft_id} that you can see")
+    grids = [DraftGrid(r["key"], r["code"], r["community_code"], r["name"], r["households"],
+                       shapely.from_wkb(bytes(r["geom"])), r["version"])
+             for r in tx.rows("SELECT * FROM plan_grid WHERE draft_id = :id ORDER BY key",
+                              {"id": draft_id})]
+    return Draft(row["id"], row["area_code"], row["title"], row["state"], row["version"],
+                 row["created_by"], as_dt(row["created_at"]), as_dt(row["published_at"]), grids)
+
+
+def get_draft(store: Store, actor: Actor, draft_id: int) -> Draft:
+    with store.snapshot() as tx:
+        return _load(tx, actor, draft_id)
+
+
+def _check(draft: Draft, expected: list[str] | None, keys: list[str] | None) -> None:
+    """The caller's If-Match etags must name the current version of every grid in `keys`
+    (or of the draft when `keys` is None)."""
+    if draft.state != "open":
+        raise StateConflict(f"draft {draft.id} is {draft.state}; open a new draft to change "
+                            "the boundaries again", state=draft.state)
+    wanted = [draft.etag] if keys is None else [draft.grid(k).etag(draft.id) for k in keys]
+    if not expected:
+        raise PreconditionRequired(
+            "send If-Match with the ETag of what you changed (" + ", ".join(wanted) + ")")
+    stale = [w for w in wanted if w not in expected]
+    if stale:
+        raise PreconditionFailed("someone changed this draft since you loaded it; reload it "
+                                 f"(current: {', '.join(wanted)})")
+
+
+def _polygonal(geom, what: str):
+    if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidInput(f"{what} must be a polygon or multipolygon")
+    return geom
+
+
+def _save(tx: Tx, draft: Draft, changed: list[DraftGrid], removed: list[str] = ()) -> None:
+    """Write changed and new grids (versions moved on), delete `removed`, and move the
+    draft's version on: all in the caller's transaction."""
+    for key in removed:
+        tx.run("DELETE FROM plan_grid WHERE draft_id = :d AND key = :k", {"d": draft.id, "k": key})
+    for g in changed:
+        updated = tx.run("UPDATE plan_grid SET geom = :g, name = :name, households = :h, "
+                         "community_code = :c, version = version + 1 "
+                         "WHERE draft_id = :d AND key = :k AND version = :v",
+                         {"g": _wkb(g.geom), "name": g.name, "h": g.households,
+                          "c": g.community_code, "d": draft.id, "k": g.key, "v": g.version})
+        if updated == 0:
+            exists = tx.one("SELECT 1 AS x FROM plan_grid WHERE draft_id = :d AND key = :k",
+                            {"d": draft.id, "k": g.key})
+            if exists:
+                raise PreconditionFailed(f"grid {g.key} changed meanwhile; reload the draft")
+            tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
+                   "geom) VALUES (:d, :k, :code, :c, :name, :h, :g)",
+                   {"d": draft.id, "k": g.key, "code": g.code, "c": g.community_code,
+                    "name": g.name, "h": g.households, "g": _wkb(g.geom)})
+    moved = tx.run("UPDATE plan_draft SET version = version + 1 WHERE id = :d AND version = :v",
+                   {"d": draft.id, "v": draft.version})
+    if moved == 0:
+        raise PreconditionFailed(f"draft {draft.id} changed meanwhile; reload it")
+
+
+def _new_key(tx: Tx, draft: Draft) -> str:
+    row = tx.one("UPDATE plan_draft SET next_key = next_key + 1 WHERE id = :d RETURNING next_key",
+                 {"d": draft.id})
+    return f"new{row['next_key'] - 1}"
+
+
+def redraw(store: Store, actor: Actor, draft_id: int, key: str, geom, name: str | None,
+           expected: list[str] | None) -> Draft:
+    """Replace one grid's outline (and name)."""
+    _polygonal(geom, "the grid's geometry")
+    with store.tx() as tx:
+        draft = _load(tx, actor, draft_id)
+        _check(draft, expected, [key])
+        g = draft.grid(key)
+        g.geom, g.name = geom, (name if name is not None else g.name)
+        _save(tx, draft, [g])
+    return get_draft(store, actor, draft_id)
+
+
+def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -> Draft:
+    """Cut a grid in two (or more) along a line drawn across it; the largest piece keeps the
+    grid, the others become new grids of the same community. Households go by area."""
+    if line is None or line.geom_type not in ("LineString", "MultiLineString"):
+        raise InvalidInput("the cut must be a line")
+    with store.tx() as tx:
+        draft = _load(tx, actor, draft_id)
+        _check(draft, expected, [key])
+        g = draft.grid(key)
+        pieces = sorted(split_by(shapely.make_valid(g.geom) if not g.geom.is_valid else g.geom,
+                                 line).geoms, key=_metric_area, reverse=True)
+        if len(pieces) < 2:
+            raise InvalidInput(f"the line does not cut grid {key} in two: draw it across the "
+                               "grid, from outside to outside")
+        total = sum(_metric_area(p) for p in pieces)
+        households = g.households
+        g.geom = pieces[0]
+        changed = [g]
+        for piece in pieces[1:]:
+            share = _metric_area(piece) / total
+            changed.append(DraftGrid(_new_key(tx, draft), None, g.community_code,
+                                     f"{g.name} (split)", None if households is None
+                                     else int(round(households * share)), piece, 1))
+        if households is not None:
+            g.households = households - sum(c.households or 0 for c in changed[1:])
+        _save(tx, draft, changed)
+    return get_draft(store, actor, draft_id)
+
+
+def merge(store: Store, actor: Actor, draft_id: int, keys: list[str], expected) -> Draft:
+    """Merge grids into the first one named; they must touch."""
+    if len(set(keys)) < 2:
+        raise InvalidInput("name at least two different grids to merge")
+    with store.tx() as tx:
+        draft = _load(tx, actor, draft_id)
+        _check(draft, expected, keys)
+        grids = [draft.grid(k) for k in keys]
+        union = shapely.union_all([g.geom for g in grids])
+        if len(getattr(union, "geoms", [union])) > 1:
+            raise InvalidInput("these grids do not touch; merging them would make a grid of "
+                               "separate pieces")
+        first = grids[0]
+        first.geom = union
+        if all(g.households is not None for g in grids):
+            first.households = sum(g.households for g in grids)
+        _save(tx, draft, [first], removed=keys[1:])
+    return get_draft(store, actor, draft_id)
+
+
+def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, line,
+                  expected) -> Draft:
+    """Redraw the boundary between two neighbouring grids along a new line: their union is
+    cut by the line, and each keeps the piece that overlaps it most. Both change together,
+    so no sliver or gap can appear between them."""
+    if line is None or line.geom_type != "LineString":
+        raise InvalidInput("the new boundary must be a line")
+    with store.tx() as tx:
+        draft = _load(tx, actor, draft_id)
+        _check(draft, expected, [a, b])
+        ga, gb = draft.grid(a), draft.grid(b)
+        union = shapely.union_all([ga.geom, gb.geom])
+        pieces = list(split_by(union, line).geoms)
+        if len(pieces) != 2:
+            raise InvalidInput(f"the new line cuts grids {a} and {b} into {len(pieces)} pieces; "
+                               "draw it across their union, from outside to outside, once")
+        first, second = pieces
+        if (_metric_area(first.intersection(ga.geom)) + _metric_area(second.intersection(gb.geom))
+                < _metric_area(first.intersection(gb.geom)) + _metric_area(second.intersection(ga.geom))):
+            first, second = second, first
+        ga.geom, gb.geom = first, second
+        _save(tx, draft, [ga, gb])
+    return get_draft(store, actor, draft_id)
+
+
+def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | None],
+                names: list[str], geoms, expected) -> Draft:
+    """Replace every grid of the draft (an imported file). Grids whose code is a current code
+    of the area keep it; the others are new."""
+    with store.tx() as tx:
+        draft = _load(tx, actor, draft_id)
+        _check(draft, expected, None)
+        area = draft.area_code
+        outlines = [(r["code"], shapely.from_wkb(bytes(r["wkb"]))) for r in tx.rows(
+            f"SELECT code, {tx.dialect.wkb('geom')} AS wkb FROM community "
+            "WHERE substr(code, 1, :n) = :a OR code = substr(:a, 1, 12) ORDER BY code",
+            {"n": len(area), "a": area})]
+        grids = []
+        for k, (code, name, geom) in enumerate(zip(codes, names, geoms, strict=True)):
+            keep = code if code and len(code) == 15 and code.startswith(area) else None
+            home = keep[:12] if keep else _community_of(geom, outlines, area)
+            grids.append(DraftGrid(keep or f"file{k + 1}", keep, home, name or "", None, geom, 1))
+        keys = [g.key for g in grids]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("the file names the same grid code twice")
+        _save(tx, draft, [], removed=[g.key for g in draft.grids])
+        _save_new(tx, draft.id, grids)
+    return get_draft(store, actor, draft_id)
+
+
+def _community_of(geom, outlines, area: str) -> str:
+    """The community a new grid belongs to: the area itself, or the community of the street
+    that holds its inner point (the first one when the geometry cannot say)."""
+    if len(area) == 12:
+        return area
+    if geom is not None and not geom.is_empty and geom.is_valid:
+        inner = geom.representative_point()
+        for code, outline in outlines:
+            if outline.covers(inner):
+                return code
+    return outlines[0][0] if outlines else area + "001"
+
+
+def _save_new(tx: Tx, draft_id: int, grids: list[DraftGrid]) -> None:
+    for g in grids:
+        tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
+               "geom) VALUES (:d, :k, :code, :c, :name, :h, :g)",
+               {"d": draft_id, "k": g.key, "code": g.code, "c": g.community_code,
+                "name": g.name, "h": g.households, "g": _wkb(g.geom)})
+
+
+def area_outline(store: Store, area_code: str):
+    """The area's outline (WGS84): the street's or community's polygon."""
+    table = "street" if len(area_code) == 9 else "community"
+    frame = store.read_layer("streets" if table == "street" else "communities")
+    match = frame[frame.code == area_code]
+    if match.empty:
+        raise NotFound(f"no {table} {area_code}")
+    return match.geometry.values[0]
+
+
+def check_draft(store: Store, actor: Actor, draft_id: int) -> tuple[Draft, list[Problem]]:
+    """The draft and its validation report inside its area."""
+    draft = get_draft(store, actor, draft_id)
+    labels = [g.code or g.key for g in draft.grids]
+    problems = validate(labels, [g.geom for g in draft.grids], area_outline(store, draft.area_code),
+                        draft.area_code, unassigned={g.key for g in draft.grids if not g.code})
+    return draft, problems

@@ -1,0 +1,142 @@
+"""Publishing a draft: in one transaction, the area's replaced grids get valid_to, the new
+ones valid_from (the same instant), new grids get the next free codes of their community (a
+code is never reused: history keeps it), and open issues of the area are located again in
+the new grids with an audit entry. Closed issues keep the grid they had; `locate(at=D)`
+answers with the grids valid at D."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import shapely
+
+from geo.casework.errors import InvalidInput, PreconditionFailed
+from geo.casework.read import is_open
+from geo.casework.scope import Actor
+from geo.codes import child
+from geo.planning.drafts import Draft, _check, _load, check_draft
+from geo.store import Store
+from geo.store.sql import Tx
+
+
+def _multi(geom):
+    geom = shapely.force_2d(geom)
+    return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+
+
+def _insert_grid(tx: Tx, code: str, community: str, name: str, geom, households, workers,
+                 now: datetime) -> None:
+    wkb = shapely.to_wkb(_multi(geom))
+    if tx.dialect.name == "postgis":
+        tx.run("INSERT INTO grid (code, community_code, name, geom, workers, households, "
+               "valid_from) VALUES (:code, :c, :name, ST_SetSRID(ST_GeomFromWKB(:g), 4326), "
+               ":w, :h, :now)", {"code": code, "c": community, "name": name, "g": wkb,
+                                 "w": list(workers), "h": households, "now": now})
+        return
+    minx, miny, maxx, maxy = geom.bounds
+    tx.run("INSERT INTO grid (code, community_code, name, geom, minx, miny, maxx, maxy, workers, "
+           "households, valid_from) VALUES (:code, :c, :name, :g, :x0, :y0, :x1, :y1, :w, :h, "
+           ":now)", {"code": code, "c": community, "name": name, "g": wkb, "x0": minx, "y0": miny,
+                     "x1": maxx, "y1": maxy, "w": json.dumps(list(workers)), "h": households,
+                     "now": now})
+
+
+def _next_sequences(tx: Tx, communities: set[str]) -> dict[str, int]:
+    """The next unused grid sequence of each community (current and retired codes count)."""
+    out = {}
+    for c in communities:
+        row = tx.one("SELECT max(code) AS top FROM grid WHERE community_code = :c", {"c": c})
+        out[c] = int(row["top"][12:]) + 1 if row and row["top"] else 1
+    return out
+
+
+def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: Actor,
+              now: datetime) -> int:
+    """Open issues of the area located again in the published grids (the smallest code
+    wins on a shared edge, as locate does); each move gets an audit entry."""
+    d = tx.dialect
+    area = draft.area_code
+    rows = tx.rows(f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, i.grid_code, i.state "
+                   f"FROM issue i WHERE {is_open('i')} AND substr(i.grid_code, 1, :n) = :a",
+                   {"n": len(area), "a": area})
+    if not rows:
+        return 0
+    order = sorted(range(len(published)), key=lambda k: published[k][0])
+    codes = [published[k][0] for k in order]
+    tree = shapely.STRtree([published[k][1] for k in order])
+    points = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows])
+    hit_point, hit_grid = tree.query(points, predicate="covered_by")
+    best = np.full(len(rows), -1)
+    for p, g in zip(hit_point, hit_grid, strict=True):
+        if best[p] < 0 or g < best[p]:
+            best[p] = g
+    moved = 0
+    for r, k in zip(rows, best, strict=True):
+        new = codes[k] if k >= 0 else None
+        if new is None or new == r["grid_code"]:
+            continue
+        tx.run("UPDATE issue SET grid_code = :g, community_code = :c, version = version + 1, "
+               "updated_at = :now WHERE id = :id",
+               {"g": new, "c": new[:12], "now": now, "id": r["id"]})
+        tx.run("INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
+               "reason, details) VALUES (:id, :now, :actor, 'relocate', :s, :s, :reason, :d)",
+               {"id": r["id"], "now": now, "actor": actor.username, "s": r["state"],
+                "reason": f"grid boundaries of {area} republished (plan {draft.id})",
+                "d": {"from_grid": r["grid_code"], "to_grid": new}})
+        moved += 1
+    return moved
+
+
+def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | None,
+            now: datetime) -> dict:
+    """Publish the draft; what was added, retired, kept, and how many open issues moved."""
+    draft, problems = check_draft(store, actor, draft_id)
+    if problems:
+        kinds = sorted({p.kind for p in problems})
+        raise InvalidInput(f"the draft has {len(problems)} problem(s) ({', '.join(kinds)}); "
+                           "fix them before publishing (see its validation report)")
+    with store.tx() as tx:
+        current = _load(tx, actor, draft_id)
+        _check(current, expected, None)
+        if current.version != draft.version:
+            raise PreconditionFailed(f"draft {draft_id} changed while it was being checked")
+        d = tx.dialect
+        area = draft.area_code
+        before = {r["code"]: r for r in tx.rows(
+            f"SELECT code, name, households, workers, {d.wkb('geom')} AS wkb FROM grid "
+            "WHERE valid_to IS NULL AND substr(code, 1, :n) = :a", {"n": len(area), "a": area})}
+        kept, changed, added = [], [], []
+        for g in draft.grids:
+            old = before.get(g.code) if g.code else None
+            if old is not None and old["name"] == g.name and old["households"] == g.households \
+                    and shapely.from_wkb(bytes(old["wkb"])).equals_exact(_multi(g.geom), 0):
+                kept.append(g)
+            elif old is not None:
+                changed.append(g)
+            else:
+                added.append(g)
+        retired = sorted(set(before) - {g.code for g in kept})
+        if retired:
+            tx.run(f"UPDATE grid SET valid_to = :now WHERE valid_to IS NULL AND "
+                   f"{d.in_list('code', 'codes')}", {"now": now, "codes": retired})
+        sequences = _next_sequences(tx, {g.community_code for g in added})
+        published = [(g.code, g.geom) for g in kept]
+        for g in changed + added:
+            if g.code is None:
+                g.code = child(g.community_code, sequences[g.community_code])
+                sequences[g.community_code] += 1
+            old = before.get(g.code)
+            workers = (json.loads(old["workers"]) if isinstance(old["workers"], str)
+                       else old["workers"]) if old else []
+            _insert_grid(tx, g.code, g.community_code, g.name or g.code, g.geom, g.households,
+                         workers or [], now)
+            published.append((g.code, g.geom))
+        moved = _relocate(tx, draft, published, actor, now)
+        tx.run("UPDATE plan_draft SET state = 'published', published_at = :now, "
+               "version = version + 1 WHERE id = :id", {"now": now, "id": draft_id})
+    return {"draft": draft_id, "published_at": now, "kept": sorted(g.code for g in kept),
+            "changed": sorted(g.code for g in changed), "added": sorted(g.code for g in added),
+            "retired": [c for c in retired if c not in {g.code for g in changed}],
+            "relocated_issues": moved}
