@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.auth import ActorCache
 from api.limits import BodyLimit
-from api.routes import auth, hotspots, issues, layers, maps, open311, teams
+from api.routes import auth, hotspots, issues, layers, maps, open311, plans, teams
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
 from geo.store import Store, StoreError, open_store
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return open311.error_response(400, errors.readable(exc.errors()), fmt)
         return await errors.validation_error_response(exc)
 
-    for module in (auth, issues, teams, layers, hotspots, open311, maps):
+    for module in (auth, issues, teams, layers, hotspots, plans, open311, maps):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["meta"])
@@ -76,5 +76,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
-                       larger={"/photos": settings.max_photo_bytes})
+                       larger={"/photos": settings.max_photo_bytes,
+                               "/import": plans.MAX_FILE_BYTES + 64 * 1024})
     return app

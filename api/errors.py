@@ -9,8 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from geo.casework.errors import (CaseError, Forbidden, InvalidInput, NotFound,
-                                 PreconditionFailed, PreconditionRequired, StateConflict)
+from geo.casework.errors import (
+    CaseError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    StateConflict,
+)
 from geo.store.sql import InvalidText, StatementTimeout
 
 log = logging.getLogger("griddispatch.api")

@@ -55,7 +55,7 @@ def collection(ids, geoms, properties: list[dict], live: bool = False, **members
     `members` become foreign members of the collection (paging: numberMatched, ...)."""
     geometry_text = shapely.to_geojson(rounded(geoms)) if len(properties) else []
     features = [
-        f'{{"type":"Feature","id":{json.dumps(i, default=_default)},"geometry":{g},'
+        f'{{"type":"Feature","id":{json.dumps(i, default=_default)},"geometry":{g or "null"},'
         f'"properties":{json.dumps(p, default=_default, ensure_ascii=False, separators=_TIGHT)}}}'
         for i, g, p in zip(ids, geometry_text, properties, strict=True)
     ]

@@ -25,7 +25,7 @@ from geo.casework.errors import (
 )
 from geo.casework.scope import Actor
 from geo.crs import to_metric
-from geo.planning.validate import Problem, validate
+from geo.planning.validate import UNMEASURABLE, Problem, validate
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
 
@@ -319,9 +319,20 @@ def area_outline(store: Store, area_code: str):
 
 
 def check_draft(store: Store, actor: Actor, draft_id: int) -> tuple[Draft, list[Problem]]:
-    """The draft and its validation report inside its area."""
+    """The draft and its validation report inside its area; in a street's draft, each grid
+    must also lie inside its own community."""
     draft = get_draft(store, actor, draft_id)
     labels = [g.code or g.key for g in draft.grids]
-    problems = validate(labels, [g.geom for g in draft.grids], area_outline(store, draft.area_code),
-                        draft.area_code, unassigned={g.key for g in draft.grids if not g.code})
+    geoms = [g.geom for g in draft.grids]
+    problems = validate(labels, geoms, area_outline(store, draft.area_code), draft.area_code,
+                        unassigned={g.key for g in draft.grids if not g.code})
+    if len(draft.area_code) == 9:
+        broken = {p.codes[0] for p in problems if p.kind in UNMEASURABLE}
+        communities = store.read_layer("communities").set_index("code").geometry
+        for label, g in zip(labels, draft.grids, strict=True):
+            if label in broken or g.community_code not in communities.index:
+                continue
+            problems.extend(p for p in validate([label], [g.geom], communities[g.community_code],
+                                                g.community_code, unassigned={label})
+                            if p.kind == "outside_parent")
     return draft, problems

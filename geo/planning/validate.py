@@ -24,6 +24,8 @@ TOLERANCE_M2 = 1.0  # overlaps and gaps below this are rounding of shared edges
 KINDS = ("empty", "not_a_polygon", "nan_coordinates", "has_z", "unclosed_ring", "too_many_vertices",
          "invalid_geometry", "non_contiguous", "sliver", "malformed_code", "duplicate_code",
          "outside_parent", "overlap", "gap")
+# Problems after which a geometry cannot be measured against others.
+UNMEASURABLE = ("empty", "not_a_polygon", "nan_coordinates", "invalid_geometry")
 _REASON_AT = re.compile(r"^(?P<reason>[^\[]+)\[(?P<x>-?[\d.eE+-]+) (?P<y>-?[\d.eE+-]+)\]")
 
 
@@ -135,7 +137,7 @@ def validate(codes: list[str], geoms, parent=None, parent_code: str | None = Non
     for code, geom in zip(codes, geoms, strict=True):
         own = _shape_problems(code, geom, max_vertices, level)
         problems.extend(own)
-        if any(p.kind not in ("has_z", "too_many_vertices") for p in own):
+        if any(p.kind in UNMEASURABLE for p in own):
             continue
         flat = shapely.force_2d(geom)
         metric = _metric(flat)

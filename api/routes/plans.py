@@ -1,0 +1,204 @@
+"""Planners' drafts of grid boundaries: open, edit (redraw, split, merge, move a boundary,
+import a file), validate, preview and publish. Every change sends If-Match with the ETags of
+what it changes (428 without, 412 when someone else changed it first)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import shapely
+from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from shapely.geometry import shape
+
+from api import deps
+from api.geojson import MEDIA_TYPE, collection
+from api.schemas import Strict
+from geo.casework.errors import InvalidInput
+from geo.casework.scope import Actor
+from geo.planning import drafts
+from geo.planning.importing import BoundaryFileError, read_boundaries
+from geo.planning.publish import publish
+from geo.planning.validate import raw_ring_problems
+from geo.store import Store
+
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+SCOPE = "grids:plan"
+DraftId = Annotated[int, PathParam(ge=1, le=2**62)]
+Key = Annotated[str, PathParam(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=4000,
+                                       description="the ETags of what the change is based on")]
+GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}}
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class Geometry(Strict):
+    type: Literal["Polygon", "MultiPolygon", "LineString"]
+    coordinates: list = Field(max_length=100_000)
+
+
+class OpenIn(Strict):
+    area_code: Annotated[str, Field(pattern=r"^([0-9]{9}|[0-9]{12})$")]
+    title: Annotated[str, Field(max_length=200)] = ""
+
+
+class RedrawIn(Strict):
+    geometry: Geometry
+    name: Annotated[str, Field(max_length=100)] | None = None
+
+
+class SplitIn(Strict):
+    key: Annotated[str, Field(min_length=1, max_length=40)]
+    line: Geometry
+
+
+class MergeIn(Strict):
+    keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
+                    Field(min_length=2, max_length=50)]
+
+
+class BoundaryIn(Strict):
+    a: Annotated[str, Field(min_length=1, max_length=40)]
+    b: Annotated[str, Field(min_length=1, max_length=40)]
+    line: Geometry
+
+
+def etags(header: str | None) -> list[str] | None:
+    """If-Match as a list of ETags (None when absent)."""
+    if not header:
+        return None
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+def _geometry(g: Geometry, what: str, kind: tuple[str, ...]):
+    if g.type not in kind:
+        raise InvalidInput(f"{what} must be a {' or '.join(kind)}")
+    raw = g.model_dump()
+    unclosed = raw_ring_problems(what, raw)
+    if unclosed:
+        raise InvalidInput(unclosed[0].message)
+    try:
+        geom = shape(raw)
+    except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise InvalidInput(f"{what} is not a readable GeoJSON {g.type}: {exc}") from None
+    if shapely.get_num_coordinates(geom) > 20_000:
+        raise InvalidInput(f"{what} has more than 20,000 vertices")
+    return geom
+
+
+def draft_response(draft: drafts.Draft, status: int = 200):
+    """The draft's grids as GeoJSON, each with its ETag; the draft's ETag in the header."""
+    props = [{"key": g.key, "code": g.code, "community_code": g.community_code, "name": g.name,
+              "households": g.households, "version": g.version, "etag": g.etag(draft.id)}
+             for g in draft.grids]
+    response = collection([g.key for g in draft.grids], [g.geom for g in draft.grids], props,
+                          live=True, draft={"id": draft.id, "area_code": draft.area_code,
+                                            "title": draft.title, "state": draft.state,
+                                            "version": draft.version, "etag": draft.etag,
+                                            "created_by": draft.created_by,
+                                            "created_at": draft.created_at,
+                                            "published_at": draft.published_at})
+    response.status_code = status
+    response.headers["ETag"] = draft.etag
+    return response
+
+
+@router.post("", status_code=201, responses=GEOJSON)
+def open_draft(body: OpenIn, actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+               now: datetime = Depends(deps.now)):
+    """Open a draft of a street's or community's grids (a copy of the current ones)."""
+    return draft_response(drafts.open_draft(store, actor, body.area_code, body.title, now), 201)
+
+
+@router.get("/{draft_id}", responses=GEOJSON)
+def get_draft(draft_id: DraftId, actor: Actor = deps.actor(SCOPE),
+              store: Store = Depends(deps.store)):
+    return draft_response(drafts.get_draft(store, actor, draft_id))
+
+
+@router.put("/{draft_id}/grids/{key}", responses=GEOJSON)
+def redraw(draft_id: DraftId, key: Key, body: RedrawIn, if_match: IfMatch = None,
+           actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    """Redraw one grid (If-Match: that grid's ETag)."""
+    geom = _geometry(body.geometry, f"grid {key}", ("Polygon", "MultiPolygon"))
+    return draft_response(drafts.redraw(store, actor, draft_id, key, geom, body.name,
+                                        etags(if_match)))
+
+
+@router.post("/{draft_id}/split", responses=GEOJSON)
+def split(draft_id: DraftId, body: SplitIn, if_match: IfMatch = None,
+          actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    """Cut a grid along a line drawn across it (If-Match: the grid's ETag)."""
+    line = _geometry(body.line, "the cut", ("LineString",))
+    return draft_response(drafts.split(store, actor, draft_id, body.key, line, etags(if_match)))
+
+
+@router.post("/{draft_id}/merge", responses=GEOJSON)
+def merge(draft_id: DraftId, body: MergeIn, if_match: IfMatch = None,
+          actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    """Merge neighbouring grids into the first (If-Match: every grid's ETag)."""
+    return draft_response(drafts.merge(store, actor, draft_id, body.keys, etags(if_match)))
+
+
+@router.post("/{draft_id}/boundary", responses=GEOJSON)
+def move_boundary(draft_id: DraftId, body: BoundaryIn, if_match: IfMatch = None,
+                  actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    """Move the boundary between two grids to a new line (If-Match: both grids' ETags)."""
+    line = _geometry(body.line, "the new boundary", ("LineString",))
+    return draft_response(drafts.move_boundary(store, actor, draft_id, body.a, body.b, line,
+                                               etags(if_match)))
+
+
+@router.post("/{draft_id}/import", responses=GEOJSON)
+async def import_file(draft_id: DraftId, file: Annotated[UploadFile, File()],
+                      shifted: Annotated[Literal["gcj02", "bd09"] | None, Form()] = None,
+                      code_field: Annotated[str, Form(max_length=64)] = "code",
+                      name_field: Annotated[str, Form(max_length=64)] = "name",
+                      if_match: IfMatch = None, actor: Actor = deps.actor(SCOPE),
+                      store: Store = Depends(deps.store)):
+    """Replace the draft's grids by a file's polygons (GeoJSON, GeoPackage or a zipped
+    Shapefile, in the CRS the file declares; If-Match: the draft's ETag)."""
+    suffix = Path(file.filename or "").suffix.lower()
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            imported = read_boundaries(path, code_field, shifted)
+        except BoundaryFileError as exc:
+            raise InvalidInput(str(exc)) from None
+    frame = imported.frame
+    if frame.empty:
+        raise InvalidInput("the file holds no features")
+    codes = [str(c) if c is not None else None for c in
+             (frame[code_field] if code_field in frame else [None] * len(frame))]
+    names = [str(n) for n in (frame[name_field] if name_field in frame else [""] * len(frame))]
+    draft = drafts.replace_all(store, actor, draft_id, codes, names, list(frame.geometry.values),
+                               etags(if_match))
+    return draft_response(draft)
+
+
+@router.get("/{draft_id}/validation", responses=GEOJSON)
+def validation(draft_id: DraftId, actor: Actor = deps.actor(SCOPE),
+               store: Store = Depends(deps.store)):
+    """Every problem of the draft, located: a feature per problem (no geometry when it has no
+    place, such as a duplicate code)."""
+    draft, problems = drafts.check_draft(store, actor, draft_id)
+    return collection(list(range(len(problems))), [p.location for p in problems],
+                      [p.as_dict() for p in problems], live=True, valid=not problems,
+                      draft_etag=draft.etag)
+
+
+@router.post("/{draft_id}/publish")
+def publish_draft(draft_id: DraftId, if_match: IfMatch = None, actor: Actor = deps.actor(SCOPE),
+                  store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """Publish the draft in one transaction (If-Match: the draft's ETag)."""
+    result = publish(store, actor, draft_id, etags(if_match), now)
+    return JSONResponse({**result, "published_at": result["published_at"].isoformat()})
