@@ -4,6 +4,7 @@ what it changes (428 without, 412 when someone else changed it first)."""
 
 from __future__ import annotations
 
+import math
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -75,9 +76,32 @@ def etags(header: str | None) -> list[str] | None:
     return [t.strip() for t in header.split(",") if t.strip()]
 
 
+def _position(p) -> bool:
+    return (isinstance(p, list) and len(p) in (2, 3)
+            and all(isinstance(v, int | float) and not isinstance(v, bool)
+                    and math.isfinite(v) for v in p))
+
+
+def _shaped(kind: str, coords) -> bool:
+    """Whether GeoJSON coordinates are nested as `kind` needs, down to finite numbers."""
+    def line(c):
+        return isinstance(c, list) and len(c) >= 2 and all(_position(p) for p in c)
+
+    def polygon(c):
+        return isinstance(c, list) and len(c) >= 1 and all(line(r) for r in c)
+    if kind == "LineString":
+        return line(coords)
+    if kind == "Polygon":
+        return polygon(coords)
+    return isinstance(coords, list) and len(coords) >= 1 and all(polygon(c) for c in coords)
+
+
 def _geometry(g: Geometry, what: str, kind: tuple[str, ...]):
     if g.type not in kind:
         raise InvalidInput(f"{what} must be a {' or '.join(kind)}")
+    if not _shaped(g.type, g.coordinates):
+        raise InvalidInput(f"{what}: the coordinates of a GeoJSON {g.type} are lists of "
+                           "[lon, lat] pairs of finite numbers")
     raw = g.model_dump()
     unclosed = raw_ring_problems(what, raw)
     if unclosed:

@@ -72,6 +72,8 @@ def _metric_area(geom) -> float:
 
 
 def _wkb(geom) -> bytes:
+    if geom is None:  # a file's feature without geometry: kept, and reported as empty
+        geom = shapely.Polygon()
     return shapely.to_wkb(geom, output_dimension=3, include_srid=False)
 
 

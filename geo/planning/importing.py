@@ -55,10 +55,18 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
         raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
     problems: list[Problem] = []
     if path.suffix.lower() in (".geojson", ".json"):
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        for k, feature in enumerate(raw.get("features", [])):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raw = {}
+        features = raw.get("features") if isinstance(raw, dict) else None
+        for k, feature in enumerate(features if isinstance(features, list) else []):
+            if not isinstance(feature, dict):
+                continue
             code = str((feature.get("properties") or {}).get(code_field, f"#{k + 1}"))
             problems.extend(raw_ring_problems(code, feature.get("geometry") or {}))
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        raise BoundaryFileError(f"{path.name} holds no geometries")
     declared = frame.crs.to_string() if frame.crs is not None else "EPSG:4326"
     if frame.crs is None:
         frame = frame.set_crs(STORAGE_EPSG)

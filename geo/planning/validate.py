@@ -62,9 +62,10 @@ def raw_ring_problems(code: str, geometry: dict) -> list[Problem]:
     polygons = {"Polygon": [geometry.get("coordinates")],
                 "MultiPolygon": geometry.get("coordinates")}.get(geometry.get("type"), [])
     out = []
-    for polygon in polygons or []:
-        for ring in polygon or []:
-            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+    for polygon in polygons if isinstance(polygons, list) else []:
+        for ring in polygon if isinstance(polygon, list) else []:
+            if (isinstance(ring, list) and len(ring) >= 2 and isinstance(ring[0], list)
+                    and isinstance(ring[-1], list) and ring[0] != ring[-1]):
                 out.append(Problem("unclosed_ring", (code,),
                                    f"{code}: a ring ends at {ring[-1]}, not where it began "
                                    f"({ring[0]})", location=shapely.Point(ring[0][:2])))
