@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import mapping, shape
@@ -224,3 +225,63 @@ def test_only_planners_of_the_area(api):
         draft = _open(c)["draft"]["id"]
     with api.client("admin") as c:
         assert c.get(f"/api/v1/plans/{draft}").status_code == 200
+
+
+def test_impact_preview_against_brute_force(api, store):
+    """After a split: per-grid workload and what changes grid, each checked by testing every
+    point against every polygon; and a balancing cut suggested for the school-gate grid."""
+    from fixtures.jilin import REFERENCE_TIME
+
+    api.now = REFERENCE_TIME
+    school_community = "220204001001"
+    with api.client("planner") as c:
+        r = c.post("/api/v1/plans", json={"area_code": school_community})
+        doc = r.json()
+        draft = doc["draft"]["id"]
+        untouched = c.get(f"/api/v1/plans/{draft}/impact").json()
+        key, feature = max(_grids(doc).items(),
+                           key=lambda kv: _metric(shape(kv[1]["geometry"])).area)
+        r = c.post(f"/api/v1/plans/{draft}/split",
+                   json={"key": key, "line": _cut_across(shape(feature["geometry"]))},
+                   headers={"If-Match": feature["properties"]["etag"]})
+        after_doc = r.json()
+        result = c.get(f"/api/v1/plans/{draft}/impact").json()
+    assert untouched["changed"] == untouched["added"] == untouched["removed"] == []
+    assert untouched["changes_hands"] == []
+    # the school-gate grid is overloaded: a cut balancing its issues is suggested
+    busiest = max(untouched["after"], key=lambda k: untouched["after"][k]["issues_90d"])
+    cuts = {c["grid"]: c for c in untouched["suggested_cuts"]}
+    assert busiest in cuts, untouched["workload"]
+    cut = cuts[busiest]
+    assert cut["line"]["type"] == "LineString"
+    assert sum(cut["issues"]) == untouched["after"][busiest]["issues_90d"]
+    assert min(cut["issues"]) >= 0.25 * sum(cut["issues"])
+    assert result["changed"] == [key] and len(result["added"]) == 1 and result["removed"] == []
+    issues = store.read_layer("issues")
+    reported = pd.to_datetime(issues.reported_at, utc=True)
+    recent = issues[(issues.grid_code.fillna("").str.startswith(school_community))
+                    & (reported >= pd.Timestamp(REFERENCE_TIME - timedelta(days=90)))]
+
+    def brute(features):
+        out = {}
+        for f in sorted(features, key=lambda f: f["id"]):
+            out[f["id"]] = 0
+        for p in recent.geometry:
+            for f in sorted(features, key=lambda f: f["id"]):
+                if shape(f["geometry"]).covers(p):
+                    out[f["id"]] += 1
+                    break
+        return out
+    assert {k: v["issues_90d"] for k, v in result["after"].items()} == brute(after_doc["features"])
+    assert {k: v["issues_90d"] for k, v in result["before"].items()} == brute(doc["features"])
+    assert sum(v["issues_90d"] for v in result["after"].values()) == len(recent)
+    new_key = result["added"][0]
+    for change in result["changes_hands"]:
+        assert change["from_grid"] == key and change["to_grid"] == new_key
+        assert shape(_grids(after_doc)[new_key]["geometry"]).covers(
+            shapely.Point(change["lon"], change["lat"]))
+    kinds = {c["kind"] for c in result["changes_hands"]}
+    assert kinds <= {"issue", "camera", "site", "team"}
+    for label, v in result["after"].items():
+        assert 0 < v["compactness"] <= 1 and v["area_m2"] > 0
+    assert result["workload"]["after"]["grids"] == len(after_doc["features"])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 
 from api import deps
 from api.geojson import MEDIA_TYPE, collection
@@ -23,6 +23,7 @@ from api.schemas import Strict
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
 from geo.planning import drafts
+from geo.planning.impact import impact
 from geo.planning.importing import BoundaryFileError, read_boundaries
 from geo.planning.publish import publish
 from geo.planning.validate import raw_ring_problems
@@ -218,6 +219,19 @@ def validation(draft_id: DraftId, actor: Actor = deps.actor(SCOPE),
     return collection(list(range(len(problems))), [p.location for p in problems],
                       [p.as_dict() for p in problems], live=True, valid=not problems,
                       draft_etag=draft.etag)
+
+
+@router.get("/{draft_id}/impact")
+def preview(draft_id: DraftId, actor: Actor = deps.actor(SCOPE),
+            store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """What publishing would change: grids added, removed and changed; open issues, cameras,
+    key sites and teams changing grid; per grid before and after (area, households, issues
+    of the last 90 days, compactness); the workload spread; suggested cuts for overloaded
+    grids (a line to send to /split)."""
+    result = impact(store, actor, draft_id, now)
+    for cut in result["suggested_cuts"]:
+        cut["line"] = mapping(cut["line"])
+    return JSONResponse(result)
 
 
 @router.post("/{draft_id}/publish")
