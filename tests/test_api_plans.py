@@ -282,6 +282,6 @@ def test_impact_preview_against_brute_force(api, store):
             shapely.Point(change["lon"], change["lat"]))
     kinds = {c["kind"] for c in result["changes_hands"]}
     assert kinds <= {"issue", "camera", "site", "team"}
-    for label, v in result["after"].items():
+    for v in result["after"].values():
         assert 0 < v["compactness"] <= 1 and v["area_m2"] > 0
     assert result["workload"]["after"]["grids"] == len(after_doc["features"])
