@@ -66,6 +66,9 @@ LOCAL = {
     ),
     "GeoMan": ([("leaflet_geoman_js", url("geoman", "leaflet-geoman.min.js"))],
                [("leaflet_geoman_css", url("geoman", "leaflet-geoman.css"))]),
+    "GridEditor": ([("leaflet_geoman_js", url("geoman", "leaflet-geoman.min.js")),
+                    ("griddispatch_editor", url("app", "editor.js"))],
+                   [("leaflet_geoman_css", url("geoman", "leaflet-geoman.css"))]),
 }
 
 

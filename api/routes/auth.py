@@ -40,6 +40,19 @@ def login_session(request: Request, form: Annotated[OAuth2PasswordRequestForm, D
     return response
 
 
+@router.get("/auth/session/token", response_model=Token)
+def session_token(request: Request, response: Response, actor: Actor = deps.actor()) -> Token:
+    """A short-lived bearer token for the logged-in map page's own script, so that its
+    changes carry an Authorization header (the cookie alone never changes data). Other sites
+    cannot read this answer: the service sends no CORS headers."""
+    settings = request.app.state.settings
+    scopes = grant(actor.role, [])
+    minutes = min(settings.token_minutes, 15)
+    access, expires = issue_token(actor, scopes, settings.secret_key, minutes)
+    response.headers["Cache-Control"] = "no-store"
+    return Token(access_token=access, expires_in=expires, scope=" ".join(scopes))
+
+
 @router.delete("/auth/session", status_code=204, response_class=Response)
 def logout_session():
     response = Response(status_code=204)

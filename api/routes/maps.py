@@ -21,10 +21,12 @@ from geo.casework import read
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.crs import METRIC_EPSG
+from geo.planning.drafts import get_draft
 from geo.store import Store
 from maps import assets
 from maps.base import page
 from maps.dispatch import dispatch_map
+from maps.editor import editor_map
 from maps.hotspots import hotspot_page
 from maps.live import live_map
 
@@ -191,3 +193,20 @@ async def hotspots(request: Request, category: Category = None, area: str | None
     except ValueError as exc:  # too few or too many time slices
         return _message(request, 422, "Cannot analyse these filters", str(exc))
     return _html(request, text)
+
+
+@router.get("/editor/{draft_id}", response_class=HTMLResponse)
+async def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
+    """The grid editor for one draft that the planner may see."""
+    viewer = await _viewer(request, ["grids:plan", "layers:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        draft = get_draft(store, viewer, draft_id)
+    except NotFound as exc:
+        return _message(request, 404, "No such draft", str(exc))
+    streets = store.read_layer("streets")
+    mine = streets[streets.code == draft.area_code[:9]]
+    bounds = tuple(float(v) for v in (mine if len(mine) else streets).total_bounds)
+    m = editor_map(request.app.state.settings, draft_id, bounds, _who(viewer))
+    return _html(request, page(m, f"griddispatch: grid editor, draft {draft_id}"))

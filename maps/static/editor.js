@@ -1,0 +1,165 @@
+/* The grid editor for planners (/maps/editor/{draft}): the draft's grids with GeoMan's
+ * tools. Click a grid to select it; draw a line across it to split it; edit vertices to
+ * redraw a grid. Every change goes to the API with If-Match (the grid's ETag), then the
+ * draft and its validation report are loaded again and drawn: problems in red, listed in
+ * the panel. Changes carry a short-lived bearer token: the session cookie only reads. */
+(function () {
+  "use strict";
+  var gd = window.griddispatch;
+  var ed = (gd.editor = { loaded: 0, saves: 0, failures: [], selected: null, problems: null });
+  var token = null;
+
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function bearer() {
+    if (token) return Promise.resolve(token);
+    return fetch("/api/v1/auth/session/token", { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("log in again"); return r.json(); })
+      .then(function (j) { token = j.access_token; return token; });
+  }
+
+  function send(method, path, body, etags) {
+    return bearer().then(function (t) {
+      return fetch(path, {
+        method: method, credentials: "same-origin",
+        headers: { "Authorization": "Bearer " + t, "Content-Type": "application/json",
+                   "If-Match": etags.join(", ") },
+        body: JSON.stringify(body),
+      });
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error(r.status + ": " + (j.detail || "refused"));
+        ed.saves += 1;
+        return j;
+      });
+    });
+  }
+
+  function status(text, failed) {
+    var el = document.getElementById("gd-editor-status");
+    if (el) { el.textContent = text; el.className = failed ? "gd-failure" : ""; }
+    if (failed) ed.failures.push(text);
+  }
+
+  function feature(key) {
+    return ed.draft.features.filter(function (f) { return f.id === key; })[0];
+  }
+
+  function style(f) {
+    var chosen = f.id === ed.selected;
+    return { color: chosen ? "#d84315" : "#1565c0", weight: chosen ? 3 : 1.5,
+             fillColor: chosen ? "#ffab91" : "#90caf9", fillOpacity: 0.25 };
+  }
+
+  ed.select = function (key) {
+    ed.selected = key;
+    ed.grids.setStyle(style);
+    var f = feature(key);
+    document.getElementById("gd-editor-selected").innerHTML = f
+      ? "<b>" + esc(f.properties.code || f.id) + "</b> " + esc(f.properties.name || "") +
+        "<br><small>draw a line across it to split it, or edit its vertices</small>"
+      : "click a grid";
+  };
+
+  function drawDraft() {
+    ed.grids.clearLayers();
+    L.geoJSON(ed.draft, {
+      renderer: ed.svg, style: style,
+      onEachFeature: function (f, layer) {
+        layer.on("click", function () { ed.select(f.id); });
+        layer.on("pm:edit", function () {
+          var geometry = layer.toGeoJSON().geometry;
+          status("saving " + f.id + "...");
+          send("PUT", "/api/v1/plans/" + ed.id + "/grids/" + encodeURIComponent(f.id),
+               { geometry: geometry }, [f.properties.etag])
+            .then(function () { status("saved " + f.id); return load(false); })
+            .catch(function (e) { status(e.message, true); load(false); });
+        });
+        ed.grids.addLayer(layer);
+      },
+    });
+  }
+
+  function drawProblems(report) {
+    ed.problems = report;
+    ed.problemLayer.clearLayers();
+    L.geoJSON(report, {
+      renderer: ed.svg,
+      style: function () { return { color: "#b71c1c", weight: 3, fillColor: "#e53935", fillOpacity: 0.5 }; },
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, { renderer: ed.svg, radius: 8, color: "#b71c1c", weight: 3 });
+      },
+      onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.message)); },
+    }).eachLayer(function (l) { ed.problemLayer.addLayer(l); });
+    var list = document.getElementById("gd-editor-problems");
+    list.innerHTML = report.valid
+      ? "<b>No problems</b>: the draft can be published."
+      : "<b>" + report.features.length + " problem(s)</b><ol>" + report.features.map(function (f) {
+          return "<li>" + esc(f.properties.kind) + ": " + esc(f.properties.message) + "</li>";
+        }).join("") + "</ol>";
+  }
+
+  function load(fit) {
+    return fetch("/api/v1/plans/" + ed.id, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("the draft could not be loaded (" + r.status + ")"); return r.json(); })
+      .then(function (doc) {
+        ed.draft = doc;
+        drawDraft();
+        if (fit && ed.grids.getLayers().length) ed.map.fitBounds(ed.grids.getBounds());
+        return fetch("/api/v1/plans/" + ed.id + "/validation", { credentials: "same-origin" });
+      })
+      .then(function (r) { return r.json(); })
+      .then(function (report) {
+        drawProblems(report);
+        ed.loaded += 1;
+        gd.drawn = true;
+      })
+      .catch(function (e) { status(e.message, true); });
+  }
+
+  function onCreate(e) {
+    var drawn = e.layer;
+    ed.map.removeLayer(drawn);
+    if (e.shape !== "Line") return;
+    if (!ed.selected) { status("select the grid to split first", true); return; }
+    var f = feature(ed.selected);
+    status("splitting " + f.id + "...");
+    send("POST", "/api/v1/plans/" + ed.id + "/split",
+         { key: f.id, line: drawn.toGeoJSON().geometry }, [f.properties.etag])
+      .then(function () { status("split " + f.id); return load(false); })
+      .catch(function (err) { status(err.message, true); });
+  }
+
+  ed.start = function (map, draftId, who) {
+    ed.map = map;
+    gd.map = map;
+    ed.id = draftId;
+    ed.svg = L.svg();
+    ed.grids = L.featureGroup().addTo(map);
+    ed.problemLayer = L.featureGroup().addTo(map);
+    var Panel = L.Control.extend({
+      options: { position: "topright" },
+      onAdd: function () {
+        var div = L.DomUtil.create("div", "gd-panel leaflet-bar");
+        div.id = "gd-editor";
+        div.innerHTML = "<b>Draft " + esc(draftId) + "</b> <small>" + esc(who) + "</small>" +
+          "<div id='gd-editor-selected'>click a grid</div>" +
+          "<div id='gd-editor-status'></div><div id='gd-editor-problems'></div>";
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+      },
+    });
+    new Panel().addTo(map);
+    map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false,
+                         drawCircle: false, drawRectangle: false, drawPolygon: false,
+                         drawText: false, cutPolygon: false, rotateMode: false,
+                         dragMode: false, removalMode: false });
+    map.on("pm:create", onCreate);
+    load(true);
+  };
+})();

@@ -1,0 +1,72 @@
+"""The grid editor in Chromium: a planner selects a grid, draws a line across it with
+GeoMan's tool, the split is saved through the API (with If-Match), and the validation result
+shows on the page. Screenshots go to test-artifacts/maps/."""
+
+from __future__ import annotations
+
+import shapely
+from shapely.geometry import shape
+
+from tests.test_maps import chromium, maps_api, visit  # noqa: F401
+
+COMMUNITY = "220204002001"
+
+
+def _pixel(v, lon, lat):
+    return v.js("""([lon, lat]) => {
+        const m = griddispatch.map, p = m.latLngToContainerPoint([lat, lon]);
+        const r = m.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }""", [lon, lat])
+
+
+def test_draw_a_split_save_it_and_see_the_validation(visit, maps_api):  # noqa: F811
+    with maps_api.client("planner") as c:
+        doc = c.post("/api/v1/plans", json={"area_code": COMMUNITY}).json()
+    draft = doc["draft"]["id"]
+    target = max(doc["features"], key=lambda f: shape(f["geometry"]).area)
+    geom = shape(target["geometry"])
+    v = visit("planner", f"/maps/editor/{draft}")
+    v.wait("() => griddispatch.editor.loaded > 0")
+    assert "No problems" in v.page.inner_text("#gd-editor-problems")
+    inside = geom.representative_point()
+    v.page.mouse.click(*_pixel(v, inside.x, inside.y))
+    v.wait("(k) => griddispatch.editor.selected === k", target["id"])
+    assert target["properties"]["code"] in v.page.inner_text("#gd-editor-selected")
+    # draw a line from north of the grid to south of it, through its inner point
+    x0, y0, x1, y1 = geom.bounds
+    north, south = (inside.x, y1 + (y1 - y0) * 0.2), (inside.x, y0 - (y1 - y0) * 0.2)
+    v.page.click(".leaflet-pm-icon-polyline")
+    v.page.mouse.click(*_pixel(v, *north))
+    end = _pixel(v, *south)
+    v.page.mouse.click(*end)
+    v.page.mouse.click(*end)  # clicking the last vertex again finishes the line
+    v.wait("() => griddispatch.editor.saves > 0 && griddispatch.editor.loaded > 1")
+    assert v.js("() => griddispatch.editor.failures") == []
+    with maps_api.client("planner") as c:
+        after = c.get(f"/api/v1/plans/{draft}").json()
+        report = c.get(f"/api/v1/plans/{draft}/validation").json()
+    assert len(after["features"]) == len(doc["features"]) + 1
+    pieces = [shape(f["geometry"]) for f in after["features"]
+              if f["id"] == target["id"] or f["properties"]["code"] is None]
+    assert len(pieces) == 2
+    # (the API writes 6 decimals, about 0.1 m)
+    assert abs(shapely.union_all(pieces).area - geom.area) / geom.area < 1e-4
+    assert report["valid"] is True
+    assert "No problems" in v.page.inner_text("#gd-editor-problems")
+    v.shot("editor-split")
+    # a change from a stale page is refused, and the page says so
+    with maps_api.client("planner") as c:
+        key = after["features"][0]["id"]
+        feature = after["features"][0]
+        moved = shapely.affinity.translate(shape(feature["geometry"]), xoff=0.0005)
+        r = c.put(f"/api/v1/plans/{draft}/grids/{key}", json={"geometry": shapely.geometry.mapping(moved)},
+                  headers={"If-Match": feature["properties"]["etag"]})
+        assert r.status_code == 200
+        report = c.get(f"/api/v1/plans/{draft}/validation").json()
+    assert report["valid"] is False
+    v.page.reload()
+    v.wait("() => griddispatch.editor && griddispatch.editor.loaded > 0")
+    assert "problem(s)" in v.page.inner_text("#gd-editor-problems")
+    assert v.console_errors == [] and v.foreign_requests() == []
+    v.shot("editor-problems")
