@@ -45,7 +45,7 @@ class Geometry(Strict):
 
 
 class OpenIn(Strict):
-    area_code: Annotated[str, Field(pattern=r"^([0-9]{9}|[0-9]{12})$")]
+    area_code: Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$")]
     title: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -136,7 +136,8 @@ def draft_response(draft: drafts.Draft, status: int = 200):
 @router.post("", status_code=201, responses=GEOJSON)
 def open_draft(body: OpenIn, actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
                now: datetime = Depends(deps.now)):
-    """Open a draft of a street's or community's grids (a copy of the current ones)."""
+    """Open a draft of a district's, street's or community's grids (a copy of the current
+    ones)."""
     return draft_response(drafts.open_draft(store, actor, body.area_code, body.title, now), 201)
 
 

@@ -77,18 +77,30 @@ def _wkb(geom) -> bytes:
     return shapely.to_wkb(geom, output_dimension=3, include_srid=False)
 
 
+LEVEL_TABLE = {6: "district", 9: "street", 12: "community"}
+
+
+def _covers(actor: Actor, area_code: str) -> bool:
+    """A district's draft needs the whole district in the jurisdiction."""
+    if actor.role == "admin":
+        return True
+    if len(area_code) == 6:
+        return area_code in actor.jurisdiction
+    return actor.covers(area_code[:9])
+
+
 def _covering(actor: Actor, area_code: str) -> None:
-    if not actor.covers(area_code[:9]):
+    if not _covers(actor, area_code):
         raise NotFound(f"no area {area_code} in your jurisdiction")
 
 
 def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: datetime) -> Draft:
     """A new draft holding a copy of the area's current grids."""
-    if len(area_code) not in (9, 12) or not area_code.isdigit():
-        raise InvalidInput("area must be a street (9 digits) or community (12 digits) code")
+    if len(area_code) not in LEVEL_TABLE or not area_code.isdigit():
+        raise InvalidInput("area must be a district (6 digits), street (9) or community (12) code")
     _covering(actor, area_code)
     with store.tx() as tx:
-        table = "street" if len(area_code) == 9 else "community"
+        table = LEVEL_TABLE[len(area_code)]
         if tx.one(f"SELECT code FROM {table} WHERE code = :c", {"c": area_code}) is None:
             raise NotFound(f"no {table} {area_code}")
         d = tx.dialect
@@ -108,7 +120,7 @@ def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: date
 
 def _load(tx: Tx, actor: Actor, draft_id: int) -> Draft:
     row = tx.one("SELECT * FROM plan_draft WHERE id = :id", {"id": draft_id})
-    if row is None or not actor.covers(row["area_code"][:9]):
+    if row is None or not _covers(actor, row["area_code"]):
         raise NotFound(f"no draft {draft_id} that you can see")
     grids = [DraftGrid(r["key"], r["code"], r["community_code"], r["name"], r["households"],
                        shapely.from_wkb(bytes(r["geom"])), r["version"])
@@ -311,9 +323,10 @@ def _save_new(tx: Tx, draft_id: int, grids: list[DraftGrid]) -> None:
 
 
 def area_outline(store: Store, area_code: str):
-    """The area's outline (WGS84): the street's or community's polygon."""
-    table = "street" if len(area_code) == 9 else "community"
-    frame = store.read_layer("streets" if table == "street" else "communities")
+    """The area's outline (WGS84): the district's, street's or community's polygon."""
+    table = LEVEL_TABLE[len(area_code)]
+    frame = store.read_layer({"district": "districts", "street": "streets",
+                              "community": "communities"}[table])
     match = frame[frame.code == area_code]
     if match.empty:
         raise NotFound(f"no {table} {area_code}")
@@ -321,20 +334,29 @@ def area_outline(store: Store, area_code: str):
 
 
 def check_draft(store: Store, actor: Actor, draft_id: int) -> tuple[Draft, list[Problem]]:
-    """The draft and its validation report inside its area; in a street's draft, each grid
-    must also lie inside its own community."""
+    """The draft and its validation report inside its area; in a district's or street's
+    draft, each grid must also lie inside its own community."""
     draft = get_draft(store, actor, draft_id)
     labels = [g.code or g.key for g in draft.grids]
     geoms = [g.geom for g in draft.grids]
     problems = validate(labels, geoms, area_outline(store, draft.area_code), draft.area_code,
                         unassigned={g.key for g in draft.grids if not g.code})
-    if len(draft.area_code) == 9:
+    if len(draft.area_code) < 12:
         broken = {p.codes[0] for p in problems if p.kind in UNMEASURABLE}
         communities = store.read_layer("communities").set_index("code").geometry
+        groups: dict[str, list] = {}
         for label, g in zip(labels, draft.grids, strict=True):
-            if label in broken or g.community_code not in communities.index:
+            if label not in broken:
+                groups.setdefault(g.community_code, []).append((label, g.geom))
+        for community, mine in groups.items():
+            if community not in communities.index:
                 continue
-            problems.extend(p for p in validate([label], [g.geom], communities[g.community_code],
-                                                g.community_code, unassigned={label})
-                            if p.kind == "outside_parent")
+            outline = communities[community]
+            shapely.prepare(outline)
+            for label, geom in mine:
+                if shapely.covers(outline, geom):
+                    continue
+                problems.extend(p for p in validate([label], [geom], outline, community,
+                                                    unassigned={label})
+                                if p.kind == "outside_parent")
     return draft, problems

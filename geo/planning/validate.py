@@ -190,7 +190,12 @@ def _overlaps(measurable, tolerance_m2: float) -> list[Problem]:
 def _against_parent(measurable, parent, parent_code, tolerance_m2) -> list[Problem]:
     out = []
     name = parent_code or "the area"
-    for code, geom in measurable:
+    shapely.prepare(parent)
+    geoms = np.array([g for _, g in measurable], dtype=object)
+    within = shapely.covers(parent, geoms) if len(geoms) else np.zeros(0, bool)
+    for (code, geom), inside in zip(measurable, within, strict=True):
+        if inside:
+            continue
         outside = shapely.difference(geom, parent)
         area = _m2(outside)
         if area > tolerance_m2:

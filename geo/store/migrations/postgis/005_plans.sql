@@ -3,7 +3,7 @@
 -- version for optimistic concurrency (HTTP ETag / If-Match), as does the draft.
 CREATE TABLE plan_draft (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    area_code    text NOT NULL CHECK (area_code ~ '^([0-9]{9}|[0-9]{12})$'),
+    area_code    text NOT NULL CHECK (area_code ~ '^([0-9]{6}|[0-9]{9}|[0-9]{12})$'),
     title        text NOT NULL DEFAULT '',
     state        text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'published', 'discarded')),
     version      integer NOT NULL DEFAULT 1 CHECK (version >= 1),

@@ -3,7 +3,7 @@
 -- version for optimistic concurrency (HTTP ETag / If-Match), as does the draft.
 CREATE TABLE plan_draft (
     id           INTEGER PRIMARY KEY,
-    area_code    TEXT NOT NULL CHECK (length(area_code) IN (9, 12)
+    area_code    TEXT NOT NULL CHECK (length(area_code) IN (6, 9, 12)
                                       AND area_code NOT GLOB '*[^0-9]*'),
     title        TEXT NOT NULL DEFAULT '',
     state        TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'published', 'discarded')),
