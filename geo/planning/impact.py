@@ -34,15 +34,17 @@ def assign(labels: list[str], geoms: list, lon, lat) -> np.ndarray:
     out = np.full(len(lon), None, dtype=object)
     if len(lon) == 0 or not labels:
         return out
-    order = sorted(range(len(labels)), key=lambda k: labels[k])
-    valid = [k for k in order if geoms[k] is not None and not geoms[k].is_empty
-             and geoms[k].is_valid]
-    tree = shapely.STRtree([geoms[k] for k in valid])
+    names = np.array(labels, dtype=object)
+    shapes = np.array(geoms, dtype=object)
+    usable = np.flatnonzero(~shapely.is_missing(shapes) & ~shapely.is_empty(shapes)
+                            & shapely.is_valid(shapes))
+    usable = usable[np.argsort(names[usable].astype(str), kind="stable")]
+    tree = shapely.STRtree(shapes[usable])
     pts, hits = tree.query(shapely.points(lon, lat), predicate="covered_by")
-    best = np.full(len(lon), len(valid))
-    np.minimum.at(best, pts, hits)
-    found = best < len(valid)
-    out[found] = [labels[valid[b]] for b in best[found]]
+    best = np.full(len(lon), len(usable))
+    np.minimum.at(best, pts, hits)  # tree order is label order: the smallest label wins
+    found = best < len(usable)
+    out[found] = names[usable[best[found]]]
     return out
 
 
@@ -109,7 +111,8 @@ def impact(store: Store, actor: Actor, draft_id: int, now: datetime) -> dict:
     load_after = assign(after_labels, after_geoms, rlon, rlat)
 
     def per_grid(labels, geoms, households, loads):
-        counts = {lab: int((loads == lab).sum()) for lab in labels}
+        found, n = np.unique(loads[loads != None].astype(str), return_counts=True)  # noqa: E711
+        counts = dict.fromkeys(labels, 0) | dict(zip(found.tolist(), n.tolist(), strict=True))
         return {lab: {"area_m2": round(_metric(g).area, 1) if g is not None and not g.is_empty
                       else 0.0, "households": h, "issues_90d": counts[lab],
                       "compactness": round(compactness(g), 3) if g is not None and not g.is_empty
