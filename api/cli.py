@@ -184,17 +184,6 @@ def cmd_export(store: Store, args) -> int:
     return 0
 
 
-def _date(text: str | None, flag: str):
-    from datetime import UTC, datetime
-
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"{flag} {text!r}: use a date, YYYY-MM-DD") from None
-
-
 def cmd_hotspots(store: Store, args) -> int:
     """The hotspot map of the whole city (or --area) for the filters, as one HTML file that
     needs neither the server nor the network."""
@@ -204,7 +193,7 @@ def cmd_hotspots(store: Store, args) -> int:
     from geo.casework.errors import InvalidInput, NotFound
     from geo.casework.scope import Actor
     from geo.hotspots.analysis import Params
-    from geo.hotspots.reports import HotspotQuery
+    from geo.hotspots.reports import HotspotQuery, day
     from geo.hotspots.study import open_study
     from maps import assets
     from maps.hotspots import hotspot_page
@@ -216,21 +205,17 @@ def cmd_hotspots(store: Store, args) -> int:
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"{out}: use an .html file name")
     try:
-        q = HotspotQuery.build(datetime.now(UTC), _date(args.since, "--since"),
-                               _date(args.until, "--until"), args.category or (), args.area)
+        q = HotspotQuery.build(datetime.now(UTC), day(args.since, "--since"),
+                               day(args.until, "--until"), args.category or (), args.area)
         params = Params(slice=args.slice, bins=args.bins).check()
         study = open_study(store, Actor("griddispatch-cli", "admin"), q)
-        filters = {"category": list(q.categories), "area": q.area,
-                   "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
-                   "slice": args.slice, "bins": args.bins}
         started = time.perf_counter()
-        text = hotspot_page(Settings(), study, params, filters, store.read_layer("streets"),
-                            form=False)
+        text = hotspot_page(Settings(), study, params, store.read_layer("streets"), form=False)
     except (InvalidInput, NotFound, ValueError) as exc:
         raise UsageError(str(exc)) from None
     out.write_text(inline(text), encoding="utf-8")
-    print(f"wrote {out}: {len(study.reports):,} reports from {filters['since']} to "
-          f"{filters['until']} analysed in {time.perf_counter() - started:.1f} s")
+    print(f"wrote {out}: {len(study.reports):,} reports from {q.since.date()} to "
+          f"{q.until.date()} analysed in {time.perf_counter() - started:.1f} s")
     return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from fastapi.responses import Response
 
-from geo.crs import from_metric, to_metric
+from geo.crs import geoms_from_metric, geoms_to_metric
 
 MEDIA_TYPE = "application/geo+json"
 DECIMALS = 6
@@ -32,17 +32,8 @@ def simplified(geoms, tolerance_m: float) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object)
     if tolerance_m <= 0:
         return geoms
-
-    def metric(c):
-        x, y = to_metric(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-
-    def lonlat(c):
-        x, y = from_metric(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-
-    flat = shapely.simplify(shapely.transform(geoms, metric), tolerance_m, preserve_topology=True)
-    return shapely.transform(flat, lonlat)
+    flat = shapely.simplify(geoms_to_metric(geoms), tolerance_m, preserve_topology=True)
+    return geoms_from_metric(flat)
 
 
 def rounded(geoms) -> np.ndarray:

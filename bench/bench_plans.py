@@ -5,7 +5,7 @@ then ask where points were before and after. SQLite by default, --backend postgi
 throwaway cluster. Each step is timed; --runs repeats from a fresh copy of the database.
 
 In the same run, the obvious alternative for the re-location: geopandas.sjoin of the
-district's open issues with the published grids, against the STRtree query publish uses.
+district's open issues with the published grids, against the batch locate (GridIndex) that publish and the preview use.
 
     python bench/bench_plans.py --grids 20000 --issues 1000000 --runs 3
 """
@@ -27,20 +27,12 @@ sys.path.insert(0, str(ROOT))
 import geopandas as gpd  # noqa: E402
 import shapely  # noqa: E402
 
+from bench.bench_hotspots import ADMIN, timed  # noqa: E402
 from fixtures.jilin import REFERENCE_TIME, generate  # noqa: E402
-from geo.casework.scope import Actor  # noqa: E402
 from geo.planning import drafts  # noqa: E402
 from geo.planning.impact import assign, impact  # noqa: E402
 from geo.planning.publish import publish  # noqa: E402
 from geo.store import open_store  # noqa: E402
-
-ADMIN = Actor("bench", "admin")
-
-
-def timed(fn):
-    started = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - started, value
 
 
 def one_run(url: str, splits: int) -> dict:
@@ -52,12 +44,12 @@ def one_run(url: str, splits: int) -> dict:
                                                                 REFERENCE_TIME))
     ordered = sorted(draft.grids, key=lambda g: -shapely.area(g.geom))[:splits]
     started = time.perf_counter()
-    for g in ordered:
-        current = drafts.get_draft(store, ADMIN, draft.id).grid(g.key)
+    for g in ordered:  # as a client would: each split's answer holds the next ETags
+        current = draft.grid(g.key)
         x0, y0, x1, y1 = current.geom.bounds
         mid = (x0 + x1) / 2
         line = shapely.LineString([(mid, y0 - 0.01), (mid, y1 + 0.01)])
-        drafts.split(store, ADMIN, draft.id, g.key, line, [current.etag(draft.id)])
+        draft = drafts.split(store, ADMIN, draft.id, g.key, line, [current.etag(draft.id)])
     times[f"{splits} splits"] = time.perf_counter() - started
     times["validate"], (draft, problems) = timed(lambda: drafts.check_draft(store, ADMIN, draft.id))
     assert not problems, problems[:3]
@@ -128,7 +120,7 @@ def main() -> int:
         print(f"  {name:16s} {statistics.median(times):7.2f} s   (runs: "
               f"{', '.join(f'{v:.2f}' for v in times)})")
     ours, theirs, n = relocation_alternative(f"sqlite:///{base}")
-    print(f"\nlocating the city's {n:,} open issues in its grids: STRtree (publish) "
+    print(f"\nlocating the city's {n:,} open issues in its grids: GridIndex (publish, preview) "
           f"{ours * 1000:.0f} ms, geopandas.sjoin {theirs * 1000:.0f} ms ({theirs / ours:.1f}x)")
     return 0
 

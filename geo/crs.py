@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Literal, get_args
 
 import numpy as np
+import shapely
 from pyproj import Geod, Transformer
 
 from geo import chinacoords
@@ -118,3 +119,30 @@ def from_metric(x, y) -> tuple[np.ndarray, np.ndarray]:
         np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     )
     return np.asarray(lon), np.asarray(lat)
+
+
+def _through(convert):
+    def apply(coords):
+        a, b = convert(coords[:, 0], coords[:, 1])
+        return np.column_stack([a, b])
+    return apply
+
+
+def geoms_to_metric(geoms):
+    """Shapely geometries (one or an array) from storage lon/lat to EPSG:4551 metres."""
+    return shapely.transform(geoms, _through(to_metric))
+
+
+def geoms_from_metric(geoms):
+    """Shapely geometries from EPSG:4551 metres back to storage lon/lat."""
+    return shapely.transform(geoms, _through(from_metric))
+
+
+def geoms_to_storage(geoms, crs: str):
+    """Shapely geometries from a source CRS's lon/lat (GCJ-02, BD-09, ...) to storage."""
+    return shapely.transform(geoms, _through(lambda lon, lat: to_storage(lon, lat, crs)))
+
+
+def area_m2(geoms):
+    """Area in square metres (EPSG:4551) of one geometry or of each in an array."""
+    return shapely.area(geoms_to_metric(geoms))

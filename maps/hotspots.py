@@ -208,9 +208,13 @@ def hotspot_map(settings, results: dict, filters: dict, reports: int, bounds, st
     return m
 
 
-def hotspot_page(settings, study, params, filters: dict, streets, form: bool = True,
+def hotspot_page(settings, study, params, streets, form: bool = True,
                  who: str | None = None) -> str:
     """The whole page for a study (`geo.hotspots.study`) analysed with `params`."""
+    q = study.query
+    filters = {"category": list(q.categories), "area": q.area,
+               "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
+               "slice": params.slice, "bins": params.bins}
     results = analyse(study.reports, study.bins(params.bins, None), study.query, params,
                       study.area_m2)
     covered = set(study.grids.code.str[:9])

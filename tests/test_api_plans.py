@@ -208,8 +208,13 @@ def test_import_a_gcj02_file_and_refuse_to_publish_an_invalid_draft(api, store, 
         report = c.get(f"/api/v1/plans/{draft}/validation").json()
         kinds = {f["properties"]["kind"] for f in report["features"]}
         assert report["valid"] is False and "invalid_geometry" in kinds and "gap" in kinds
+        bowtie_etag = _grids(r.json())[key]["properties"]["etag"]
         r = c.post(f"/api/v1/plans/{draft}/publish", headers={"If-Match": r.json()["draft"]["etag"]})
         assert r.status_code == 422 and "invalid_geometry" in r.json()["detail"]
+        # an invalid grid is not split (that would repair it behind the planner's back)
+        r = c.post(f"/api/v1/plans/{draft}/split", headers={"If-Match": bowtie_etag},
+                   json={"key": key, "line": _cut_across(shapely.box(x0, y0, x1, y1))})
+        assert r.status_code == 422 and "not a valid polygon" in r.json()["detail"]
         unclosed = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1]]]}
         r = c.put(f"/api/v1/plans/{draft}/grids/{key}", json={"geometry": unclosed},
                   headers={"If-Match": '"x"'})

@@ -46,7 +46,8 @@ def maps_api(store):
 class Visit:
     """One user's browser tab: what it logged, what it asked for and from where."""
 
-    def __init__(self, browser, server: Server, user: str, path: str):
+    def __init__(self, browser, server: Server, user: str, path: str,
+                 ready: str = "() => window.griddispatch && griddispatch.ready()"):
         self.server = server
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.page = self.context.new_page()
@@ -64,7 +65,7 @@ class Visit:
         self.page.fill("input[name=password]", "demo")
         self.page.click("button[type=submit]")
         self.page.wait_for_url(server.url + path)
-        self.wait("() => window.griddispatch && griddispatch.ready()")
+        self.wait(ready)
 
     def wait(self, predicate: str, arg=None, timeout_s: float = 20):
         self.page.wait_for_function(predicate, arg=arg, timeout=timeout_s * 1000)
@@ -100,8 +101,8 @@ class Visit:
 def visit(chromium, maps_api):
     opened = []
 
-    def open_(user: str, path: str) -> Visit:
-        v = Visit(chromium, maps_api, user, path)
+    def open_(user: str, path: str, **kwargs) -> Visit:
+        v = Visit(chromium, maps_api, user, path, **kwargs)
         opened.append(v)
         return v
 

@@ -10,6 +10,7 @@ from shapely.geometry import shape
 from tests.test_maps import chromium, maps_api, visit  # noqa: F401
 
 COMMUNITY = "220204002001"
+LOADED = "() => window.griddispatch && griddispatch.editor && griddispatch.editor.loaded > 0"
 
 
 def _pixel(v, lon, lat):
@@ -26,8 +27,7 @@ def test_draw_a_split_save_it_and_see_the_validation(visit, maps_api):  # noqa: 
     draft = doc["draft"]["id"]
     target = max(doc["features"], key=lambda f: shape(f["geometry"]).area)
     geom = shape(target["geometry"])
-    v = visit("planner", f"/maps/editor/{draft}")
-    v.wait("() => griddispatch.editor.loaded > 0")
+    v = visit("planner", f"/maps/editor/{draft}", ready=LOADED)
     assert "No problems" in v.page.inner_text("#gd-editor-problems")
     inside = geom.representative_point()
     v.page.mouse.click(*_pixel(v, inside.x, inside.y))
@@ -66,7 +66,7 @@ def test_draw_a_split_save_it_and_see_the_validation(visit, maps_api):  # noqa: 
         report = c.get(f"/api/v1/plans/{draft}/validation").json()
     assert report["valid"] is False
     v.page.reload()
-    v.wait("() => griddispatch.editor && griddispatch.editor.loaded > 0")
+    v.wait(LOADED)
     assert "problem(s)" in v.page.inner_text("#gd-editor-problems")
     assert v.console_errors == [] and v.foreign_requests() == []
     v.shot("editor-problems")

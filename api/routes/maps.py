@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from geo.casework import read
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.crs import METRIC_EPSG
+from geo.hotspots.reports import day
 from geo.planning.drafts import get_draft
 from geo.store import Store
 from maps import assets
@@ -158,15 +159,6 @@ async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.stor
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
 
 
-def _day(text: str | None, name: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), not {text!r}") from None
-
-
 @router.get("/hotspots", response_class=HTMLResponse)
 async def hotspots(request: Request, category: Category = None, area: str | None = None,
                    since: str | None = None, until: str | None = None, slice: str = "month",
@@ -178,13 +170,10 @@ async def hotspots(request: Request, category: Category = None, area: str | None
     if isinstance(viewer, Response):
         return viewer
     try:
-        q = study_query(category, area or None, _day(since, "From"), _day(until, "To"), now)
+        q = study_query(category, area or None, day(since, "From"), day(until, "To"), now)
         params = checked(slice=slice, bins=bins)
         study = cached_study(store, viewer, q)
-        filters = {"category": list(q.categories), "area": q.area,
-                   "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
-                   "slice": slice, "bins": bins}
-        text = hotspot_page(request.app.state.settings, study, params, filters,
+        text = hotspot_page(request.app.state.settings, study, params,
                             store.read_layer("streets"), who=_who(viewer))
     except InvalidInput as exc:
         return _message(request, 422, "Cannot analyse these filters", str(exc))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import shapely
 
-from geo.crs import from_metric
+from geo.crs import from_metric, geoms_from_metric
 from geo.hotspots import clusters as dbscan
 from geo.hotspots import repeats as rework
 from geo.hotspots.bins import Bins, assign, counts, pearson
@@ -77,13 +77,6 @@ def _lonlat(x, y) -> tuple[float, float]:
     return float(lon[0]), float(lat[0])
 
 
-def _to_wgs84(geoms) -> np.ndarray:
-    def f(c):
-        lon, lat = from_metric(c[:, 0], c[:, 1])
-        return np.column_stack([lon, lat])
-    return shapely.transform(np.asarray(geoms, dtype=object), f)
-
-
 def density(reports: Reports, p: Params) -> Layer:
     """The densest cells of the kernel density surface, as points (reports per km²)."""
     surface = kde(reports.x, reports.y, p.bandwidth_m)
@@ -128,7 +121,8 @@ def clusters(reports: Reports, p: Params, area_m2: float | None = None) -> Layer
         d["dominant_category_name"] = CATEGORY_BY_CODE[d["dominant_category"]].name_zh
         d["centre"] = [round(v, 6) for v in _lonlat(c.x, c.y)]
         props.append(d)
-    return Layer([c.label for c in found], _to_wgs84([c.outline for c in found]), props,
+    outlines = geoms_from_metric(np.array([c.outline for c in found], dtype=object))
+    return Layer([c.label for c in found], outlines, props,
                  {"eps_m": p.eps_m, "min_reports": min_reports,
                   "min_reports_chosen": p.min_reports is None,
                   "clustered": int((labels >= 0).sum()), "noise": int((labels < 0).sum())})
@@ -141,10 +135,12 @@ def _bin_props(bins: Bins, k: int) -> dict:
     return out
 
 
-def gistar(reports: Reports, bins: Bins, significant_only: bool = False) -> Layer:
+def gistar(reports: Reports, bins: Bins, significant_only: bool = False,
+           where: np.ndarray | None = None) -> Layer:
     """Gi* per bin over the whole window (on Pearson residuals of the counts, so that bins of
-    unequal size compare fairly), with FDR-corrected confidence."""
-    n = counts(bins, assign(bins, reports))[:, 0]
+    unequal size compare fairly), with FDR-corrected confidence. `where`: each report's bin,
+    when the caller has it already (`geo.hotspots.bins.assign`)."""
+    n = counts(bins, assign(bins, reports) if where is None else where)[:, 0]
     dens = n / (bins.area_m2 / 1e6)
     z = gi_star(bins.neighbours, pearson(n[:, None], bins.area_m2)[:, 0])
     gbin = confidence_bins(z)
@@ -160,9 +156,11 @@ def gistar(reports: Reports, bins: Bins, significant_only: bool = False) -> Laye
                   "cold": int((gbin < 0).sum()), "correction": "fdr"})
 
 
-def cube(reports: Reports, bins: Bins, q: HotspotQuery, p: Params) -> Cube:
+def cube(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
+         where: np.ndarray | None = None) -> Cube:
     edges = slice_edges(epoch(q.since), epoch(q.until), p.slice)
-    return space_time_cube(bins, assign(bins, reports), reports.reported, edges)
+    return space_time_cube(bins, assign(bins, reports) if where is None else where,
+                           reports.reported, edges)
 
 
 def emerging(c: Cube, p: Params) -> Layer:
@@ -228,10 +226,12 @@ def repeat_spots(reports: Reports, p: Params, limit: int = 2000) -> Layer:
 
 def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
             area_m2: float | None = None) -> dict:
-    """Every result at once (the hotspot map and the benchmark)."""
+    """Every result at once (the hotspot map and the benchmark). Reports are put in their bins
+    once, for Gi* and the cube both (for H3 that is a second a million reports)."""
+    where = assign(bins, reports)
     return {"heat": heat_slices(reports, q, p), "clusters": clusters(reports, p, area_m2),
-            "gistar": gistar(reports, bins, significant_only=True),
-            "emerging": emerging(cube(reports, bins, q, p), p),
+            "gistar": gistar(reports, bins, significant_only=True, where=where),
+            "emerging": emerging(cube(reports, bins, q, p, where), p),
             "displacement": displacement(reports, q, p, area_m2),
             "repeats": repeat_spots(reports, p)}
 

@@ -15,7 +15,7 @@ import shapely
 
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
-from geo.crs import METRIC_EPSG, to_metric
+from geo.crs import to_metric
 from geo.store import Store
 from geo.taxonomy import CATEGORY_BY_CODE
 
@@ -94,6 +94,16 @@ class Reports:
                    grid=np.full(n, None, dtype=object) if grid is None else np.asarray(grid, object))
 
 
+def day(text: str | None, name: str) -> datetime | None:
+    """A date typed by a person (YYYY-MM-DD) as midnight UTC; None when empty."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), not {text!r}") from None
+
+
 def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:
     if q.area is None:
         return "1 = 1", {}
@@ -116,7 +126,7 @@ def load_reports(store: Store, actor: Actor, q: HotspotQuery) -> Reports:
             f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, "
             f"{d.epoch('i.reported_at')} AS reported, {d.epoch('i.closed_at')} AS closed, "
             f"i.category_code, i.grid_code FROM issue i WHERE {' AND '.join(cond)}", params)
-    closed = np.array([np.nan if v is None else v for v in cols["closed"]], float)
+    closed = np.array(cols["closed"], float)  # NULL (still open) becomes NaN
     return Reports.from_arrays(cols["lon"], cols["lat"], np.array(cols["reported"], float),
                                np.array(cols["category_code"], dtype=object), closed,
                                np.array(cols["grid_code"], dtype=object),
@@ -141,10 +151,6 @@ def study_outline(grids: gpd.GeoDataFrame):
     if grids.empty:
         return shapely.Polygon()
     return shapely.union_all(grids.geometry.values)
-
-
-def metric_area_m2(geoms) -> np.ndarray:
-    return gpd.GeoSeries(geoms, crs=4326).to_crs(METRIC_EPSG).area.to_numpy()
 
 
 def epoch(t: datetime) -> float:

@@ -9,15 +9,9 @@ import geopandas as gpd
 
 from geo.casework.errors import NotFound
 from geo.casework.scope import Actor
+from geo.crs import area_m2
 from geo.hotspots.bins import Bins, auto_resolution, grid_bins, hex_bins
-from geo.hotspots.reports import (
-    HotspotQuery,
-    Reports,
-    load_reports,
-    metric_area_m2,
-    study_grids,
-    study_outline,
-)
+from geo.hotspots.reports import HotspotQuery, Reports, load_reports, study_grids, study_outline
 from geo.store import Store
 
 
@@ -52,4 +46,4 @@ def open_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
         raise NotFound(f"no grids of {where} in your jurisdiction")
     outline = study_outline(grids)
     return Study(q, load_reports(store, actor, q), grids, outline,
-                 float(metric_area_m2([outline])[0]))
+                 float(area_m2(outline)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 import shapely
 from shapely.ops import split as split_by
 
@@ -24,7 +23,7 @@ from geo.casework.errors import (
     StateConflict,
 )
 from geo.casework.scope import Actor
-from geo.crs import to_metric
+from geo.crs import area_m2
 from geo.planning.validate import UNMEASURABLE, Problem, validate
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
@@ -67,14 +66,16 @@ class Draft:
         raise NotFound(f"draft {self.id} has no grid {key!r}")
 
 
-def _metric_area(geom) -> float:
-    return shapely.transform(geom, lambda c: np.column_stack(to_metric(c[:, 0], c[:, 1]))).area
-
-
 def _wkb(geom) -> bytes:
-    if geom is None:  # a file's feature without geometry: kept, and reported as empty
-        geom = shapely.Polygon()
     return shapely.to_wkb(geom, output_dimension=3, include_srid=False)
+
+
+def _insert(tx: Tx, draft_id: int, key: str, code: str | None, community: str, name: str,
+            households: int | None, wkb: bytes) -> None:
+    tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, geom) "
+           "VALUES (:d, :k, :code, :c, :name, :h, :g)",
+           {"d": draft_id, "k": key, "code": code, "c": community, "name": name,
+            "h": households, "g": wkb})
 
 
 LEVEL_TABLE = {6: "district", 9: "street", 12: "community"}
@@ -111,21 +112,24 @@ def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: date
                        "FROM grid WHERE valid_to IS NULL AND substr(code, 1, :n) = :a "
                        "ORDER BY code", {"n": len(area_code), "a": area_code})
         for r in rows:
-            tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
-                   "geom) VALUES (:d, :k, :k, :c, :name, :h, :g)",
-                   {"d": draft_id, "k": r["code"], "c": r["community_code"], "name": r["name"],
-                    "h": r["households"], "g": bytes(r["wkb"])})
+            _insert(tx, draft_id, r["code"], r["code"], r["community_code"], r["name"],
+                    r["households"], bytes(r["wkb"]))
     return get_draft(store, actor, draft_id)
 
 
-def _load(tx: Tx, actor: Actor, draft_id: int) -> Draft:
+def _load(tx: Tx, actor: Actor, draft_id: int, keys: list[str] | None = None) -> Draft:
+    """The draft with all its grids, or only those named in `keys` (an edit reads what it
+    changes, not the whole district)."""
     row = tx.one("SELECT * FROM plan_draft WHERE id = :id", {"id": draft_id})
     if row is None or not _covers(actor, row["area_code"]):
         raise NotFound(f"no draft {draft_id} that you can see")
+    where, params = "draft_id = :id", {"id": draft_id}
+    if keys is not None:
+        where += f" AND {tx.dialect.in_list('key', 'keys')}"
+        params["keys"] = list(keys)
     grids = [DraftGrid(r["key"], r["code"], r["community_code"], r["name"], r["households"],
                        shapely.from_wkb(bytes(r["geom"])), r["version"])
-             for r in tx.rows("SELECT * FROM plan_grid WHERE draft_id = :id ORDER BY key",
-                              {"id": draft_id})]
+             for r in tx.rows(f"SELECT * FROM plan_grid WHERE {where} ORDER BY key", params)]
     return Draft(row["id"], row["area_code"], row["title"], row["state"], row["version"],
                  row["created_by"], as_dt(row["created_at"]), as_dt(row["published_at"]), grids)
 
@@ -157,11 +161,14 @@ def _polygonal(geom, what: str):
     return geom
 
 
-def _save(tx: Tx, draft: Draft, changed: list[DraftGrid], removed: list[str] = ()) -> None:
-    """Write changed and new grids (versions moved on), delete `removed`, and move the
-    draft's version on: all in the caller's transaction."""
+def _save(tx: Tx, draft: Draft, changed: list[DraftGrid], removed: list[str] = (),
+          added: list[DraftGrid] = ()) -> None:
+    """Write changed grids (their versions move on, and must not have moved meanwhile), delete
+    `removed`, insert `added`, and move the draft's version on: in the caller's transaction."""
     for key in removed:
         tx.run("DELETE FROM plan_grid WHERE draft_id = :d AND key = :k", {"d": draft.id, "k": key})
+    for g in added:
+        _insert(tx, draft.id, g.key, g.code, g.community_code, g.name, g.households, _wkb(g.geom))
     for g in changed:
         updated = tx.run("UPDATE plan_grid SET geom = :g, name = :name, households = :h, "
                          "community_code = :c, version = version + 1 "
@@ -169,14 +176,7 @@ def _save(tx: Tx, draft: Draft, changed: list[DraftGrid], removed: list[str] = (
                          {"g": _wkb(g.geom), "name": g.name, "h": g.households,
                           "c": g.community_code, "d": draft.id, "k": g.key, "v": g.version})
         if updated == 0:
-            exists = tx.one("SELECT 1 AS x FROM plan_grid WHERE draft_id = :d AND key = :k",
-                            {"d": draft.id, "k": g.key})
-            if exists:
-                raise PreconditionFailed(f"grid {g.key} changed meanwhile; reload the draft")
-            tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
-                   "geom) VALUES (:d, :k, :code, :c, :name, :h, :g)",
-                   {"d": draft.id, "k": g.key, "code": g.code, "c": g.community_code,
-                    "name": g.name, "h": g.households, "g": _wkb(g.geom)})
+            raise PreconditionFailed(f"grid {g.key} changed meanwhile; reload the draft")
     moved = tx.run("UPDATE plan_draft SET version = version + 1 WHERE id = :d AND version = :v",
                    {"d": draft.id, "v": draft.version})
     if moved == 0:
@@ -194,7 +194,7 @@ def redraw(store: Store, actor: Actor, draft_id: int, key: str, geom, name: str 
     """Replace one grid's outline (and name)."""
     _polygonal(geom, "the grid's geometry")
     with store.tx() as tx:
-        draft = _load(tx, actor, draft_id)
+        draft = _load(tx, actor, draft_id, [key])
         _check(draft, expected, [key])
         g = draft.grid(key)
         g.geom, g.name = geom, (name if name is not None else g.name)
@@ -208,26 +208,26 @@ def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -
     if line is None or line.geom_type not in ("LineString", "MultiLineString"):
         raise InvalidInput("the cut must be a line")
     with store.tx() as tx:
-        draft = _load(tx, actor, draft_id)
+        draft = _load(tx, actor, draft_id, [key])
         _check(draft, expected, [key])
         g = draft.grid(key)
-        pieces = sorted(split_by(shapely.make_valid(g.geom) if not g.geom.is_valid else g.geom,
-                                 line).geoms, key=_metric_area, reverse=True)
+        if not g.geom.is_valid:  # never repaired behind the planner's back
+            raise InvalidInput(f"grid {key} is not a valid polygon "
+                               f"({shapely.is_valid_reason(g.geom)}); redraw it first")
+        pieces = sorted(split_by(g.geom, line).geoms, key=area_m2, reverse=True)
         if len(pieces) < 2:
             raise InvalidInput(f"the line does not cut grid {key} in two: draw it across the "
                                "grid, from outside to outside")
-        total = sum(_metric_area(p) for p in pieces)
+        total = sum(area_m2(p) for p in pieces)
         households = g.households
         g.geom = pieces[0]
-        changed = [g]
-        for piece in pieces[1:]:
-            share = _metric_area(piece) / total
-            changed.append(DraftGrid(_new_key(tx, draft), None, g.community_code,
-                                     f"{g.name} (split)", None if households is None
-                                     else int(round(households * share)), piece, 1))
+        added = [DraftGrid(_new_key(tx, draft), None, g.community_code, f"{g.name} (split)",
+                           None if households is None
+                           else int(round(households * area_m2(piece) / total)), piece, 1)
+                 for piece in pieces[1:]]
         if households is not None:
-            g.households = households - sum(c.households or 0 for c in changed[1:])
-        _save(tx, draft, changed)
+            g.households = households - sum(a.households for a in added)
+        _save(tx, draft, [g], added=added)
     return get_draft(store, actor, draft_id)
 
 
@@ -236,7 +236,7 @@ def merge(store: Store, actor: Actor, draft_id: int, keys: list[str], expected) 
     if len(set(keys)) < 2:
         raise InvalidInput("name at least two different grids to merge")
     with store.tx() as tx:
-        draft = _load(tx, actor, draft_id)
+        draft = _load(tx, actor, draft_id, keys)
         _check(draft, expected, keys)
         grids = [draft.grid(k) for k in keys]
         union = shapely.union_all([g.geom for g in grids])
@@ -259,7 +259,7 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
     if line is None or line.geom_type != "LineString":
         raise InvalidInput("the new boundary must be a line")
     with store.tx() as tx:
-        draft = _load(tx, actor, draft_id)
+        draft = _load(tx, actor, draft_id, [a, b])
         _check(draft, expected, [a, b])
         ga, gb = draft.grid(a), draft.grid(b)
         union = shapely.union_all([ga.geom, gb.geom])
@@ -268,8 +268,8 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
             raise InvalidInput(f"the new line cuts grids {a} and {b} into {len(pieces)} pieces; "
                                "draw it across their union, from outside to outside, once")
         first, second = pieces
-        if (_metric_area(first.intersection(ga.geom)) + _metric_area(second.intersection(gb.geom))
-                < _metric_area(first.intersection(gb.geom)) + _metric_area(second.intersection(ga.geom))):
+        if (area_m2(first.intersection(ga.geom)) + area_m2(second.intersection(gb.geom))
+                < area_m2(first.intersection(gb.geom)) + area_m2(second.intersection(ga.geom))):
             first, second = second, first
         ga.geom, gb.geom = first, second
         _save(tx, draft, [ga, gb])
@@ -281,7 +281,7 @@ def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | Non
     """Replace every grid of the draft (an imported file). Grids whose code is a current code
     of the area keep it; the others are new."""
     with store.tx() as tx:
-        draft = _load(tx, actor, draft_id)
+        draft = _load(tx, actor, draft_id, [])
         _check(draft, expected, None)
         area = draft.area_code
         outlines = [(r["code"], shapely.from_wkb(bytes(r["wkb"]))) for r in tx.rows(
@@ -292,12 +292,13 @@ def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | Non
         for k, (code, name, geom) in enumerate(zip(codes, names, geoms, strict=True)):
             keep = code if code and len(code) == 15 and code.startswith(area) else None
             home = keep[:12] if keep else _community_of(geom, outlines, area)
+            geom = shapely.Polygon() if geom is None else geom  # reported as empty
             grids.append(DraftGrid(keep or f"file{k + 1}", keep, home, name or "", None, geom, 1))
         keys = [g.key for g in grids]
         if len(set(keys)) != len(keys):
             raise InvalidInput("the file names the same grid code twice")
-        _save(tx, draft, [], removed=[g.key for g in draft.grids])
-        _save_new(tx, draft.id, grids)
+        tx.run("DELETE FROM plan_grid WHERE draft_id = :d", {"d": draft.id})
+        _save(tx, draft, [], added=grids)
     return get_draft(store, actor, draft_id)
 
 
@@ -312,14 +313,6 @@ def _community_of(geom, outlines, area: str) -> str:
             if outline.covers(inner):
                 return code
     return outlines[0][0] if outlines else area + "001"
-
-
-def _save_new(tx: Tx, draft_id: int, grids: list[DraftGrid]) -> None:
-    for g in grids:
-        tx.run("INSERT INTO plan_grid (draft_id, key, code, community_code, name, households, "
-               "geom) VALUES (:d, :k, :code, :c, :name, :h, :g)",
-               {"d": draft_id, "k": g.key, "code": g.code, "c": g.community_code,
-                "name": g.name, "h": g.households, "g": _wkb(g.geom)})
 
 
 def area_outline(store: Store, area_code: str):

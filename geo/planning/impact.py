@@ -15,8 +15,10 @@ from sklearn.cluster import KMeans
 
 from geo.casework.read import is_open
 from geo.casework.scope import Actor, visible_issues
-from geo.crs import from_metric, to_metric
+from geo.crs import area_m2, from_metric, geoms_to_metric, to_metric
+from geo.gridindex import GridIndex
 from geo.planning.drafts import get_draft
+from geo.planning.publish import unchanged
 from geo.store import Store
 
 WINDOW = timedelta(days=90)
@@ -24,33 +26,20 @@ OVERLOADED = 1.5  # times the median workload of the area's grids
 MIN_TO_SPLIT = 20  # issues: fewer make no pattern worth cutting for
 
 
-def _metric(geom):
-    return shapely.transform(geom, lambda c: np.column_stack(to_metric(c[:, 0], c[:, 1])))
-
-
 def assign(labels: list[str], geoms: list, lon, lat) -> np.ndarray:
-    """The label of the geometry covering each point (the smallest label on a shared edge,
-    as locate does), or None."""
-    out = np.full(len(lon), None, dtype=object)
-    if len(lon) == 0 or not labels:
-        return out
-    names = np.array(labels, dtype=object)
+    """The label of the geometry covering each point, or None: the batch locate (GridIndex,
+    with its tie rule) over the geometries a draft can measure (missing, empty or NaN ones
+    cover nothing)."""
     shapes = np.array(geoms, dtype=object)
-    usable = np.flatnonzero(~shapely.is_missing(shapes) & ~shapely.is_empty(shapes)
-                            & shapely.is_valid(shapes))
-    usable = usable[np.argsort(names[usable].astype(str), kind="stable")]
-    tree = shapely.STRtree(shapes[usable])
-    pts, hits = tree.query(shapely.points(lon, lat), predicate="covered_by")
-    best = np.full(len(lon), len(usable))
-    np.minimum.at(best, pts, hits)  # tree order is label order: the smallest label wins
-    found = best < len(usable)
-    out[found] = names[usable[best[found]]]
-    return out
+    names = np.array(labels, dtype=object)
+    usable = ~shapely.is_missing(shapes) & ~shapely.is_empty(shapes)
+    usable[usable] = ~np.isnan(shapely.bounds(shapes[usable])).any(axis=1)
+    return GridIndex(names[usable].astype(str), shapes[usable]).locate_codes(lon, lat)
 
 
 def compactness(geom) -> float:
     """Polsby-Popper: 4πA/P², 1 for a circle, near 0 for a long thin shape."""
-    m = _metric(geom)
+    m = geoms_to_metric(geom)
     return float(4 * np.pi * m.area / m.length**2) if m.length > 0 else 0.0
 
 
@@ -73,7 +62,7 @@ def _suggest_cut(label: str, geom, lon, lat) -> dict | None:
     norm = np.hypot(dx, dy)
     if norm == 0:
         return None
-    metric = _metric(geom)
+    metric = geoms_to_metric(geom)
     reach = 2 * np.hypot(metric.bounds[2] - metric.bounds[0], metric.bounds[3] - metric.bounds[1])
     ends_x = np.array([mx - dx / norm * reach, mx + dx / norm * reach])
     ends_y = np.array([my - dy / norm * reach, my + dy / norm * reach])
@@ -113,17 +102,18 @@ def impact(store: Store, actor: Actor, draft_id: int, now: datetime) -> dict:
     def per_grid(labels, geoms, households, loads):
         found, n = np.unique(loads[loads != None].astype(str), return_counts=True)  # noqa: E711
         counts = dict.fromkeys(labels, 0) | dict(zip(found.tolist(), n.tolist(), strict=True))
-        return {lab: {"area_m2": round(_metric(g).area, 1) if g is not None and not g.is_empty
+        return {lab: {"area_m2": round(float(area_m2(g)), 1) if g is not None and not g.is_empty
                       else 0.0, "households": h, "issues_90d": counts[lab],
                       "compactness": round(compactness(g), 3) if g is not None and not g.is_empty
                       else 0.0} for lab, g, h in zip(labels, geoms, households, strict=True)}
 
-    before = per_grid(before_labels, before_geoms, [int(h) for h in grids.households], load_before)
+    households = [None if h is None or h != h else int(h) for h in grids.households]  # NULL
+    before = per_grid(before_labels, before_geoms, households, load_before)
     after = per_grid(after_labels, after_geoms, [g.households for g in draft.grids], load_after)
-    current = dict(zip(before_labels, before_geoms, strict=True))
+    current = {c: (geom, name, h) for c, geom, name, h
+               in zip(grids.code, grids.geometry, grids.name, households, strict=True)}
     changed = [g.code for g in draft.grids if g.code in current
-               and not shapely.equals_exact(current[g.code], g.geom, 0)
-               and not current[g.code].equals(g.geom)]
+               and not unchanged(*current[g.code], g)]  # as publishing will judge it
     added = [g.code or g.key for g in draft.grids if not g.code or g.code not in current]
     removed = sorted(set(before_labels) - {g.code for g in draft.grids if g.code})
 

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pyogrio
-import shapely
 
-from geo.crs import STORAGE_EPSG, to_storage
+from geo.crs import STORAGE_EPSG, CoordinateError, geoms_to_storage
 from geo.planning.validate import Problem, raw_ring_problems
 
 SHIFTED = ("gcj02", "bd09")
@@ -28,15 +26,23 @@ class BoundaryFileError(ValueError):
 @dataclass
 class Imported:
     frame: gpd.GeoDataFrame  # WGS84, the file's attributes kept
-    problems: list[Problem]  # what only the raw file shows (unclosed rings)
     source_crs: str
 
 
-def _shifted_to_wgs84(geoms, crs: str):
-    def f(c):
-        lon, lat = to_storage(c[:, 0], c[:, 1], crs)
-        return np.column_stack([lon, lat])
-    return shapely.transform(np.asarray(geoms, dtype=object), f)
+def _unclosed_rings(path: Path, code_field: str) -> list[Problem]:
+    """Rings of a GeoJSON file that do not end where they began. GEOS cannot even build such
+    a ring, so they are found in the raw text, where they can still be named."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return []  # not JSON: the reader says so
+    features = raw.get("features") if isinstance(raw, dict) else None
+    found = []
+    for k, feature in enumerate(features if isinstance(features, list) else []):
+        if isinstance(feature, dict):
+            code = str((feature.get("properties") or {}).get(code_field, f"#{k + 1}"))
+            found.extend(raw_ring_problems(code, feature.get("geometry") or {}))
+    return found
 
 
 def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | None = None,
@@ -49,32 +55,30 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
                            f"({', '.join(SUFFIXES)})")
     if shifted not in (None, *SHIFTED):
         raise BoundaryFileError(f"shifted must be one of {', '.join(SHIFTED)}")
+    if path.suffix.lower() in (".geojson", ".json"):
+        unclosed = _unclosed_rings(path, code_field)
+        if unclosed:
+            raise BoundaryFileError(f"{path.name}: " + "; ".join(p.message for p in unclosed[:5])
+                                    + (f"; and {len(unclosed) - 5} more" if len(unclosed) > 5
+                                       else ""))
     try:
         frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises its own errors for unreadable files
         raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
-    problems: list[Problem] = []
-    if path.suffix.lower() in (".geojson", ".json"):
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raw = {}
-        features = raw.get("features") if isinstance(raw, dict) else None
-        for k, feature in enumerate(features if isinstance(features, list) else []):
-            if not isinstance(feature, dict):
-                continue
-            code = str((feature.get("properties") or {}).get(code_field, f"#{k + 1}"))
-            problems.extend(raw_ring_problems(code, feature.get("geometry") or {}))
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise BoundaryFileError(f"{path.name} holds no geometries")
     declared = frame.crs.to_string() if frame.crs is not None else "EPSG:4326"
-    if frame.crs is None:
-        frame = frame.set_crs(STORAGE_EPSG)
-    elif frame.crs.to_epsg() != STORAGE_EPSG:
+    if shifted and frame.crs is not None and frame.crs.to_epsg() != STORAGE_EPSG:
+        raise BoundaryFileError(f"{path.name} declares {declared}; GCJ-02 and BD-09 files are "
+                                "lon/lat files declared as WGS84 or with no CRS")
+    try:
+        if frame.crs is None:
+            frame = frame.set_crs(STORAGE_EPSG)
+        elif frame.crs.to_epsg() != STORAGE_EPSG:
+            frame = frame.to_crs(STORAGE_EPSG)
         if shifted:
-            raise BoundaryFileError(f"{path.name} declares {declared}; GCJ-02 and BD-09 files are "
-                               "lon/lat files declared as WGS84 or with no CRS")
-        frame = frame.to_crs(STORAGE_EPSG)
-    if shifted:
-        frame = frame.set_geometry(_shifted_to_wgs84(frame.geometry.values, shifted), crs=STORAGE_EPSG)
-    return Imported(frame, problems, shifted or declared)
+            frame = frame.set_geometry(geoms_to_storage(frame.geometry.values, shifted),
+                                       crs=STORAGE_EPSG)
+    except (ValueError, CoordinateError) as exc:  # pyproj, or lon/lat out of range
+        raise BoundaryFileError(f"{path.name}: its coordinates cannot be converted: {exc}") from None
+    return Imported(frame, shifted or declared)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import numpy as np
 import shapely
 
 from geo.casework.errors import InvalidInput, PreconditionFailed
 from geo.casework.read import is_open
 from geo.casework.scope import Actor
 from geo.codes import child
-from geo.planning.drafts import Draft, _check, _load, check_draft
+from geo.gridindex import GridIndex
+from geo.planning.drafts import Draft, DraftGrid, _check, _load, check_draft
 from geo.store import Store
 from geo.store.sql import Tx
 
@@ -24,6 +24,12 @@ from geo.store.sql import Tx
 def _multi(geom):
     geom = shapely.force_2d(geom)
     return geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+
+
+def unchanged(geom, name: str, households, g: DraftGrid) -> bool:
+    """Whether publishing keeps a current grid as it is: same name, households and outline,
+    vertex for vertex (anything else is a new version of the grid)."""
+    return name == g.name and households == g.households and geom.equals_exact(_multi(g.geom), 0)
 
 
 def _insert_grid(tx: Tx, code: str, community: str, name: str, geom, households, workers,
@@ -54,8 +60,8 @@ def _next_sequences(tx: Tx, communities: set[str]) -> dict[str, int]:
 
 def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: Actor,
               now: datetime) -> int:
-    """Open issues of the area located again in the published grids (the smallest code
-    wins on a shared edge, as locate does); each move gets an audit entry."""
+    """Open issues of the area located again in the published grids by the batch locate
+    (GridIndex: the tie rule of every locate); each move gets an audit entry."""
     d = tx.dialect
     area = draft.area_code
     rows = tx.rows(f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, i.grid_code, i.state "
@@ -63,18 +69,10 @@ def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: 
                    {"n": len(area), "a": area})
     if not rows:
         return 0
-    order = sorted(range(len(published)), key=lambda k: published[k][0])
-    codes = [published[k][0] for k in order]
-    tree = shapely.STRtree([published[k][1] for k in order])
-    points = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows])
-    hit_point, hit_grid = tree.query(points, predicate="covered_by")
-    best = np.full(len(rows), -1)
-    for p, g in zip(hit_point, hit_grid, strict=True):
-        if best[p] < 0 or g < best[p]:
-            best[p] = g
+    index = GridIndex([code for code, _ in published], [geom for _, geom in published])
+    located = index.locate_codes([r["lon"] for r in rows], [r["lat"] for r in rows])
     moved = 0
-    for r, k in zip(rows, best, strict=True):
-        new = codes[k] if k >= 0 else None
+    for r, new in zip(rows, located, strict=True):
         if new is None or new == r["grid_code"]:
             continue
         tx.run("UPDATE issue SET grid_code = :g, community_code = :c, version = version + 1, "
@@ -110,8 +108,8 @@ def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | Non
         kept, changed, added = [], [], []
         for g in draft.grids:
             old = before.get(g.code) if g.code else None
-            if old is not None and old["name"] == g.name and old["households"] == g.households \
-                    and shapely.from_wkb(bytes(old["wkb"])).equals_exact(_multi(g.geom), 0):
+            if old is not None and unchanged(shapely.from_wkb(bytes(old["wkb"])), old["name"],
+                                             old["households"], g):
                 kept.append(g)
             elif old is not None:
                 changed.append(g)

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from geo.codes import LENGTHS, CodeError, check
-from geo.crs import from_metric, to_metric
+from geo.crs import area_m2
 
 MAX_VERTICES = 10_000  # a grid is a few blocks; more means a traced raster or an error
 MIN_AREA_M2 = 2_000.0  # smaller than a courtyard: a sliver left by editing
@@ -40,20 +40,6 @@ class Problem:
     def as_dict(self) -> dict:
         return {"kind": self.kind, "codes": list(self.codes), "message": self.message,
                 "area_m2": None if self.area_m2 is None else round(self.area_m2, 1)}
-
-
-def _metric(geom):
-    def f(c):
-        x, y = to_metric(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-    return shapely.transform(geom, f)
-
-
-def _lonlat(geom):
-    def f(c):
-        lon, lat = from_metric(c[:, 0], c[:, 1])
-        return np.column_stack([lon, lat])
-    return shapely.transform(geom, f)
 
 
 def raw_ring_problems(code: str, geometry: dict) -> list[Problem]:
@@ -141,15 +127,15 @@ def validate(codes: list[str], geoms, parent=None, parent_code: str | None = Non
         if any(p.kind in UNMEASURABLE for p in own):
             continue
         flat = shapely.force_2d(geom)
-        metric = _metric(flat)
+        area = area_m2(flat)
         parts = _pieces(flat)
         if len(parts) > 1:
             problems.append(Problem("non_contiguous", (code,), f"{level} {code} is {len(parts)} "
                                     f"separate pieces; a {level} must be one piece", location=flat))
-        if metric.area < min_area_m2:
-            problems.append(Problem("sliver", (code,), f"{level} {code} covers {metric.area:,.0f} m², "
+        if area < min_area_m2:
+            problems.append(Problem("sliver", (code,), f"{level} {code} covers {area:,.0f} m², "
                                     f"less than the {min_area_m2:,.0f} m² a {level} needs",
-                                    metric.area, flat))
+                                    area, flat))
         measurable.append((code, flat))
     problems.extend(_overlaps(measurable, tolerance_m2))
     if parent is not None and not parent.is_empty:
@@ -164,7 +150,7 @@ def _m2(geom) -> float:
     if geom.is_empty:
         return 0.0
     rough = geom.area * 111_320.0**2 * math.cos(math.radians(geom.centroid.y))
-    return rough if rough < 100.0 else _metric(geom).area
+    return rough if rough < 100.0 else float(area_m2(geom))
 
 
 def _overlaps(measurable, tolerance_m2: float) -> list[Problem]:

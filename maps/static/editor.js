@@ -116,7 +116,6 @@
       .then(function (report) {
         drawProblems(report);
         ed.loaded += 1;
-        gd.drawn = true;
       })
       .catch(function (e) { status(e.message, true); });
   }

@@ -162,7 +162,6 @@
 
   /* Whether every layer of the page has answered at least once (for tests and benchmarks). */
   gd.ready = function () {
-    if (gd.drawn) return true;  // a page whose results are embedded
     var names = Object.keys(gd.layers);
     return names.length > 0 && names.every(function (name) { return gd.loaded[name] > 0; });
   };
