@@ -1,11 +1,12 @@
 """Publishing a large area's new boundaries: open a draft of a district of about 5,000 grids
 in a city with 1,000,000 historical issues, split --splits grids, validate, preview the
 impact and publish (retiring and inserting grids, re-locating the district's open issues);
-then ask where points were before and after. SQLite by default, --backend postgis on a
-throwaway cluster. Each step is timed; --runs repeats from a fresh copy of the database.
+then ask where points were before and after. On SQLite. Each step is timed; --runs repeats
+from a fresh copy of the database.
 
-In the same run, the obvious alternative for the re-location: geopandas.sjoin of the
-district's open issues with the published grids, against the batch locate (GridIndex) that publish and the preview use.
+In the same run, the obvious alternative for locating issues in grids: geopandas.sjoin of
+the city's open issues with its grids, against the batch locate (GridIndex) that publish and
+the preview use.
 
     python bench/bench_plans.py --grids 20000 --issues 1000000 --runs 3
 """
