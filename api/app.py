@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.auth import ActorCache
+from api import errors, openapi, params
+from api.encoding import BodyEncoding, BodyEncodingError
 from api.limits import BodyLimit
 from api.routes import auth, hotspots, issues, layers, maps, open311, plans, teams
 from api.settings import Settings
@@ -49,18 +50,31 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 "the six-step closed loop with an audit trail.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        dependencies=[Depends(params.refuse_unknown_query)],
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.actors = ActorCache(settings.actor_cache_seconds)
     errors.install(app)
+    openapi.install(app, own_error_format=(open311.router.prefix, maps.router.prefix))
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError):
         if request.url.path.startswith("/open311/"):
-            fmt = "xml" if request.url.path.endswith(".xml") else "json"
-            return open311.error_response(400, errors.readable(exc.errors()), fmt)
+            return open311.error_response(400, errors.readable(exc.errors()),
+                                          open311.format_of(request))
+        if request.url.path.startswith(maps.router.prefix):
+            return maps._message(request, 422, "Cannot show this page", errors.readable(exc.errors()))
         return await errors.validation_error_response(exc)
+
+    @app.exception_handler(open311.Open311Error)
+    async def open311_refusal(request: Request, exc: open311.Open311Error):
+        return open311.error_response(exc.status, exc.description, open311.format_of(request))
+
+    @app.exception_handler(BodyEncodingError)
+    async def body_encoding(request: Request, exc: BodyEncodingError):
+        if request.url.path.startswith("/open311/"):
+            return open311.error_response(exc.status_code, exc.detail, open311.format_of(request))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     for module in (auth, issues, teams, layers, hotspots, plans, open311, maps):
         app.include_router(module.router)
@@ -75,6 +89,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                   name=f"static-{name}")
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(BodyEncoding)  # inside BodyLimit: bodies are counted before decoding
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={"/photos": settings.max_photo_bytes,
                                "/import": plans.MAX_FILE_BYTES + 64 * 1024})

@@ -1,21 +1,25 @@
-"""OAuth2 password flow with JWT bearer tokens (PyJWT), scopes per role.
+"""OAuth2 password flow with JWT bearer tokens (PyJWT), scopes per role, login sessions.
 
-Scopes gate endpoints coarsely; the role and jurisdiction, re-read from the database (cached
-for a few seconds), decide in the queries what a user may see and do.
+Every token names a session row (its `jti`); each request reads that row joined to the
+account in one indexed query, so a token ends the moment its session does, in every server
+process. Scopes gate endpoints coarsely: a token holds those it was issued with that the
+account's current role still has (a token can narrow rights, never widen them). The role and
+jurisdiction read with the session decide in the queries what a user may see and do.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from threading import Lock
+from urllib.parse import urlsplit
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
+from geo.casework import sessions
 from geo.casework.scope import Actor
-from geo.casework.users import get_actor
+from geo.store import Store
 
 SCOPES = {
     "issues:report": "File reports.",
@@ -50,6 +54,16 @@ ALGORITHM = "HS256"
 SESSION_COOKIE = "griddispatch_token"
 TOKEN_URL = "/api/v1/auth/token"
 oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, scopes=SCOPES, auto_error=False)
+SESSION_ENDED = ("this session has ended (logged out, or the account was disabled, deleted or "
+                 "changed): log in again")
+
+
+@dataclass(frozen=True)
+class Session:
+    """The session of the request's token (on `request.state.session`)."""
+
+    jti: str
+    expires: datetime
 
 
 def grant(role: str, requested: list[str]) -> list[str]:
@@ -64,37 +78,37 @@ def grant(role: str, requested: list[str]) -> list[str]:
     return requested
 
 
-def issue_token(actor: Actor, scopes: list[str], secret: str, minutes: int) -> tuple[str, int]:
-    now = datetime.now(UTC)
-    claims = {"sub": actor.username, "role": actor.role, "scope": " ".join(scopes),
-              "iat": now, "exp": now + timedelta(minutes=minutes)}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM), minutes * 60
+def issue_token(store: Store, actor: Actor, scopes: list[str], secret: str, minutes: int,
+                parent: Session | None = None) -> tuple[str, int]:
+    """A signed token naming a new session; a page token (`parent`) ends no later than, and
+    together with, the session it is taken from."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    expires = now + timedelta(minutes=minutes)
+    if parent is not None:
+        expires = min(expires, parent.expires)
+    jti = sessions.start(store, actor.username, now, expires, parent.jti if parent else None)
+    if jti is None or expires <= now:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED,
+                            {"WWW-Authenticate": "Bearer"})
+    claims = {"sub": actor.username, "scope": " ".join(scopes), "jti": jti, "iat": now,
+              "exp": expires}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), int((expires - now).total_seconds())
 
 
-class ActorCache:
-    """username → Actor for a few seconds, so that a burst of requests costs one lookup."""
+def _decode(token: str, secret: str) -> tuple[dict, Session]:
+    """The claims of a token signed with `secret` and not expired, and the session it names;
+    jwt.PyJWTError otherwise."""
+    claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                        options={"require": ["exp", "sub", "jti"]})
+    return claims, Session(str(claims["jti"]), datetime.fromtimestamp(claims["exp"], UTC))
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self._items: dict[str, tuple[float, Actor | None]] = {}
-        self._lock = Lock()
 
-    def get(self, store, username: str) -> Actor | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(username)
-        if hit and now - hit[0] < self.seconds:
-            return hit[1]
-        actor = get_actor(store, username)
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[username] = (now, actor)
-        return actor
-
-    def forget(self, username: str) -> None:
-        with self._lock:
-            self._items.pop(username, None)
+def token_session(token: str, secret: str) -> Session | None:
+    """The session a valid token names, else None."""
+    try:
+        return _decode(token, secret)[1]
+    except jwt.PyJWTError:
+        return None
 
 
 def _unauthorised(message: str, scopes: SecurityScopes) -> HTTPException:
@@ -104,7 +118,8 @@ def _unauthorised(message: str, scopes: SecurityScopes) -> HTTPException:
 
 def current_actor(request: Request, scopes: SecurityScopes,
                   token: str | None = Depends(oauth2)) -> Actor:
-    """The authenticated user, if the token is valid and carries every required scope."""
+    """The authenticated user, if the token is valid, its session live and its scopes, as far
+    as the user's current role has them, include every required one."""
     if token is None and request.method in ("GET", "HEAD"):
         # The map pages' login session. Reads only: a cookie rides along with requests that
         # other sites trigger, so nothing that changes data accepts it.
@@ -114,23 +129,59 @@ def current_actor(request: Request, scopes: SecurityScopes,
                             scopes)
     settings = request.app.state.settings
     try:
-        claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub"]})
+        claims, session = _decode(token, settings.secret_key)
     except jwt.ExpiredSignatureError:
         raise _unauthorised("the token has expired: log in again", scopes) from None
     except jwt.PyJWTError:
-        raise _unauthorised("the token is not valid", scopes) from None
-    actor = request.app.state.actors.get(request.app.state.store, str(claims["sub"]))
-    if actor is None or actor.role != claims.get("role"):
-        raise _unauthorised("the account behind this token is disabled or has changed: log in "
-                            "again", scopes)
-    granted = set(str(claims.get("scope", "")).split())
+        raise _unauthorised("the token is not valid: log in again", scopes) from None
+    actor = sessions.actor_of(request.app.state.store, session.jti, str(claims["sub"]))
+    if actor is None:
+        raise _unauthorised(SESSION_ENDED, scopes)
+    request.state.session = session
+    role_scopes = ROLE_SCOPES[actor.role]
+    granted = set(str(claims.get("scope", "")).split()) & set(role_scopes)
     missing = [s for s in scopes.scopes if s not in granted]
     if missing:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"this needs scope(s) {', '.join(missing)}, which a {actor.role} "
-                            "token does not carry" if any(m not in ROLE_SCOPES[actor.role]
-                                                          for m in missing)
-                            else f"this needs scope(s) {', '.join(missing)}: request them at login",
+        needed = ", ".join(missing)
+        message = (f"this needs scope(s) {needed}, which role {actor.role!r} does not have"
+                   if any(m not in role_scopes for m in missing)
+                   else f"this needs scope(s) {needed}, which this token was issued without: "
+                        "request them at login")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, message,
                             {"WWW-Authenticate": f'Bearer scope="{scopes.scope_str}"'})
     return actor
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, or None for one that names no origin."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port or _DEFAULT_PORTS[scheme]
+
+
+def same_origin(request: Request) -> None:
+    """Refuse (403) a request that a page of another origin made: its Origin header, or
+    without one its Referer, must name this server. A request with neither comes from a
+    program, not a page: browsers send Origin on every POST and DELETE."""
+    sent = request.headers.get("origin")
+    header = "Origin"
+    if sent is None:
+        sent, header = request.headers.get("referer"), "Referer"
+        if sent is None:
+            return
+    own = request.app.state.settings.public_origin or str(request.base_url).rstrip("/")
+    theirs = _origin(sent)
+    if theirs is not None and theirs == _origin(own):
+        return
+    raise HTTPException(status.HTTP_403_FORBIDDEN,
+                        f"cross-site request refused: the {header} header names {sent[:200]!r}, "
+                        f"not this server ({own}); log in from the server's own pages")

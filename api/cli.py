@@ -153,6 +153,60 @@ def cmd_users_add(store: Store, args) -> int:
     return 0
 
 
+def _account_change(store: Store, change):
+    """Run a change to an account; a CaseError becomes a usage error."""
+    from geo.casework.errors import CaseError
+
+    store.migrate()
+    try:
+        return change()
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_users_disable(store: Store, args) -> int:
+    from geo.casework.users import set_active
+
+    _account_change(store, lambda: set_active(store, args.username, False))
+    print(f"disabled {args.username}; its sessions have ended")
+    return 0
+
+
+def cmd_users_enable(store: Store, args) -> int:
+    from geo.casework.users import set_active
+
+    _account_change(store, lambda: set_active(store, args.username, True))
+    print(f"enabled {args.username}")
+    return 0
+
+
+def cmd_users_delete(store: Store, args) -> int:
+    from geo.casework.users import delete_user
+
+    _account_change(store, lambda: delete_user(store, args.username))
+    print(f"deleted {args.username} with its API keys and sessions")
+    return 0
+
+
+def cmd_users_set_role(store: Store, args) -> int:
+    from geo.casework.users import set_role
+
+    _account_change(store, lambda: set_role(store, args.username, args.role,
+                                            args.jurisdiction or [], args.team))
+    print(f"{args.username} is now a {args.role}" +
+          (f" for {', '.join(args.jurisdiction)}" if args.jurisdiction else "") +
+          "; its sessions have ended")
+    return 0
+
+
+def cmd_users_end_sessions(store: Store, args) -> int:
+    from geo.casework import sessions
+
+    ended = _account_change(store, lambda: sessions.end_all(store, args.username))
+    print(f"ended {ended} session{'s' if ended != 1 else ''} of {args.username}")
+    return 0
+
+
 def cmd_api_key_add(store: Store, args) -> int:
     import secrets
 
@@ -360,6 +414,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
     p.set_defaults(run=cmd_users_add)
+    for name, helptext, run in (
+            ("disable", "disable an account and end its sessions", cmd_users_disable),
+            ("enable", "enable a disabled account", cmd_users_enable),
+            ("delete", "delete an account, its API keys and its sessions", cmd_users_delete),
+            ("end-sessions", "end every session of an account (log it out everywhere)",
+             cmd_users_end_sessions)):
+        p = users.add_parser(name, help=helptext)
+        p.add_argument("username")
+        p.set_defaults(run=run)
+    p = users.add_parser("set-role", help="change an account's role and jurisdiction (ends its "
+                                          "sessions)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--jurisdiction", action="append", metavar="CODE",
+                   help="district (6-digit) or street (9-digit) code; repeat for several")
+    p.add_argument("--team", metavar="TEAM_ID", help="the team of a 'team' user")
+    p.set_defaults(run=cmd_users_set_role)
 
     keys = sub.add_parser("api-keys", help="manage Open311 API keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION")

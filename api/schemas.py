@@ -1,12 +1,14 @@
 """Request and response bodies. Requests forbid unknown fields, so a client can never set a
-server-owned one (state, version, assignments, creator, timestamps): it gets a 422."""
+server-owned one (state, version, assignments, creator, timestamps): it gets a 422. They are
+strictly typed too: a number given as a string ("126.5") is a 422 naming the field."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from geo.crs import SOURCE_CRS
 from geo.model import Location
@@ -20,14 +22,29 @@ MAX_ID = 2**63 - 1  # the databases' bigint
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no unknown fields, and JSON types as they are (an integer may stand for
+    a float; a string never stands for a number, nor a number for a boolean). JSON has no
+    date type: a datetime field here needs `Field(strict=False)` to accept ISO 8601 text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _number_not_text(value):
+    if isinstance(value, str):
+        raise PydanticCustomError("number_type", "must be a finite number, not a string ({text})",
+                                  {"text": repr(value[:40])})
+    return value
+
+
+Finite = Annotated[float, BeforeValidator(_number_not_text), Field(allow_inf_nan=False)]
+"""A JSON number (an integer or a float), finite."""
 
 
 class ReportIn(Strict):
     category_code: CategoryCode
     description: Annotated[str, Field(max_length=4000)] = ""
-    lon: float = Field(description="longitude in the given crs", allow_inf_nan=False)
-    lat: float = Field(description="latitude in the given crs", allow_inf_nan=False)
+    lon: Finite = Field(description="longitude in the given crs")
+    lat: Finite = Field(description="latitude in the given crs")
     crs: Crs = "wgs84"
     address: Annotated[str, Field(max_length=500)] | None = None
 
@@ -63,8 +80,8 @@ class RateIn(Strict):
 
 
 class TeamUpdateIn(Strict):
-    lon: float | None = Field(None, allow_inf_nan=False)
-    lat: float | None = Field(None, allow_inf_nan=False)
+    lon: Finite | None = None
+    lat: Finite | None = None
     crs: Crs = "wgs84"
     status: Literal[TEAM_STATUSES] | None = None  # type: ignore[valid-type]
 
@@ -238,3 +255,21 @@ class Photo(BaseModel):
     sha256: str
     uploaded_by: str
     uploaded_at: datetime
+
+
+class ErrorItem(BaseModel):
+    """One invalid part of a request, as the validator found it."""
+
+    loc: list[str | int] = Field(description="where: location (body, query, path, header) and field")
+    msg: str
+    type: str
+
+
+class Error(BaseModel):
+    """Every 4xx and 5xx answer of the API (Open311 answers in its own format)."""
+
+    detail: str = Field(description="what is wrong, naming the field, in words a person can act on")
+    errors: list[ErrorItem] | None = Field(None, description="422 on malformed input: each problem")
+    state: str | None = Field(None, description="409 on an issue: the state it is in now")
+    allowed_actions: list[str] | None = Field(
+        None, description="409 on an issue: the actions its state allows")

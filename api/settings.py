@@ -24,7 +24,14 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     statement_timeout_ms: int = Field(default=5000, ge=100)
     pool_size: int = Field(default=8, ge=1, le=64)
-    actor_cache_seconds: float = Field(default=5.0, ge=0)  # how long a user lookup is reused
+    # After this many failed logins for one account, or from one client address, within the
+    # window (which starts at the first failure), further attempts get 429 until it ends.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    # scheme://host[:port] that browsers use, when a reverse proxy changes the Host header;
+    # None: the request's own. The login session endpoints refuse pages of any other origin.
+    public_origin: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
     open311_jurisdiction: str = "220200"  # Jilin City's administrative code
     # Basemap tiles for the maps, e.g. "https://tiles.example.local/{z}/{x}/{y}.png" on the
     # command centre's own network; None draws no remote tiles (our outlines stand in).

@@ -16,6 +16,7 @@ import numpy as np
 from folium.plugins import HeatMapWithTime
 
 from geo.crs import from_metric, to_metric
+from geo.hotspots import budget
 from geo.hotspots.analysis import Layer, analyse
 from geo.hotspots.emerging import PATTERNS
 from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE
@@ -210,13 +211,17 @@ def hotspot_map(settings, results: dict, filters: dict, reports: int, bounds, st
 
 def hotspot_page(settings, study, params, streets, form: bool = True,
                  who: str | None = None) -> str:
-    """The whole page for a study (`geo.hotspots.study`) analysed with `params`."""
+    """The whole page for a study (`geo.hotspots.study`) analysed with `params`; TooCostly
+    (`geo.hotspots.budget`) before anything runs when the analysis would cost too much, or
+    once it has run out of time."""
     q = study.query
     filters = {"category": list(q.categories), "area": q.area,
                "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
                "slice": params.slice, "bins": params.bins}
-    results = analyse(study.reports, study.bins(params.bins, None), study.query, params,
-                      study.area_m2)
+    budget.afford(study, "map", params)
+    with budget.time_limit():
+        results = analyse(study.reports, study.bins(params.bins, None), study.query, params,
+                          study.area_m2)
     covered = set(study.grids.code.str[:9])
     streets = streets[streets.code.isin(covered)] if streets is not None else None
     m = hotspot_map(settings, results, filters, len(study.reports),

@@ -18,6 +18,7 @@ from fixtures import accounts
 from fixtures.jilin import generate
 from geo.store import open_store
 from geo.store.throwaway import start
+from tests.processes import two_servers  # noqa: F401 - server processes, for any module
 
 TEST_GRIDS = 400
 TEST_ISSUES = 4000

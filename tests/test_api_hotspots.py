@@ -9,6 +9,7 @@ from shapely.geometry import shape
 
 from fixtures.jilin import NIGHT_MARKET_CLOSED, REFERENCE_TIME
 from geo.crs import to_metric
+from geo.hotspots import budget
 from tests.test_api_layers import features
 
 VENDORS = {"category": "L01"}
@@ -80,6 +81,7 @@ def test_gistar_and_emerging_patterns_on_the_story_grids(hot_api, city):
     assert gi["correction"] == "fdr"
     patterns = {f["id"]: f["properties"]["pattern"] for f in emerging["features"]}
     assert any(patterns.get(g, "").endswith("hot spot") for g in school_grids)
+    assert emerging["patterns"]
     assert set(emerging["patterns"]) <= {f"{p} {s} spot" for p in (
         "new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
         "oscillating", "historical") for s in ("hot", "cold")}
@@ -118,6 +120,7 @@ def test_jurisdiction_bounds_reports_and_area(hot_api, city):
     assert min(_distance(city, "电东胡同小学门口", c) for c in centres) < 150
     assert laodong_street.status_code == 404
     assert "jurisdiction" in laodong_street.json()["detail"]
+    assert grids["features"]
     assert {f["id"][:9] for f in grids["features"]} <= {"220204001", "220204002"}
     with hot_api.client("citizen") as c:
         assert c.get("/api/v1/hotspots/clusters").status_code == 403
@@ -138,3 +141,67 @@ def test_bad_settings_are_explained(hot_api, params, words):
         r = c.get(path, params=params)
     assert r.status_code == 422, r.text
     assert words in r.text
+
+
+THREE_YEARS = {"since": "2023-11-25T00:00:00Z"}  # 156 weeks before the city's "now"
+
+
+COSTLY = [  # analysis, settings, what the refusal names, the advice it gives
+    ("gistar", {"bins": "h3", "h3_resolution": 11}, "h3_resolution 11 gives about",
+     "choose h3_resolution 10"),
+    ("emerging", {"bins": "h3", "h3_resolution": 11, "slice": "week"},
+     "h3_resolution 11 gives about", "choose h3_resolution 10"),
+    ("emerging", {**THREE_YEARS, "bins": "h3", "h3_resolution": 10, "slice": "week"},
+     "156 weekly slices make", "choose slice month"),
+    ("emerging", {**THREE_YEARS, "bins": "h3", "h3_resolution": 10, "slice": "week"},
+     "space-time cells: at most 4,000,000", "h3_resolution 9"),
+    ("displacement", {**THREE_YEARS, "slice": "week"}, "DBSCAN in 156 weekly slices",
+     "choose slice month"),
+    ("displacement", {**THREE_YEARS, "slice": "week"}, "(eps_m 50)", "eps_m 85 or more"),
+]
+
+
+def test_too_costly_settings_are_refused_before_running(hot_api):
+    """The outside test's costly settings, priced before any work: each refusal names the
+    setting and a value that fits."""
+    with hot_api.client("admin") as c:
+        for path, params, named, advice in COSTLY:
+            r = c.get(f"/api/v1/hotspots/{path}", params={**VENDORS, **params})
+            assert r.status_code == 422, (path, params, r.text)
+            detail = r.json()["detail"]
+            assert named in detail and advice in detail, (path, params, detail)
+
+
+def test_window_with_too_many_reports_is_refused_before_reading(hot_api, monkeypatch):
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(reports=100))
+    with hot_api.client("operator") as c:
+        refused = c.get("/api/v1/hotspots/repeats", params=VENDORS)
+        narrow = c.get("/api/v1/hotspots/repeats",
+                       params={**VENDORS, "since": "2026-11-15T00:00:00Z"})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("your jurisdiction holds ") and "at most 100 per analysis" in detail
+    assert "choose since 2026-" in detail and "fewer categories" in detail
+    assert narrow.status_code == 200 and 0 < narrow.json()["reports"] <= 100
+
+
+def test_gistar_answer_size_is_bounded(hot_api, monkeypatch):
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(answer_bytes=50_000))
+    with hot_api.client("admin") as c:
+        every = c.get("/api/v1/hotspots/gistar", params=VENDORS)
+        significant = c.get("/api/v1/hotspots/gistar",
+                            params={**VENDORS, "significant_only": "true"})
+    assert every.status_code == 422, every.text
+    assert "answer of about" in every.json()["detail"]
+    assert "choose significant_only true" in every.json()["detail"]
+    assert significant.status_code == 200
+    assert 0 < len(significant.json()["features"]) < significant.json()["units"]
+
+
+def test_an_analysis_out_of_time_stops_with_advice(hot_api, monkeypatch):
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(seconds=0))
+    with hot_api.client("admin") as c:
+        r = c.get("/api/v1/hotspots/displacement", params=VENDORS)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("the analysis took more than 0 s (stopped at ")
+    assert "slice month" in r.json()["detail"]

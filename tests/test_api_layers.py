@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import shape
 
+from fixtures.jilin import REFERENCE_TIME
 from geo.crs import to_metric
 
 SCHOOL = "电东胡同小学门口"
+
+
+@pytest.fixture
+def api(api):
+    """The service with its clock at the demo city's "now" (fixtures/jilin.py): lights,
+    overdue counts and the age of team positions follow it, and the demo's open issues are
+    the three days before it."""
+    api.now = REFERENCE_TIME
+    return api
 
 
 def features(r):
@@ -117,7 +125,6 @@ def _aggregate(issues, key):
 def test_area_and_grid_loads_agree_with_the_issue_list(api, city, user):
     """Open, yellow, overdue and worst light per grid and per community, as each user may see
     them, equal what that user's own issue list says of each issue."""
-    api.now = datetime.now(UTC)  # lights move with the clock: hold it still
     lon, lat = city.landmarks[SCHOOL]
     with api.client(user) as c:
         c.post("/api/v1/issues", json={"category_code": "L01", "lon": lon, "lat": lat})

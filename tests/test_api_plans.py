@@ -4,7 +4,7 @@ shared boundary, importing a file, validation, publishing with history and re-lo
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import mapping, shape
 
+from fixtures.jilin import REFERENCE_TIME
 from geo.chinacoords import wgs84_to_gcj02
 from geo.crs import from_metric, to_metric
 
@@ -80,7 +81,7 @@ def test_two_planners_cannot_overwrite_each_other(api):
 
 
 def test_split_validate_publish_relocates_open_issues_and_keeps_history(api, store):
-    opened = datetime.now(UTC).replace(microsecond=0)
+    opened = REFERENCE_TIME  # the demo city's "now"
     api.now = opened
     with api.client("planner") as c:
         doc = _open(c)
@@ -186,6 +187,7 @@ def test_import_a_gcj02_file_and_refuse_to_publish_an_invalid_draft(api, store, 
                                   lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
             features.append({"type": "Feature", "geometry": mapping(g),
                              "properties": {"code": code, "name": name}})
+        assert len(features) > 1  # the community's grids: the comparisons below need some
         path = tmp_path / "plan.geojson"
         path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
         with path.open("rb") as fh:
@@ -235,8 +237,6 @@ def test_only_planners_of_the_area(api):
 def test_impact_preview_against_brute_force(api, store):
     """After a split: per-grid workload and what changes grid, each checked by testing every
     point against every polygon; and a balancing cut suggested for the school-gate grid."""
-    from fixtures.jilin import REFERENCE_TIME
-
     api.now = REFERENCE_TIME
     school_community = "220204001001"
     with api.client("planner") as c:
@@ -281,12 +281,14 @@ def test_impact_preview_against_brute_force(api, store):
     assert {k: v["issues_90d"] for k, v in result["before"].items()} == brute(doc["features"])
     assert sum(v["issues_90d"] for v in result["after"].values()) == len(recent)
     new_key = result["added"][0]
+    assert result["changes_hands"], "the split moves nothing to the new grid: the checks below see nothing"
     for change in result["changes_hands"]:
         assert change["from_grid"] == key and change["to_grid"] == new_key
         assert shape(_grids(after_doc)[new_key]["geometry"]).covers(
             shapely.Point(change["lon"], change["lat"]))
     kinds = {c["kind"] for c in result["changes_hands"]}
     assert kinds <= {"issue", "camera", "site", "team"}
+    assert len(result["after"]) == len(after_doc["features"]) > 1
     for v in result["after"].values():
         assert 0 < v["compactness"] <= 1 and v["area_m2"] > 0
     assert result["workload"]["after"]["grids"] == len(after_doc["features"])

@@ -12,8 +12,11 @@ def test_same_seed_same_city(city):
     again = generate(400, 4000, seed=7)
     assert again.grids.code.tolist() == city.grids.code.tolist()
     assert again.issues.geometry.equals(city.issues.geometry)
+    assert again.issues.drop(columns="geometry").equals(city.issues.drop(columns="geometry"))
+    assert again.events.equals(city.events) and again.assignments.equals(city.assignments)
     other = generate(400, 4000, seed=8)
     assert not other.issues.geometry.equals(city.issues.geometry)
+    assert not other.events.actor.equals(city.events.actor)
 
 
 def test_grids_tile_their_communities_without_overlap(city):

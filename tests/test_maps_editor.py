@@ -55,18 +55,44 @@ def test_draw_a_split_save_it_and_see_the_validation(visit, maps_api):  # noqa: 
     assert report["valid"] is True
     assert "No problems" in v.page.inner_text("#gd-editor-problems")
     v.shot("editor-split")
-    # a change from a stale page is refused, and the page says so
+    # a change from a stale page is refused, and the page says so: another planner moves the
+    # grid the page holds, then the page splits it with the ETag it loaded
+    held = next(f for f in after["features"] if f["id"] == target["id"])
+    held_geom = shape(held["geometry"])
+    moved = shapely.affinity.translate(held_geom, xoff=0.0005)
     with maps_api.client("planner") as c:
-        key = after["features"][0]["id"]
-        feature = after["features"][0]
-        moved = shapely.affinity.translate(shape(feature["geometry"]), xoff=0.0005)
-        r = c.put(f"/api/v1/plans/{draft}/grids/{key}", json={"geometry": shapely.geometry.mapping(moved)},
-                  headers={"If-Match": feature["properties"]["etag"]})
-        assert r.status_code == 200
+        r = c.put(f"/api/v1/plans/{draft}/grids/{held['id']}",
+                  json={"geometry": shapely.geometry.mapping(moved)},
+                  headers={"If-Match": held["properties"]["etag"]})
+        assert r.status_code == 200, r.text
+    saves = v.js("() => griddispatch.editor.saves")
+    inside = held_geom.representative_point()
+    v.page.mouse.click(*_pixel(v, inside.x, inside.y))
+    v.wait("(k) => griddispatch.editor.selected === k", held["id"])
+    x0, y0, x1, y1 = held_geom.bounds
+    v.page.click(".leaflet-pm-icon-polyline")
+    v.page.mouse.click(*_pixel(v, inside.x, y1 + (y1 - y0) * 0.2))
+    end = _pixel(v, inside.x, y0 - (y1 - y0) * 0.2)
+    v.page.mouse.click(*end)
+    v.page.mouse.click(*end)
+    v.wait("() => griddispatch.editor.failures.length > 0")
+    assert v.js("() => griddispatch.editor.failures")[-1].startswith("412: someone changed")
+    assert v.js("() => griddispatch.editor.saves") == saves
+    shown = v.page.locator("#gd-editor-status")
+    assert shown.inner_text().startswith("412") and shown.get_attribute("class") == "gd-failure"
+    with maps_api.client("planner") as c:
+        now = c.get(f"/api/v1/plans/{draft}").json()
         report = c.get(f"/api/v1/plans/{draft}/validation").json()
-    assert report["valid"] is False
+    assert len(now["features"]) == len(after["features"])  # the stale split did not land
+    kept = next(f for f in now["features"] if f["id"] == held["id"])
+    assert shapely.hausdorff_distance(shape(kept["geometry"]), moved) < 1e-6
+    assert report["valid"] is False  # the moved grid overlaps its neighbours
+    v.shot("editor-stale")
     v.page.reload()
     v.wait(LOADED)
     assert "problem(s)" in v.page.inner_text("#gd-editor-problems")
-    assert v.console_errors == [] and v.foreign_requests() == []
+    # the refused split is the page's only failed request (the browser logs it as an error)
+    assert v.failed == [f"412 {maps_api.url}/api/v1/plans/{draft}/split"]
+    assert [e for e in v.console_errors if "status of 412" not in e] == []
+    assert v.foreign_requests() == []
     v.shot("editor-problems")

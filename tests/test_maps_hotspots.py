@@ -137,3 +137,32 @@ def test_saved_hotspot_map_works_with_no_server(chromium, url, tmp_path):  # noq
     assert drawn["summary"]["displacement"] >= 1 and drawn["arrows"] >= 1
     assert drawn["summary"]["clusters"] >= 4  # the whole city: all four story places
     assert "reports" in re.sub(r"<[^>]+>", " ", text)
+
+
+COSTLY = "/maps/hotspots?since=2023-11-25&slice=week"  # 156 weekly heat maps of the city
+
+
+def test_hotspot_page_refuses_a_costly_analysis_as_its_other_filters(hot_maps):
+    """Priced before it runs, with the same page as any other refusal of the filters."""
+    with _session(hot_maps, "admin") as c:
+        pages = [c.get(COSTLY), c.get(COSTLY + "&bins=h3"), c.get(VENDORS + "&since=yesterday")]
+    for r in pages:
+        assert r.status_code == 422
+        assert "<h1>Cannot analyse these filters</h1>" in r.text
+    for r in pages[:2]:
+        assert "156 weekly heat maps of" in r.text and "at most 100,000,000" in r.text
+        assert re.search(r"choose slice month, since 2025-\d\d-\d\d or later, or a smaller area",
+                         r.text)
+
+
+def test_saved_hotspot_map_refuses_a_costly_analysis(sqlite_url, tmp_path):
+    """The same refusal as the page's (the API's tests price the reports on both backends)."""
+    out = tmp_path / "weekly.html"
+    done = subprocess.run([EXE, "--db", sqlite_url, "hotspots", "-o", str(out), "--since", "2023-11-25",
+                           "--until", "2026-11-22", "--slice", "week"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "156 weekly heat maps of" in done.stderr
+    assert re.search(r"choose slice month, since 2025-\d\d-\d\d or later, or a smaller area",
+                     done.stderr)
+    assert not out.exists()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from fixtures.jilin import REFERENCE_TIME
 from tests.conftest import shared_data
 
 SCHOOL = "电东胡同小学门口"
@@ -59,6 +61,7 @@ def test_services_and_definitions(api, schemas):
 
 
 def test_post_then_read_back(api, city, schemas):
+    api.now = REFERENCE_TIME  # the demo city's "now": its closed reports lie in the 90 days before
     with httpx.Client(base_url=api.url) as c:
         r = post(c, city)
         assert r.status_code == 201, r.text
@@ -74,6 +77,7 @@ def test_post_then_read_back(api, city, schemas):
         assert abs(one[0]["lat"] - lat) <= 0.0005 and one[0]["lat"] == round(one[0]["lat"], 3)
         assert c.get(f"{BASE}/tokens/{token}.json").json() == [
             {"service_request_id": rid, "token": token}]
+        api.now = REFERENCE_TIME + timedelta(minutes=1)  # the list ends before now
         listed = c.get(f"{BASE}/requests.json", params={"service_code": "L01",
                                                         "status": "open"}).json()
         valid(schemas, "requests", listed)
@@ -82,9 +86,28 @@ def test_post_then_read_back(api, city, schemas):
         closed = c.get(f"{BASE}/requests.json", params={"status": "closed"}).json()
         valid(schemas, "requests", closed)
         assert closed and all(x["status"] == "closed" for x in closed)
+        assert all(api.now - timedelta(days=90) <= datetime.fromisoformat(x["requested_datetime"])
+                   < api.now for x in closed)
     with api.client("citizen") as c:  # the report belongs to the key's user
         mine = c.get("/api/v1/issues").json()["items"]
         assert [str(i["id"]) for i in mine] == [rid]
+        assert mine[0]["description"] == "摊贩占道"  # the Chinese text, exactly as posted
+
+
+def test_chinese_text_is_stored_exactly_as_sent(api, city):
+    """Percent-encoded (as httpx sends forms) and raw UTF-8 (as phone apps do)."""
+    lon, lat = city.landmarks[SCHOOL]
+    raw = (f"api_key=demo&service_code=L01&lat={lat}&long={lon}&description=占道&"
+           "address_string=珲春街").encode()
+    with httpx.Client(base_url=api.url) as c:
+        sent = [post(c, city, address_string="珲春街", description="占道"),
+                c.post(f"{BASE}/requests.json", content=raw, headers={
+                    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})]
+    with api.client("citizen") as c:
+        for r in sent:
+            assert r.status_code == 201, r.text
+            issue = c.get(f"/api/v1/issues/{r.json()[0]['service_request_id']}").json()
+            assert (issue["address"], issue["description"]) == ("珲春街", "占道")
 
 
 def test_posting_needs_a_key_and_good_values(api, city):
@@ -101,6 +124,32 @@ def test_posting_needs_a_key_and_good_values(api, city):
         assert r.status_code == 404
         r = post(c, city, media_url="http://127.0.0.1:9/never-fetched.jpg")
         assert r.status_code == 201  # accepted, and the URL is never fetched
+
+
+def _xml_as_json(node: ET.Element, lists=("attributes", "values", "endpoints", "formats")):
+    """A GeoReport v2 XML document read back as its JSON twin (lists are the plural tags)."""
+    if node.tag in lists:
+        return [_xml_as_json(child) for child in node]
+    if len(node):
+        return {child.tag: _xml_as_json(child) for child in node}
+    return node.text
+
+
+def test_xml_documents_mirror_the_json(api, schemas):
+    """A service definition and the discovery document are one element each, holding the
+    fields of the JSON document, never a second element of the same name inside."""
+    with httpx.Client(base_url=api.url) as c:
+        for path, root, schema in (("services/L01", "service_definition", "service-definition"),
+                                   ("discovery", "discovery", None)):
+            doc = c.get(f"{BASE}/{path}.json").json()
+            xml = ET.fromstring(c.get(f"{BASE}/{path}.xml").content)
+            assert xml.tag == root and xml.find(root) is None
+            assert [child.tag for child in xml] == list(doc)
+            mirrored = _xml_as_json(xml)
+            if schema:
+                valid(schemas, schema, mirrored)
+            assert mirrored == doc
+        assert doc["endpoints"][0]["formats"] == ["application/json", "text/xml"]
 
 
 def test_xml_format(api, city):

@@ -44,22 +44,38 @@ def test_outside_is_reported_not_guessed(store):
     assert located.grid_code.isna().all() and located.district_code.isna().all()
 
 
-def test_batch_locate_matches_brute_force_and_both_backends_agree(sqlite_store, pg_store, city):
-    lon, lat = random_points(city, 2000)
-    # Add every vertex of the first 100 grids: shared corners are the hard cases.
-    xy = np.unique(shapely.get_coordinates(city.grids.geometry.to_numpy()[:100]), axis=0)
-    lon, lat = np.r_[lon, xy[:, 0]], np.r_[lat, xy[:, 1]]
-    a = sqlite_store.locate_many(lon, lat)
-    b = pg_store.locate_many(lon, lat)
-    assert a.equals(b)
-    tree = shapely.STRtree(city.grids.geometry.to_numpy())
-    pts, hit = tree.query(shapely.points(lon, lat), predicate="intersects")
+def smallest_covering_code(city, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """The tie rule by brute force: for each point, the smallest code among the grids whose
+    closed polygon covers it ("" when none does), and how many grids cover it."""
     codes = city.grids.code.to_numpy()
-    want = np.full(len(lon), None, dtype=object)
-    for p, g in zip(pts, hit, strict=True):
-        if want[p] is None or codes[g] < want[p]:
-            want[p] = codes[g]
-    assert (a.grid_code.fillna("").to_numpy() == np.where(want == None, "", want)).all()  # noqa: E711
+    tree = shapely.STRtree(city.grids.geometry.to_numpy())
+    point, grid = tree.query(shapely.points(lon, lat), predicate="covered_by")
+    want = np.full(len(lon), "", dtype=object)
+    smallest = pd.Series(codes[grid]).groupby(point).min()
+    want[smallest.index.to_numpy()] = smallest.to_numpy()
+    return want, np.bincount(point, minlength=len(lon))
+
+
+def test_locate_applies_the_tie_rule_on_every_vertex_and_both_backends_agree(sqlite_store,
+                                                                              pg_store, city):
+    """Every vertex of every grid of the test city (where grids meet, several cover a point)
+    and 2,000 random points: on both backends, batch and single locate give the smallest code
+    of the grids that cover the point, and its community, street and district."""
+    vertices = np.unique(shapely.get_coordinates(city.grids.geometry.to_numpy()), axis=0)
+    rlon, rlat = random_points(city, 2000)
+    lon, lat = np.r_[vertices[:, 0], rlon], np.r_[vertices[:, 1], rlat]
+    want, covering = smallest_covering_code(city, lon, lat)
+    shared = covering[:len(vertices)] >= 2
+    assert shared.sum() > len(city.grids)  # corners of three or four grids are most of them
+    for s in (sqlite_store, pg_store):
+        got = s.locate_many(lon, lat)
+        assert got.grid_code.fillna("").tolist() == want.tolist(), s.backend
+        inside = got.grid_code.notna()
+        assert (got.community_code[inside] == got.grid_code[inside].str[:12]).all()
+        assert (got.street_code[inside] == got.grid_code[inside].str[:9]).all()
+        assert (got.district_code[inside] == got.grid_code[inside].str[:6]).all()
+        single = [s.locate(x, y) for x, y in vertices]
+        assert [w.grid_code for w in single] == want[:len(vertices)].tolist(), s.backend
 
 
 def test_single_and_batch_locate_agree(store, city):

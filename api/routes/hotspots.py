@@ -5,10 +5,13 @@ Each answer is a FeatureCollection whose foreign members say what was analysed (
 `reports`) and with which settings (`parameters`, plus what the analysis chose itself, such
 as the clusters' minimum size). The caller's jurisdiction bounds both the reports and the
 area. A study (reports and area) is kept for a minute, so that a map asking for every layer
-reads the reports once."""
+reads the reports once. Every analysis is priced before it runs (`geo.hotspots.budget`) and
+refused with a 422 that says which setting to change when it would cost too much, and its
+time is bounded while it runs."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import weakref
@@ -22,7 +25,7 @@ from api.geojson import MEDIA_TYPE, collection
 from api.routes.issues import Category
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
-from geo.hotspots import analysis
+from geo.hotspots import analysis, budget
 from geo.hotspots.analysis import Layer, Params
 from geo.hotspots.reports import HotspotQuery
 from geo.hotspots.study import Study, open_study
@@ -37,8 +40,8 @@ SCOPE = "hotspots:read"
 
 Area = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$",
                                    description="district, street, community or grid code")]
-Since = Annotated[datetime | None, Query(description="start (default: a year before until)")]
-Until = Annotated[datetime | None, Query(description="end, exclusive (default: now)")]
+Since = Annotated[deps.Timestamp | None, Query(description="start (default: a year before until)")]
+Until = Annotated[deps.Timestamp | None, Query(description="end, exclusive (default: now)")]
 BinKind = Annotated[Literal["grid", "h3"], Query(description="the city's grids or H3 hexagons")]
 H3Res = Annotated[int | None, Query(ge=6, le=11, description="H3 resolution (default: chosen "
                                                              "so that cells hold ~20 reports)")]
@@ -71,6 +74,23 @@ def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
     return found
 
 
+def afforded(store: Store, actor: Actor, q: HotspotQuery, name: str, p: Params,
+             h3_resolution: int | None = None, significant_only: bool = False) -> Study:
+    """The study of `q`, once analysis `name` with `p` is known to fit the budget."""
+    study = cached_study(store, actor, q)
+    budget.afford(study, name, p, h3_resolution, significant_only)
+    return study
+
+
+def bounded(route):
+    """Run a route within the analysis time limit (`budget.time_limit`)."""
+    @functools.wraps(route)
+    def run(*args, **kwargs):
+        with budget.time_limit():
+            return route(*args, **kwargs)
+    return run
+
+
 def checked(**settings) -> Params:
     try:
         return Params(**{k: v for k, v in settings.items() if v is not None}).check()
@@ -94,6 +114,7 @@ def _cube(study: Study, p: Params, bins: str, h3_resolution: int | None):
 
 
 @router.get("/density", responses=GEOJSON)
+@bounded
 def density(category: Category = None, area: Area = None, since: Since = None,
             until: Until = None,
             bandwidth_m: Annotated[float, Query(ge=5, le=5000)] = 60.0,
@@ -101,12 +122,13 @@ def density(category: Category = None, area: Area = None, since: Since = None,
             now: datetime = Depends(deps.now)):
     """Kernel density (Gaussian, bandwidth in metres): the densest cells as points with
     reports per km²."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
     p = checked(bandwidth_m=bandwidth_m)
+    study = afforded(store, actor, study_query(category, area, since, until, now), "density", p)
     return answer(study, analysis.density(study.reports, p), {"bandwidth_m": bandwidth_m})
 
 
 @router.get("/clusters", responses=GEOJSON)
+@bounded
 def clusters(category: Category = None, area: Area = None, since: Since = None,
              until: Until = None, eps_m: Annotated[float, Query(ge=5, le=2000)] = 50.0,
              min_reports: Annotated[int | None, Query(ge=2, le=100_000)] = None,
@@ -114,25 +136,28 @@ def clusters(category: Category = None, area: Area = None, since: Since = None,
              now: datetime = Depends(deps.now)):
     """DBSCAN clusters (eps in metres; min_reports chosen from the background density unless
     given): outline, count, first and last report, dominant category."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
     p = checked(eps_m=eps_m, min_reports=min_reports)
+    study = afforded(store, actor, study_query(category, area, since, until, now), "clusters", p)
     return answer(study, analysis.clusters(study.reports, p, study.area_m2),
                   {"eps_m": eps_m, "min_reports": min_reports})
 
 
 @router.get("/gistar", responses=GEOJSON)
+@bounded
 def gistar(category: Category = None, area: Area = None, since: Since = None,
            until: Until = None, bins: BinKind = "grid", h3_resolution: H3Res = None,
            significant_only: bool = False, actor: Actor = deps.actor(SCOPE),
            store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Getis-Ord Gi* per bin with the FDR correction: gi_bin 3/2/1 hot at 99/95/90%
     confidence, -3/-2/-1 cold, 0 not significant."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
+    study = afforded(store, actor, study_query(category, area, since, until, now), "gistar",
+                     checked(bins=bins), h3_resolution, significant_only)
     layer = analysis.gistar(study.reports, study.bins(bins, h3_resolution), significant_only)
     return answer(study, layer, {"bins": bins, "h3_resolution": h3_resolution})
 
 
 @router.get("/emerging", responses=GEOJSON)
+@bounded
 def emerging(category: Category = None, area: Area = None, since: Since = None,
              until: Until = None, bins: BinKind = "grid", h3_resolution: H3Res = None,
              slice: SliceKind = "month", confidence: Confidence = "0.9",
@@ -140,14 +165,16 @@ def emerging(category: Category = None, area: Area = None, since: Since = None,
              now: datetime = Depends(deps.now)):
     """Emerging hot and cold spots (ArcGIS Pro's eight patterns) over weekly or monthly
     slices; bins without a pattern are left out."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
-    p = checked(slice=slice, confidence=float(confidence))
+    p = checked(bins=bins, slice=slice, confidence=float(confidence))
+    study = afforded(store, actor, study_query(category, area, since, until, now), "emerging", p,
+                     h3_resolution)
     layer = analysis.emerging(_cube(study, p, bins, h3_resolution), p)
     return answer(study, layer, {"bins": bins, "h3_resolution": h3_resolution,
                                  "slice": slice, "confidence": float(confidence)})
 
 
 @router.get("/displacement", responses=GEOJSON)
+@bounded
 def displacement(category: Category = None, area: Area = None, since: Since = None,
                  until: Until = None, slice: SliceKind = "month",
                  eps_m: Annotated[float, Query(ge=5, le=2000)] = 50.0,
@@ -156,8 +183,9 @@ def displacement(category: Category = None, area: Area = None, since: Since = No
                  now: datetime = Depends(deps.now)):
     """Lines from each hotspot (a cluster followed through the slices) that cooled to the
     hotspot that appeared within max_distance_m of it about the same time."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
     p = checked(slice=slice, eps_m=eps_m, max_distance_m=max_distance_m)
+    study = afforded(store, actor, study_query(category, area, since, until, now),
+                     "displacement", p)
     try:
         layer = analysis.displacement(study.reports, study.query, p, study.area_m2)
     except ValueError as exc:  # too few or too many slices
@@ -167,6 +195,7 @@ def displacement(category: Category = None, area: Area = None, since: Since = No
 
 
 @router.get("/repeats", responses=GEOJSON)
+@bounded
 def repeats(category: Category = None, area: Area = None, since: Since = None,
             until: Until = None, radius_m: Annotated[float, Query(ge=1, le=1000)] = 30.0,
             days: Annotated[float, Query(gt=0, le=365)] = 30.0,
@@ -174,7 +203,7 @@ def repeats(category: Category = None, area: Area = None, since: Since = None,
             now: datetime = Depends(deps.now)):
     """Repeat spots: reports of the same category within radius_m of an earlier report and
     within `days` after it was closed (rework in the field)."""
-    study = cached_study(store, actor, study_query(category, area, since, until, now))
     p = checked(repeat_radius_m=radius_m, repeat_days=days)
+    study = afforded(store, actor, study_query(category, area, since, until, now), "repeats", p)
     return answer(study, analysis.repeat_spots(study.reports, p),
                   {"radius_m": radius_m, "days": days})

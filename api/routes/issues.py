@@ -20,6 +20,7 @@ from geo.casework.transitions import Move, apply
 from geo.store import Store
 from geo.store.base import utc
 from geo.store.sql import Conflict, as_dt
+from geo.taxonomy import NETWORKS
 from geo.workflow import STATES, TERMINAL
 
 router = APIRouter(prefix="/api/v1", tags=["issues"])
@@ -66,15 +67,18 @@ def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHe
 
 
 def issue_query(states, categories, grid, street, since, until, bbox, limit, offset,
-                open_only=False, overdue_at=None) -> read.IssueQuery:
+                open_only=False, overdue_at=None, networks=None) -> read.IssueQuery:
     """Query parameters → a checked IssueQuery (lists and the issue layer share it)."""
     return read.IssueQuery(tuple(states or ()), open_only, tuple(categories or ()), grid, street,
                            utc(since), utc(until), read.parse_bbox(bbox), overdue_at, limit,
-                           offset).check()
+                           offset, tuple(networks or ())).check()
 
 
 State = Annotated[list[str] | None, Query(description=f"one or more of {', '.join(STATES)}")]
 Category = Annotated[list[str] | None, Query(description="category codes, e.g. L01")]
+Network = Annotated[list[str] | None, Query(
+    description=f"one or more of the four networks (四张网): {', '.join(NETWORKS)}; each is a "
+                "set of categories")]
 Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)",
                                    max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
@@ -84,22 +88,27 @@ Code = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$")]
 
 @router.get("/issues", response_model=schemas.IssuePage)
 def list_issues(state: State = None, category: Category = None, grid: Code = None,
-                street: Code = None, since: datetime | None = None, until: datetime | None = None,
+                street: Code = None, since: deps.Timestamp | None = None,
+                until: deps.Timestamp | None = None,
                 bbox: Bbox = None, open_only: bool = False, limit: Limit = 100,
-                offset: Offset = 0, actor: Actor = deps.actor("issues:read"),
+                offset: Offset = 0, network: Network = None,
+                actor: Actor = deps.actor("issues:read"),
                 store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Issues you may see (your jurisdiction; citizens: their own reports), newest first."""
-    q = issue_query(state, category, grid, street, since, until, bbox, limit, offset, open_only)
+    q = issue_query(state, category, grid, street, since, until, bbox, limit, offset, open_only,
+                    networks=network)
     items, total = read.list_issues(store, actor, q, now)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/issues/overdue", response_model=schemas.IssuePage)
 def overdue(category: Category = None, street: Code = None, limit: Limit = 100,
-            offset: Offset = 0, actor: Actor = deps.actor("issues:supervise"),
+            offset: Offset = 0, network: Network = None,
+            actor: Actor = deps.actor("issues:supervise"),
             store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Step 5 (市委督单): open issues past their step's deadline, most overdue first (亮灯督办)."""
-    q = issue_query(None, category, None, street, None, None, None, limit, offset, overdue_at=now)
+    q = issue_query(None, category, None, street, None, None, None, limit, offset, overdue_at=now,
+                    networks=network)
     items, total = read.list_issues(store, actor, q, now)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -182,13 +191,16 @@ def _photo_type(data: bytes) -> str:
     raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
 
 
-@router.post("/issues/{issue_id}/photos", status_code=201, response_model=schemas.Photo)
-async def add_photo(issue_id: Id, file: UploadFile, request: Request,
-                    idempotency_key: IdemHeader = None,
-                    actor: Actor = deps.actor("issues:read"),
-                    store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+@router.post("/issues/{issue_id}/photos", status_code=201, response_model=schemas.Photo,
+             responses={409: {"description": "the issue is closed: no more photos"}})
+def add_photo(issue_id: Id, file: UploadFile, request: Request,
+              idempotency_key: IdemHeader = None,
+              actor: Actor = deps.actor("issues:read"),
+              store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Attach a photo (multipart upload; never a URL to fetch)."""
-    data = await file.read()
+    # The body limit (api.limits) has bounded the upload already; it is read here, in the
+    # thread pool, from the spooled file, like the database work that follows.
+    data = file.file.read()
     if not data:
         raise InvalidInput("the photo is empty")
     media = _photo_type(data)
@@ -241,7 +253,10 @@ def get_photo(issue_id: Id, photo_id: Id, actor: Actor = deps.actor("issues:read
 
 @router.get("/stats", response_model=list[schemas.AreaSummary])
 def stats(level: Annotated[str, Query(pattern="^(grid|community|street|district)$")] = "street",
-          since: datetime | None = None, actor: Actor = deps.actor("issues:read"),
+          since: deps.Timestamp | None = None, category: Category = None,
+          network: Network = None, actor: Actor = deps.actor("issues:read"),
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
-    """Per area: open, overdue, closed, closed on time, on-time and rework rates, mean rating."""
-    return read.summary(store, actor, level, now, utc(since))
+    """Per area: open, overdue, closed, closed on time, on-time and rework rates, mean rating;
+    of the given categories and networks (all issues when none are given)."""
+    return read.summary(store, actor, level, now, utc(since), tuple(category or ()),
+                        tuple(network or ()))

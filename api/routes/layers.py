@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api import deps
 from api.geojson import MEDIA_TYPE, collection, simplified
-from api.routes.issues import Bbox, Category, Code, Id, State, issue_query
+from api.routes.issues import Bbox, Category, Code, Id, Network, State, issue_query
 from geo.cameras import view_sectors
 from geo.casework import read
 from geo.casework.dispatch import list_teams
@@ -153,15 +153,16 @@ def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
 
 @router.get("/live/issues", responses=GEOJSON)
 def issues(state: State = None, category: Category = None, grid: Code = None,
-           since: datetime | None = None, until: datetime | None = None, bbox: Bbox = None,
-           open_only: bool = True, limit: LayerLimit = 1000,
-           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+           since: deps.Timestamp | None = None, until: deps.Timestamp | None = None,
+           bbox: Bbox = None, open_only: bool = True, limit: LayerLimit = 1000,
+           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0, network: Network = None,
            actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.store),
            now: datetime = Depends(deps.now)):
     """Issues you may see as points, with state, light and category; open ones by default."""
     if state and open_only:
         open_only = False  # an explicit state list wins
-    q = issue_query(state, category, grid, None, since, until, bbox, limit, offset, open_only)
+    q = issue_query(state, category, grid, None, since, until, bbox, limit, offset, open_only,
+                    networks=network)
     items, total = read.list_issues(store, actor, q, now)
     geoms = shapely.points([i["lon"] for i in items], [i["lat"] for i in items]) if items else []
     keep = ("category_code", "category_name", "state", "light", "overdue", "reported_at",

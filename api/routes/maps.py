@@ -12,9 +12,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import SecurityScopes
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api import deps
-from api.auth import current_actor, oauth2
+from api.auth import current_actor
 from api.routes.hotspots import cached_study, checked, study_query
 from api.routes.issues import Category, Id
 from geo.casework import read
@@ -31,7 +32,14 @@ from maps.editor import editor_map
 from maps.hotspots import hotspot_page
 from maps.live import live_map
 
-router = APIRouter(prefix="/maps", include_in_schema=False)
+router = APIRouter(prefix="/maps", tags=["maps"])
+_HTML = {"content": {"text/html": {}}}
+# What a page answers instead of an error body: a redirect to the login, or a page saying why.
+PAGE = {303: {"description": "not logged in: to the login page, which comes back here"},
+        403: {**_HTML, "description": "a page saying why this user may not see it"},
+        422: {**_HTML, "description": "a page naming the parameter that cannot be used"},
+        503: {**_HTML, "description": "a page saying that the map assets are not installed"}}
+NO_SUCH = {404: {**_HTML, "description": "a page saying there is none that you may see"}}
 LOGIN = "/maps/login"
 # Where a login may go on to: a map page, with its filters (never another host or scheme).
 _SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9_/.-]*(\?[A-Za-z0-9_=&%.:+-]*)?$")
@@ -56,14 +64,22 @@ def _message(request: Request, status: int, title: str, text: str) -> HTMLRespon
     return HTMLResponse(body, status, headers=_headers(request.app.state.settings))
 
 
-async def _viewer(request: Request, scopes: list[str]) -> Actor | Response:
-    """The logged-in user holding `scopes`, or the page to show instead (login or refusal)."""
+def _bearer(request: Request) -> str | None:
+    """The request's bearer token, as `api.auth.oauth2` reads it (pages mostly use the cookie)."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if authorization and scheme.lower() == "bearer" else None
+
+
+def _viewer(request: Request, scopes: list[str]) -> Actor | Response:
+    """The logged-in user holding `scopes`, or the page to show instead (login or refusal).
+    Synchronous, like the pages that call it: the user is looked up in the database."""
     missing = assets.missing()
     if missing:
         return _message(request, 503, "Map assets are not installed",
                         f"Run `{assets.INSTALL_HINT}` on the server (missing: {missing[0]}).")
     try:
-        return current_actor(request, SecurityScopes(scopes), await oauth2(request))
+        return current_actor(request, SecurityScopes(scopes), _bearer(request))
     except HTTPException as exc:
         if exc.status_code == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -104,12 +120,13 @@ def _who(actor: Actor) -> str:
     return f"{actor.username} ({actor.role})"
 
 
-@router.get("", response_class=RedirectResponse)
+@router.get("", response_class=RedirectResponse, status_code=303,
+            responses={422: PAGE[422]})
 def index():
     return RedirectResponse("/maps/live", status_code=303)
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, responses={422: PAGE[422]})
 def login(request: Request, next: str = "/maps/live"):  # noqa: A002 - the conventional name
     """A login form; its script posts to /api/v1/auth/session and goes on to `next`."""
     target = next if _SAFE_NEXT.match(next or "") else "/maps/live"
@@ -129,10 +146,10 @@ def login(request: Request, next: str = "/maps/live"):  # noqa: A002 - the conve
     return _html(request, body)
 
 
-@router.get("/live", response_class=HTMLResponse)
-async def live(request: Request, store: Store = Depends(deps.store)):
+@router.get("/live", response_class=HTMLResponse, responses=PAGE)
+def live(request: Request, store: Store = Depends(deps.store)):
     """The live operations map for command-centre operators."""
-    viewer = await _viewer(request, ["layers:read", "issues:read"])
+    viewer = _viewer(request, ["layers:read", "issues:read"])
     if isinstance(viewer, Response):
         return viewer
     settings = request.app.state.settings
@@ -142,11 +159,11 @@ async def live(request: Request, store: Store = Depends(deps.store)):
     return _html(request, page(m, "griddispatch: live operations"))
 
 
-@router.get("/issues/{issue_id}", response_class=HTMLResponse)
-async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
-                now: datetime = Depends(deps.now)):
+@router.get("/issues/{issue_id}", response_class=HTMLResponse, responses={**PAGE, **NO_SUCH})
+def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
+          now: datetime = Depends(deps.now)):
     """The dispatch map for one issue that the dispatcher may see."""
-    viewer = await _viewer(request, ["issues:dispatch", "layers:read"])
+    viewer = _viewer(request, ["issues:dispatch", "layers:read"])
     if isinstance(viewer, Response):
         return viewer
     try:
@@ -159,14 +176,14 @@ async def issue(issue_id: Id, request: Request, store: Store = Depends(deps.stor
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
 
 
-@router.get("/hotspots", response_class=HTMLResponse)
-async def hotspots(request: Request, category: Category = None, area: str | None = None,
-                   since: str | None = None, until: str | None = None, slice: str = "month",
-                   bins: str = "grid", store: Store = Depends(deps.store),
-                   now: datetime = Depends(deps.now)):
+@router.get("/hotspots", response_class=HTMLResponse, responses={**PAGE, **NO_SUCH})
+def hotspots(request: Request, category: Category = None, area: str | None = None,
+             since: str | None = None, until: str | None = None, slice: str = "month",
+             bins: str = "grid", store: Store = Depends(deps.store),
+             now: datetime = Depends(deps.now)):
     """Where problems concentrate, and how hotspots emerge, persist and move: the hotspot map
     for the filters in the query (a year of all categories by default)."""
-    viewer = await _viewer(request, ["hotspots:read", "layers:read"])
+    viewer = _viewer(request, ["hotspots:read", "layers:read"])
     if isinstance(viewer, Response):
         return viewer
     try:
@@ -184,10 +201,10 @@ async def hotspots(request: Request, category: Category = None, area: str | None
     return _html(request, text)
 
 
-@router.get("/editor/{draft_id}", response_class=HTMLResponse)
-async def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
+@router.get("/editor/{draft_id}", response_class=HTMLResponse, responses={**PAGE, **NO_SUCH})
+def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
     """The grid editor for one draft that the planner may see."""
-    viewer = await _viewer(request, ["grids:plan", "layers:read"])
+    viewer = _viewer(request, ["grids:plan", "layers:read"])
     if isinstance(viewer, Response):
         return viewer
     try:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api import deps
 from api.schemas import MAX_ID
@@ -26,7 +27,46 @@ from geo.store.sql import InvalidText, as_dt
 from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
 from geo.workflow import TERMINAL, expected_close
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+class Open311Error(Exception):
+    """A refusal answered in the specification's error shape (the app installs the handler)."""
+
+    def __init__(self, status: int, description: str):
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def format_of(request: Request) -> str:
+    """The response format a request's path asks for."""
+    return "xml" if request.url.path.endswith(".xml") else "json"
+
+
+def client_params(request: Request,
+                  jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None,
+                  api_key: Annotated[str | None, Query(max_length=200)] = None) -> None:
+    """What the specification lets clients send with every call: a jurisdiction_id, which must
+    be this city's, and an api_key (reading needs none; posting takes the form's or this)."""
+    if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
+        raise Open311Error(404, f"unknown jurisdiction_id {jurisdiction_id!r}")
+
+
+class Open311ErrorItem(BaseModel):
+    code: int
+    description: str
+
+
+# The OpenAPI description: answers in JSON or XML by the path's extension; refusals as the
+# specification's list of errors, 400 for any invalid input and 404 for an unknown
+# jurisdiction_id on every operation.
+_XML = {"text/xml": {}}
+_ERRORS = {"model": list[Open311ErrorItem], "content": _XML}
+ERRORS = {400: {**_ERRORS, "description": "invalid input: a list of {code, description}"},
+          404: {**_ERRORS, "description": "no such service, request or token, or an unknown "
+                                          "jurisdiction_id"}}
+XML = {200: {"content": _XML, "description": "JSON or XML by the path's extension"}}
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[Depends(client_params)],
+                   responses=ERRORS)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Format = Literal["json", "xml"]
 PUBLIC_DECIMALS = 3  # about 100 m: enough to see the place, not the doorway
@@ -45,7 +85,18 @@ def error_response(status: int, description: str, fmt: str = "json") -> Response
                    status)
 
 
+def respond_document(doc: dict, fmt: str, root: str) -> Response:
+    """One document (discovery, a service definition): in XML, `root` holds its fields."""
+    if fmt == "xml":
+        top = ET.Element(root)
+        _xml_fill(top, doc)
+        return Response(ET.tostring(top, encoding="unicode", xml_declaration=True),
+                        media_type="text/xml; charset=utf-8")
+    return JSONResponse(doc)
+
+
 def respond(items, fmt: str, root: str, element: str, status: int = 200) -> Response:
+    """A list (services, requests, errors): in XML, `root` holds one `element` per item."""
     if fmt == "xml":
         top = ET.Element(root)
         for item in items if isinstance(items, list) else [items]:
@@ -78,7 +129,7 @@ def _service(c) -> dict:
             "group": NETWORKS[c.network]}
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", responses=XML)
 def discovery(fmt: Format, request: Request):
     base = str(request.base_url).rstrip("/") + "/open311/v2"
     doc = {"changeset": "2026-11-22T00:00:00Z", "contact": "the city's command centre",
@@ -86,22 +137,20 @@ def discovery(fmt: Format, request: Request):
            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
                           "changeset": "2026-11-22T00:00:00Z", "type": "production",
                           "formats": ["application/json", "text/xml"]}]}
-    return respond(doc, fmt, "discovery", "discovery") if fmt == "json" else respond(
-        [doc], fmt, "discovery", "endpoint")
+    return respond_document(doc, fmt, "discovery")
 
 
-@router.get("/services.{fmt}")
+@router.get("/services.{fmt}", responses=XML)
 def services(fmt: Format):
     return respond([_service(c) for c in CATEGORIES], fmt, "services", "service")
 
 
-@router.get("/services/{service_code}.{fmt}")
+@router.get("/services/{service_code}.{fmt}", responses=XML)
 def service_definition(service_code: str, fmt: Format):
     if service_code not in CATEGORY_BY_CODE:
         return error_response(404, f"no service {service_code!r}", fmt)
-    definition = {"service_code": service_code, "attributes": []}
-    return respond(definition if fmt == "json" else [definition], fmt, "service_definition",
-                   "service_definition")
+    return respond_document({"service_code": service_code, "attributes": []}, fmt,
+                            "service_definition")
 
 
 def _public(row: dict, street_names: dict[str, str]) -> dict:
@@ -143,12 +192,13 @@ def _requests(store: Store, where: str, params: dict, limit: int = MAX_REQUESTS)
     return [_public(r, names) for r in rows]
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", responses=XML)
 def get_requests(fmt: Format, store: Store = Depends(deps.store),
                  now: datetime = Depends(deps.now),
                  service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
                  service_code: Annotated[str | None, Query(max_length=200)] = None,
-                 start_date: datetime | None = None, end_date: datetime | None = None,
+                 start_date: deps.Timestamp | None = None,
+                 end_date: deps.Timestamp | None = None,
                  status: Literal["open", "closed"] | None = None):
     """Public list of requests (the last 90 days unless dates are given; at most 1000)."""
     cond, params = ["i.grid_code IS NOT NULL"], {}
@@ -184,7 +234,7 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
     return respond(items, fmt, "service_requests", "request")
 
 
-@router.get("/requests/{request_id}.{fmt}")
+@router.get("/requests/{request_id}.{fmt}", responses=XML)
 def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store)):
     items = _requests(store, "i.id = :id AND i.grid_code IS NOT NULL", {"id": request_id}, 1)
     if not items:
@@ -192,7 +242,7 @@ def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store))
     return respond(items, fmt, "service_requests", "request")
 
 
-@router.get("/tokens/{token}.{fmt}")
+@router.get("/tokens/{token}.{fmt}", responses=XML)
 def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
               store: Store = Depends(deps.store)):
     with store.snapshot() as tx:
@@ -203,7 +253,10 @@ def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
                    "service_requests", "request")
 
 
-@router.post("/requests.{fmt}", status_code=201)
+@router.post("/requests.{fmt}", status_code=201, responses={
+    201: XML[200], 403: {**_ERRORS, "description": "no valid api_key"},
+    409: {**_ERRORS, "description": "the report conflicts with the current data"},
+    415: {**_ERRORS, "description": "a JSON body not in UTF-8 (send a form)"}})
 def post_request(fmt: Format, request: Request, store: Store = Depends(deps.store),
                  now: datetime = Depends(deps.now),
                  api_key: Annotated[str, Form(max_length=200)] = "",
@@ -224,6 +277,7 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
     media_url is never fetched: send photos through the main API instead."""
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
         return error_response(404, f"unknown jurisdiction_id {jurisdiction_id!r}", fmt)
+    api_key = api_key or request.query_params.get("api_key", "")
     actor = actor_for_api_key(store, api_key) if api_key else None
     if actor is None:
         return error_response(403, "a valid api_key is required to post requests", fmt)

@@ -4,7 +4,7 @@ what it changes (428 without, 412 when someone else changed it first)."""
 
 from __future__ import annotations
 
-import math
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +24,9 @@ from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
 from geo.planning import drafts
 from geo.planning.impact import impact
-from geo.planning.importing import BoundaryFileError, read_boundaries
+from geo.planning.importing import BoundaryFileError, BoundaryFileTooLarge, read_boundaries
 from geo.planning.publish import publish
+from geo.planning.rawgeojson import finite_number
 from geo.planning.validate import raw_ring_problems
 from geo.store import Store
 
@@ -78,9 +79,7 @@ def etags(header: str | None) -> list[str] | None:
 
 
 def _position(p) -> bool:
-    return (isinstance(p, list) and len(p) in (2, 3)
-            and all(isinstance(v, int | float) and not isinstance(v, bool)
-                    and math.isfinite(v) for v in p))
+    return isinstance(p, list) and len(p) in (2, 3) and all(finite_number(v) for v in p)
 
 
 def _shaped(kind: str, coords) -> bool:
@@ -116,6 +115,13 @@ def _geometry(g: Geometry, what: str, kind: tuple[str, ...]):
     return geom
 
 
+def _upload_name(filename: str | None) -> str:
+    """The uploaded file's own name, made safe for a temporary directory (messages quote it)."""
+    name = Path(filename or "")
+    stem = re.sub(r"[^\w-]", "_", name.stem)[:80] or "upload"
+    return stem + re.sub(r"[^\w.]", "_", name.suffix.lower())[:12]
+
+
 def draft_response(draft: drafts.Draft, status: int = 200):
     """The draft's grids as GeoJSON, each with its ETag; the draft's ETag in the header."""
     props = [{"key": g.key, "code": g.code, "community_code": g.community_code, "name": g.name,
@@ -133,7 +139,8 @@ def draft_response(draft: drafts.Draft, status: int = 200):
     return response
 
 
-@router.post("", status_code=201, responses=GEOJSON)
+@router.post("", status_code=201,
+             responses={201: GEOJSON[200], 404: {"description": "no such area in your jurisdiction"}})
 def open_draft(body: OpenIn, actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
                now: datetime = Depends(deps.now)):
     """Open a draft of a district's, street's or community's grids (a copy of the current
@@ -181,23 +188,26 @@ def move_boundary(draft_id: DraftId, body: BoundaryIn, if_match: IfMatch = None,
 
 
 @router.post("/{draft_id}/import", responses=GEOJSON)
-async def import_file(draft_id: DraftId, file: Annotated[UploadFile, File()],
-                      shifted: Annotated[Literal["gcj02", "bd09"] | None, Form()] = None,
-                      code_field: Annotated[str, Form(max_length=64)] = "code",
-                      name_field: Annotated[str, Form(max_length=64)] = "name",
-                      if_match: IfMatch = None, actor: Actor = deps.actor(SCOPE),
-                      store: Store = Depends(deps.store)):
+def import_file(draft_id: DraftId, file: Annotated[UploadFile, File()],
+                shifted: Annotated[Literal["gcj02", "bd09"] | None, Form()] = None,
+                code_field: Annotated[str, Form(max_length=64)] = "code",
+                name_field: Annotated[str, Form(max_length=64)] = "name",
+                if_match: IfMatch = None, actor: Actor = deps.actor(SCOPE),
+                store: Store = Depends(deps.store)):
     """Replace the draft's grids by a file's polygons (GeoJSON, GeoPackage or a zipped
-    Shapefile, in the CRS the file declares; If-Match: the draft's ETag)."""
-    suffix = Path(file.filename or "").suffix.lower()
-    data = await file.read(MAX_FILE_BYTES + 1)
+    Shapefile, in the CRS the file declares; If-Match: the draft's ETag). A plain `def`:
+    reading and checking the file runs in the thread pool, off the event loop."""
+    data = file.file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+        return JSONResponse({"detail": f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB"},
+                            status_code=413)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+        path = Path(tmp) / _upload_name(file.filename)
         path.write_bytes(data)
         try:
-            imported = read_boundaries(path, code_field, shifted)
+            imported = read_boundaries(path, code_field, shifted, name_field=name_field)
+        except BoundaryFileTooLarge as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=413)
         except BoundaryFileError as exc:
             raise InvalidInput(str(exc)) from None
     frame = imported.frame

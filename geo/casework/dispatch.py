@@ -35,6 +35,15 @@ def read_mode(tx: Tx) -> dict:
             "reason": rows.get("mode_reason")}
 
 
+def mode_for_dispatch(tx: Tx) -> str:
+    """The mode a dispatch is checked under, with its row locked until the dispatch commits:
+    a switch (which writes this row first) waits for the dispatch, or the dispatch, coming
+    second, sees the new mode. A B-roster dispatch thus never commits after the switch back
+    to normal."""
+    row = tx.one(f"SELECT value FROM setting WHERE key = 'mode'{tx.dialect.for_share()}")
+    return row["value"] if row else "normal"
+
+
 _MODE_TTL_S = 1.0  # how long a process reuses the mode it read; a switch reaches all within it
 _mode_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store → (read at, mode)
 
@@ -53,7 +62,7 @@ def get_mode(store: Store) -> dict:
 def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) -> dict:
     if mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
-    with store.tx() as tx:
+    with store.tx() as tx:  # "mode" first: the row a dispatch locks (mode_for_dispatch)
         for key, value in (("mode", mode), ("mode_changed_by", actor.username),
                            ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
             tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
@@ -122,7 +131,8 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
 
 def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dict]:
     """The teams a dispatch names, each checked against the issue; InvalidInput says which
-    team fails and why."""
+    team fails and why. Their rows stay locked until the dispatch commits, so that a team
+    going off duty or onto the B roster meanwhile waits, or is seen."""
     if not 1 <= len(team_ids) <= 10:
         raise InvalidInput("name between 1 and 10 teams")
     if len(set(team_ids)) != len(team_ids):
@@ -130,7 +140,7 @@ def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dic
     d = tx.dialect
     rows = {r["id"]: r for r in tx.rows(
         f"SELECT id, name, kind, status, roster, categories, jurisdiction FROM team t "
-        f"WHERE {d.in_list('t.id', 'ids')}", {"ids": team_ids})}
+        f"WHERE {d.in_list('t.id', 'ids')} ORDER BY t.id{d.for_share()}", {"ids": team_ids})}
     teams = []
     for tid in team_ids:
         t = rows.get(tid)

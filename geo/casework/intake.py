@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import shapely
+from shapely.geometry import Point
 
 from geo.casework import read
 from geo.casework.dispatch import get_mode, rosters
@@ -17,11 +19,12 @@ from geo.casework.scope import AREA_ROLES, Actor, visible_issues
 from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_metric, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
-from geo.store.sql import Tx, as_dt
+from geo.store.sql import DatabaseBusy, Tx, as_dt
 from geo.taxonomy import CATEGORY_BY_CODE
 from geo.workflow import due_at
 
 MAX_DESCRIPTION = 4000
+MAX_LOCATE_ATTEMPTS = 3
 CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app"}
 
 
@@ -80,10 +83,36 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
     return sorted(found, key=lambda f: (f["distance_m"], f["id"]))[:limit]
 
 
+class _GridRetired(Exception):
+    """The grid a report was located in was retired by a publish before the report was stored."""
+
+
+def _hold_grid(tx: Tx, code: str, lon: float, lat: float) -> None:
+    """Keep the grid the report was located in current until the report commits: a publish
+    retiring it meanwhile waits, then re-locates this report with the other open issues. One
+    that committed first has retired the row or redrawn it without the point: locate again.
+    (A new grid of the same publish with a smaller code that also covers the point can only
+    share a boundary with this one; such a point keeps this grid.)"""
+    row = tx.one(f"SELECT {tx.dialect.wkb('geom')} AS wkb FROM grid WHERE code = :g AND "
+                 f"valid_to IS NULL{tx.dialect.for_share()}", {"g": code})
+    if row is None or not shapely.covers(shapely.from_wkb(bytes(row["wkb"])), Point(lon, lat)):
+        raise _GridRetired
+
+
 def report(store: Store, actor: Actor, r: Report, now: datetime,
            idem: IdempotencyKey | None = None, channel: str | None = None) -> dict:
     """File a report; returns the stored issue with its location, teams and possible duplicates."""
     lon, lat = _validate(r)
+    for _attempt in range(MAX_LOCATE_ATTEMPTS):
+        try:
+            return _file(store, actor, r, lon, lat, now, idem, channel)
+        except _GridRetired:
+            continue  # a publish moved the boundary meanwhile: locate again in the new grids
+    raise DatabaseBusy("the grid boundaries changed repeatedly while the report was filed")
+
+
+def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: datetime,
+          idem: IdempotencyKey | None, channel: str | None) -> dict:
     where = store.locate(lon, lat)
     if where is None:
         raise InvalidInput(f"({r.lon}, {r.lat}) in {r.crs} lies outside every grid of this "
@@ -99,6 +128,7 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)
     with store.tx() as tx:
+        _hold_grid(tx, where.grid_code, lon, lat)
         token = secrets.token_urlsafe(12)
         row = tx.one(
             f"INSERT INTO issue (category_code, description, {tx.dialect.point_columns()}, "

@@ -10,7 +10,7 @@ from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor, visible_issues
 from geo.store import Store
 from geo.store.sql import Dialect, Tx, as_dt, as_json
-from geo.taxonomy import CATEGORY_BY_CODE
+from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
 from geo.workflow import OPEN_STATES, STATES, TERMINAL, allowed_actions, light
 
 MAX_PAGE = 5000
@@ -108,6 +108,30 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return box
 
 
+def check_categories(categories: tuple[str, ...], networks: tuple[str, ...]) -> None:
+    """InvalidInput naming an unknown category code or network."""
+    for c in categories:
+        if c not in CATEGORY_BY_CODE:
+            raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
+    for n in networks:
+        if n not in NETWORKS:
+            raise InvalidInput(f"unknown network {n!r}; known: {', '.join(NETWORKS)}")
+
+
+def category_clauses(d: Dialect, categories: tuple[str, ...],
+                     networks: tuple[str, ...]) -> tuple[list[str], dict]:
+    """Conditions keeping issues of the listed categories and of the listed networks' (四张网)
+    categories; both must hold when both are given."""
+    clauses, params = [], {}
+    if categories:
+        clauses.append(d.in_list("i.category_code", "categories"))
+        params["categories"] = list(categories)
+    if networks:
+        clauses.append(d.in_list("i.category_code", "network_categories"))
+        params["network_categories"] = [c.code for c in CATEGORIES if c.network in networks]
+    return clauses, params
+
+
 @dataclass(frozen=True)
 class IssueQuery:
     """Filters for lists and map layers; every field optional."""
@@ -123,14 +147,13 @@ class IssueQuery:
     overdue_at: datetime | None = None  # only issues past their step deadline at this time
     limit: int = 100
     offset: int = 0
+    networks: tuple[str, ...] = ()  # the four networks (四张网): each a set of categories
 
     def check(self) -> IssueQuery:
         for s in self.states:
             if s not in STATES:
                 raise InvalidInput(f"unknown state {s!r}; expected one of {', '.join(STATES)}")
-        for c in self.categories:
-            if c not in CATEGORY_BY_CODE:
-                raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
+        check_categories(self.categories, self.networks)
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
         if self.offset < 0:
@@ -147,9 +170,9 @@ def _filters(q: IssueQuery, d: Dialect) -> tuple[list[str], dict]:
         params["states"] = list(q.states)
     if q.open_only:
         clauses.append(is_open("i"))
-    if q.categories:
-        clauses.append(d.in_list("i.category_code", "categories"))
-        params["categories"] = list(q.categories)
+    kinds, kind_params = category_clauses(d, q.categories, q.networks)
+    clauses += kinds
+    params.update(kind_params)
     if q.grid_code:
         clauses.append("i.grid_code = :grid")
         params["grid"] = q.grid_code
@@ -206,15 +229,20 @@ LEVELS = {"grid": "grid_code", "community": "community_code", "street": "street_
 
 
 def summary(store: Store, actor: Actor, level: str, now: datetime,
-            since: datetime | None = None) -> list[dict]:
-    """Per area: open, overdue, closed, closed on time (no step late), rework rate, mean rating."""
+            since: datetime | None = None, categories: tuple[str, ...] = (),
+            networks: tuple[str, ...] = ()) -> list[dict]:
+    """Per area: open, overdue, closed, closed on time (no step late), rework rate, mean rating;
+    of the issues of the given categories and networks (all when none are given)."""
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+    check_categories(categories, networks)
     column = LEVELS[level]
     with store.snapshot() as tx:
         d = tx.dialect
         where, params = visible_issues(actor, d)
-        cond = f"{where} AND i.{column} IS NOT NULL"
+        kinds, kind_params = category_clauses(d, categories, networks)
+        cond = " AND ".join([where, f"i.{column} IS NOT NULL", *kinds])
+        params.update(kind_params)
         if since:
             cond += " AND i.reported_at >= :since"
             params["since"] = since

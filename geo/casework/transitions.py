@@ -1,7 +1,11 @@
 """Steps 2-6: move an issue through the loop, one audited transition at a time.
 
-Every transition is a conditional UPDATE on (id, version, state): of two concurrent
-requests exactly one matches; the other gets a 409 that says what the issue is now.
+A transition first locks the rows it decides on: the issue, the issue a merge points to
+(both in ascending id order, so that two merges of one pair cannot deadlock), the mode and
+the teams a dispatch names (dispatch.py). It then checks them as they are, not as they were
+when the request arrived, and writes with a conditional UPDATE on (id, version, state). Of
+two concurrent requests one goes first; the other then sees its outcome and gets a 409 that
+says what the issue is now.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from geo.casework import read
-from geo.casework.dispatch import check_teams, read_mode
+from geo.casework.dispatch import check_teams, mode_for_dispatch
 from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from geo.casework.scope import Actor
 from geo.store import Store
@@ -70,7 +74,16 @@ def _acting_team(tx: Tx, actor: Actor, issue_id: int, move: Move) -> str:
     return team
 
 
+def _lock_issues(tx: Tx, ids: list[int]) -> None:
+    """Row locks on the issues a transition decides on, in ascending id order."""
+    d = tx.dialect
+    tx.rows(f"SELECT id FROM issue WHERE {d.in_list('id', 'ids')} ORDER BY id{d.for_update()}",
+            {"ids": sorted(set(ids))})
+
+
 def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
+    """The merge target must be open now (it is locked): a target merged meanwhile, even
+    into this very issue, would close a cycle that nobody acts on."""
     if other_id == issue["id"]:
         raise InvalidInput("an issue cannot be merged into itself")
     try:
@@ -78,7 +91,9 @@ def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
     except NotFound:
         raise InvalidInput(f"duplicate_of: no issue {other_id} that you can see") from None
     if other["state"] in TERMINAL:
-        raise InvalidInput(f"issue {other_id} is {other['state']}: merge into an open issue")
+        into = f" into {other['duplicate_of']}" if other["duplicate_of"] else ""
+        raise StateConflict(f"issue {other_id} is {other['state']}{into}: merge into an open "
+                            "issue", allowed_actions(issue["state"]), issue["state"])
     if other["category_code"] != issue["category_code"]:
         raise InvalidInput(f"issue {other_id} has category {other['category_code']}, not "
                            f"{issue['category_code']}")
@@ -88,6 +103,7 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
     """Take `move` on the issue; returns the issue as it is afterwards."""
     _check_request(actor, move)
     with store.tx() as tx:
+        _lock_issues(tx, [issue_id, move.duplicate_of] if move.action == "merge" else [issue_id])
         issue = read.fetch(tx, actor, issue_id)
         state = issue["state"]
         try:
@@ -106,7 +122,7 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
             changes["duplicate_of"] = move.duplicate_of
             details["duplicate_of"] = move.duplicate_of
         if move.action in ("dispatch", "reassign"):
-            check_teams(tx, issue, list(move.team_ids), read_mode(tx)["mode"])
+            check_teams(tx, issue, list(move.team_ids), mode_for_dispatch(tx))
             details["team_ids"] = list(move.team_ids)
             details["joint"] = len(move.team_ids) > 1
         if move.action == "check":

@@ -1,7 +1,8 @@
 """Users, their roles and jurisdictions, password checks and Open311 API keys.
 
 Passwords are hashed with Argon2id (argon2-cffi); API keys are stored as SHA-256 digests, so
-neither can be read back from the database.
+neither can be read back from the database. Disabling, deleting or changing the role,
+jurisdiction, team or password of an account ends its login sessions at once (see `sessions`).
 """
 
 from __future__ import annotations
@@ -68,9 +69,42 @@ def add_user(store: Store, username: str, password: str, role: str,
     return Actor(username, role, tuple(jurisdiction), team_id)
 
 
-def _actor(row: dict) -> Actor:
+def actor_from_row(row: dict) -> Actor:
+    """An Actor from an app_user row (username, role, jurisdiction, team_id)."""
     return Actor(row["username"], row["role"], tuple(as_json(row["jurisdiction"]) or ()),
                  row["team_id"])
+
+
+def set_active(store: Store, username: str, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions (the app_user trigger)."""
+    with store.tx() as tx:
+        if not tx.run("UPDATE app_user SET active = :a WHERE username = :u",
+                      {"a": active, "u": username}):
+            raise NotFound(f"no user {username!r}")
+
+
+def delete_user(store: Store, username: str) -> None:
+    """Delete an account with its API keys and sessions. The audit trail keeps its name."""
+    with store.tx() as tx:
+        if not tx.run("DELETE FROM app_user WHERE username = :u", {"u": username}):
+            raise NotFound(f"no user {username!r}")
+
+
+def set_role(store: Store, username: str, role: str,
+             jurisdiction: list[str] | tuple[str, ...] = (), team_id: str | None = None) -> Actor:
+    """Give an account a new role, jurisdiction and team, and end its sessions (even when
+    nothing changed, as the caller is told), so the next request needs a login."""
+    jurisdiction = list(jurisdiction)
+    _check(username, role, jurisdiction, team_id)
+    with store.tx() as tx:
+        if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
+            raise InvalidInput(f"no team with id {team_id!r}")
+        if not tx.run("UPDATE app_user SET role = :r, jurisdiction = :j, team_id = :t "
+                      "WHERE username = :u",
+                      {"r": role, "j": jurisdiction, "t": team_id, "u": username}):
+            raise NotFound(f"no user {username!r}")
+        tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})
+    return Actor(username, role, tuple(jurisdiction), team_id)
 
 
 def authenticate(store: Store, username: str, password: str) -> Actor | None:
@@ -82,15 +116,7 @@ def authenticate(store: Store, username: str, password: str) -> Actor | None:
         _HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    return _actor(row) if row and row["active"] else None
-
-
-def get_actor(store: Store, username: str) -> Actor | None:
-    """The active user with this name (tokens are re-checked against it on every request)."""
-    with store.snapshot() as tx:
-        row = tx.one("SELECT username, role, jurisdiction, team_id, active FROM app_user "
-                     "WHERE username = :u", {"u": username})
-    return _actor(row) if row and row["active"] else None
+    return actor_from_row(row) if row and row["active"] else None
 
 
 def _digest(key: str) -> str:
@@ -114,7 +140,7 @@ def actor_for_api_key(store: Store, key: str) -> Actor | None:
         row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.active "
                      "FROM api_key k JOIN app_user u ON u.username = k.username "
                      "WHERE k.key_hash = :h", {"h": _digest(key)})
-    return _actor(row) if row and row["active"] else None
+    return actor_from_row(row) if row and row["active"] else None
 
 
 def demo_credentials_present(store: Store) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 
 from geo.crs import from_metric, geoms_from_metric
+from geo.hotspots import budget
 from geo.hotspots import clusters as dbscan
 from geo.hotspots import repeats as rework
 from geo.hotspots.bins import Bins, assign, counts, pearson
@@ -96,15 +97,20 @@ def heat_slices(reports: Reports, q: HotspotQuery, p: Params) -> dict:
         return {"index": labels, "data": [[] for _ in labels], "max_density_km2": 0.0}
     lattice = frame(reports.x, reports.y, p.bandwidth_m, p.bandwidth_m / 3)
     slot = np.searchsorted(edges, reports.reported, side="right") - 1
-    surfaces = [kde(reports.x[slot == k], reports.y[slot == k], p.bandwidth_m,
-                    lattice=lattice) for k in range(len(labels))]
-    top = max(float(s.values.max()) for s in surfaces) or 1.0
+    # One surface at a time, keeping its densest cells: every cell that reaches 5% of the
+    # overall peak reaches 5% of its own slice's peak, so nothing is lost by filtering later.
+    peaks, top = [], 0.0
+    for k in range(len(labels)):
+        budget.on_time("the heat maps")
+        s = kde(reports.x[slot == k], reports.y[slot == k], p.bandwidth_m, lattice=lattice)
+        peaks.append(s.peaks(share=0.05, limit=p.heat_cells))
+        top = max(top, float(s.values.max()))
+    top = top or 1.0
     data = []
-    for s in surfaces:
-        lon, lat, value = s.peaks(share=0.05 * top / max(float(s.values.max()), 1e-12),
-                                  limit=p.heat_cells)
+    for lon, lat, value in peaks:
+        keep = value >= 0.05 * top
         data.append([[round(float(a), 6), round(float(b), 6), round(float(v) / top, 4)]
-                     for a, b, v in zip(lat, lon, value, strict=True)])
+                     for a, b, v in zip(lat[keep], lon[keep], value[keep], strict=True)])
     return {"index": labels, "data": data, "max_density_km2": round(top, 2),
             "cell_m": lattice[4]}
 
@@ -227,11 +233,17 @@ def repeat_spots(reports: Reports, p: Params, limit: int = 2000) -> Layer:
 def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
             area_m2: float | None = None) -> dict:
     """Every result at once (the hotspot map and the benchmark). Reports are put in their bins
-    once, for Gi* and the cube both (for H3 that is a second a million reports)."""
+    once, for Gi* and the cube both (for H3 that is a second a million reports). A step
+    starts only while the analysis is within its time (`budget.time_limit`)."""
     where = assign(bins, reports)
-    return {"heat": heat_slices(reports, q, p), "clusters": clusters(reports, p, area_m2),
-            "gistar": gistar(reports, bins, significant_only=True, where=where),
-            "emerging": emerging(cube(reports, bins, q, p, where), p),
-            "displacement": displacement(reports, q, p, area_m2),
-            "repeats": repeat_spots(reports, p)}
-
+    steps = {"heat": lambda: heat_slices(reports, q, p),
+             "clusters": lambda: clusters(reports, p, area_m2),
+             "gistar": lambda: gistar(reports, bins, significant_only=True, where=where),
+             "emerging": lambda: emerging(cube(reports, bins, q, p, where), p),
+             "displacement": lambda: displacement(reports, q, p, area_m2),
+             "repeats": lambda: repeat_spots(reports, p)}
+    out = {}
+    for name, step in steps.items():
+        budget.on_time(f"the {name} step")
+        out[name] = step()
+    return out

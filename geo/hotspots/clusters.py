@@ -26,6 +26,9 @@ from geo.hotspots.reports import Reports
 SNAP_FRACTION = 0.25
 MIN_REPORTS_FLOOR = 5
 BACKGROUND_TAIL = 1e-6
+# Beyond this many lattice cells the neighbour counts are not worth their memory (the FFT of
+# 16 million cells needs about 0.4 GB): DBSCAN then takes every distinct position.
+MAX_LATTICE_CELLS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _may_cluster(cx, cy, weight, reach: int, min_reports: int) -> np.ndarray:
     cell out changes no label and spares DBSCAN the neighbours of the whole background."""
     x0, y0 = cx.min(), cy.min()
     shape = (int(cx.max() - x0) + 1 + 2 * reach, int(cy.max() - y0) + 1 + 2 * reach)
-    if shape[0] * shape[1] > 50_000_000:  # a lattice too large to hold: keep every cell
+    if shape[0] * shape[1] > MAX_LATTICE_CELLS:  # keep every cell
         return np.ones(len(cx), bool)
     ix, iy = cx - x0 + reach, cy - y0 + reach
     grid = np.zeros(shape, np.float32)

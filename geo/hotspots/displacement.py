@@ -20,6 +20,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from geo.hotspots import budget
 from geo.hotspots.clusters import auto_min_reports, dbscan
 from geo.hotspots.reports import Reports
 
@@ -54,6 +55,7 @@ def slice_clusters(reports: Reports, edges: np.ndarray, eps_m: float,
     slot = np.searchsorted(edges, reports.reported, side="right") - 1
     found = []
     for k in range(len(edges) - 1):
+        budget.on_time("the clusters of each slice")
         idx = np.flatnonzero(slot == k)
         if idx.size == 0:
             continue

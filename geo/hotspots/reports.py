@@ -110,22 +110,36 @@ def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:
     return f"{alias}.{_AREA_COLUMN[len(q.area)]} = :area", {"area": q.area}
 
 
+def _selection(d, actor: Actor, q: HotspotQuery) -> tuple[str, dict]:
+    """The WHERE condition (on `issue i`) and parameters of the reports of `q` that `actor`
+    may see."""
+    where, params = visible_issues(actor, d)
+    area, aparams = _area_condition(q, "i")
+    cond = [where, area, "i.state NOT IN ('rejected', 'merged')",
+            "i.reported_at >= :since", "i.reported_at < :until"]
+    params = {**params, **aparams, "since": q.since, "until": q.until}
+    if q.categories:
+        cond.append(d.in_list("i.category_code", "categories"))
+        params["categories"] = list(q.categories)
+    return " AND ".join(cond), params
+
+
+def count_reports(store: Store, actor: Actor, q: HotspotQuery) -> int:
+    """How many reports `load_reports` would read, counted in the database."""
+    with store.snapshot() as tx:
+        where, params = _selection(tx.dialect, actor, q)
+        return int(tx.one(f"SELECT count(*) AS n FROM issue i WHERE {where}", params)["n"])
+
+
 def load_reports(store: Store, actor: Actor, q: HotspotQuery) -> Reports:
     """The reports `actor` may see that match `q` (in no particular order)."""
     with store.snapshot() as tx:
         d = tx.dialect
-        where, params = visible_issues(actor, d)
-        area, aparams = _area_condition(q, "i")
-        cond = [where, area, "i.state NOT IN ('rejected', 'merged')",
-                "i.reported_at >= :since", "i.reported_at < :until"]
-        params = {**params, **aparams, "since": q.since, "until": q.until}
-        if q.categories:
-            cond.append(d.in_list("i.category_code", "categories"))
-            params["categories"] = list(q.categories)
+        where, params = _selection(d, actor, q)
         cols = tx.columns(
             f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, "
             f"{d.epoch('i.reported_at')} AS reported, {d.epoch('i.closed_at')} AS closed, "
-            f"i.category_code, i.grid_code FROM issue i WHERE {' AND '.join(cond)}", params)
+            f"i.category_code, i.grid_code FROM issue i WHERE {where}", params)
     closed = np.array(cols["closed"], float)  # NULL (still open) becomes NaN
     return Reports.from_arrays(cols["lon"], cols["lat"], np.array(cols["reported"], float),
                                np.array(cols["category_code"], dtype=object), closed,

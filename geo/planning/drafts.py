@@ -117,10 +117,14 @@ def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: date
     return get_draft(store, actor, draft_id)
 
 
-def _load(tx: Tx, actor: Actor, draft_id: int, keys: list[str] | None = None) -> Draft:
+def _load(tx: Tx, actor: Actor, draft_id: int, keys: list[str] | None = None,
+          lock: bool = True) -> Draft:
     """The draft with all its grids, or only those named in `keys` (an edit reads what it
-    changes, not the whole district)."""
-    row = tx.one("SELECT * FROM plan_draft WHERE id = :id", {"id": draft_id})
+    changes, not the whole district). A write transaction locks the draft's row first, so
+    that edits and publishing of one draft take turns and each sees the one before it;
+    readers pass lock=False."""
+    row = tx.one(f"SELECT * FROM plan_draft WHERE id = :id{tx.dialect.for_update() if lock else ''}",
+                 {"id": draft_id})
     if row is None or not _covers(actor, row["area_code"]):
         raise NotFound(f"no draft {draft_id} that you can see")
     where, params = "draft_id = :id", {"id": draft_id}
@@ -136,7 +140,7 @@ def _load(tx: Tx, actor: Actor, draft_id: int, keys: list[str] | None = None) ->
 
 def get_draft(store: Store, actor: Actor, draft_id: int) -> Draft:
     with store.snapshot() as tx:
-        return _load(tx, actor, draft_id)
+        return _load(tx, actor, draft_id, lock=False)
 
 
 def _check(draft: Draft, expected: list[str] | None, keys: list[str] | None) -> None:
@@ -202,6 +206,15 @@ def redraw(store: Store, actor: Actor, draft_id: int, key: str, geom, name: str 
     return get_draft(store, actor, draft_id)
 
 
+def _valid(g: DraftGrid) -> DraftGrid:
+    """A grid that overlay can cut or join: an invalid one is refused, never repaired behind
+    the planner's back (GEOS could not compute with it anyway)."""
+    if not g.geom.is_valid:
+        raise InvalidInput(f"grid {g.key} is not a valid polygon "
+                           f"({shapely.is_valid_reason(g.geom)}); redraw it first")
+    return g
+
+
 def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -> Draft:
     """Cut a grid in two (or more) along a line drawn across it; the largest piece keeps the
     grid, the others become new grids of the same community. Households go by area."""
@@ -210,10 +223,7 @@ def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [key])
         _check(draft, expected, [key])
-        g = draft.grid(key)
-        if not g.geom.is_valid:  # never repaired behind the planner's back
-            raise InvalidInput(f"grid {key} is not a valid polygon "
-                               f"({shapely.is_valid_reason(g.geom)}); redraw it first")
+        g = _valid(draft.grid(key))
         pieces = sorted(split_by(g.geom, line).geoms, key=area_m2, reverse=True)
         if len(pieces) < 2:
             raise InvalidInput(f"the line does not cut grid {key} in two: draw it across the "
@@ -238,7 +248,7 @@ def merge(store: Store, actor: Actor, draft_id: int, keys: list[str], expected) 
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, keys)
         _check(draft, expected, keys)
-        grids = [draft.grid(k) for k in keys]
+        grids = [_valid(draft.grid(k)) for k in keys]
         union = shapely.union_all([g.geom for g in grids])
         if len(getattr(union, "geoms", [union])) > 1:
             raise InvalidInput("these grids do not touch; merging them would make a grid of "
@@ -258,10 +268,12 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
     so no sliver or gap can appear between them."""
     if line is None or line.geom_type != "LineString":
         raise InvalidInput("the new boundary must be a line")
+    if a == b:
+        raise InvalidInput(f"a and b must be two different grids, not {a!r} twice")
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [a, b])
         _check(draft, expected, [a, b])
-        ga, gb = draft.grid(a), draft.grid(b)
+        ga, gb = _valid(draft.grid(a)), _valid(draft.grid(b))
         union = shapely.union_all([ga.geom, gb.geom])
         pieces = list(split_by(union, line).geoms)
         if len(pieces) != 2:

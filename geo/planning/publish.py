@@ -2,7 +2,12 @@
 ones valid_from (the same instant), new grids get the next free codes of their community (a
 code is never reused: history keeps it), and open issues of the area are located again in
 the new grids with an audit entry. Closed issues keep the grid they had; `locate(at=D)`
-answers with the grids valid at D."""
+answers with the grids valid at D.
+
+Validation runs before the transaction, on the draft as it was; the transaction then locks
+the draft (edits wait, or have already moved its version on, and publishing is refused with
+412) and the district (publishes of overlapping areas take turns), so that exactly the
+validated version of the draft is published over the grids that are current."""
 
 from __future__ import annotations
 
@@ -58,15 +63,23 @@ def _next_sequences(tx: Tx, communities: set[str]) -> dict[str, int]:
     return out
 
 
+def _lock_district(tx: Tx, area_code: str) -> None:
+    """Publishes within one district take turns: each retires the grids the one before it
+    made current, never the same ones twice, and new codes are numbered after its codes."""
+    tx.rows(f"SELECT code FROM district WHERE code = :d{tx.dialect.for_update()}",
+            {"d": area_code[:6]})
+
+
 def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: Actor,
               now: datetime) -> int:
     """Open issues of the area located again in the published grids by the batch locate
-    (GridIndex: the tie rule of every locate); each move gets an audit entry."""
+    (GridIndex: the tie rule of every locate); each move gets an audit entry. Issues are
+    updated in ascending id order, the order in which transitions lock them."""
     d = tx.dialect
     area = draft.area_code
-    rows = tx.rows(f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, i.grid_code, i.state "
-                   f"FROM issue i WHERE {is_open('i')} AND substr(i.grid_code, 1, :n) = :a",
-                   {"n": len(area), "a": area})
+    rows = tx.rows(f"SELECT i.id, {d.lon('i')} AS lon, {d.lat('i')} AS lat, i.grid_code "
+                   f"FROM issue i WHERE {is_open('i')} AND substr(i.grid_code, 1, :n) = :a "
+                   "ORDER BY i.id", {"n": len(area), "a": area})
     if not rows:
         return 0
     index = GridIndex([code for code, _ in published], [geom for _, geom in published])
@@ -75,12 +88,16 @@ def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: 
     for r, new in zip(rows, located, strict=True):
         if new is None or new == r["grid_code"]:
             continue
-        tx.run("UPDATE issue SET grid_code = :g, community_code = :c, version = version + 1, "
-               "updated_at = :now WHERE id = :id",
-               {"g": new, "c": new[:12], "now": now, "id": r["id"]})
+        still_open = tx.one("UPDATE issue SET grid_code = :g, community_code = :c, "
+                            "version = version + 1, updated_at = :now "
+                            f"WHERE id = :id AND {is_open('issue')} RETURNING state",
+                            {"g": new, "c": new[:12], "now": now, "id": r["id"]})
+        if still_open is None:  # closed meanwhile: it keeps the grid it had
+            continue
+        state = still_open["state"]
         tx.run("INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
                "reason, details) VALUES (:id, :now, :actor, 'relocate', :s, :s, :reason, :d)",
-               {"id": r["id"], "now": now, "actor": actor.username, "s": r["state"],
+               {"id": r["id"], "now": now, "actor": actor.username, "s": state,
                 "reason": f"grid boundaries of {area} republished (plan {draft.id})",
                 "d": {"from_grid": r["grid_code"], "to_grid": new}})
         moved += 1
@@ -96,10 +113,11 @@ def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | Non
         raise InvalidInput(f"the draft has {len(problems)} problem(s) ({', '.join(kinds)}); "
                            "fix them before publishing (see its validation report)")
     with store.tx() as tx:
-        current = _load(tx, actor, draft_id)
+        current = _load(tx, actor, draft_id, [])
         _check(current, expected, None)
         if current.version != draft.version:
             raise PreconditionFailed(f"draft {draft_id} changed while it was being checked")
+        _lock_district(tx, draft.area_code)
         d = tx.dialect
         area = draft.area_code
         before = {r["code"]: r for r in tx.rows(

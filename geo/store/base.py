@@ -85,8 +85,12 @@ class Store(ABC):
         """Delete every row of every layer (the schema stays)."""
 
     @abstractmethod
-    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
-        """Insert issues (storage CRS), locating each to its grid on the way; return the count."""
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
+                   events: pd.DataFrame | None = None,
+                   assignments: pd.DataFrame | None = None) -> int:
+        """Insert issues (storage CRS), locating each to its grid on the way, with their audit
+        trail and team assignments (see `bulk_history`); return the count. Ids follow
+        `reported_at`."""
 
     @abstractmethod
     def read_layer(self, layer: str) -> gpd.GeoDataFrame:
@@ -195,7 +199,9 @@ def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
 
 def issue_lifecycle(issues: pd.DataFrame) -> pd.DataFrame:
     """State columns for bulk-loaded issues. Imports are history: without a `state` column an
-    issue counts as closed when it was reported. Open states get their step's deadline."""
+    issue counts as closed when it was reported. Open states get their step's deadline.
+    rating, rework_count, overdue_steps, channel, reported_by and duplicate_of_row (the row
+    of the issue a merged one was merged into, -1 for the others) are taken when given."""
     n = len(issues)
     reported = pd.to_datetime(issues["reported_at"], utc=True).reset_index(drop=True)
     state = (issues["state"].astype(object).reset_index(drop=True) if "state" in issues
@@ -214,12 +220,82 @@ def issue_lifecycle(issues: pd.DataFrame) -> pd.DataFrame:
         due[rows] = since[rows] + step_limit(code, st)
     out = pd.DataFrame({"state": state, "state_since": since, "due_at": due,
                         "closed_at": closed_at, "updated_at": since})
-    for column, default in (("rating", None), ("rework_count", 0), ("channel", "import")):
+    for column, default in (("rating", None), ("rework_count", 0), ("overdue_steps", 0),
+                            ("channel", "import"), ("reported_by", None),
+                            ("duplicate_of_row", -1)):
         out[column] = (issues[column].astype(object).reset_index(drop=True) if column in issues
                        else pd.Series([default] * n, dtype=object))
-    out["rating"] = pd.Series([None if pd.isna(v) else int(v) for v in out["rating"]],
-                              dtype=object)
+    rating = pd.to_numeric(out["rating"]).astype("Int64")
+    out["rating"] = rating.astype(object).where(rating.notna(), None)
+    duplicate = out["duplicate_of_row"].to_numpy(dtype=np.int64)
+    merged = (state == "merged").to_numpy()
+    wrong = np.flatnonzero(merged != (duplicate >= 0)) if n else []
+    if len(wrong):
+        raise ValueError(f"issue row {wrong[0]}: duplicate_of_row must name the row of the issue "
+                         "it was merged into exactly when its state is merged")
+    if merged.any() and ((duplicate[merged] >= n) | (duplicate[merged] == np.flatnonzero(merged))
+                         ).any():
+        raise ValueError("duplicate_of_row must be another row of the same frame")
+    out["duplicate_of_row"] = duplicate
+    out["reported_by"] = out["reported_by"].where(out["reported_by"].notna(), None)
     return out
+
+
+def duplicate_ids(life: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+    """Per issue row, the id of the issue it was merged into (None if not merged)."""
+    row = life["duplicate_of_row"].to_numpy(dtype=np.int64)
+    into = pd.Series(ids[np.maximum(row, 0)] if len(row) else row).astype(object)
+    return into.where(row >= 0, None).to_numpy(dtype=object)
+
+
+def time_order(issues: pd.DataFrame) -> np.ndarray:
+    """Rows by `reported_at` (stable): bulk-loaded ids follow the time of report."""
+    reported = pd.to_datetime(issues["reported_at"], utc=True).dt.tz_convert(None).to_numpy()
+    return np.argsort(reported, kind="stable")
+
+
+def bulk_history(life: pd.DataFrame, ids: np.ndarray, events: pd.DataFrame | None = None,
+                 assignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Audit entries and team assignments of bulk-loaded issues, keyed by the issues' new ids
+    (`ids[row]`), the entries oldest first.
+
+    `events` (issue row, at, actor, action, from_state, to_state, reason, details as JSON
+    text) must give every issue a trail that ends in its state; a merge entry's details are
+    filled in here with the id it was merged into. Without `events`, each issue gets a single
+    `import` entry, from nothing to its state at its state_since: the trail says where it came
+    from rather than inventing the steps. Without `assignments`, nothing is assigned."""
+    n = len(life)
+    if events is None:
+        trail = pd.DataFrame({"issue": np.arange(n), "at": life["state_since"],
+                              "actor": "import", "action": "import", "from_state": None,
+                              "to_state": life["state"], "reason": "", "details": "{}"})
+    else:
+        trail = events.reset_index(drop=True)
+        rows = trail["issue"].to_numpy(dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise ValueError("an audit entry names an issue row that is not in the frame")
+        trail = trail.sort_values("at", kind="stable", ignore_index=True)
+        ends = trail.drop_duplicates("issue", keep="last").set_index("issue")["to_state"]
+        ends = ends.reindex(range(n)).to_numpy(dtype=object)
+        wrong = np.flatnonzero(ends != life["state"].to_numpy(dtype=object))
+        if len(wrong):
+            row, end = wrong[0], ends[wrong[0]]
+            raise ValueError(f"issue row {row} is {life['state'][row]} but its audit trail "
+                             + ("is empty" if pd.isna(end) else f"ends in {end}"))
+        merge = (trail["action"] == "merge").to_numpy()
+        if merge.any():
+            into = ids[life["duplicate_of_row"].to_numpy()[trail["issue"].to_numpy()[merge]]]
+            trail.loc[merge, "details"] = ('{"duplicate_of": ' + pd.Series(into).astype(str)
+                                           + "}").to_numpy(dtype=object)
+    trail.insert(0, "issue_id", ids[trail.pop("issue").to_numpy(dtype=np.int64)])
+    trail = trail[["issue_id", "at", "actor", "action", "from_state", "to_state", "reason",
+                   "details"]]
+    columns = ["issue_id", "team_id", "lead", "assigned_at", "assigned_by", "active"]
+    if assignments is None or not len(assignments):
+        return trail, pd.DataFrame({c: [] for c in columns})
+    teams = assignments.reset_index(drop=True)
+    teams.insert(0, "issue_id", ids[teams.pop("issue").to_numpy(dtype=np.int64)])
+    return trail, teams[columns]
 
 
 def migrations(backend: str) -> list[tuple[str, str]]:

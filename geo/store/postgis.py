@@ -21,7 +21,17 @@ from psycopg_pool import ConnectionPool
 
 from geo.cameras import MAX_RANGE_M
 from geo.model import CameraView, Location, TeamFilter, TeamMatch, explain_rank
-from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
+from geo.store.base import (
+    LAYERS,
+    Progress,
+    Store,
+    StoreError,
+    bulk_history,
+    duplicate_ids,
+    issue_lifecycle,
+    migrations,
+    time_order,
+)
 from geo.store.sql import Dialect, PgTx
 from geo.taxonomy import CATEGORIES
 
@@ -101,6 +111,16 @@ def _team_where(f: TeamFilter) -> tuple[str, dict]:
         clauses.append("%(street)s = ANY(t.jurisdiction)")
         params["street"] = f.street_code
     return " AND ".join(clauses), params
+
+
+def _copy_csv(cur, table: str, frame: pd.DataFrame, not_null: tuple[str, ...] = ()) -> None:
+    """COPY a frame into the same-named columns of `table`, as CSV in chunks: an empty field
+    is NULL, except in the `not_null` columns, where it is an empty string."""
+    force = f", FORCE_NOT_NULL ({', '.join(not_null)})" if not_null else ""
+    with cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv{force})"
+                  ) as copy:
+        for start in range(0, len(frame), _CHUNK):
+            copy.write(frame.iloc[start:start + _CHUNK].to_csv(header=False, index=False))
 
 
 def _ewkb(geoms) -> list[str]:
@@ -200,7 +220,8 @@ class PostgisStore(Store):
     def clear(self) -> None:
         self._require_schema()
         with self.pool.connection() as conn:
-            conn.execute("TRUNCATE idempotency, photo, assignment, issue_event, api_key, app_user, "
+            conn.execute("TRUNCATE idempotency, photo, assignment, issue_event, auth_session, "
+                         "login_throttle, api_key, app_user, "
                          "issue, team, site, camera, grid, community, street, district")
 
     # --- bulk load ----------------------------------------------------------------------
@@ -253,13 +274,17 @@ class PostgisStore(Store):
             progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
             conn.commit()
             cur.execute("ANALYZE")
-        self.add_issues(city.issues, progress)
+        self.add_issues(city.issues, progress, city.events, city.assignments)
 
-    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
-        """Insert issues and locate them in one set-based UPDATE through the GiST index."""
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
+                   events: pd.DataFrame | None = None,
+                   assignments: pd.DataFrame | None = None) -> int:
+        """Insert issues and locate them in one set-based UPDATE through the GiST index, then
+        their audit trail and assignments by COPY, all in one transaction."""
         self._require_schema()
         progress = progress or (lambda _m: None)
         life = issue_lifecycle(issues)
+        n = len(issues)
 
         def stamps(column) -> list:
             t = pd.to_datetime(column, utc=True)
@@ -268,20 +293,28 @@ class PostgisStore(Store):
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE new_issue (LIKE issue INCLUDING DEFAULTS) "
                         "ON COMMIT DROP")
-            cur.execute("ALTER TABLE new_issue DROP COLUMN id")
-            cols = ("category_code, description, geom, source_crs, reported_at, state, "
-                    "state_since, due_at, closed_at, updated_at, rating, rework_count, channel")
+            # Ids are taken from the sequence here, in time order, so that the trail can
+            # refer to them.
+            cur.execute("SELECT nextval(pg_get_serial_sequence('issue', 'id')) "
+                        "FROM generate_series(1, %s)", (n,))
+            ids = np.empty(n, np.int64)
+            ids[time_order(issues)] = np.sort(np.array([r[0] for r in cur.fetchall()], np.int64))
+            cols = ("id, category_code, description, geom, source_crs, reported_at, state, "
+                    "state_since, due_at, closed_at, updated_at, rating, rework_count, "
+                    "overdue_steps, channel, reported_by, duplicate_of")
             since = stamps(life.state_since)
             with cur.copy(f"COPY new_issue ({cols}) FROM STDIN") as copy:
-                for n, row in enumerate(zip(issues.category_code, issues.description,
-                                            _ewkb(issues.geometry.values), issues.source_crs,
-                                            stamps(issues.reported_at), life.state, since,
-                                            stamps(life.due_at), stamps(life.closed_at), since,
-                                            life.rating, life.rework_count, life.channel,
+                for k, row in enumerate(zip(ids.tolist(), issues.category_code,
+                                            issues.description, _ewkb(issues.geometry.values),
+                                            issues.source_crs, stamps(issues.reported_at),
+                                            life.state, since, stamps(life.due_at),
+                                            stamps(life.closed_at), since, life.rating,
+                                            life.rework_count, life.overdue_steps, life.channel,
+                                            life.reported_by, duplicate_ids(life, ids),
                                             strict=True), start=1):
                     copy.write_row(row)
-                    if n % 200_000 == 0:
-                        progress(f"copied issues {n:,}/{len(issues):,}")
+                    if k % 200_000 == 0:
+                        progress(f"copied issues {k:,}/{n:,}")
             cur.execute("ANALYZE new_issue")
             # Tie rule as everywhere: the smallest covering grid code wins.
             cur.execute(
@@ -294,10 +327,14 @@ class PostgisStore(Store):
             )
             progress("located issues")
             cur.execute(f"INSERT INTO issue ({cols}, grid_code, community_code, street_code, "
-                        f"district_code) SELECT {cols}, grid_code, community_code, street_code, "
-                        "district_code FROM new_issue ORDER BY reported_at")
+                        f"district_code) OVERRIDING SYSTEM VALUE SELECT {cols}, grid_code, "
+                        "community_code, street_code, district_code FROM new_issue ORDER BY id")
+            trail, teams = bulk_history(life, ids, events, assignments)
+            _copy_csv(cur, "issue_event", trail, not_null=("reason",))
+            _copy_csv(cur, "assignment", teams)
+            progress(f"stored {len(trail):,} audit entries, {len(teams):,} assignments")
             conn.commit()
-        return len(issues)
+        return n
 
     # --- reading layers -----------------------------------------------------------------
     def read_layer(self, layer: str) -> gpd.GeoDataFrame:

@@ -23,6 +23,12 @@ class StatementTimeout(Exception):
     """A statement ran longer than the configured limit and was cancelled."""
 
 
+class DatabaseBusy(StatementTimeout):
+    """Concurrent work kept this request from the rows it needs (another process held the
+    SQLite file's write lock past the wait, or PostgreSQL broke a deadlock): nothing was
+    written, and the same request may be sent again."""
+
+
 class Conflict(Exception):
     """A uniqueness or integrity constraint refused the write; `constraint` names it if known."""
 
@@ -105,6 +111,20 @@ class Dialect:
                 f"j.value IN (SELECT value FROM json_each(:{streets})) OR "
                 f"substr(j.value, 1, 6) IN (SELECT value FROM json_each(:{districts})))")
 
+    def for_update(self) -> str:
+        """Row locks for a SELECT whose rows a write transaction decides on and then changes
+        (or must keep from changing until it commits). PostgreSQL waits for a concurrent
+        writer of those rows and returns their newest committed version; NO KEY UPDATE still
+        lets other transactions insert rows that refer to them. SQLite needs nothing: its
+        write transactions run one at a time (BEGIN IMMEDIATE)."""
+        return " FOR NO KEY UPDATE" if self.name == "postgis" else ""
+
+    def for_share(self) -> str:
+        """Row locks for a SELECT whose rows a write transaction decides on without changing
+        them: writers of those rows wait until it commits; other readers that lock alike do
+        not wait for each other. Empty on SQLite, as `for_update`."""
+        return " FOR SHARE" if self.name == "postgis" else ""
+
     def list_contains(self, column: str, param: str) -> str:
         """The list-valued column holds the scalar parameter :param."""
         if self.name == "postgis":
@@ -167,6 +187,14 @@ class Tx:
         return dict(zip(names, values, strict=True))
 
 
+def sqlite_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection held the lock past the busy wait."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class SqliteTx(Tx):
     dialect = Dialect("sqlite")
 
@@ -195,6 +223,8 @@ class SqliteTx(Tx):
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise StatementTimeout(f"statement cancelled after {self.timeout_ms} ms") from exc
+            if sqlite_busy(exc):
+                raise DatabaseBusy(f"the database file is locked by another writer: {exc}") from exc
             raise
         finally:
             if self.timeout_ms:
@@ -235,6 +265,8 @@ class PgTx(Tx):
             return self.conn.execute(text, values)
         except psycopg.errors.QueryCanceled as exc:
             raise StatementTimeout(f"statement cancelled: {exc}") from exc
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            raise DatabaseBusy(f"concurrent transactions: {exc}") from exc
         except psycopg.errors.IntegrityError as exc:
             raise Conflict(str(exc), exc.diag.constraint_name) from exc
 

@@ -22,8 +22,18 @@ import shapely
 from geo.cameras import MAX_RANGE_M, visible
 from geo.gridindex import GridIndex
 from geo.model import CameraView, Location, TeamMatch
-from geo.store.base import LAYERS, Progress, Store, StoreError, issue_lifecycle, migrations
-from geo.store.sql import TS_FORMAT, Dialect, SqliteTx, as_dt
+from geo.store.base import (
+    LAYERS,
+    Progress,
+    Store,
+    StoreError,
+    bulk_history,
+    duplicate_ids,
+    issue_lifecycle,
+    migrations,
+    time_order,
+)
+from geo.store.sql import TS_FORMAT, DatabaseBusy, Dialect, SqliteTx, as_dt, sqlite_busy
 from geo.taxonomy import CATEGORIES
 from geo.teamrank import TeamTable
 
@@ -40,9 +50,19 @@ def ts(t) -> str | None:
 
 
 def ts_column(column) -> np.ndarray:
-    """`ts` for a whole column, None where missing."""
-    t = pd.to_datetime(column, utc=True).dt.strftime(TS_FORMAT)
-    return t.astype(object).where(t.notna(), None).to_numpy()
+    """`ts` for a whole column, None where missing (TS_FORMAT, formatted by numpy in bulk)."""
+    t = pd.to_datetime(pd.Series(column), utc=True)
+    text = np.datetime_as_string(t.dt.tz_convert(None).to_numpy("datetime64[us]"), unit="us")
+    out = np.char.add(text, "Z").astype(object)
+    out[t.isna().to_numpy()] = None
+    return out
+
+
+def objects(column) -> np.ndarray:
+    """A column as Python values for the driver, None where missing."""
+    values = pd.Series(column).to_numpy(dtype=object, copy=True)
+    values[pd.isna(values)] = None
+    return values
 
 
 class SqliteStore(Store):
@@ -95,9 +115,18 @@ class SqliteStore(Store):
 
         class _Tx:
             def __enter__(self_inner):
+                # IMMEDIATE takes the file's write lock before the first read, so a write
+                # transaction decides on rows that no other process can change before it
+                # commits (a DEFERRED one that read first could only fail at its first write).
                 store._lock.acquire()
                 try:
                     store._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    store._lock.release()
+                    if sqlite_busy(exc):
+                        raise DatabaseBusy(f"another process kept the database file {store.path} "
+                                           f"locked for writing: {exc}") from exc
+                    raise
                 except BaseException:
                     store._lock.release()
                     raise
@@ -196,9 +225,9 @@ class SqliteStore(Store):
     def clear(self) -> None:
         self._require_schema()
         with self._transaction() as c:
-            for table in ("idempotency", "photo", "assignment", "issue_event", "api_key",
-                          "app_user", "issue", "team", "site", "camera", "grid", "community",
-                          "street", "district"):
+            for table in ("idempotency", "photo", "assignment", "issue_event", "auth_session",
+                          "login_throttle", "api_key", "app_user", "issue", "team", "site",
+                          "camera", "grid", "community", "street", "district"):
                 c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     # --- bulk load ----------------------------------------------------------------------
@@ -249,40 +278,71 @@ class SqliteStore(Store):
                     (json.dumps(list(v)) for v in t.jurisdiction), t.roster, strict=True),
             )
             progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
-        self.add_issues(city.issues, progress)
+        self.add_issues(city.issues, progress, city.events, city.assignments)
 
-    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None) -> int:
+    def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
+                   events: pd.DataFrame | None = None,
+                   assignments: pd.DataFrame | None = None) -> int:
         self._require_schema()
         progress = progress or (lambda _m: None)
         lon = issues.geometry.x.to_numpy()
         lat = issues.geometry.y.to_numpy()
         located = self.locate_many(lon, lat)
         life = issue_lifecycle(issues)
+        order = time_order(issues)
+        n = len(issues)
 
         times = {c: ts_column(v) for c, v in (("reported_at", issues.reported_at),
                                          ("state_since", life.state_since),
                                          ("due_at", life.due_at), ("closed_at", life.closed_at))}
+        columns = [issues.category_code.to_numpy(), issues.description.to_numpy(), lon, lat,
+                   issues.source_crs.to_numpy(), times["reported_at"],
+                   located.grid_code.to_numpy(), located.community_code.to_numpy(),
+                   located.street_code.to_numpy(), located.district_code.to_numpy(),
+                   life.state.to_numpy(), times["state_since"], times["due_at"],
+                   times["closed_at"], times["state_since"], life.rating.to_numpy(),
+                   life.rework_count.to_numpy(), life.overdue_steps.to_numpy(),
+                   life.channel.to_numpy(), life.reported_by.to_numpy()]
         with self._transaction() as c:
-            for start in range(0, len(issues), _CHUNK):
-                end = min(start + _CHUNK, len(issues))
-                sl = slice(start, end)
+            # Ids are given here, in time order, so that the trail can refer to them.
+            first = c.execute("SELECT coalesce(max(id), 0) + 1 FROM issue").fetchone()[0]
+            ids = np.empty(n, np.int64)
+            ids[order] = first + np.arange(n)
+            duplicate_of = duplicate_ids(life, ids)
+            # Through a table without constraints or indexes, then into `issue` in one
+            # statement: inserted a statement per row, `issue`'s checks and partial indexes
+            # made each row about twice as dear.
+            names = ("id, category_code, description, lon, lat, source_crs, reported_at, "
+                     "grid_code, community_code, street_code, district_code, state, state_since, "
+                     "due_at, closed_at, updated_at, rating, rework_count, overdue_steps, channel, "
+                     "reported_by, duplicate_of")
+            c.execute(f"CREATE TEMP TABLE new_issue AS SELECT {names} FROM issue WHERE 0")
+            for start in range(0, n, _CHUNK):
+                rows = order[start:start + _CHUNK]
                 c.executemany(
-                    "INSERT INTO issue (category_code, description, lon, lat, source_crs, "
-                    "reported_at, grid_code, community_code, street_code, district_code, state, "
-                    "state_since, due_at, closed_at, updated_at, rating, rework_count, channel) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    zip(issues.category_code.to_numpy()[sl], issues.description.to_numpy()[sl],
-                        lon[sl], lat[sl], issues.source_crs.to_numpy()[sl],
-                        times["reported_at"][sl], located.grid_code.to_numpy()[sl],
-                        located.community_code.to_numpy()[sl],
-                        located.street_code.to_numpy()[sl], located.district_code.to_numpy()[sl],
-                        life.state.to_numpy()[sl], times["state_since"][sl], times["due_at"][sl],
-                        times["closed_at"][sl], times["state_since"][sl],
-                        life.rating.to_numpy()[sl], life.rework_count.to_numpy()[sl],
-                        life.channel.to_numpy()[sl], strict=True),
+                    "INSERT INTO new_issue VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    zip(ids[rows].tolist(), *(col[rows] for col in columns), duplicate_of[rows],
+                        strict=True),
                 )
-                progress(f"stored issues {end:,}/{len(issues):,}")
-        return len(issues)
+            c.execute(f"INSERT INTO issue ({names}) SELECT {names} FROM new_issue ORDER BY id")
+            c.execute("DROP TABLE new_issue")
+            progress(f"stored {n:,} issues")
+            trail, teams = bulk_history(life, ids, events, assignments)
+            c.executemany(
+                "INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
+                "reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(trail.issue_id.tolist(), ts_column(trail["at"]),
+                    *(objects(trail[c]) for c in ("actor", "action", "from_state", "to_state",
+                                                  "reason", "details")), strict=True))
+            c.executemany(
+                "INSERT INTO assignment (issue_id, team_id, lead, assigned_at, assigned_by, "
+                "active) VALUES (?, ?, ?, ?, ?, ?)",
+                zip(teams.issue_id.tolist(), objects(teams.team_id),
+                    teams.lead.astype(bool).tolist(), ts_column(teams.assigned_at),
+                    objects(teams.assigned_by), teams.active.astype(bool).tolist(), strict=True))
+            progress(f"stored {len(trail):,} audit entries, {len(teams):,} assignments")
+        return n
 
     # --- reading layers -----------------------------------------------------------------
     def read_layer(self, layer: str) -> gpd.GeoDataFrame:

@@ -1,0 +1,307 @@
+"""What a hotspot analysis will cost, estimated before it runs, and the limits it must keep.
+
+The estimates come from the study's area and the settings (the reports are counted in the
+database before they are read), so a refusal takes milliseconds instead of the minutes and
+gigabytes it spares. A refusal is a `TooCostly` (an InvalidInput: 422 on the API and the
+map page, exit status 2 on the command line) that names the setting to change and a value
+that fits. The limits are in `Limits`; the defaults keep a whole hotspot map to about half
+a minute and half a gigabyte on a 2-core machine, and admit a year of a million reports
+over 5,000 grids with monthly slices (bench/bench_hotspots.py).
+
+The seconds are bounded too, but only between steps: `time_limit` sets a deadline that the
+per-slice loops and the map's steps check with `on_time`."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+
+from geo.casework.errors import InvalidInput
+from geo.crs import geoms_to_metric
+from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
+from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
+from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
+from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
+from geo.hotspots.reports import epoch
+
+if TYPE_CHECKING:
+    from geo.hotspots.analysis import Params
+    from geo.hotspots.study import Study
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one analysis may cost. Times are from this project's 2-core machine."""
+
+    reports: int = 1_500_000  # read, clustered and searched: the bench's 1,000,000 take 19 s
+    bins: int = 50_000  # grids or H3 cells: 40,000 hexagons take 3 s to build
+    cube_cells: int = 4_000_000  # bins × slices of the space-time cube: about 3 s, 300 MB
+    heat_cells: int = 100_000_000  # heat-map lattice cells × slices: about 6 s
+    cluster_cells: int = 250_000_000  # DBSCAN lattice cells × clustered slices: about 7 s
+    answer_bytes: int = 16 * 2**20  # one GeoJSON answer, before gzip
+    seconds: float = 60.0  # wall time of one analysis, checked between its steps
+
+
+LIMITS = Limits()
+
+# The answer estimate: bytes of one bin feature, and of each vertex of its outline (measured
+# on Gi* answers: 346-352 bytes for grids of 5 and hexagons of 7 vertices).
+FEATURE_BYTES = 200
+VERTEX_BYTES = 25
+HEAT_BANDWIDTHS_MARGIN = 3.0  # density.frame's margin around the reports
+CLUSTER_REACH = math.ceil(1 / SNAP_FRACTION)  # clusters._may_cluster's margin, in cells
+SLICE_WORDS = {"week": "weekly", "month": "monthly"}
+MAX_EPS_M = 2000  # the largest eps an analysis accepts (analysis.Params.check)
+
+# What each analysis costs besides its reports (which every one of them reads).
+COSTS = {
+    "density": (),  # one surface, capped by density.MAX_CELLS; at most 5,000 points answered
+    "clusters": (),  # one lattice, capped by clusters.MAX_LATTICE_CELLS
+    "gistar": ("bins", "answer"),
+    "emerging": ("bins", "cube"),
+    "displacement": ("slice clusters",),
+    "repeats": (),  # grows with the reports and their local density
+    "map": ("bins", "cube", "heat", "slice clusters"),
+}
+
+
+class TooCostly(InvalidInput):
+    """An analysis that would cost more than a limit allows; the message says what to change."""
+
+
+def _choose(options: list[str]) -> str:
+    options = [o for o in options if o]
+    if len(options) > 2:
+        return "choose " + ", ".join(options[:-1]) + ", or " + options[-1]
+    return "choose " + " or ".join(options)
+
+
+def _day_after(t: datetime) -> str:
+    """`t` as a date, rounded up to the next midnight (a window starting then is shorter)."""
+    midnight = t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight if midnight == t else midnight + timedelta(days=1)).date().isoformat()
+
+
+def check_reports(count: int, since: datetime, until: datetime, where: str) -> None:
+    """Refuse a window holding more reports than one analysis may read (counted first)."""
+    limit = LIMITS.reports
+    if count <= limit:
+        return
+    shorter = until - (until - since) * (limit / count)
+    raise TooCostly(f"{where} holds {count:,} reports from {since.date()} to {until.date()}: at "
+                    f"most {limit:,} per analysis; "
+                    + _choose([f"since {_day_after(shorter)} or later", "fewer categories",
+                               "a smaller area"]))
+
+
+def slices(study: Study, step: str) -> int:
+    """The number of `step` slices of the study's window (InvalidInput when too few or many)."""
+    q = study.query
+    try:
+        return len(slice_edges(epoch(q.since), epoch(q.until), step)) - 1
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def bin_count(study: Study, kind: str, h3_resolution: int | None = None) -> int:
+    """The bins an analysis would use: the study's grids, or about how many H3 cells."""
+    if kind == "grid":
+        return len(study.grids)
+    return expected_cells(study.outline, study.resolution(h3_resolution))
+
+
+def _fitting_resolution(study: Study, most: int, below: int | None = None) -> int | None:
+    """The finest H3 resolution (coarser than `below`) of which the study holds at most `most`
+    cells."""
+    for res in reversed(H3_RESOLUTIONS):
+        if (below is None or res < below) and expected_cells(study.outline, res) <= most:
+            return res
+    return None
+
+
+def _where(study: Study) -> str:
+    return f"{study.label} ({study.area_m2 / 1e6:,.0f} km²)"
+
+
+def _check_bins(study: Study, kind: str, h3_resolution: int | None) -> int:
+    n, limit = bin_count(study, kind, h3_resolution), LIMITS.bins
+    if n <= limit:
+        return n
+    coarser = _fitting_resolution(study, limit)
+    smaller = "a smaller area"
+    if kind == "grid":
+        raise TooCostly(f"{_where(study)} has {n:,} grids: at most {limit:,} bins; "
+                        + _choose([coarser and f"bins h3 with h3_resolution {coarser}", smaller]))
+    res = study.resolution(h3_resolution)
+    setting = f"h3_resolution {res}" if h3_resolution else f"bins h3 (resolution {res})"
+    raise TooCostly(f"{setting} gives about {n:,} cells in {_where(study)}: at most {limit:,}; "
+                    + _choose([coarser and f"h3_resolution {coarser}", smaller]))
+
+
+@dataclass(frozen=True)
+class PerSlice:
+    """A cost that grows with the slices: `per` each, plus `fixed`, against `limit`."""
+
+    per: float
+    fixed: float
+    limit: float
+
+    def fits(self, n: int) -> bool:
+        return n * self.per + self.fixed <= self.limit
+
+    def most(self) -> float:
+        return (self.limit - self.fixed) // self.per if self.per else math.inf
+
+
+def _fewer_slices(study: Study, step: str, n: int, costs: list[PerSlice]) -> list[str]:
+    """Monthly slices, or a later start, when either brings every cost of `costs` in."""
+    out = []
+    if step == "week":
+        months = int((epoch(study.query.until) - epoch(study.query.since))
+                     // SLICE_SECONDS["month"])
+        if months >= MIN_SLICES and all(c.fits(months) for c in costs):
+            out.append("slice month")
+    fit = min(c.most() for c in costs)
+    if MIN_SLICES <= fit < n:
+        start = study.query.until - timedelta(seconds=int(fit) * SLICE_SECONDS[step])
+        out.append(f"since {_day_after(start)} or later")
+    return out
+
+
+def extent_m(study: Study) -> tuple[float, float]:
+    """Width and height of the study area in EPSG:4551 metres."""
+    x0, y0, x1, y1 = shapely.bounds(geoms_to_metric(np.array([study.outline], dtype=object)))[0]
+    return float(x1 - x0), float(y1 - y0)
+
+
+def heat_lattice(extent: tuple[float, float], bandwidth_m: float) -> int:
+    """Cells of one heat map (density.frame: a third of the bandwidth, margins included)."""
+    pad, cell = 2 * HEAT_BANDWIDTHS_MARGIN * bandwidth_m, bandwidth_m / 3
+    cells = math.ceil((extent[0] + pad) / cell) * math.ceil((extent[1] + pad) / cell)
+    return min(cells, HEAT_MAX_CELLS)
+
+
+def cluster_lattice(extent: tuple[float, float], eps_m: float) -> int:
+    """Cells of one DBSCAN lattice (clusters._may_cluster: a quarter of eps, with its margin);
+    0 beyond MAX_LATTICE_CELLS, where DBSCAN does without one at a cost that follows the
+    reports (bounded by their limit)."""
+    cell, margin = eps_m * SNAP_FRACTION, 2 + 2 * CLUSTER_REACH
+    cells = (int(extent[0] // cell) + margin) * (int(extent[1] // cell) + margin)
+    return cells if cells <= MAX_LATTICE_CELLS else 0
+
+
+def _wider_eps(extent: tuple[float, float], eps_m: float, runs: int, limit: float) -> str | None:
+    """The advice of an eps (in steps of 5 m) whose lattices fit `limit`; the lattice shrinks
+    with the square of eps, so the search starts near the answer."""
+    eps = math.ceil(eps_m * math.sqrt(runs * cluster_lattice(extent, eps_m) / limit) / 5) * 5
+    while eps <= MAX_EPS_M:
+        if runs * cluster_lattice(extent, eps) <= limit:
+            return f"eps_m {eps:g} or more"
+        eps += 5
+    return None
+
+
+def _slice_costs(study: Study, analysis: str, p: Params, bins: int) -> dict[str, PerSlice]:
+    """The costs of `analysis` that grow with the slices, by the limit they answer to."""
+    extent = extent_m(study)
+    costs = {}
+    if "cube" in COSTS[analysis]:
+        costs["cube"] = PerSlice(bins, 0, LIMITS.cube_cells)
+    if "heat" in COSTS[analysis]:
+        costs["heat"] = PerSlice(heat_lattice(extent, p.bandwidth_m), 0, LIMITS.heat_cells)
+    if "slice clusters" in COSTS[analysis]:  # the map clusters the whole window as well
+        lattice = cluster_lattice(extent, p.eps_m)
+        costs["slice clusters"] = PerSlice(lattice, lattice if analysis == "map" else 0,
+                                           LIMITS.cluster_cells)
+    return costs
+
+
+def _check_slices(study: Study, analysis: str, p: Params, h3_resolution: int | None,
+                  bins: int) -> None:
+    costs = _slice_costs(study, analysis, p, bins)
+    if not costs:
+        return
+    n = slices(study, p.slice)
+    for name, cost in costs.items():
+        if cost.fits(n):
+            continue
+        total = int(n * cost.per + cost.fixed)
+        options = _fewer_slices(study, p.slice, n, list(costs.values()))
+        counted = f"{n} {SLICE_WORDS[p.slice]}"
+        if name == "cube":
+            most_bins = LIMITS.cube_cells // n
+            if p.bins == "h3":
+                coarser = _fitting_resolution(study, most_bins, study.resolution(h3_resolution))
+                options.append(coarser and f"h3_resolution {coarser}")
+            elif (res := _fitting_resolution(study, most_bins)) is not None:
+                options.append(f"bins h3 with h3_resolution {res}")
+            what = f"{bins:,} bins × {counted} slices make {total:,} space-time cells"
+        elif name == "heat":
+            what = (f"{counted} heat maps of {int(cost.per):,} cells each over {_where(study)} "
+                    f"make {total:,} cells")
+        else:
+            if analysis != "map":  # the map's eps is fixed
+                options.append(_wider_eps(extent_m(study), p.eps_m, n, cost.limit))
+            what = (f"DBSCAN in {counted} slices on a lattice of {int(cost.per):,} cells (eps_m "
+                    f"{p.eps_m:g}) over {_where(study)} makes {total:,} cells")
+        raise TooCostly(f"{what}: at most {int(cost.limit):,}; "
+                        + _choose([*options, "a smaller area"]))
+
+
+def _check_answer(study: Study, kind: str, h3_resolution: int | None, bins: int) -> None:
+    if kind == "grid":
+        vertices = float(np.mean(shapely.get_num_coordinates(study.grids.geometry.values)))
+    else:
+        vertices = 7.0
+    size, limit = bins * (FEATURE_BYTES + VERTEX_BYTES * vertices), LIMITS.answer_bytes
+    if size <= limit:
+        return
+    options = ["significant_only true"]
+    if kind == "h3":
+        most = int(limit // (FEATURE_BYTES + VERTEX_BYTES * vertices))
+        coarser = _fitting_resolution(study, most, below=study.resolution(h3_resolution))
+        options.append(coarser and f"h3_resolution {coarser}")
+    raise TooCostly(f"all {bins:,} bins make an answer of about {size / 2**20:,.0f} MiB: at most "
+                    f"{limit / 2**20:,.0f} MiB; " + _choose([*options, "a smaller area"]))
+
+
+def afford(study: Study, analysis: str, p: Params, h3_resolution: int | None = None,
+           significant_only: bool = False) -> None:
+    """Refuse (TooCostly) an analysis of the study with settings `p` (and the Gi* answer's
+    `significant_only`) that would exceed a limit; its reports were checked when opened."""
+    bins = _check_bins(study, p.bins, h3_resolution) if "bins" in COSTS[analysis] else 0
+    _check_slices(study, analysis, p, h3_resolution, bins)
+    if "answer" in COSTS[analysis] and not significant_only:
+        _check_answer(study, p.bins, h3_resolution, bins)
+
+
+_deadline: ContextVar[tuple[float, float] | None] = ContextVar("hotspot_deadline", default=None)
+
+
+@contextmanager
+def time_limit(seconds: float | None = None):
+    """Bound the wall time of the analysis run inside (LIMITS.seconds by default)."""
+    seconds = LIMITS.seconds if seconds is None else seconds
+    token = _deadline.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def on_time(step: str) -> None:
+    """Refuse (TooCostly) when the analysis in progress has used up its time; outside
+    `time_limit` (the benchmark, the tests of the statistics) it never does."""
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline[0]:
+        raise TooCostly(f"the analysis took more than {deadline[1]:g} s (stopped at {step}): "
+                        + _choose(["a shorter window (a later since)", "slice month",
+                                   "fewer categories", "a smaller area"]))

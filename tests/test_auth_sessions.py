@@ -1,0 +1,225 @@
+"""Sessions, revocation, login throttling, the Origin rule of the cookie login and scopes
+bounded by the role, over real HTTP on both backends.
+
+"Two servers" are two apps with their own store on one database, as two `serve` processes
+are: they share nothing but the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+from argon2 import PasswordHasher
+
+from api.auth import SESSION_COOKIE
+from api.cli import main as cli
+from geo.store import open_store
+from tests.http import TEST_SECRET, Server
+
+ENDED = "session has ended"
+# Demo passwords are rehashed with Argon2id at its lowest cost: a check of the default hash takes
+# most of a second on this machine, and these tests log in dozens of times. The login code is
+# the same (a hash carries its own cost).
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def _url(store) -> str:
+    return store.url if store.backend == "postgis" else f"sqlite:///{store.path}"
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(store):
+    with store.tx() as tx:
+        tx.run("UPDATE app_user SET password_hash = :h", {"h": CHEAP.hash("demo")})
+
+
+@pytest.fixture
+def other(store):
+    """A second server on the same database, with a store of its own."""
+    second = open_store(_url(store))
+    server = Server(second)
+    yield server
+    server.stop()
+    second.close()
+
+
+@pytest.fixture(scope="module")
+def web():
+    """One client for the module's plain requests (a new client costs a TLS set-up)."""
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
+def _login(web, server: Server, user: str, password: str = "demo", **form) -> httpx.Response:
+    return web.post(server.url + "/api/v1/auth/token",
+                    data={"username": user, "password": password, **form})
+
+
+def _token(web, server: Server, user: str, **form) -> str:
+    r = _login(web, server, user, **form)
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def _get(web, server: Server, path: str, token: str) -> httpx.Response:
+    return web.get(server.url + path, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_bearer_logout_ends_that_token_in_every_server(web, api, other):
+    first, second = _token(web, api, "operator"), _token(web, api, "operator")
+    assert _get(web, other, "/api/v1/users/me", first).json()["username"] == "operator"
+    r = web.post(other.url + "/api/v1/auth/logout", headers={"Authorization": f"Bearer {first}"})
+    assert r.status_code == 204
+    for server in (api, other):
+        r = _get(web, server, "/api/v1/users/me", first)
+        assert r.status_code == 401 and ENDED in r.json()["detail"]
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    assert _get(web, api, "/api/v1/users/me", second).status_code == 200  # only that session ended
+
+
+def test_a_token_naming_no_live_session_is_refused(web, api):
+    live = jwt.decode(_token(web, api, "admin"), TEST_SECRET, algorithms=["HS256"])
+    unknown = jwt.encode({**live, "jti": "x" * 32}, TEST_SECRET)
+    r = _get(web, api, "/api/v1/users/me", unknown)
+    assert r.status_code == 401 and ENDED in r.json()["detail"]
+    without = jwt.encode({k: v for k, v in live.items() if k != "jti"}, TEST_SECRET)
+    r = _get(web, api, "/api/v1/users/me", without)
+    assert r.status_code == 401 and "not valid" in r.json()["detail"]
+    # a session belongs to its user: its jti under another name is refused
+    assert _get(web, api, "/api/v1/users/me",
+                jwt.encode({**live, "sub": "operator"}, TEST_SECRET)).status_code == 401
+
+
+def test_cookie_logout_ends_the_cookie_and_the_page_tokens_taken_from_it(web, api):
+    with httpx.Client(base_url=api.url) as c:
+        assert c.post("/api/v1/auth/session",
+                      data={"username": "planner", "password": "demo"}).status_code == 204
+        cookie = c.cookies[SESSION_COOKIE]
+        page = c.get("/api/v1/auth/session/token")
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        page_token = page.json()["access_token"]
+        assert page.json()["expires_in"] <= 15 * 60
+        assert _get(web, api, "/api/v1/users/me", page_token).status_code == 200
+        assert c.delete("/api/v1/auth/session").status_code == 204
+        assert SESSION_COOKIE not in c.cookies
+    with httpx.Client(base_url=api.url, cookies={SESSION_COOKIE: cookie}) as replay:
+        r = replay.get("/api/v1/users/me")
+        assert r.status_code == 401 and ENDED in r.json()["detail"]
+    r = _get(web, api, "/api/v1/users/me", page_token)
+    assert r.status_code == 401 and ENDED in r.json()["detail"]
+
+
+def test_account_changes_end_its_tokens_at_once_in_every_server(web, api, other, store, capsys):
+    users = ("operator", "planner", "dispatcher", "grid_worker", "citizen")
+    tokens = {user: _token(web, api, user) for user in (*users, "supervisor")}
+    for user in users:
+        assert _get(web, other, "/api/v1/users/me", tokens[user]).status_code == 200
+    db = ["--db", _url(store), "users"]
+    assert cli([*db, "disable", "operator"]) == 0
+    assert cli([*db, "delete", "planner"]) == 0
+    assert cli([*db, "set-role", "dispatcher", "--role", "operator",
+                "--jurisdiction", "220204001"]) == 0
+    assert cli([*db, "end-sessions", "grid_worker"]) == 0
+    with store.tx() as tx:  # a change by any writer, here a new password, ends sessions too
+        tx.run("UPDATE app_user SET password_hash = :h WHERE username = 'citizen'",
+               {"h": CHEAP.hash("new")})
+    out = capsys.readouterr().out
+    assert "disabled operator" in out and "dispatcher is now a operator for 220204001" in out
+    assert "ended 1 session of grid_worker" in out
+    for user in users:
+        for server in (api, other):
+            r = _get(web, server, "/api/v1/users/me", tokens[user])
+            assert r.status_code == 401 and ENDED in r.json()["detail"], (user, r.text)
+    assert _get(web, api, "/api/v1/users/me", tokens["supervisor"]).status_code == 200  # untouched
+    for gone in ("operator", "planner"):  # disabled, deleted
+        assert _login(web, api, gone).status_code == 401
+    me = _get(web, api, "/api/v1/users/me", _token(web, api, "dispatcher")).json()
+    assert me["role"] == "operator" and me["jurisdiction"] == ["220204001"]
+    assert _get(web, api, "/api/v1/users/me", _token(web, api, "grid_worker")).status_code == 200
+    assert cli([*db, "enable", "operator"]) == 0
+    assert _get(web, other, "/api/v1/users/me", _token(web, api, "operator")).status_code == 200
+
+
+def test_account_commands_name_a_missing_user(store, capsys):
+    assert cli(["--db", _url(store), "users", "disable", "nobody"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err
+    assert cli(["--db", _url(store), "users", "set-role", "operator", "--role", "team"]) == 2
+    assert "must belong to a team" in capsys.readouterr().err
+
+
+def test_wrong_passwords_are_throttled_per_account_across_servers(web, api, other):
+    start = datetime.now(UTC).replace(microsecond=0)
+    api.now = other.now = start
+    servers = (api, other)  # the count lives in the database: both servers add to it
+    assert _login(web, other, "operator", "wrong").status_code == 401
+    assert _login(web, api, "operator").status_code == 200  # a success clears the count
+    for i in range(5):
+        assert _login(web, servers[i % 2], "operator", "wrong").status_code == 401
+    r = _login(web, other, "operator", "wrong")
+    assert r.status_code == 429
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
+    assert "operator" in r.json()["detail"] and "try again in 15 minutes" in r.json()["detail"]
+    r = web.post(api.url + "/api/v1/auth/session",  # the right password, by either login, too
+                 data={"username": "operator", "password": "demo"})
+    assert r.status_code == 429
+    assert _login(web, api, "operator").status_code == 429
+    assert _login(web, api, "dispatcher").status_code == 200  # other accounts are not held up
+    api.now = other.now = start + timedelta(minutes=15, seconds=1)
+    assert _get(web, api, "/api/v1/users/me", _token(web, other, "operator")).status_code == 200
+
+
+def test_wrong_passwords_are_throttled_per_address_across_accounts(web, store):
+    server = Server(store, login_failures_per_address=3)
+    try:
+        for user in ("grid_worker", "citizen", "team"):
+            assert _login(web, server, user, "wrong").status_code == 401
+        r = _login(web, server, "admin")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert "from address 127.0.0.1" in r.json()["detail"]
+    finally:
+        server.stop()
+
+
+def test_the_cookie_login_refuses_other_origins(web, api):
+    form = {"username": "operator", "password": "demo"}
+    with httpx.Client(base_url=api.url) as c:
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Referer": "http://evil.example/login.html"},
+                        {"Origin": api.url.replace("127.0.0.1", "localhost")}):
+            r = c.post("/api/v1/auth/session", data=form, headers=headers)
+            assert r.status_code == 403, headers
+            assert "cross-site request refused" in r.json()["detail"]
+            assert "set-cookie" not in r.headers
+        r = c.post("/api/v1/auth/session", data=form, headers={"Origin": api.url})
+        assert r.status_code == 204 and SESSION_COOKIE in c.cookies
+        evil = {"Origin": "http://evil.example"}
+        assert c.get("/api/v1/auth/session/token", headers=evil).status_code == 403
+        assert c.delete("/api/v1/auth/session", headers=evil).status_code == 403
+        assert c.get("/api/v1/users/me").status_code == 200  # the refused logout did nothing
+        assert c.get("/api/v1/auth/session/token",
+                     headers={"Referer": api.url + "/maps/editor/1"}).status_code == 200
+        assert c.delete("/api/v1/auth/session", headers={"Origin": api.url}).status_code == 204
+        assert c.get("/api/v1/users/me").status_code == 401
+        # programs send neither header
+        assert c.post("/api/v1/auth/session", data=form).status_code == 204
+
+
+def test_scopes_are_bounded_by_the_current_role(web, api):
+    operator = _token(web, api, "operator")
+    claims = jwt.decode(operator, TEST_SECRET, algorithms=["HS256"])
+    widened = jwt.encode({**claims, "role": "supervisor",
+                          "scope": claims["scope"] + " mode:write issues:supervise"}, TEST_SECRET)
+    as_widened = {"Authorization": f"Bearer {widened}"}
+    r = web.put(api.url + "/api/v1/mode", json={"mode": "emergency"}, headers=as_widened)
+    assert r.status_code == 403 and "role 'operator' does not have" in r.json()["detail"]
+    assert _get(web, api, "/api/v1/issues/overdue", widened).status_code == 403
+    assert _get(web, api, "/api/v1/issues", widened).status_code == 200
+    assert _get(web, api, "/api/v1/mode", operator).json()["mode"] == "normal"
+    narrow = _token(web, api, "supervisor", scope="issues:read mode:write")
+    r = web.put(api.url + "/api/v1/mode", json={"mode": "emergency"},
+                headers={"Authorization": f"Bearer {narrow}"})
+    assert r.status_code == 200 and r.json()["mode"] == "emergency"
+    r = _get(web, api, "/api/v1/issues/overdue", narrow)
+    assert r.status_code == 403 and "request them at login" in r.json()["detail"]

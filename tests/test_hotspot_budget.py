@@ -1,0 +1,105 @@
+"""The cost model of the hotspot analyses (`geo.hotspots.budget`) on the test city, on both
+backends: reports are counted as they will be read, the estimates hold for what the
+analyses build, and the advice of every refusal, once followed, is accepted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from fixtures.jilin import REFERENCE_TIME
+from geo.casework.scope import Actor
+from geo.hotspots import budget
+from geo.hotspots.analysis import Params
+from geo.hotspots.bins import auto_resolution, expected_cells
+from geo.hotspots.density import frame
+from geo.hotspots.emerging import slice_edges
+from geo.hotspots.reports import HotspotQuery, count_reports, epoch, load_reports
+from geo.hotspots.study import open_study
+
+ADMIN = Actor("admin", "admin")
+OPERATOR = Actor("operator", "operator", ("220204001", "220204002"))
+THREE_YEARS = datetime(2023, 11, 25, tzinfo=UTC)
+
+
+def _query(since=None, categories=()):
+    return HotspotQuery.build(REFERENCE_TIME, since, None, categories)
+
+
+def test_reports_are_counted_as_they_are_read(store):
+    for actor, q in ((ADMIN, _query()), (OPERATOR, _query(categories=("L01",))),
+                     (ADMIN, _query(datetime(2026, 11, 1, tzinfo=UTC)))):
+        n = count_reports(store, actor, q)
+        assert n > 0 and n == len(load_reports(store, actor, q)), (actor.role, q)
+
+
+def test_estimates_hold_for_what_the_analyses_build(store, monkeypatch):
+    study = open_study(store, ADMIN, _query())
+    for res in (7, 8, 9):
+        built = len(study.bins("h3", res))
+        assert abs(expected_cells(study.outline, res) - built) <= 0.05 * built + 2, res
+    # ~20 reports a cell, unless the city holds more cells of that resolution than allowed
+    assert study.resolution() == auto_resolution(study.outline, len(study.reports)) == 7
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(bins=100))
+    assert expected_cells(study.outline, 7) > 100 and study.resolution() == 6
+    extent = budget.extent_m(study)
+    r = study.reports
+    _, _, rows, cols, _ = frame(r.x, r.y, 60.0, 20.0)
+    assert rows * cols <= budget.heat_lattice(extent, 60.0) <= 1.05 * rows * cols
+    cell = 50.0 * 0.25  # clusters' snapping lattice at eps 50 m
+    span = (np.ptp(np.floor(r.x / cell)) + 9) * (np.ptp(np.floor(r.y / cell)) + 9)
+    assert span <= budget.cluster_lattice(extent, 50.0) <= 1.05 * span
+
+
+def _follow(advice: str, q: HotspotQuery, p: Params, res: int | None):
+    """The settings after one piece of a refusal's advice."""
+    if m := re.fullmatch(r"since (\d{4}-\d\d-\d\d) or later", advice):
+        return replace(q, since=datetime.fromisoformat(m[1]).replace(tzinfo=UTC)), p, res
+    if m := re.fullmatch(r"(?:bins h3 with )?h3_resolution (\d+)", advice):
+        return q, replace(p, bins="h3"), int(m[1])
+    if m := re.fullmatch(r"eps_m (\d+) or more", advice):
+        return q, replace(p, eps_m=float(m[1])), res
+    if advice == "slice month":
+        return q, replace(p, slice="month"), res
+    raise AssertionError(f"unexpected advice {advice!r}")
+
+
+COSTLY = [  # analysis, window start, settings, H3 resolution
+    ("gistar", None, Params(bins="h3"), 11),
+    ("emerging", THREE_YEARS, Params(bins="h3", slice="week"), 10),
+    ("displacement", THREE_YEARS, Params(slice="week"), None),
+    ("map", THREE_YEARS, Params(slice="week"), None),
+    ("map", THREE_YEARS, Params(slice="week", bins="h3"), None),
+]
+
+
+def test_the_advice_of_every_refusal_is_accepted(store):
+    followed = 0
+    for analysis, since, p, res in COSTLY:
+        q = _query(since)
+        with pytest.raises(budget.TooCostly) as refusal:
+            budget.afford(open_study(store, ADMIN, q), analysis, p, res)
+        advice = str(refusal.value).split("; choose ", 1)[1]
+        for option in re.split(r", or |, | or (?=a smaller)", advice):
+            if option == "a smaller area":
+                continue
+            q2, p2, res2 = _follow(option, q, p, res)
+            budget.afford(open_study(store, ADMIN, q2), analysis, p2, res2)  # no refusal
+            followed += 1
+    assert followed >= 2 * len(COSTLY)
+
+
+def test_the_benchmark_year_fits():
+    """bench/bench_hotspots.py's whole map: a million reports over 5,000 grids, a year of
+    monthly slices on grid bins, priced on its city's extent (27.7 km × 22.6 km)."""
+    extent, p, months = (27_665.0, 22_590.0), Params(), 11
+    budget.check_reports(1_000_000, REFERENCE_TIME.replace(year=2025), REFERENCE_TIME, "the city")
+    assert len(slice_edges(epoch(REFERENCE_TIME.replace(year=2025)), epoch(REFERENCE_TIME),
+                           "month")) - 1 == months
+    assert 5_000 <= budget.LIMITS.bins and 5_000 * months <= budget.LIMITS.cube_cells
+    assert months * budget.heat_lattice(extent, p.bandwidth_m) <= budget.LIMITS.heat_cells
+    assert (months + 1) * budget.cluster_lattice(extent, p.eps_m) <= budget.LIMITS.cluster_cells
