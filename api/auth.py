@@ -9,7 +9,7 @@ jurisdiction read with the session decide in the queries what a user may see and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -60,10 +60,12 @@ SESSION_ENDED = ("this session has ended (logged out, or the account was disable
 
 @dataclass(frozen=True)
 class Session:
-    """The session of the request's token (on `request.state.session`)."""
+    """The session of the request's token (on `request.state.session`), with the scopes the
+    token holds now: those it was issued with that the account's current role still has."""
 
     jti: str
     expires: datetime
+    scopes: tuple[str, ...] = ()
 
 
 def grant(role: str, requested: list[str]) -> list[str]:
@@ -74,7 +76,7 @@ def grant(role: str, requested: list[str]) -> list[str]:
     refused = [s for s in requested if s not in allowed]
     if refused:
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            f"scope(s) {', '.join(refused)} are not available to a {role}")
+                            f"scope(s) {', '.join(refused)} are not available to role {role!r}")
     return requested
 
 
@@ -137,9 +139,10 @@ def current_actor(request: Request, scopes: SecurityScopes,
     actor = sessions.actor_of(request.app.state.store, session.jti, str(claims["sub"]))
     if actor is None:
         raise _unauthorised(SESSION_ENDED, scopes)
-    request.state.session = session
     role_scopes = ROLE_SCOPES[actor.role]
     granted = set(str(claims.get("scope", "")).split()) & set(role_scopes)
+    request.state.session = replace(session,
+                                    scopes=tuple(s for s in role_scopes if s in granted))
     missing = [s for s in scopes.scopes if s not in granted]
     if missing:
         needed = ", ".join(missing)

@@ -193,7 +193,7 @@ def cmd_users_set_role(store: Store, args) -> int:
 
     _account_change(store, lambda: set_role(store, args.username, args.role,
                                             args.jurisdiction or [], args.team))
-    print(f"{args.username} is now a {args.role}" +
+    print(f"{args.username} now has role {args.role}" +
           (f" for {', '.join(args.jurisdiction)}" if args.jurisdiction else "") +
           "; its sessions have ended")
     return 0
@@ -219,6 +219,14 @@ def cmd_api_key_add(store: Store, args) -> int:
     except CaseError as exc:
         raise UsageError(str(exc)) from None
     print(key)
+    return 0
+
+
+def cmd_api_keys_revoke(store: Store, args) -> int:
+    from geo.casework.users import revoke_api_keys
+
+    revoked = _account_change(store, lambda: revoke_api_keys(store, args.username))
+    print(f"revoked {revoked} API key{'s' if revoked != 1 else ''} of {args.username}")
     return 0
 
 
@@ -438,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--label")
     p.set_defaults(run=cmd_api_key_add)
+    p = keys.add_parser("revoke", help="revoke every key of a user (its sessions are separate: "
+                                       "see users end-sessions)")
+    p.add_argument("username")
+    p.set_defaults(run=cmd_api_keys_revoke)
     return parser
 
 

@@ -9,7 +9,8 @@ a character of it, so that no mis-decoded text is ever stored.
 Starlette decodes urlencoded bytes as Latin-1 and multipart text that fails its charset as
 Latin-1 too. So urlencoded bodies are rewritten here as ASCII with every character
 percent-encoded in UTF-8 (which Starlette reads exactly), and multipart text fields are
-checked as they stream past.
+checked as they stream past, and Starlette is told the charset by its decoder's name. A
+request with more than one Content-Type is refused: Starlette reads the first.
 """
 
 from __future__ import annotations
@@ -188,14 +189,18 @@ class BodyEncoding:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        header = dict(scope["headers"]).get(b"content-type")
-        if header is None:
+        types = [v for k, v in scope["headers"] if k == b"content-type"]
+        if not types:
             return await self.app(scope, receive, send)
-        media, params = parse_options_header(header)
+        if len(types) > 1:  # Starlette reads the first: no rule may judge another one
+            return await self.app(scope, _refused_receive(BodyEncodingError(
+                f"a request body has one Content-Type header; this request has {len(types)}")), send)
+        media, params = parse_options_header(types[0])
         if media == URLENCODED:
             return await self._urlencoded(scope, receive, send, params)
         if media == MULTIPART and params.get(b"boundary"):
-            return await self.app(scope, _multipart_receive(receive, params), send)
+            return await self.app(_multipart_scope(scope, media, params),
+                                  _multipart_receive(receive, params), send)
         if _is_json(media):
             return await self.app(scope, _json_receive(receive, params), send)
         return await self.app(scope, receive, send)
@@ -224,6 +229,28 @@ class BodyEncoding:
         # The rewritten body is UTF-8 percent-encoded ASCII; the headers say so.
         headers.append((b"content-type", URLENCODED + b"; charset=utf-8"))
         await self.app({**scope, "headers": headers}, canonical_receive, send)
+
+
+def _refused_receive(error: BodyEncodingError):
+    async def refused():
+        raise error
+
+    return refused
+
+
+def _multipart_scope(scope, media: bytes, params: dict) -> dict:
+    """The scope with the form's charset named by its decoder. Starlette decodes multipart
+    text by the declared label and falls back to Latin-1 where that fails: for labels Python
+    lacks (x-gbk) and for GBK text declared as the narrower gb2312. An unknown charset is
+    left as sent: `receive` refuses it."""
+    label = _label(params)
+    if label is None or label not in FORM_CHARSETS:
+        return scope
+    boundary = params[b"boundary"].replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    header = (media + b"; charset=" + FORM_CHARSETS[label].encode()
+              + b'; boundary="' + boundary + b'"')
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    return {**scope, "headers": [*headers, (b"content-type", header)]}
 
 
 def _multipart_receive(receive, params):

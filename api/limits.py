@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from fastapi import HTTPException
+
 
 class BodyLimit:
     """413 for bodies over the limit: from Content-Length when given, else while streaming.
@@ -42,7 +44,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def guarded_send(message):
@@ -53,13 +55,17 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, guarded_send)
-        except _TooLarge:
+        except BodyTooLarge:  # when a route let it pass: the answer is the same
             if not replied:
                 await _reply(send, 413, f"request body larger than {limit} bytes")
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes its limit. An HTTPException, so that
+    FastAPI's body parsing re-raises it instead of answering 400."""
+
+    def __init__(self, limit: int):
+        super().__init__(status_code=413, detail=f"request body larger than {limit} bytes")
 
 
 async def _reply(send, status: int, detail: str) -> None:

@@ -8,9 +8,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.casework.throttle import Limits
+
 # A fixed key would let anyone who reads this file mint tokens: the demo gets a random one
 # per process, production must be given one.
 _EPHEMERAL_KEY = secrets.token_urlsafe(32)
+_LOGIN_LIMITS = Limits()
 
 
 class Settings(BaseSettings):
@@ -26,9 +29,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=8, ge=1, le=64)
     # After this many failed logins for one account, or from one client address, within the
     # window (which starts at the first failure), further attempts get 429 until it ends.
-    login_failures_per_account: int = Field(default=5, ge=1)
-    login_failures_per_address: int = Field(default=20, ge=1)
-    login_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    login_failures_per_account: int = Field(default=_LOGIN_LIMITS.per_account, ge=1)
+    login_failures_per_address: int = Field(default=_LOGIN_LIMITS.per_address, ge=1)
+    login_window_minutes: float = Field(default=_LOGIN_LIMITS.window.total_seconds() / 60, gt=0,
+                                        le=24 * 60)
     # scheme://host[:port] that browsers use, when a reverse proxy changes the Host header;
     # None: the request's own. The login session endpoints refuse pages of any other origin.
     public_origin: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")

@@ -433,7 +433,7 @@ def _transition(action: str) -> Case:
 
     def refused(role):
         if role not in roles:
-            return 403, f"a {role} may not {action}; roles that may: {', '.join(roles)}"
+            return 403, f"role {role!r} may not {action}; roles that may: {', '.join(roles)}"
         return None
 
     def run(w, role, c):

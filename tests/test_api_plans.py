@@ -292,3 +292,44 @@ def test_impact_preview_against_brute_force(api, store):
     for v in result["after"].values():
         assert 0 < v["compactness"] <= 1 and v["area_m2"] > 0
     assert result["workload"]["after"]["grids"] == len(after_doc["features"])
+
+
+def test_a_draft_opened_before_another_publish_cannot_undo_it(api, store):
+    """Two drafts of one community: the first splits a grid and is published; publishing the
+    second, opened before that and still holding the old grids, would retire the new grid
+    and bring the old outline back. It is refused, and the live grids stay as published —
+    also when the second publish's clock is behind the first's."""
+    api.now = REFERENCE_TIME
+    with api.client("planner") as c:
+        first, second = _open(c), _open(c)
+        key, feature = next(iter(_grids(first).items()))
+        r = c.post(f"/api/v1/plans/{first['draft']['id']}/split",
+                   json={"key": key, "line": _cut_across(shape(feature["geometry"]))},
+                   headers={"If-Match": feature["properties"]["etag"]})
+        assert r.status_code == 200, r.text
+        api.now = REFERENCE_TIME + timedelta(hours=1)
+        published = c.post(f"/api/v1/plans/{first['draft']['id']}/publish",
+                           headers={"If-Match": r.json()["draft"]["etag"]})
+        assert published.status_code == 200, published.text
+        new_code = published.json()["added"][0]
+        api.now = REFERENCE_TIME + timedelta(minutes=30)  # another process's slower clock
+        stale = c.post(f"/api/v1/plans/{second['draft']['id']}/publish",
+                       headers={"If-Match": second["draft"]["etag"]})
+        assert stale.status_code == 409, stale.text
+        assert "published again" in stale.json()["detail"]
+        fresh = _open(c)
+        grids = {f["properties"]["code"]: f for f in fresh["features"]}
+        assert new_code in grids
+        cut = c.post(f"/api/v1/plans/{fresh['draft']['id']}/split",
+                     json={"key": grids[new_code]["id"],
+                           "line": _cut_across(shape(grids[new_code]["geometry"]))},
+                     headers={"If-Match": grids[new_code]["properties"]["etag"]})
+        assert cut.status_code == 200, cut.text
+        again = c.post(f"/api/v1/plans/{fresh['draft']['id']}/publish",
+                       headers={"If-Match": cut.json()["draft"]["etag"]})
+        assert again.status_code == 200, again.text  # the clock behind, the history in order
+    with store.snapshot() as tx:
+        live = {r["code"] for r in tx.rows("SELECT code FROM grid WHERE valid_to IS NULL AND "
+                                           "community_code = :c", {"c": COMMUNITY})}
+        bad = tx.one("SELECT count(*) AS n FROM grid WHERE valid_to <= valid_from")["n"]
+    assert new_code in live and bad == 0

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 
 from api.auth import SESSION_COOKIE
 from api.cli import main as cli
+from geo.casework import throttle
 from geo.store import open_store
 from tests.http import TEST_SECRET, Server
 
@@ -126,7 +127,7 @@ def test_account_changes_end_its_tokens_at_once_in_every_server(web, api, other,
         tx.run("UPDATE app_user SET password_hash = :h WHERE username = 'citizen'",
                {"h": CHEAP.hash("new")})
     out = capsys.readouterr().out
-    assert "disabled operator" in out and "dispatcher is now a operator for 220204001" in out
+    assert "disabled operator" in out and "dispatcher now has role operator for 220204001" in out
     assert "ended 1 session of grid_worker" in out
     for user in users:
         for server in (api, other):
@@ -223,3 +224,78 @@ def test_scopes_are_bounded_by_the_current_role(web, api):
     assert r.status_code == 200 and r.json()["mode"] == "emergency"
     r = _get(web, api, "/api/v1/issues/overdue", narrow)
     assert r.status_code == 403 and "request them at login" in r.json()["detail"]
+
+
+def _page_token(client: httpx.Client, **headers) -> dict:
+    r = client.get("/api/v1/auth/session/token", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_page_token_holds_no_scope_the_token_it_comes_from_lacks(web, api):
+    """Bearer and cookie alike: a login narrowed to reading cannot be widened to dispatching."""
+    candidates = "/api/v1/issues/1/candidates"
+    narrow = _token(web, api, "dispatcher", scope="issues:read")
+    full = _token(web, api, "dispatcher")
+    with httpx.Client(base_url=api.url) as c:
+        page = _page_token(c, Authorization=f"Bearer {narrow}")
+        assert page["scope"] == "issues:read"
+        again = _page_token(c, Authorization=f"Bearer {page['access_token']}")  # and its own
+        assert again["scope"] == "issues:read"
+        for token in (page["access_token"], again["access_token"]):
+            r = _get(web, api, candidates, token)
+            assert r.status_code == 403 and "request them at login" in r.json()["detail"]
+            assert _get(web, api, "/api/v1/issues", token).status_code == 200
+        whole = _page_token(c, Authorization=f"Bearer {full}")
+        assert "issues:dispatch" in whole["scope"].split()
+        assert _get(web, api, candidates, whole["access_token"]).status_code != 403
+    with httpx.Client(base_url=api.url) as c:
+        assert c.post("/api/v1/auth/session", data={"username": "dispatcher", "password": "demo",
+                                                     "scope": "issues:read layers:read"}
+                      ).status_code == 204
+        page = _page_token(c)
+        assert page["scope"] == "issues:read layers:read"
+        assert _get(web, api, candidates, page["access_token"]).status_code == 403
+        claims = jwt.decode(page["access_token"], TEST_SECRET, algorithms=["HS256"])
+        assert claims["scope"] == "issues:read layers:read"
+
+
+def test_ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4():
+    one, same = throttle.address_key("2001:db8:1:2::1"), throttle.address_key("2001:db8:1:2:ff::9")
+    assert one == same == "2001:db8:1:2::/64"
+    assert throttle.address_key("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert throttle.address_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert throttle.address_key("192.0.2.7") == "192.0.2.7"
+    assert throttle.address_key("unknown") == "unknown"  # no IP (a test client): its text
+
+
+def test_one_ipv6_host_cannot_get_round_the_address_limit(store):
+    now = datetime.now(UTC)
+    limits = throttle.Limits(per_account=100, per_address=3)
+    for i in range(3):  # each attempt from another address of the same /64
+        throttle.count_attempt(store, f"user{i}", f"2001:db8:1:2::{i + 1:x}", now, limits)
+    with pytest.raises(throttle.Throttled, match=r"from address 2001:db8:1:2::/64"):
+        throttle.count_attempt(store, "user9", "2001:db8:1:2:abcd::1", now, limits)
+    throttle.count_attempt(store, "user9", "2001:db8:1:3::1", now, limits)  # the next /64 may
+
+
+def _account_keys(store) -> set[str]:
+    with store.snapshot() as tx:
+        return {r["key"] for r in tx.rows("SELECT key FROM login_throttle WHERE key LIKE "
+                                          "'account:%'")}
+
+
+def test_a_throttled_address_adds_no_account_rows(web, store):
+    server = Server(store, login_failures_per_address=3)
+    try:
+        for user in ("grid_worker", "citizen", "team"):
+            assert _login(web, server, user, "wrong").status_code == 401
+        counted = _account_keys(store)
+        assert counted == {"account:grid_worker", "account:citizen", "account:team"}
+        for i in range(5):
+            r = _login(web, server, f"made-up-{i}", "wrong")
+            assert r.status_code == 429 and "from address" in r.json()["detail"]
+        assert _login(web, server, "operator").status_code == 429
+        assert _account_keys(store) == counted
+    finally:
+        server.stop()

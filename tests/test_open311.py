@@ -12,6 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from api.cli import main as cli
 from fixtures.jilin import REFERENCE_TIME
 from tests.conftest import shared_data
 
@@ -161,3 +162,35 @@ def test_xml_format(api, city):
         assert doc.find("request/service_request_id").text == rid
         err = c.get(f"{BASE}/requests/999999999.xml")
         assert err.status_code == 404 and ET.fromstring(err.content).tag == "errors"
+
+
+def test_a_post_refuses_an_api_key_in_the_query_string(api, city):
+    """Query strings are written to access and proxy logs; GeoReport v2 posts the key in the
+    body."""
+    lon, lat = city.landmarks[SCHOOL]
+    form = {"service_code": "L01", "lat": lat, "long": lon, "description": "摊贩占道"}
+    with httpx.Client(base_url=api.url) as c:
+        for body in (form, {**form, "api_key": "demo"}):
+            r = c.post(f"{BASE}/requests.json", params={"api_key": "demo"}, data=body)
+            assert r.status_code == 400, r.text
+            assert "send it in the form-encoded body" in r.json()[0]["description"]
+        r = c.post(f"{BASE}/requests.xml?api_key=demo", data=form)
+        assert r.status_code == 400 and ET.fromstring(r.content).tag == "errors"
+        assert c.get(f"{BASE}/services.json", params={"api_key": "demo"}).status_code == 200
+
+
+def test_api_keys_outlive_sessions_until_revoked(api, city, store, capsys):
+    db = ["--db", store.url if store.backend == "postgis" else f"sqlite:///{store.path}"]
+    assert cli([*db, "api-keys", "add", "citizen"]) == 0
+    issued = capsys.readouterr().out.strip()
+    assert cli([*db, "users", "end-sessions", "citizen"]) == 0
+    with httpx.Client(base_url=api.url) as c:
+        for key in ("demo", issued):  # separate credentials: ending sessions leaves them
+            assert post(c, city, api_key=key).status_code == 201
+        assert cli([*db, "api-keys", "revoke", "citizen"]) == 0
+        assert "revoked 2 API keys of citizen" in capsys.readouterr().out
+        for key in ("demo", issued):
+            r = post(c, city, api_key=key)
+            assert r.status_code == 403 and "valid api_key" in r.json()[0]["description"]
+    assert cli([*db, "api-keys", "revoke", "nobody"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err

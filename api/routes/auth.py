@@ -88,11 +88,12 @@ def login_session(request: Request, form: Annotated[OAuth2PasswordRequestForm, D
 @router.get("/auth/session/token", response_model=Token, dependencies=[Depends(same_origin)])
 def session_token(request: Request, response: Response, actor: Actor = deps.actor()) -> Token:
     """A short-lived bearer token for the logged-in map page's own script, so that its
-    changes carry an Authorization header (the cookie alone never changes data). It ends with
-    the login session. Other sites cannot read this answer: the service sends no CORS headers,
-    and it is refused (403) to pages of another origin."""
+    changes carry an Authorization header (the cookie alone never changes data). It holds the
+    scopes of the token it is taken from (the cookie's, or a bearer token's), never more, and
+    ends with that session. Other sites cannot read this answer: the service sends no CORS
+    headers, and it is refused (403) to pages of another origin."""
     settings = request.app.state.settings
-    scopes = grant(actor.role, [])
+    scopes = list(request.state.session.scopes)
     minutes = min(settings.token_minutes, 15)
     access, expires = issue_token(request.app.state.store, actor, scopes, settings.secret_key,
                                   minutes, parent=request.state.session)

@@ -208,7 +208,7 @@ def add_photo(issue_id: Id, file: UploadFile, request: Request,
 
     def make(idem):
         with store.tx() as tx:
-            issue = read.fetch(tx, actor, issue_id)
+            issue = read.fetch(tx, actor, issue_id, hold=True)  # not closed meanwhile
             if issue["state"] in TERMINAL:
                 raise StateConflict(f"issue {issue_id} is {issue['state']}: no more photos",
                                     [], issue["state"])

@@ -45,7 +45,11 @@ def client_params(request: Request,
                   jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None,
                   api_key: Annotated[str | None, Query(max_length=200)] = None) -> None:
     """What the specification lets clients send with every call: a jurisdiction_id, which must
-    be this city's, and an api_key (reading needs none; posting takes the form's or this)."""
+    be this city's, and an api_key, which reading needs not and posting takes from the form
+    body only (a query string ends up in access and proxy logs)."""
+    if api_key is not None and request.method == "POST":
+        raise Open311Error(400, "api_key was sent in the query string: send it in the "
+                                "form-encoded body of the POST, where it stays out of logs")
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
         raise Open311Error(404, f"unknown jurisdiction_id {jurisdiction_id!r}")
 
@@ -277,7 +281,6 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
     media_url is never fetched: send photos through the main API instead."""
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
         return error_response(404, f"unknown jurisdiction_id {jurisdiction_id!r}", fmt)
-    api_key = api_key or request.query_params.get("api_key", "")
     actor = actor_for_api_key(store, api_key) if api_key else None
     if actor is None:
         return error_response(403, "a valid api_key is required to post requests", fmt)

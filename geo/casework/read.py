@@ -74,11 +74,13 @@ def assignments(tx: Tx, issue_ids: list[int]) -> dict[int, list[dict]]:
     return out
 
 
-def fetch(tx: Tx, actor: Actor, issue_id: int) -> dict:
-    """The issue row if `actor` may see it, else NotFound (no hint that it exists)."""
+def fetch(tx: Tx, actor: Actor, issue_id: int, hold: bool = False) -> dict:
+    """The issue row if `actor` may see it, else NotFound (no hint that it exists). `hold`
+    keeps its state from changing until the transaction ends (a write that depends on it)."""
     where, params = visible_issues(actor, tx.dialect)
-    row = tx.one(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE i.id = :id AND {where}",
-                 {**params, "id": issue_id})
+    lock = tx.dialect.for_share() if hold else ""
+    row = tx.one(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE i.id = :id AND {where}"
+                 f"{lock}", {**params, "id": issue_id})
     if row is None:
         raise NotFound(f"no issue {issue_id} that you can see")
     return row

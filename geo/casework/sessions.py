@@ -35,14 +35,12 @@ def start(store: Store, username: str, now: datetime, expires: datetime,
 
 
 def _purge(store: Store, now: datetime) -> None:
-    """Delete expired sessions at each login, so that the table holds about the live ones;
-    on PostgreSQL skipping rows that others hold, so that a login never waits for one."""
+    """Delete expired sessions at each login, up to 1000 at a time, so that the table holds
+    about the live ones; on PostgreSQL skipping rows that others hold, so that a login never
+    waits for one."""
     with store.tx() as tx:
-        if tx.dialect.name == "postgis":
-            tx.run("DELETE FROM auth_session WHERE jti IN (SELECT jti FROM auth_session "
-                   "WHERE expires_at <= :now LIMIT 1000 FOR UPDATE SKIP LOCKED)", {"now": now})
-        else:
-            tx.run("DELETE FROM auth_session WHERE expires_at <= :now", {"now": now})
+        tx.run("DELETE FROM auth_session WHERE jti IN (SELECT jti FROM auth_session "
+               f"WHERE expires_at <= :now LIMIT 1000{tx.dialect.skip_locked()})", {"now": now})
 
 
 def actor_of(store: Store, jti: str, username: str) -> Actor | None:

@@ -6,11 +6,16 @@ counted before its password is checked, so that concurrent guesses cannot overta
 and given back when it succeeds: a success clears the account's count and takes one off the
 address's (the address's other failures stand, so one good account cannot wash them out).
 Once a key has reached its limit, every attempt on it is refused, the right password too,
-until its window ends.
+until its window ends. The address is checked first: an address over its limit adds nothing to
+any account's count, so it cannot fill the table with made-up account names.
+
+An IPv6 client is counted by its /64, the block one host controls (RFC 4291 leaves the lower
+64 bits to the host), and an IPv4-mapped IPv6 address as the IPv4 address it maps.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +27,9 @@ _KEY_TEXT = 120  # longer names cannot be accounts; the cut keeps keys bounded
 
 @dataclass(frozen=True)
 class Limits:
+    """How many failed logins an account and an address may have within a window; the
+    defaults are the service's (api/settings.py takes them from here)."""
+
     per_account: int = 5
     per_address: int = 20
     window: timedelta = timedelta(minutes=15)
@@ -40,8 +48,23 @@ class Throttled(Exception):  # noqa: N818 - a state, like the HTTP status it bec
                          f"(after {until:%Y-%m-%d %H:%M:%S} UTC)")
 
 
+def address_key(address: str) -> str:
+    """What a client address is counted as: an IPv4 address itself, an IPv6 address its /64
+    (an IPv4-mapped one the IPv4 address), anything else (a Unix socket, a test client) its
+    text."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:_KEY_TEXT]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _keys(username: str, address: str) -> tuple[str, str]:
-    return f"account:{username[:_KEY_TEXT]}", f"address:{address[:_KEY_TEXT]}"
+    return f"account:{username[:_KEY_TEXT]}", f"address:{address_key(address)}"
 
 
 _COUNT = """
@@ -61,33 +84,34 @@ def count_attempt(store: Store, username: str, address: str, now: datetime,
     (and check no password) when the account or the address is over its limit."""
     expired = now - limits.window
     account, client = _keys(username, address)
-    with store.tx() as tx:
-        counts = {key: tx.one(_COUNT, {"key": key, "now": now, "expired": expired})
-                  for key in (account, client)}
+    params = {"now": now, "expired": expired}
+    with store.tx() as tx:  # the address's row first, here and in `succeeded`
+        at_address = tx.one(_COUNT, {**params, "key": client})
+        over = at_address["failures"] > limits.per_address
+        for_account = None if over else tx.one(_COUNT, {**params, "key": account})
     _purge(store, expired)
-    for key, limit, what in ((account, limits.per_account, f"for account {username[:64]!r}"),
-                             (client, limits.per_address, f"from address {address}")):
-        if counts[key]["failures"] > limit:
-            raise Throttled(what, as_dt(counts[key]["window_start"]) + limits.window, now)
+    if over:
+        raise Throttled(f"from address {address_key(address)}",
+                        as_dt(at_address["window_start"]) + limits.window, now)
+    if for_account["failures"] > limits.per_account:
+        raise Throttled(f"for account {username[:64]!r}",
+                        as_dt(for_account["window_start"]) + limits.window, now)
 
 
 def succeeded(store: Store, username: str, address: str) -> None:
     """The attempt counted last for this account and address was a success."""
     account, client = _keys(username, address)
-    with store.tx() as tx:
-        tx.run("DELETE FROM login_throttle WHERE key = :key", {"key": account})
+    with store.tx() as tx:  # the address's row first, as in `count_attempt`
         tx.run("UPDATE login_throttle SET failures = failures - 1 WHERE key = :key "
                "AND failures > 0", {"key": client})
+        tx.run("DELETE FROM login_throttle WHERE key = :key", {"key": account})
 
 
 def _purge(store: Store, expired: datetime) -> None:
-    """Delete keys whose window has ended. In a transaction of its own, and on PostgreSQL
-    skipping rows that a login holds, so that it never waits for one (nor deadlocks)."""
+    """Delete keys whose window has ended, up to 1000 at a time. In a transaction of its own,
+    and on PostgreSQL skipping rows that a login holds, so that it never waits for one (nor
+    deadlocks)."""
     with store.tx() as tx:
-        if tx.dialect.name == "postgis":
-            tx.run("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle "
-                   "WHERE window_start <= :expired LIMIT 1000 FOR UPDATE SKIP LOCKED)",
-                   {"expired": expired})
-        else:
-            tx.run("DELETE FROM login_throttle WHERE window_start <= :expired",
-                   {"expired": expired})
+        tx.run("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle "
+               f"WHERE window_start <= :expired LIMIT 1000{tx.dialect.skip_locked()})",
+               {"expired": expired})

@@ -43,7 +43,7 @@ def _check_request(actor: Actor, move: Move) -> None:
     if action is None:
         raise InvalidInput(f"unknown action {move.action!r}; expected one of {', '.join(ACTIONS)}")
     if actor.role not in action.roles:
-        raise Forbidden(f"a {actor.role} may not {move.action}; roles that may: "
+        raise Forbidden(f"role {actor.role!r} may not {move.action}; roles that may: "
                         f"{', '.join(action.roles)}")
     if len(move.reason) > MAX_REASON:
         raise InvalidInput(f"reason is longer than {MAX_REASON} characters")
@@ -106,6 +106,9 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
         _lock_issues(tx, [issue_id, move.duplicate_of] if move.action == "merge" else [issue_id])
         issue = read.fetch(tx, actor, issue_id)
         state = issue["state"]
+        # A request that waited for the lock comes after the step it waited for, whatever
+        # this process's clock says: the audit trail's times never run backwards.
+        now = max(now, as_dt(issue["state_since"]) or now)
         try:
             target = target_state(move.action, state, move.passed)
         except TransitionError as exc:

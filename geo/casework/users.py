@@ -135,6 +135,15 @@ def add_api_key(store: Store, username: str, key: str, label: str = "") -> None:
             raise InvalidInput("this API key is already registered") from None
 
 
+def revoke_api_keys(store: Store, username: str) -> int:
+    """Delete every Open311 API key of an account (NotFound when there is no such account); the
+    number deleted. Keys are credentials of their own: ending sessions leaves them working."""
+    with store.tx() as tx:
+        if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
+            raise NotFound(f"no user {username!r}")
+        return tx.run("DELETE FROM api_key WHERE username = :u", {"u": username})
+
+
 def actor_for_api_key(store: Store, key: str) -> Actor | None:
     with store.snapshot() as tx:
         row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.active "

@@ -1,8 +1,9 @@
 """What a hotspot analysis will cost, estimated before it runs, and the limits it must keep.
 
-The estimates come from the study's area and the settings (the reports are counted in the
-database before they are read), so a refusal takes milliseconds instead of the minutes and
-gigabytes it spares. A refusal is a `TooCostly` (an InvalidInput: 422 on the API and the
+The estimates come from the study's area, the settings and the count of its reports (counted
+in the database; `Study` reads them only when an analysis first uses them), so a refusal takes
+milliseconds instead of the minutes and gigabytes it spares. The repeat search alone is priced
+on the reports' positions, after they are read (seconds) and before it runs (up to hours). A refusal is a `TooCostly` (an InvalidInput: 422 on the API and the
 map page, exit status 2 on the command line) that names the setting to change and a value
 that fits. The limits are in `Limits`; the defaults keep a whole hotspot map to about half
 a minute and half a gigabyte on a 2-core machine, and admit a year of a million reports
@@ -30,11 +31,17 @@ from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
 from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
-from geo.hotspots.reports import epoch
+from geo.hotspots.repeats import KEY_SHIFT, bucket_keys
+from geo.hotspots.reports import Reports, epoch
 
 if TYPE_CHECKING:
     from geo.hotspots.analysis import Params
     from geo.hotspots.study import Study
+
+
+# The bench city's repeat search (1,000,000 reports, 30 m, 30 days) compares about 270 million
+# closures in 5 s; the limit admits twice that.
+REPEAT_CHECKS = 600_000_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Limits:
     heat_cells: int = 100_000_000  # heat-map lattice cells × slices: about 6 s
     cluster_cells: int = 250_000_000  # DBSCAN lattice cells × clustered slices: about 7 s
     answer_bytes: int = 16 * 2**20  # one GeoJSON answer, before gzip
+    repeat_checks: int = REPEAT_CHECKS  # closures the repeat search compares: about 10 s
     seconds: float = 60.0  # wall time of one analysis, checked between its steps
 
 
@@ -68,8 +76,8 @@ COSTS = {
     "gistar": ("bins", "answer"),
     "emerging": ("bins", "cube"),
     "displacement": ("slice clusters",),
-    "repeats": (),  # grows with the reports and their local density
-    "map": ("bins", "cube", "heat", "slice clusters"),
+    "repeats": ("repeat checks",),  # grows with the radius², the days and the local density
+    "map": ("bins", "cube", "heat", "slice clusters", "repeat checks"),
 }
 
 
@@ -273,14 +281,69 @@ def _check_answer(study: Study, kind: str, h3_resolution: int | None, bins: int)
                     f"{limit / 2**20:,.0f} MiB; " + _choose([*options, "a smaller area"]))
 
 
+def repeat_checks(reports: Reports, radius_m: float, days: float, window_days: float) -> float:
+    """About how many closures the repeat search (`repeats.previous_report`) compares: for each
+    report, the closed reports in the nine `radius_m` buckets around its own, times the share
+    of the window that `days` before it spans (closures spread over the window)."""
+    closed = ~np.isnan(reports.closed)
+    if not closed.any():
+        return 0.0
+    keys, closures = np.unique(bucket_keys(reports.x[closed], reports.y[closed], radius_m),
+                               return_counts=True)
+    own, counted = np.unique(bucket_keys(reports.x, reports.y, radius_m), return_counts=True)
+    around = np.zeros(len(own))
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            near = own + dx * KEY_SHIFT + dy
+            at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
+            around += np.where(keys[at] == near, closures[at], 0)
+    return float(counted @ around) * min(1.0, days / window_days)
+
+
+def _smaller_radius(reports: Reports, radius_m: float, days: float, window_days: float,
+                    limit: float) -> str | None:
+    """The advice of a radius (whole metres, in steps of 5 m above 10 m) whose search fits;
+    the checks grow about as the radius², so each guess starts near the answer."""
+    radius, checks = radius_m, repeat_checks(reports, radius_m, days, window_days)
+    for _ in range(12):
+        guess = radius * math.sqrt(limit / checks) if checks else radius
+        step = 5 if guess >= 10 else 1
+        radius = min(radius - step, math.floor(guess / step) * step)
+        if radius < 1:
+            return None
+        checks = repeat_checks(reports, radius, days, window_days)
+        if checks <= limit:
+            return f"radius_m {radius:g} or less"
+    return None
+
+
+def _check_repeats(study: Study, analysis: str, p: Params) -> None:
+    window_days = (study.query.until - study.query.since).total_seconds() / 86400
+    radius, days, limit = p.repeat_radius_m, p.repeat_days, LIMITS.repeat_checks
+    checks = repeat_checks(study.reports, radius, days, window_days)
+    if checks <= limit:
+        return
+    options = []
+    if analysis == "repeats":  # the map's radius and days are fixed
+        options.append(_smaller_radius(study.reports, radius, days, window_days, limit))
+        fit = math.floor(min(days, window_days) * limit / checks)
+        options.append(fit >= 1 and f"days {fit} or less")
+    raise TooCostly(f"repeat spots within radius_m {radius:g} and days {days:g} compare about "
+                    f"{checks:,.0f} pairs of reports in {_where(study)}: at most {limit:,}; "
+                    + _choose([*options, "fewer categories", "a smaller area"]))
+
+
 def afford(study: Study, analysis: str, p: Params, h3_resolution: int | None = None,
            significant_only: bool = False) -> None:
     """Refuse (TooCostly) an analysis of the study with settings `p` (and the Gi* answer's
-    `significant_only`) that would exceed a limit; its reports were checked when opened."""
+    `significant_only`) that would exceed a limit. Its report count was checked when it was
+    opened; everything but the repeat search is priced before the reports are read."""
     bins = _check_bins(study, p.bins, h3_resolution) if "bins" in COSTS[analysis] else 0
     _check_slices(study, analysis, p, h3_resolution, bins)
     if "answer" in COSTS[analysis] and not significant_only:
         _check_answer(study, p.bins, h3_resolution, bins)
+    if "repeat checks" in COSTS[analysis]:
+        _check_repeats(study, analysis, p)
 
 
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("hotspot_deadline", default=None)

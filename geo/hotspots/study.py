@@ -1,8 +1,15 @@
 """A study: the reports and the area one analysis covers, as the caller may see them, and the
-bins its statistics use."""
+bins its statistics use.
+
+The reports are counted when a study is opened and read only when an analysis first uses
+them, so that the budget prices an analysis from the count and the area and refuses it
+before a single report is read."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -26,16 +33,33 @@ from geo.store import Store
 @dataclass
 class Study:
     query: HotspotQuery
-    reports: Reports
     grids: gpd.GeoDataFrame
     outline: object  # WGS84 union of the grids
     area_m2: float
+    count: int  # the reports of the query, counted in the database before any is read
+    read: Callable[[], Reports] = field(repr=False)
     label: str = "the area"  # how messages name the area: "area 220204", "your jurisdiction"
+    _reports: Reports | None = field(default=None, repr=False)
+    _reading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bins: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the reports have been read."""
+        return self._reports is not None
+
+    @property
+    def reports(self) -> Reports:
+        """The reports, read once, on first use (concurrent users wait for the one read)."""
+        with self._reading:
+            if self._reports is None:
+                self._reports = self.read()
+                budget.on_time("reading the reports")
+        return self._reports
+
     def resolution(self, h3_resolution: int | None = None) -> int:
-        """`h3_resolution`, or the one chosen from the reports (within the bins limit)."""
-        return h3_resolution or auto_resolution(self.outline, len(self.reports),
+        """`h3_resolution`, or the one chosen from the report count (within the bins limit)."""
+        return h3_resolution or auto_resolution(self.outline, self.count,
                                                 max_cells=budget.LIMITS.bins)
 
     def bins(self, kind: str = "grid", h3_resolution: int | None = None) -> Bins:
@@ -51,18 +75,31 @@ class Study:
         return self._bins[key]
 
 
+def _reader(store: Store, actor: Actor, q: HotspotQuery) -> Callable[[], Reports]:
+    """A reader of the reports that does not keep the store alive (studies are cached by
+    store, weakly)."""
+    ref = weakref.ref(store)
+
+    def read() -> Reports:
+        alive = ref()
+        if alive is None:
+            raise RuntimeError("the store of this study has been closed")
+        return load_reports(alive, actor, q)
+    return read
+
+
 def open_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
-    """The reports and grids of `q` that `actor` may see; NotFound when the area is not in
-    their jurisdiction (or does not exist), TooCostly when it holds more reports than one
-    analysis may read (counted before reading them)."""
+    """The grids of `q` that `actor` may see, and their reports counted (read on first use);
+    NotFound when the area is not in their jurisdiction (or does not exist), TooCostly when
+    it holds more reports than one analysis may read."""
     grids = study_grids(store, actor, q.area)
     if grids.empty:
         where = f"area {q.area}" if q.area else "any area"
         raise NotFound(f"no grids of {where} in your jurisdiction")
     label = (f"area {q.area}" if q.area else
              "the whole city" if actor.role == "admin" else "your jurisdiction")
-    budget.check_reports(count_reports(store, actor, q), q.since, q.until, label)
+    count = count_reports(store, actor, q)
+    budget.check_reports(count, q.since, q.until, label)
     outline = study_outline(grids)
-    reports = load_reports(store, actor, q)
-    budget.on_time("reading the reports")
-    return Study(q, reports, grids, outline, float(area_m2(outline)), label)
+    return Study(q, grids, outline, float(area_m2(outline)), count, _reader(store, actor, q),
+                 label)

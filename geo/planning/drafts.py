@@ -95,6 +95,13 @@ def _covering(actor: Actor, area_code: str) -> None:
         raise NotFound(f"no area {area_code} in your jurisdiction")
 
 
+def newest_grid_row(tx: Tx, area_code: str) -> int | None:
+    """The id of the newest grid row, current or retired, in the area: it grows with every
+    publish that changes a grid there, whatever the clocks of the processes say."""
+    return tx.one("SELECT max(id) AS id FROM grid WHERE substr(code, 1, :n) = :a",
+                  {"n": len(area_code), "a": area_code})["id"]
+
+
 def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: datetime) -> Draft:
     """A new draft holding a copy of the area's current grids."""
     if len(area_code) not in LEVEL_TABLE or not area_code.isdigit():
@@ -105,9 +112,10 @@ def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: date
         if tx.one(f"SELECT code FROM {table} WHERE code = :c", {"c": area_code}) is None:
             raise NotFound(f"no {table} {area_code}")
         d = tx.dialect
-        draft_id = tx.one("INSERT INTO plan_draft (area_code, title, created_by, created_at) "
-                          "VALUES (:a, :t, :u, :now) RETURNING id",
-                          {"a": area_code, "t": title, "u": actor.username, "now": now})["id"]
+        draft_id = tx.one("INSERT INTO plan_draft (area_code, title, created_by, created_at, "
+                          "base_grid_id) VALUES (:a, :t, :u, :now, :base) RETURNING id",
+                          {"a": area_code, "t": title, "u": actor.username, "now": now,
+                           "base": newest_grid_row(tx, area_code)})["id"]
         rows = tx.rows(f"SELECT code, community_code, name, households, {d.wkb('geom')} AS wkb "
                        "FROM grid WHERE valid_to IS NULL AND substr(code, 1, :n) = :a "
                        "ORDER BY code", {"n": len(area_code), "a": area_code})

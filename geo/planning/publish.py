@@ -7,23 +7,24 @@ answers with the grids valid at D.
 Validation runs before the transaction, on the draft as it was; the transaction then locks
 the draft (edits wait, or have already moved its version on, and publishing is refused with
 412) and the district (publishes of overlapping areas take turns), so that exactly the
-validated version of the draft is published over the grids that are current."""
+validated version of the draft is published over the grids that are current. A draft opened
+before another publish changed its area is refused (409): it would undo that publish."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import shapely
 
-from geo.casework.errors import InvalidInput, PreconditionFailed
+from geo.casework.errors import InvalidInput, PreconditionFailed, StateConflict
 from geo.casework.read import is_open
 from geo.casework.scope import Actor
 from geo.codes import child
 from geo.gridindex import GridIndex
-from geo.planning.drafts import Draft, DraftGrid, _check, _load, check_draft
+from geo.planning.drafts import Draft, DraftGrid, _check, _load, check_draft, newest_grid_row
 from geo.store import Store
-from geo.store.sql import Tx
+from geo.store.sql import Tx, as_dt
 
 
 def _multi(geom):
@@ -68,6 +69,25 @@ def _lock_district(tx: Tx, area_code: str) -> None:
     made current, never the same ones twice, and new codes are numbered after its codes."""
     tx.rows(f"SELECT code FROM district WHERE code = :d{tx.dialect.for_update()}",
             {"d": area_code[:6]})
+
+
+def _check_not_stale(tx: Tx, draft_id: int, area_code: str) -> None:
+    """Refuse a draft opened before another publish changed its area: publishing it would
+    silently undo that publish (and bring retired codes back)."""
+    base = tx.one("SELECT base_grid_id FROM plan_draft WHERE id = :id", {"id": draft_id})
+    newest = newest_grid_row(tx, area_code)
+    if base["base_grid_id"] is not None and newest is not None and newest > base["base_grid_id"]:
+        raise StateConflict(f"the grids of {area_code} were published again after draft "
+                            f"{draft_id} was opened: open a new draft of the area and redo "
+                            "its changes there", [], "open")
+
+
+def _after_the_last_publish(tx: Tx, area_code: str, now: datetime) -> datetime:
+    """`now`, or just after the newest boundary of the area if another process's clock put that
+    later: a grid's validity never ends before it began."""
+    latest = as_dt(tx.one("SELECT max(valid_from) AS t FROM grid WHERE substr(code, 1, :n) = :a",
+                          {"n": len(area_code), "a": area_code})["t"])
+    return max(now, latest + timedelta(milliseconds=1)) if latest else now
 
 
 def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: Actor,
@@ -118,8 +138,10 @@ def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | Non
         if current.version != draft.version:
             raise PreconditionFailed(f"draft {draft_id} changed while it was being checked")
         _lock_district(tx, draft.area_code)
+        _check_not_stale(tx, draft_id, draft.area_code)
         d = tx.dialect
         area = draft.area_code
+        now = _after_the_last_publish(tx, area, now)
         before = {r["code"]: r for r in tx.rows(
             f"SELECT code, name, households, workers, {d.wkb('geom')} AS wkb FROM grid "
             "WHERE valid_to IS NULL AND substr(code, 1, :n) = :a", {"n": len(area), "a": area})}

@@ -125,6 +125,12 @@ class Dialect:
         not wait for each other. Empty on SQLite, as `for_update`."""
         return " FOR SHARE" if self.name == "postgis" else ""
 
+    def skip_locked(self) -> str:
+        """Row locks for a SELECT of rows to delete in housekeeping: PostgreSQL passes over
+        rows another transaction holds instead of waiting for them (or deadlocking). Empty
+        on SQLite, where write transactions run one at a time."""
+        return " FOR UPDATE SKIP LOCKED" if self.name == "postgis" else ""
+
     def list_contains(self, column: str, param: str) -> str:
         """The list-valued column holds the scalar parameter :param."""
         if self.name == "postgis":

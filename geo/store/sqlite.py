@@ -325,9 +325,9 @@ class SqliteStore(Store):
                     zip(ids[rows].tolist(), *(col[rows] for col in columns), duplicate_of[rows],
                         strict=True),
                 )
+                progress(f"stored issues {min(start + _CHUNK, n):,}/{n:,}")
             c.execute(f"INSERT INTO issue ({names}) SELECT {names} FROM new_issue ORDER BY id")
             c.execute("DROP TABLE new_issue")
-            progress(f"stored {n:,} issues")
             trail, teams = bulk_history(life, ids, events, assignments)
             c.executemany(
                 "INSERT INTO issue_event (issue_id, at, actor, action, from_state, to_state, "
