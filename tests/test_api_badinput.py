@@ -6,15 +6,24 @@ written."""
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import time
+import zipfile
 
 import pytest
 import shapely
 from shapely.geometry import shape
 
 from api.routes import plans
-from geo.planning.importing import MAX_FEATURES, MAX_VERTICES, BoundaryFileTooLarge, read_boundaries
+from geo.planning.importing import (
+    MAX_CONTAINERS,
+    MAX_FEATURES,
+    MAX_VERTICES,
+    SHAPEFILE_MEMBERS,
+    BoundaryFileTooLarge,
+    read_boundaries,
+)
 
 STREET = "220204002"  # 向阳街道 in 船营区, the planner's district
 EDGE_SINCE, EDGE_UNTIL = "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"
@@ -237,7 +246,30 @@ def _feature(geometry, properties=None):
     return {"type": "Feature", "properties": properties, "geometry": geometry}
 
 
-def test_refused_boundary_files_leave_the_draft_as_it_was(api):
+def _zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _understated(archive: bytes, size: int) -> bytes:
+    """The archive with its one member's unpacked size declared as `size` in the directory."""
+    at = archive.rindex(b"PK\x01\x02") + 24
+    return archive[:at] + size.to_bytes(4, "little") + archive[at + 4:]
+
+
+def _shapefile(tmp_path, feature) -> dict[str, bytes]:
+    """A real Shapefile of one feature: its files by name."""
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame.from_features([feature], crs=4326)
+    frame.to_file(tmp_path / "grids.shp")
+    return {p.name: p.read_bytes() for p in sorted(tmp_path.glob("grids.*"))}
+
+
+def test_refused_boundary_files_leave_the_draft_as_it_was(api, tmp_path):
     with api.client("planner") as c:
         doc = c.post("/api/v1/plans", json={"area_code": STREET + "001"}).json()
         draft, etag = doc["draft"]["id"], {"If-Match": doc["draft"]["etag"]}
@@ -259,6 +291,14 @@ def test_refused_boundary_files_leave_the_draft_as_it_was(api):
                 + b"]}")
         many = _collection(*[_feature(None)] * (MAX_FEATURES + 1))
         dense = _collection(_feature({"type": "Polygon", "coordinates": [[[0, 0]] * (MAX_VERTICES + 1)]}))
+        # a grid whose properties hold as many empty arrays and objects (3 bytes each) as a file
+        # within the limits has, and the rest of the file 13 more: refused before they are built
+        hollow = _collection(_feature(good["geometry"], {
+            "code": first["id"], "parts": [[], {}] * (MAX_CONTAINERS // 2)}))
+        shapefile = _shapefile(tmp_path, good)
+        shp_bound = SHAPEFILE_MEMBERS[".shp"]
+        bomb = _zipped({"grids.shp": bytes(shp_bound + 1), "grids.shx": b"", "grids.dbf": b""})
+        understated = _understated(_zipped({"grids.shp": shapefile["grids.shp"]}), 100)
         rows = [
             ("POST", url, second({"type": "Polygon", "coordinates": [["a", "b", "c", "a"]]}), 422,
              f'{label}: position 1 of ring 1 is "a"'),
@@ -282,6 +322,33 @@ def test_refused_boundary_files_leave_the_draft_as_it_was(api):
              f"plan.geojson has {MAX_FEATURES + 1:,} features; at most {MAX_FEATURES:,}"),
             ("POST", url, upload(dense), 413,
              f"plan.geojson has {MAX_VERTICES + 1:,} vertices; at most {MAX_VERTICES:,}"),
+            ("POST", url, upload(hollow), 413,
+             f"plan.geojson has {MAX_CONTAINERS + 13:,} arrays and objects; a file within the limits "
+             f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) has at most {MAX_CONTAINERS:,}"),
+            ("POST", url, upload(bomb, "plan.zip"), 413,
+             f"plan.zip: grids.shp unpacks to {shp_bound + 1:,} bytes; within the limits "
+             f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) a .shp file has at most "
+             f"{shp_bound:,}"),
+            ("POST", url, upload(_zipped({"plan.geojson": _collection(good)}), "plan.zip"), 422,
+             "plan.zip holds plan.geojson; a zipped Shapefile holds only .shp, .shx, .dbf"),
+            ("POST", url, upload(_zipped({"a/grids.gpkg": b"SQLite format 3\x00"}), "plan.zip"), 422,
+             "plan.zip holds grids.gpkg; a zipped Shapefile holds only"),
+            ("POST", url, upload(_zipped({**shapefile, "old/grids.shp": shapefile["grids.shp"]}),
+                                 "plan.zip"), 422,
+             "plan.zip holds grids.shp and old/grids.shp; one Shapefile is accepted in one file"),
+            ("POST", url, upload(_zipped({"../grids.shp": shapefile["grids.shp"]}), "plan.zip"), 422,
+             "plan.zip holds '../grids.shp', a path outside the archive"),
+            ("POST", url, upload(_zipped({"grids.dbf": shapefile["grids.dbf"]}), "plan.zip"), 422,
+             "plan.zip holds no .shp file"),
+            ("POST", url, upload(_zipped({"grids.shp": shapefile["grids.shp"],
+                                          "other.dbf": shapefile["grids.dbf"]}), "plan.zip"), 422,
+             "plan.zip holds files of several names (grids, other)"),
+            ("POST", url, upload(_zipped(shapefile, zipfile.ZIP_BZIP2), "plan.zip"), 422,
+             "is compressed with method 12; only stored or deflated files are read"),
+            ("POST", url, upload(understated, "plan.zip"), 422,
+             "plan.zip is not a readable zip archive: Bad CRC-32 for file 'grids.shp'"),
+            ("POST", url, upload(_collection(good), "plan.zip"), 422,
+             "plan.zip is not a readable zip archive"),
             ("POST", url, upload(b'{"type": "FeatureCollection", "features": [}'), 422, "is not JSON"),
             ("POST", url, upload(_collection(good)[:-2] + b'"\xff"}'), 422, "not UTF-8"),
             ("POST", url, upload(b"[1, 2]"), 422, "a boundary file is a GeoJSON FeatureCollection"),
@@ -294,10 +361,16 @@ def test_refused_boundary_files_leave_the_draft_as_it_was(api):
         def snapshot():
             return c.get(f"/api/v1/plans/{draft}").json(), _counts(api.store, "plan_draft", "plan_grid")
         _run(c, rows, snapshot)
-        # the same file without its bad feature is accepted
-        r = c.post(url, files={"file": ("plan.geojson", _collection(good))}, headers=etag)
-        assert r.status_code == 200, r.text
-        assert [f["id"] for f in r.json()["features"]] == [first["id"]]
+        # the same file without its bad feature is accepted, as is one whose strings hold more
+        # brackets than the limit on arrays, and the same grid as a zipped Shapefile
+        noted = _feature(good["geometry"], {"code": first["id"], "note": "[{" * MAX_CONTAINERS})
+        for data, name in ((_collection(good), "plan.geojson"), (_collection(noted), "plan.geojson"),
+                           (_zipped({f"grids/{k}": v for k, v in shapefile.items()}), "plan.zip")):
+            r = c.post(url, files={"file": (name, data)}, headers=etag)
+            assert r.status_code == 200, (name, r.text)
+            assert [f["id"] for f in r.json()["features"]] == [first["id"]]
+            assert shape(r.json()["features"][0]["geometry"]).equals(shape(good["geometry"]))
+            etag = {"If-Match": r.headers["ETag"]}
 
 
 def test_an_import_past_its_time_limit_is_refused(tmp_path):

@@ -260,16 +260,13 @@ def test_a_page_token_holds_no_scope_the_token_it_comes_from_lacks(web, api):
         assert claims["scope"] == "issues:read layers:read"
 
 
-def test_ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4():
+def test_ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4(store):
     one, same = throttle.address_key("2001:db8:1:2::1"), throttle.address_key("2001:db8:1:2:ff::9")
     assert one == same == "2001:db8:1:2::/64"
     assert throttle.address_key("2001:db8:1:3::1") == "2001:db8:1:3::/64"
     assert throttle.address_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert throttle.address_key("192.0.2.7") == "192.0.2.7"
     assert throttle.address_key("unknown") == "unknown"  # no IP (a test client): its text
-
-
-def test_one_ipv6_host_cannot_get_round_the_address_limit(store):
     now = datetime.now(UTC)
     limits = throttle.Limits(per_account=100, per_address=3)
     for i in range(3):  # each attempt from another address of the same /64

@@ -1,13 +1,19 @@
 """Boundaries from planners' files: GeoJSON, GeoPackage or Shapefile in whatever CRS the file
 declares (GeoJSON without one is WGS84 by its standard), converted to the storage CRS; GCJ-02
 or BD-09 coordinates when the planner says the file holds them. Geometries are not repaired:
-what the file says is what validation judges."""
+what the file says is what validation judges. Every limit is checked before the costly step
+it bounds: a GeoJSON file's arrays and objects before they are built, a zip archive's
+members and their unpacked sizes before anything is unpacked (GDAL never opens the archive)."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import pyogrio
@@ -23,6 +29,17 @@ SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip")
 MAX_FEATURES = 10_000
 MAX_VERTICES = 500_000
 MAX_SECONDS = 20.0
+# A file within those limits has at most this many arrays and objects: one per position, far
+# fewer rings and polygons (a ring has four positions or more), and a few per feature.
+MAX_CONTAINERS = 2 * MAX_VERTICES + 16 * MAX_FEATURES
+# What a zipped Shapefile within the limits unpacks to, member by member (bytes). A vertex
+# takes 16 bytes (x, y), 32 with z and m; a record has a header of about 100 bytes. The .dbf
+# is the grids' attributes: 6 KiB a grid. Spatial indexes are let through but never read.
+SHAPEFILE_MEMBERS = {".shp": 40 * MAX_VERTICES + 128 * MAX_FEATURES,
+                    ".shx": 100 + 8 * MAX_FEATURES, ".dbf": 6 * 1024 * MAX_FEATURES + 2**20,
+                    ".prj": 64 * 1024, ".cpg": 1024}
+_SPATIAL_INDEXES = (".qix", ".sbn", ".sbx")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 
 
 class BoundaryFileError(ValueError):
@@ -47,10 +64,27 @@ def _in_time(deadline: float, what: str, step: str) -> None:
                                    "limit; split the file by street or community")
 
 
+def _check_containers(data: bytes, filename: str) -> None:
+    """Refuse, before json.loads builds them, more arrays and objects than a file within the
+    limits has. Brackets inside strings are not counted: they are stripped only when the plain
+    count, an upper bound, is over."""
+    containers = data.count(b"[") + data.count(b"{")
+    if containers > MAX_CONTAINERS:
+        bare = _JSON_STRING.sub(b'""', data)
+        containers = bare.count(b"[") + bare.count(b"{")
+    if containers > MAX_CONTAINERS:
+        raise BoundaryFileTooLarge(
+            f"{filename} has {containers:,} arrays and objects; a file within the limits "
+            f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) has at most "
+            f"{MAX_CONTAINERS:,}")
+
+
 def _check_geojson(path: Path, code_field: str, name_field: str, deadline: float) -> None:
     """The raw GeoJSON checked before any parser reads it (see rawgeojson)."""
+    data = path.read_bytes()
+    _check_containers(data, path.name)
     try:
-        doc = rawgeojson.load(path.read_bytes(), path.name)
+        doc = rawgeojson.load(data, path.name)
         rawgeojson.check(doc, path.name, code_field, name_field, MAX_FEATURES, MAX_VERTICES,
                          deadline, MAX_SECONDS)
     except rawgeojson.OverLimit as exc:
@@ -59,15 +93,73 @@ def _check_geojson(path: Path, code_field: str, name_field: str, deadline: float
         raise BoundaryFileError(str(exc)) from None
 
 
-def _check_counts(path: Path, layer: str | None) -> None:
+def _check_counts(path: Path, layer: str | None, filename: str) -> None:
     """A GeoPackage's or Shapefile's feature count, from its header, before reading it."""
     try:
         features = pyogrio.read_info(path, layer=layer)["features"]
     except Exception as exc:  # pyogrio raises its own errors for unreadable files
-        raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
+        raise BoundaryFileError(f"{filename} cannot be read: {exc}") from None
     if features > MAX_FEATURES:
-        raise BoundaryFileTooLarge(f"{path.name} has {features:,} features; at most "
+        raise BoundaryFileTooLarge(f"{filename} has {features:,} features; at most "
                                    f"{MAX_FEATURES:,} grids are accepted in one file")
+
+
+def _shapefile_members(archive: zipfile.ZipFile, filename: str) -> list[zipfile.ZipInfo]:
+    """The members of a zipped Shapefile to unpack, checked from the archive's directory: one
+    .shp and its companions, of sizes a file within the limits has, stored or deflated."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    stems = set()
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        name = PurePosixPath(info.filename.replace("\\", "/"))
+        if name.is_absolute() or ".." in name.parts:
+            raise BoundaryFileError(f"{filename} holds {info.filename!r}, a path outside the "
+                                    "archive")
+        suffix = name.suffix.lower()
+        if suffix in _SPATIAL_INDEXES:
+            continue
+        if suffix not in SHAPEFILE_MEMBERS:
+            raise BoundaryFileError(
+                f"{filename} holds {name.name}; a zipped Shapefile holds only "
+                f"{', '.join((*SHAPEFILE_MEMBERS, *_SPATIAL_INDEXES))} files (send a GeoJSON or "
+                "GeoPackage file as it is)")
+        if suffix in members:
+            raise BoundaryFileError(f"{filename} holds {members[suffix].filename} and "
+                                    f"{info.filename}; one Shapefile is accepted in one file")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise BoundaryFileError(f"{filename}: {name.name} is compressed with method "
+                                    f"{info.compress_type}; only stored or deflated files are read")
+        if info.flag_bits & 0x1:
+            raise BoundaryFileError(f"{filename}: {name.name} is encrypted")
+        if info.file_size > SHAPEFILE_MEMBERS[suffix]:
+            raise BoundaryFileTooLarge(
+                f"{filename}: {name.name} unpacks to {info.file_size:,} bytes; within the limits "
+                f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) a {suffix} file has at "
+                f"most {SHAPEFILE_MEMBERS[suffix]:,}")
+        members[suffix] = info
+        stems.add(name.stem.lower())
+    if ".shp" not in members:
+        raise BoundaryFileError(f"{filename} holds no .shp file; a zipped Shapefile holds one")
+    if len(stems) > 1:
+        raise BoundaryFileError(f"{filename} holds files of several names "
+                                f"({', '.join(sorted(stems))}); a Shapefile's files share one")
+    return list(members.values())
+
+
+def _unzip_shapefile(path: Path, into: Path) -> Path:
+    """The Shapefile of a zip archive, unpacked into `into`. Returns the .shp's path. zipfile
+    stops each member at the size it declares (then checks its CRC), and deflate is inflated
+    a megabyte at a time, so no member writes or holds more than its checked size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in _shapefile_members(archive, path.name):
+                suffix = PurePosixPath(info.filename).suffix.lower()
+                with archive.open(info) as member, open(into / f"boundaries{suffix}", "wb") as out:
+                    shutil.copyfileobj(member, out, 2**20)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise BoundaryFileError(f"{path.name} is not a readable zip archive: {exc}") from None
+    return into / "boundaries.shp"
 
 
 def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | None = None,
@@ -84,14 +176,19 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
                            f"({', '.join(SUFFIXES)})")
     if shifted not in (None, *SHIFTED):
         raise BoundaryFileError(f"shifted must be one of {', '.join(SHIFTED)}")
-    if path.suffix.lower() in (".geojson", ".json"):
-        _check_geojson(path, code_field, name_field, deadline)
-    else:
-        _check_counts(path, layer)
-    try:
-        frame = pyogrio.read_dataframe(path, layer=layer)
-    except Exception as exc:  # pyogrio raises its own errors for unreadable files
-        raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="griddispatch-import-") as unpacked:
+        source = path
+        if path.suffix.lower() in (".geojson", ".json"):
+            _check_geojson(path, code_field, name_field, deadline)
+        else:
+            if path.suffix.lower() == ".zip":
+                source = _unzip_shapefile(path, Path(unpacked))
+                _in_time(deadline, path.name, "unpacking")
+            _check_counts(source, layer, path.name)
+        try:
+            frame = pyogrio.read_dataframe(source, layer=layer)
+        except Exception as exc:  # pyogrio raises its own errors for unreadable files
+            raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise BoundaryFileError(f"{path.name} holds no geometries")
     vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
