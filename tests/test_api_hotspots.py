@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from shapely.geometry import shape
 
+from api.routes import hotspots as routes
 from fixtures.jilin import NIGHT_MARKET_CLOSED, REFERENCE_TIME
 from geo.crs import to_metric
 from geo.hotspots import budget
@@ -205,3 +206,55 @@ def test_an_analysis_out_of_time_stops_with_advice(hot_api, monkeypatch):
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith("the analysis took more than 0 s (stopped at ")
     assert "slice month" in r.json()["detail"]
+
+
+def _cached(store, since: str):
+    """The cached studies of `store` whose window starts at `since`."""
+    return [study for _, study in routes._studies.get(store, {}).values()
+            if study.query.since.isoformat().startswith(since)]
+
+
+def test_a_refused_analysis_reads_no_reports(hot_api):
+    since = "2026-01-02T03:04:05"  # a window no other test asks for
+    with hot_api.client("admin") as c:
+        refused = c.get("/api/v1/hotspots/gistar",
+                        params={"since": since + "Z", "bins": "h3", "h3_resolution": 11})
+        (study,) = _cached(hot_api.store, since)
+        unread = study.loaded
+        page = c.get("/maps/hotspots", params={"since": "2023-11-25", "slice": "week"})
+        (three_years,) = _cached(hot_api.store, "2023-11-25")
+        accepted = c.get("/api/v1/hotspots/gistar", params={"since": since + "Z"})
+    assert refused.status_code == 422 and "h3_resolution 11" in refused.json()["detail"]
+    assert page.status_code == 422 and "156 weekly" in page.text
+    assert unread is False and three_years.loaded is False
+    assert accepted.status_code == 200 and study.loaded
+    assert accepted.json()["reports"] == study.count == len(study.reports)
+
+
+def test_the_cached_studies_hold_a_bounded_number_of_reports(hot_api, monkeypatch):
+    with hot_api.client("operator") as c:
+        first = c.get("/api/v1/hotspots/repeats", params={"since": "2026-01-01T00:00:00Z"})
+        per_study = first.json()["reports"]
+        monkeypatch.setattr(routes, "_CACHED_REPORTS", int(2.5 * per_study))
+        totals = []
+        for second in range(1, 5):
+            r = c.get("/api/v1/hotspots/repeats",
+                      params={"since": f"2026-01-01T00:00:0{second}Z"})
+            assert r.status_code == 200 and r.json()["reports"] <= per_study
+            totals.append(routes._cached_reports())
+    assert max(totals) <= 2.5 * per_study
+    kept = sorted(s.query.since.second for s in _cached(hot_api.store, "2026-01-01T00:00"))
+    assert kept == [3, 4]  # the newest, the oldest dropped first
+
+
+def test_a_costly_repeat_search_is_refused_with_advice(hot_api, monkeypatch):
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(repeat_checks=2_000))
+    with hot_api.client("admin") as c:
+        wide = c.get("/api/v1/hotspots/repeats", params={"radius_m": 1000, "days": 365})
+        detail = wide.json()["detail"]
+        radius = int(detail.split("choose radius_m ", 1)[1].split()[0])
+        narrow = c.get("/api/v1/hotspots/repeats", params={"radius_m": radius, "days": 365})
+    assert wide.status_code == 422, wide.text
+    assert detail.startswith("repeat spots within radius_m 1000 and days 365 make about ")
+    assert "comparisons in the whole city" in detail and "at most 2,000;" in detail
+    assert 1 <= radius < 1000 and narrow.status_code == 200, narrow.text

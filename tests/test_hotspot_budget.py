@@ -65,6 +65,10 @@ def _follow(advice: str, q: HotspotQuery, p: Params, res: int | None):
         return q, replace(p, eps_m=float(m[1])), res
     if advice == "slice month":
         return q, replace(p, slice="month"), res
+    if m := re.fullmatch(r"radius_m (\d+) or less", advice):
+        return q, replace(p, repeat_radius_m=float(m[1])), res
+    if m := re.fullmatch(r"days (\d+) or less", advice):
+        return q, replace(p, repeat_days=float(m[1])), res
     raise AssertionError(f"unexpected advice {advice!r}")
 
 
@@ -103,3 +107,61 @@ def test_the_benchmark_year_fits():
     assert 5_000 <= budget.LIMITS.bins and 5_000 * months <= budget.LIMITS.cube_cells
     assert months * budget.heat_lattice(extent, p.bandwidth_m) <= budget.LIMITS.heat_cells
     assert (months + 1) * budget.cluster_lattice(extent, p.eps_m) <= budget.LIMITS.cluster_cells
+
+
+def _compared(r, radius_m: float, days: float) -> int:
+    """What the repeat search compares, pair by pair: each report against the closures in the
+    nine buckets around its own, in the `days` before it."""
+    closed = np.flatnonzero(~np.isnan(r.closed))
+    bx, by = np.floor(r.x / radius_m), np.floor(r.y / radius_m)
+    total = 0
+    for start in range(0, len(r), 500):
+        s = slice(start, start + 500)
+        near = (np.abs(bx[s, None] - bx[closed]) <= 1) & (np.abs(by[s, None] - by[closed]) <= 1)
+        since = r.reported[s, None] - r.closed[closed]
+        total += int((near & (since > 0) & (since < days * 86400)).sum())
+    return total
+
+
+def test_the_repeat_search_is_priced_as_it_compares(store):
+    reports = open_study(store, ADMIN, _query()).reports
+    for radius, days in ((10, 30), (30, 30), (300, 100), (1000, 365)):
+        compared = _compared(reports, radius, days)
+        assert compared > 100
+        assert abs(budget.repeat_checks(reports, radius, days) - compared) <= 0.15 * compared
+
+
+def test_a_costly_repeat_search_is_refused_with_advice_that_fits(store, monkeypatch):
+    q, p = _query(), Params(repeat_radius_m=1000, repeat_days=365)
+    study = open_study(store, ADMIN, q)
+    checks = budget.repeat_checks(study.reports, 1000, 365)
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(repeat_checks=int(checks / 20)))
+    with pytest.raises(budget.TooCostly) as refusal:
+        budget.afford(study, "repeats", p)
+    message = str(refusal.value)
+    assert message.startswith(f"repeat spots within radius_m 1000 and days 365 make about "
+                              f"{checks:,.0f} comparisons in the whole city")
+    advice = message.split("; choose ", 1)[1]
+    options = [o for o in re.split(r", or |, ", advice) if o not in ("fewer categories",
+                                                                      "a smaller area")]
+    assert [o.split()[0] for o in options] == ["radius_m", "days"]
+    for option in options:
+        _, p2, _ = _follow(option, q, p, None)
+        budget.afford(study, "repeats", p2)  # no refusal
+        assert budget.repeat_checks(study.reports, p2.repeat_radius_m, p2.repeat_days) \
+            > budget.LIMITS.repeat_checks / 4  # not needlessly small
+    with pytest.raises(budget.TooCostly) as map_refusal:  # the map's settings are fixed
+        budget.afford(study, "map", replace(p, slice="month"))
+    assert "choose fewer categories or a smaller area" in str(map_refusal.value)
+
+
+def test_the_benchmark_repeat_search_fits(store):
+    """The demo city's repeat search grows with the square of its reports (the same places,
+    denser): scaled from the test city to the bench's 1,000,000 reports, the defaults fit
+    with room to spare, and the widest settings do not."""
+    reports = open_study(store, ADMIN, _query()).reports
+    scale = (1_000_000 / len(reports)) ** 2
+    defaults = Params()
+    assert budget.repeat_checks(reports, defaults.repeat_radius_m, defaults.repeat_days) * scale \
+        <= budget.LIMITS.repeat_checks / 10
+    assert budget.repeat_checks(reports, 1000, 365) * scale > budget.LIMITS.repeat_checks

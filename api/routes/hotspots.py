@@ -4,10 +4,11 @@ patterns, displacement arrows and repeat spots, for any categories, area and win
 Each answer is a FeatureCollection whose foreign members say what was analysed (`query`,
 `reports`) and with which settings (`parameters`, plus what the analysis chose itself, such
 as the clusters' minimum size). The caller's jurisdiction bounds both the reports and the
-area. A study (reports and area) is kept for a minute, so that a map asking for every layer
-reads the reports once. Every analysis is priced before it runs (`geo.hotspots.budget`) and
-refused with a 422 that says which setting to change when it would cost too much, and its
-time is bounded while it runs."""
+area. A study (area, report count, and the reports once an analysis has read them) is kept
+for a minute, so that a map asking for every layer reads the reports once; the studies kept
+hold at most 3,000,000 reports in all. Every analysis is priced before it runs
+(`geo.hotspots.budget`), and before its reports are read, and refused with a 422 that says
+which setting to change when it would cost too much; its time is bounded while it runs."""
 
 from __future__ import annotations
 
@@ -54,23 +55,45 @@ def study_query(category, area, since, until, now) -> HotspotQuery:
 
 
 _TTL_S = 60.0
-_studies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# What the cached studies may hold in all: their reports (counted, read or not; about 100
+# bytes each), oldest dropped first. Two studies at the reports limit fit.
+_CACHED_REPORTS = 3_000_000
+_studies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> {key: entry}
 _lock = threading.Lock()
 
 
+def _cached_reports() -> int:
+    return sum(study.count for cache in _studies.values() for _, study in cache.values())
+
+
+def _make_room(count: int) -> None:
+    """Drop expired studies, then the oldest ones, until `count` more reports fit."""
+    now = time.monotonic()
+    for cache in list(_studies.values()):
+        for key in [k for k, (at, _) in cache.items() if now - at >= _TTL_S]:
+            del cache[key]
+    while _cached_reports() + count > _CACHED_REPORTS:
+        oldest = min(((at, cache, key) for cache in _studies.values()
+                      for key, (at, _) in cache.items()), default=None, key=lambda e: e[0])
+        if oldest is None:
+            return
+        del oldest[1][oldest[2]]
+
+
 def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
-    """The study of `q` for callers with `actor`'s reach, kept for a minute."""
+    """The study of `q` for callers with `actor`'s reach, kept for a minute. It holds the
+    area and the report count; the reports are read when an analysis first uses them, so an
+    analysis refused on its price reads none."""
     key = (actor.role, actor.jurisdiction, q)
     with _lock:
-        cache = _studies.setdefault(store, {})
-        hit = cache.get(key)
+        hit = _studies.get(store, {}).get(key)
     if hit and time.monotonic() - hit[0] < _TTL_S:
         return hit[1]
     found = open_study(store, actor, q)
     with _lock:
-        if len(cache) > 32:
-            cache.clear()
-        cache[key] = (time.monotonic(), found)
+        _make_room(found.count)
+        if found.count <= _CACHED_REPORTS:
+            _studies.setdefault(store, {})[key] = (time.monotonic(), found)
     return found
 
 

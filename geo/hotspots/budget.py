@@ -3,11 +3,12 @@
 The estimates come from the study's area, the settings and the count of its reports (counted
 in the database; `Study` reads them only when an analysis first uses them), so a refusal takes
 milliseconds instead of the minutes and gigabytes it spares. The repeat search alone is priced
-on the reports' positions, after they are read (seconds) and before it runs (up to hours). A refusal is a `TooCostly` (an InvalidInput: 422 on the API and the
-map page, exit status 2 on the command line) that names the setting to change and a value
-that fits. The limits are in `Limits`; the defaults keep a whole hotspot map to about half
-a minute and half a gigabyte on a 2-core machine, and admit a year of a million reports
-over 5,000 grids with monthly slices (bench/bench_hotspots.py).
+on the reports' positions: after they are read (seconds), before it runs (up to hours). A
+refusal is a `TooCostly` (an InvalidInput: 422 on the API and the map page, exit status 2 on
+the command line) that names the setting to change and a value that fits. The limits are in
+`Limits`; the defaults keep a whole hotspot map to about half a minute and half a gigabyte
+on a 2-core machine, and admit a year of a million reports over 5,000 grids with monthly
+slices (bench/bench_hotspots.py).
 
 The seconds are bounded too, but only between steps: `time_limit` sets a deadline that the
 per-slice loops and the map's steps check with `on_time`."""
@@ -31,17 +32,11 @@ from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
 from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
-from geo.hotspots.repeats import KEY_SHIFT, bucket_keys
 from geo.hotspots.reports import Reports, epoch
 
 if TYPE_CHECKING:
     from geo.hotspots.analysis import Params
     from geo.hotspots.study import Study
-
-
-# The bench city's repeat search (1,000,000 reports, 30 m, 30 days) compares about 270 million
-# closures in 5 s; the limit admits twice that.
-REPEAT_CHECKS = 600_000_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,9 @@ class Limits:
     heat_cells: int = 100_000_000  # heat-map lattice cells × slices: about 6 s
     cluster_cells: int = 250_000_000  # DBSCAN lattice cells × clustered slices: about 7 s
     answer_bytes: int = 16 * 2**20  # one GeoJSON answer, before gzip
-    repeat_checks: int = REPEAT_CHECKS  # closures the repeat search compares: about 10 s
+    # closures the repeat search compares, about 190 million a second: about 10 s (the bench's
+    # 30 m and 30 days compare 54 million; 1,000 m and 365 days would compare 9 billion)
+    repeat_checks: int = 2_000_000_000
     seconds: float = 60.0  # wall time of one analysis, checked between its steps
 
 
@@ -281,55 +278,67 @@ def _check_answer(study: Study, kind: str, h3_resolution: int | None, bins: int)
                     f"{limit / 2**20:,.0f} MiB; " + _choose([*options, "a smaller area"]))
 
 
-def repeat_checks(reports: Reports, radius_m: float, days: float, window_days: float) -> float:
-    """About how many closures the repeat search (`repeats.previous_report`) compares: for each
-    report, the closed reports in the nine `radius_m` buckets around its own, times the share
-    of the window that `days` before it spans (closures spread over the window)."""
+def repeat_checks(reports: Reports, radius_m: float, days: float) -> float:
+    """About how many closures the repeat search (`repeats.previous_report`) compares: it
+    looks at each report's nine `radius_m` buckets for closures in the `days` before it.
+    Counted on buckets of `radius_m` × `radius_m` × `days`: the closures in the nine around a
+    report's own and in the same slot of days and the one before, half of which fall in the
+    days before it (on average, when they are spread evenly within the slots), less its own
+    closure, which comes after it."""
     closed = ~np.isnan(reports.closed)
     if not closed.any():
         return 0.0
-    keys, closures = np.unique(bucket_keys(reports.x[closed], reports.y[closed], radius_m),
-                               return_counts=True)
-    own, counted = np.unique(bucket_keys(reports.x, reports.y, radius_m), return_counts=True)
+    cells = np.floor(np.column_stack([
+        np.concatenate([reports.x, reports.x[closed]]) / radius_m,
+        np.concatenate([reports.y, reports.y[closed]]) / radius_m,
+        # slots of at least a minute keep the keys within int64 (a larger slot counts more)
+        np.concatenate([reports.reported, reports.closed[closed]]) / max(days * 86400.0, 60.0)]))
+    cells = (cells - cells.min(axis=0) + 1).astype(np.int64)  # a margin of one for neighbours
+    span = cells.max(axis=0) + 2
+    keys = (cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]
+    own, counted = np.unique(keys[:len(reports)], return_counts=True)
+    closures, at_key = np.unique(keys[len(reports):], return_counts=True)
     around = np.zeros(len(own))
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            near = own + dx * KEY_SHIFT + dy
-            at = np.minimum(np.searchsorted(keys, near), len(keys) - 1)
-            around += np.where(keys[at] == near, closures[at], 0)
-    return float(counted @ around) * min(1.0, days / window_days)
+            for dt in (-1, 0):
+                near = own + (dx * span[1] + dy) * span[2] + dt
+                at = np.minimum(np.searchsorted(closures, near), len(closures) - 1)
+                around += np.where(closures[at] == near, at_key[at], 0)
+    own_slot = cells[:len(reports)][closed, 2] == cells[len(reports):, 2]
+    return (float(counted @ around) - np.count_nonzero(own_slot)) / 2
 
 
-def _smaller_radius(reports: Reports, radius_m: float, days: float, window_days: float,
-                    limit: float) -> str | None:
-    """The advice of a radius (whole metres, in steps of 5 m above 10 m) whose search fits;
-    the checks grow about as the radius², so each guess starts near the answer."""
-    radius, checks = radius_m, repeat_checks(reports, radius_m, days, window_days)
+def _smaller(setting: str, value: float, checks: float, limit: float, power: float,
+             price) -> str | None:
+    """The advice of a smaller `setting` (whole units, steps of 5 above 10) whose repeat search
+    fits `limit`; the checks grow about as `value` ** `power`, so each guess starts near the
+    answer, and `price` confirms it."""
     for _ in range(12):
-        guess = radius * math.sqrt(limit / checks) if checks else radius
+        guess = value * (limit / checks) ** (1 / power)
         step = 5 if guess >= 10 else 1
-        radius = min(radius - step, math.floor(guess / step) * step)
-        if radius < 1:
+        value = min(value - step, math.floor(guess / step) * step)
+        if value < 1:
             return None
-        checks = repeat_checks(reports, radius, days, window_days)
+        checks = price(value)
         if checks <= limit:
-            return f"radius_m {radius:g} or less"
+            return f"{setting} {value:g} or less"
     return None
 
 
 def _check_repeats(study: Study, analysis: str, p: Params) -> None:
-    window_days = (study.query.until - study.query.since).total_seconds() / 86400
     radius, days, limit = p.repeat_radius_m, p.repeat_days, LIMITS.repeat_checks
-    checks = repeat_checks(study.reports, radius, days, window_days)
+    checks = repeat_checks(study.reports, radius, days)
     if checks <= limit:
         return
     options = []
     if analysis == "repeats":  # the map's radius and days are fixed
-        options.append(_smaller_radius(study.reports, radius, days, window_days, limit))
-        fit = math.floor(min(days, window_days) * limit / checks)
-        options.append(fit >= 1 and f"days {fit} or less")
-    raise TooCostly(f"repeat spots within radius_m {radius:g} and days {days:g} compare about "
-                    f"{checks:,.0f} pairs of reports in {_where(study)}: at most {limit:,}; "
+        options += [_smaller("radius_m", radius, checks, limit, 2,
+                             lambda r: repeat_checks(study.reports, r, days)),
+                    _smaller("days", days, checks, limit, 1,
+                             lambda d: repeat_checks(study.reports, radius, d))]
+    raise TooCostly(f"repeat spots within radius_m {radius:g} and days {days:g} make about "
+                    f"{checks:,.0f} comparisons in {_where(study)}: at most {limit:,}; "
                     + _choose([*options, "fewer categories", "a smaller area"]))
 
 

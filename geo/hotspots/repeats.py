@@ -4,7 +4,8 @@ earlier one, made within `days` after that one was closed. The problem came back
 Closed reports are bucketed on a lattice of `radius_m` and sorted by closing time, so each
 report looks only at the nine buckets around it and, by binary search, at the closures of
 the `days` before it: the work grows with the local density, not with the square of the
-number of reports. Chains of repeats at one place form a spot."""
+number of reports, and `budget.repeat_checks` prices it before it runs. Chains of repeats
+at one place form a spot."""
 
 from __future__ import annotations
 
@@ -16,15 +17,6 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from geo.hotspots.reports import Reports
-
-KEY_SHIFT = 4294967296  # a bucket's key: column × KEY_SHIFT + row (as the kernel computes it)
-
-
-def bucket_keys(x: np.ndarray, y: np.ndarray, radius_m: float) -> np.ndarray:
-    """The key of the `radius_m` bucket of each position; a neighbour's key is the key plus
-    dx × KEY_SHIFT + dy."""
-    cells = np.floor(np.column_stack([x, y]) / radius_m).astype(np.int64)
-    return cells[:, 0] * KEY_SHIFT + cells[:, 1]
 
 
 @numba.njit(cache=True)
@@ -39,7 +31,7 @@ def _previous(rx, ry, rt, rcat, rkey, order, starts, ckey, cx, cy, ct, ct_sorted
         best_t = -np.inf
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
-                key = (rkey[i, 0] + dx) * KEY_SHIFT + (rkey[i, 1] + dy)
+                key = (rkey[i, 0] + dx) * 4294967296 + (rkey[i, 1] + dy)
                 b = np.searchsorted(ckey, key)
                 if b >= ckey.shape[0] or ckey[b] != key:
                     continue
@@ -67,14 +59,15 @@ def previous_report(reports: Reports, radius_m: float, days: float) -> np.ndarra
     codes, cat = np.unique(reports.category.astype(str), return_inverse=True)
     closed = np.flatnonzero(~np.isnan(reports.closed))
     cx, cy, ct = reports.x[closed], reports.y[closed], reports.closed[closed]
-    flat = bucket_keys(cx, cy, radius_m)
+    ckeys = np.floor(np.column_stack([cx, cy]) / radius_m).astype(np.int64)
+    flat = ckeys[:, 0] * 4294967296 + ckeys[:, 1]
     order = np.lexsort((ct, flat))
     sorted_keys = flat[order]
-    buckets, starts = np.unique(sorted_keys, return_index=True)
+    bucket_keys, starts = np.unique(sorted_keys, return_index=True)
     starts = np.append(starts, len(sorted_keys)).astype(np.int64)
     rkeys = np.floor(np.column_stack([reports.x, reports.y]) / radius_m).astype(np.int64)
     return _previous(reports.x, reports.y, reports.reported, cat.astype(np.int64), rkeys,
-                     order.astype(np.int64), starts, buckets, cx, cy, ct, ct[order],
+                     order.astype(np.int64), starts, bucket_keys, cx, cy, ct, ct[order],
                      cat[closed].astype(np.int64), closed.astype(np.int64), float(radius_m),
                      days * 86400.0)
 
