@@ -200,9 +200,9 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
             s.locate(126.55, 43.84)
         assert s.migrate() == ["001_core", "002_casework", "003_open_issue_index",
                                "004_open_issue_places", "005_plans", "006_sessions",
-                               "007_draft_base"]
+                               "007_draft_base", "008_assignment_issue"]
         assert s.migrate() == []
-        assert s.schema_version() == "007_draft_base"
+        assert s.schema_version() == "008_assignment_issue"
         assert s.counts()["grids"] == 0
 
 
@@ -228,7 +228,8 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
                    f"reported_at) VALUES ('L01', {tx.dialect.point_values()}, 'wgs84', :t)",
                    {"lon": 126.55, "lat": 43.84, "t": city.grids.valid_from[0]})
         assert s.migrate() == ["002_casework", "003_open_issue_index", "004_open_issue_places",
-                                "005_plans", "006_sessions", "007_draft_base"]
+                                "005_plans", "006_sessions", "007_draft_base",
+                                "008_assignment_issue"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()
