@@ -229,11 +229,7 @@ def main() -> None:
         from geo.store.throwaway import start
 
         cluster = start()
-        import psycopg
-
-        with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        url = cluster.url().rsplit("/", 1)[0] + "/bench"
+        url = cluster.new_database("bench")
     try:
         pg = run_backend(url, city, points, args, args.workers)
     finally:

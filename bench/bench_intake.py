@@ -66,15 +66,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one round")
     args = parser.parse_args()
     city = generate()
-    import psycopg
-
     from geo.store.throwaway import start
 
     cluster = start()
     try:
-        with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE intake")
-        with open_store(cluster.url().rsplit("/", 1)[0] + "/intake") as store:
+        with open_store(cluster.new_database("intake")) as store:
             pg = run(store, city, args.reports, args.repeat, args.profile)
     finally:
         cluster.stop()

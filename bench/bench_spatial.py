@@ -18,7 +18,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import psycopg
 
 from fixtures.jilin import generate
 from geo.gridindex import GridIndex
@@ -66,9 +65,7 @@ def main() -> None:
 
     cluster = start()
     try:
-        with psycopg.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        pg = open_store(cluster.url("bench"))
+        pg = open_store(cluster.new_database("bench"))
         pg.migrate()
         t = time.perf_counter()
         pg.load_city(city)

@@ -73,14 +73,10 @@ def main() -> None:
     if args.backend in ("both", "postgis"):
         cluster, url = None, args.db
         if url is None:
-            import psycopg
-
             from geo.store.throwaway import start
 
             cluster = start()
-            with psycopg.connect(cluster.url(), autocommit=True) as conn:
-                conn.execute("CREATE DATABASE crash")
-            url = cluster.url().rsplit("/", 1)[0] + "/crash"
+            url = cluster.new_database("crash")
         try:
             good &= run_backend("postgis", url, city, args)
         finally:

@@ -47,6 +47,14 @@ class Cluster:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
+    def new_database(self, name: str) -> str:
+        """Create an empty database in the cluster; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
     def stop(self) -> None:
         subprocess.run([*self._run_as, f"{self._bin}/pg_ctl", "-D", f"{self.folder}/data",
                         "-m", "immediate", "stop"], capture_output=True, check=False)
