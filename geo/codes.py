@@ -56,7 +56,13 @@ def child(parent_code: str, sequence: int) -> str:
     return f"{parent_code}{sequence:03d}"
 
 
+def at_level(code: str, level: str) -> str:
+    """The code of the area of `level` that holds `code` (its prefix): a grid's street, ..."""
+    return code[:LENGTHS[level]]
+
+
 def ancestors(grid_code: str) -> tuple[str, str, str]:
     """(community, street, district) codes of a grid code."""
     check(grid_code, "grid")
-    return grid_code[:12], grid_code[:9], grid_code[:6]
+    return (at_level(grid_code, "community"), at_level(grid_code, "street"),
+            at_level(grid_code, "district"))

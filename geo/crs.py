@@ -26,6 +26,11 @@ SOURCE_CRS: tuple[str, ...] = get_args(SourceCRS)
 
 GEOD = Geod(ellps="WGS84")
 
+# Metres in a degree of longitude at the equator, and within 0.7% in a degree of latitude
+# anywhere (110,574 m at the equator to 111,694 m at the poles). For the size of shapes too
+# small to project and for padding search boxes (`degree_box`); never for a measurement.
+METRES_PER_DEGREE = 111_320.0
+
 
 class CoordinateError(ValueError):
     """A coordinate that cannot be a place on Earth, or a CRS we do not know."""
@@ -146,3 +151,12 @@ def geoms_to_storage(geoms, crs: str):
 def area_m2(geoms):
     """Area in square metres (EPSG:4551) of one geometry or of each in an array."""
     return shapely.area(geoms_to_metric(geoms))
+
+
+def degree_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees around a storage point that holds every point
+    within `metres` of it: a coarse filter before an exact test in metres. Padded by 1%, more
+    than a degree of latitude is ever shorter than METRES_PER_DEGREE."""
+    dlat = metres / METRES_PER_DEGREE * 1.01
+    dlon = dlat / max(float(np.cos(np.radians(lat))), 0.01)
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat

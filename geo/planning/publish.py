@@ -20,7 +20,7 @@ import shapely
 from geo.casework.errors import InvalidInput, PreconditionFailed, StateConflict
 from geo.casework.read import is_open
 from geo.casework.scope import Actor
-from geo.codes import child
+from geo.codes import LENGTHS, at_level, child
 from geo.gridindex import GridIndex
 from geo.planning.drafts import Draft, DraftGrid, _check, _load, check_draft, newest_grid_row
 from geo.store import Store
@@ -40,18 +40,11 @@ def unchanged(geom, name: str, households, g: DraftGrid) -> bool:
 
 def _insert_grid(tx: Tx, code: str, community: str, name: str, geom, households, workers,
                  now: datetime) -> None:
-    wkb = shapely.to_wkb(_multi(geom))
-    if tx.dialect.name == "postgis":
-        tx.run("INSERT INTO grid (code, community_code, name, geom, workers, households, "
-               "valid_from) VALUES (:code, :c, :name, ST_SetSRID(ST_GeomFromWKB(:g), 4326), "
-               ":w, :h, :now)", {"code": code, "c": community, "name": name, "g": wkb,
-                                 "w": list(workers), "h": households, "now": now})
-        return
-    minx, miny, maxx, maxy = geom.bounds
-    tx.run("INSERT INTO grid (code, community_code, name, geom, minx, miny, maxx, maxy, workers, "
-           "households, valid_from) VALUES (:code, :c, :name, :g, :x0, :y0, :x1, :y1, :w, :h, "
-           ":now)", {"code": code, "c": community, "name": name, "g": wkb, "x0": minx, "y0": miny,
-                     "x1": maxx, "y1": maxy, "w": json.dumps(list(workers)), "h": households,
+    d = tx.dialect
+    tx.run(f"INSERT INTO grid (code, community_code, name, {d.polygon_columns()}, workers, "
+           f"households, valid_from) VALUES (:code, :c, :name, {d.polygon_values('g')}, :w, :h, "
+           ":now)", {"code": code, "c": community, "name": name,
+                     **d.polygon_params(_multi(geom), "g"), "w": list(workers), "h": households,
                      "now": now})
 
 
@@ -60,7 +53,7 @@ def _next_sequences(tx: Tx, communities: set[str]) -> dict[str, int]:
     out = {}
     for c in communities:
         row = tx.one("SELECT max(code) AS top FROM grid WHERE community_code = :c", {"c": c})
-        out[c] = int(row["top"][12:]) + 1 if row and row["top"] else 1
+        out[c] = int(row["top"][LENGTHS["community"]:]) + 1 if row and row["top"] else 1
     return out
 
 
@@ -68,7 +61,7 @@ def _lock_district(tx: Tx, area_code: str) -> None:
     """Publishes within one district take turns: each retires the grids the one before it
     made current, never the same ones twice, and new codes are numbered after its codes."""
     tx.rows(f"SELECT code FROM district WHERE code = :d{tx.dialect.for_update()}",
-            {"d": area_code[:6]})
+            {"d": at_level(area_code, "district")})
 
 
 def _check_not_stale(tx: Tx, draft_id: int, area_code: str) -> None:
@@ -111,7 +104,8 @@ def _relocate(tx: Tx, draft: Draft, published: list[tuple[str, object]], actor: 
         still_open = tx.one("UPDATE issue SET grid_code = :g, community_code = :c, "
                             "version = version + 1, updated_at = :now "
                             f"WHERE id = :id AND {is_open('issue')} RETURNING state",
-                            {"g": new, "c": new[:12], "now": now, "id": r["id"]})
+                            {"g": new, "c": at_level(new, "community"), "now": now,
+                             "id": r["id"]})
         if still_open is None:  # closed meanwhile: it keeps the grid it had
             continue
         state = still_open["state"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from geo.store.base import LAYERS, Store, StoreError
+from geo.store.base import LAYERS, POOL_SIZE, Store, StoreError
 
 ENV_URL = "GRIDDISPATCH_DATABASE_URL"
 DEFAULT_SQLITE = "griddispatch.sqlite"
@@ -16,9 +16,10 @@ def default_url() -> str:
     return os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE}"
 
 
-def open_store(url: str | None = None, statement_timeout_ms: int | None = None,
-               pool_size: int = 4) -> Store:
-    """Open the store a URL names (see `default_url` when None).
+def store_for(url: str | None = None, statement_timeout_ms: int | None = None,
+              pool_size: int = POOL_SIZE) -> Store:
+    """The store a URL names (see `default_url` when None), not yet connected: its owner
+    calls `open()` when it starts (the service, in its lifespan) and `close()` when it stops.
 
     `statement_timeout_ms` cancels any statement that runs longer (the service sets it)."""
     url = url or default_url()
@@ -33,4 +34,11 @@ def open_store(url: str | None = None, statement_timeout_ms: int | None = None,
     raise StoreError(f"unsupported database URL {url!r}: use postgresql://... or sqlite:///path")
 
 
-__all__ = ["LAYERS", "Store", "StoreError", "default_url", "open_store", "ENV_URL"]
+def open_store(url: str | None = None, statement_timeout_ms: int | None = None,
+               pool_size: int = POOL_SIZE) -> Store:
+    """`store_for`, opened: for the command line, tests and benchmarks."""
+    return store_for(url, statement_timeout_ms, pool_size).open()
+
+
+__all__ = ["LAYERS", "POOL_SIZE", "Store", "StoreError", "default_url", "open_store",
+           "store_for", "ENV_URL"]

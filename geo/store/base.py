@@ -8,24 +8,88 @@ rankings); each backend supplies only the storage and the spatial primitives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Self
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.codes import LENGTHS, at_level
 from geo.crs import check_metric_area, in_metric_area, to_storage
 from geo.model import CameraView, Location, TeamFilter, TeamMatch
 from geo.store.sql import Dialect, Tx
-from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
+from geo.taxonomy import CATEGORIES, TEAM_KINDS, TEAM_STATUSES
 from geo.workflow import STATES, TERMINAL, step_limit
 
 LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities")
 MAX_K = 100
+POOL_SIZE = 8  # PostGIS connections per process, for the service and the command line alike
+OPEN_TIMEOUT_S = 15.0  # how long opening a store waits for its database
 Progress = Callable[[str], None]
+
+# Every table that holds data, those that refer to others first (`clear` empties them all).
+DATA_TABLES = ("idempotency", "photo", "assignment", "issue_event", "auth_session",
+               "login_throttle", "api_key", "app_user", "issue", "team", "site", "camera",
+               "grid", "community", "street", "district")
+
+
+def valid_grids(at: datetime | None, alias: str = "g") -> str:
+    """The grids current now (`at` None), or those valid at the moment :at
+    (valid_from <= at < valid_to)."""
+    if at is None:
+        return f"{alias}.valid_to IS NULL"
+    return f"{alias}.valid_from <= :at AND ({alias}.valid_to IS NULL OR {alias}.valid_to > :at)"
+
+
+_COUNTED = {"districts": "district", "streets": "street", "communities": "community",
+            "grids": f"grid g WHERE {valid_grids(None)}", "cameras": "camera", "sites": "site",
+            "teams": "team", "issues": "issue"}
+_COUNTS = "SELECT " + ", ".join(f"(SELECT count(*) FROM {source}) AS {layer}"
+                                for layer, source in _COUNTED.items())
+
+_UPSERT_CATEGORY = (
+    "INSERT INTO category VALUES (:code, :network, :name_zh, :name_en, :handled_by, "
+    ":duplicate_radius_m) ON CONFLICT (code) DO UPDATE SET network = excluded.network, "
+    "name_zh = excluded.name_zh, name_en = excluded.name_en, handled_by = excluded.handled_by, "
+    "duplicate_radius_m = excluded.duplicate_radius_m")
+
+
+def upsert_categories(tx: Tx) -> None:
+    """Write the catalogue of problem categories (geo.taxonomy) over what the database holds:
+    the code is the truth, the database a copy that foreign keys can refer to."""
+    tx.run_many(_UPSERT_CATEGORY, [
+        {"code": k.code, "network": k.network, "name_zh": k.name_zh, "name_en": k.name_en,
+         "handled_by": list(k.handled_by), "duplicate_radius_m": k.duplicate_radius_m}
+        for k in CATEGORIES])
+
+
+def area_rows(city, encode: Callable[[np.ndarray], Sequence]
+              ) -> Iterator[tuple[str, list[str], Iterator[tuple]]]:
+    """Per area table of a city (districts, streets, communities: parents first), its columns
+    and its rows, geometries written by `encode` (an array of polygons to the backend's form)."""
+    for table, frame, parent in (("district", city.districts, None),
+                                 ("street", city.streets, "district_code"),
+                                 ("community", city.communities, "street_code")):
+        columns = ["code", "name", "geom"] + ([parent] if parent else [])
+        extra = [frame[parent]] if parent else []
+        yield table, columns, zip(frame.code, frame.name, encode(frame.geometry.values), *extra,
+                                  strict=True)
+
+
+def location(code: str, grid: str, community: str, street: str, district: str) -> Location:
+    """A grid's Location from its code and the names of the grid and of its areas."""
+    return Location(code, grid, at_level(code, "community"), community, at_level(code, "street"),
+                    street, at_level(code, "district"), district)
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an error, for a health check to report."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 class StoreError(Exception):
@@ -62,8 +126,31 @@ class Store(ABC):
 
     backend: str
     dialect: Dialect
+    _ready = False  # the schema was found once: it does not go away
 
-    # --- lifecycle and bulk data -------------------------------------------------------
+    # --- life ----------------------------------------------------------------------------
+    def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> Self:
+        """Connect, waiting up to `timeout_s` for the database (StoreError if it does not
+        answer); nothing to do where connections are made on first use. Opening an open store
+        does nothing."""
+        return self
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def ping(self, timeout_s: float) -> str | None:
+        """None if a connection answers `SELECT 1` within `timeout_s`, else why not (never
+        raises: for health checks)."""
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- schema and bulk data ----------------------------------------------------------
     @abstractmethod
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; return the versions applied now."""
@@ -73,16 +160,42 @@ class Store(ABC):
         """The newest applied migration, or None for an empty database."""
 
     @abstractmethod
+    def _label(self) -> str:
+        """The database as messages name it (never with its password)."""
+
+    def _require_schema(self) -> None:
+        if self._ready:
+            return
+        self._ready = self.schema_version() is not None
+        if not self._ready:
+            raise StoreError(f"database {self._label()} is not initialised: "
+                             "run `griddispatch init`")
+
     def counts(self) -> dict[str, int]:
         """Rows per layer (current grids only)."""
+        self._require_schema()
+        with self.snapshot() as tx:
+            return tx.one(_COUNTS)
 
-    @abstractmethod
     def load_city(self, city, progress: Progress | None = None) -> None:
-        """Write every layer of a generated city (fixtures.jilin.City) in one transaction."""
+        """Write every layer of a generated city (fixtures.jilin.City): the areas, grids and
+        assets in one transaction, then the issues with their history (`add_issues`)."""
+        self._require_schema()
+        progress = progress or (lambda _m: None)
+        self._load_layers(city, progress)
+        self.add_issues(city.issues, progress, city.events, city.assignments)
 
     @abstractmethod
+    def _load_layers(self, city, progress: Progress) -> None:
+        """The areas (see `area_rows`), grids, cameras, sites and teams of a city, in one
+        transaction."""
+
     def clear(self) -> None:
         """Delete every row of every layer (the schema stays)."""
+        self._require_schema()
+        with self.tx() as tx:
+            for statement in tx.dialect.delete_all(DATA_TABLES):
+                tx.run(statement)
 
     @abstractmethod
     def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
@@ -92,13 +205,16 @@ class Store(ABC):
         trail and team assignments (see `bulk_history`); return the count. Ids follow
         `reported_at`."""
 
-    @abstractmethod
     def read_layer(self, layer: str) -> gpd.GeoDataFrame:
-        """A whole layer as a GeoDataFrame in EPSG:4326 (current grids only)."""
+        """A whole layer as a GeoDataFrame in the storage CRS (current grids only)."""
+        self._require_schema()
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+        return self._read_layer(layer)
 
     @abstractmethod
-    def close(self) -> None:
-        """Release connections."""
+    def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
+        """One of LAYERS, read."""
 
     @abstractmethod
     def tx(self) -> AbstractContextManager[Tx]:
@@ -178,22 +294,16 @@ class Store(ABC):
         x, y = to_storage(lon, lat, crs)
         return self._cameras(float(x[0]), float(y[0]), include_offline)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
     """Factorised grid codes → the four code columns (NA outside); each level is a prefix."""
     idx = np.asarray(idx, dtype=np.int64)
     outside = idx < 0
     out = {}
-    for column, length in (("grid_code", 15), ("community_code", 12), ("street_code", 9),
-                           ("district_code", 6)):
+    for level in ("grid", "community", "street", "district"):
+        length = LENGTHS[level]
         prefixes = np.array([c[:length] for c in table] + [None], dtype=object)
-        out[column] = pd.Series(prefixes[np.where(outside, len(table), idx)], dtype=object)
+        out[f"{level}_code"] = pd.Series(prefixes[np.where(outside, len(table), idx)], dtype=object)
     return pd.DataFrame(out, copy=False)  # object columns: string inference costs per row
 
 

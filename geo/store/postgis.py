@@ -20,71 +20,58 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from geo.cameras import MAX_RANGE_M
-from geo.model import CameraView, Location, TeamFilter, TeamMatch, explain_rank
+from geo.codes import LENGTHS
+from geo.crs import METRIC_EPSG, STORAGE_EPSG
+from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
 from geo.store.base import (
-    LAYERS,
+    OPEN_TIMEOUT_S,
+    POOL_SIZE,
     Progress,
     Store,
     StoreError,
+    area_rows,
     bulk_history,
     duplicate_ids,
     issue_lifecycle,
+    location,
     migrations,
+    short_reason,
     time_order,
+    upsert_categories,
+    valid_grids,
 )
-from geo.store.sql import Dialect, PgTx
-from geo.taxonomy import CATEGORIES
+from geo.store.sql import POSTGIS, PgTx, to_pyformat
 
 _CHUNK = 50_000
 
-_VALID_NOW = "g.valid_to IS NULL"
-_VALID_AT = "g.valid_from <= %(at)s AND (g.valid_to IS NULL OR g.valid_to > %(at)s)"
+# The key of the transaction-level advisory lock that lets one process at a time apply
+# migrations to a database (any number may start `griddispatch init` at once).
+MIGRATION_LOCK = 20261122
 
-_LOCATE_MANY = """
-SELECT p.i, g.code
-FROM unnest(%(lon)s::float8[], %(lat)s::float8[]) WITH ORDINALITY AS p(lon, lat, i)
-CROSS JOIN LATERAL (
-    SELECT g.code FROM grid g
-    WHERE {valid} AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))
-    ORDER BY g.code LIMIT 1
-) g
-"""
 
-# The index answers KNN only for a bare `ORDER BY geom <-> point`, so the inner query takes
-# a few spare rows by index order and the outer one breaks distance ties by team id.
-_KNN_SPARE = 8
+def _execute(conn: psycopg.Connection, sql: str, params: dict) -> psycopg.Cursor:
+    """Run a `:name` statement on a connection, as `PgTx` does, for this module's own SQL."""
+    return conn.execute(to_pyformat(sql), params)
 
-_NEAREST_MANY = """
-SELECT p.i - 1 AS point, t.rank, t.id AS team_id, t.distance_m
-FROM unnest(%(lon)s::float8[], %(lat)s::float8[]) WITH ORDINALITY AS p(lon, lat, i)
-CROSS JOIN LATERAL (
-    SELECT q.id, q.distance_m, row_number() OVER (ORDER BY q.distance_m, q.id) AS rank
-    FROM (
-        SELECT t.id,
-               ST_Transform(coalesce(t.position, t.home), 4551)
-                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551)
-                 AS distance_m
-        FROM team t
-        WHERE {where}
-        ORDER BY ST_Transform(coalesce(t.position, t.home), 4551)
-                 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 4551)
-        LIMIT %(k)s + %(spare)s
-    ) q
-    ORDER BY q.distance_m, q.id
-    LIMIT %(k)s
-) t
-ORDER BY point, rank
-"""
 
-_CAMERAS = """
-WITH q AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g)
+def _point(lon: str, lat: str) -> str:
+    return POSTGIS.point_values(lon, lat)
+
+
+def _metric(geom: str) -> str:
+    return f"ST_Transform({geom}, {METRIC_EPSG})"
+
+
+_TEAM_AT = _metric("coalesce(t.position, t.home)")
+_CAMERAS = f"""
+WITH q AS (SELECT {_point(":lon", ":lat")}::geography AS g)
 SELECT * FROM (
     SELECT c.id, c.kind, c.range_m, c.heading_deg, c.fov_deg,
            ST_Distance(c.geom::geography, q.g) AS distance_m,
            coalesce(degrees(ST_Azimuth(c.geom::geography, q.g)), 0) AS bearing_deg
     FROM camera c, q
-    WHERE ST_DWithin(c.geom::geography, q.g, %(max_range)s)
-      AND (%(include_offline)s OR c.status = 'online')
+    WHERE ST_DWithin(c.geom::geography, q.g, :max_range)
+      AND (:include_offline OR c.status = 'online')
 ) v
 WHERE v.distance_m <= v.range_m
   AND (v.fov_deg >= 360
@@ -93,22 +80,72 @@ ORDER BY v.distance_m, v.id
 """
 
 
+def _locate_many(valid: str) -> str:
+    return f"""
+SELECT p.i, g.code
+FROM unnest(:lon::float8[], :lat::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+CROSS JOIN LATERAL (
+    SELECT g.code FROM grid g
+    WHERE {valid} AND ST_Covers(g.geom, {_point("p.lon", "p.lat")})
+    ORDER BY g.code LIMIT 1
+) g
+"""
+
+
+# The index answers KNN only for a bare `ORDER BY geom <-> point`, so the inner query takes
+# a few spare rows by index order and the outer one breaks distance ties by team id.
+_KNN_SPARE = 8
+
+
+def _nearest_many(where: str) -> str:
+    point = _metric(_point("p.lon", "p.lat"))
+    return f"""
+SELECT p.i - 1 AS point, t.rank, t.id AS team_id, t.distance_m
+FROM unnest(:lon::float8[], :lat::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+CROSS JOIN LATERAL (
+    SELECT q.id, q.distance_m, row_number() OVER (ORDER BY q.distance_m, q.id) AS rank
+    FROM (
+        SELECT t.id, {_TEAM_AT} <-> {point} AS distance_m
+        FROM team t
+        WHERE {where}
+        ORDER BY {_TEAM_AT} <-> {point}
+        LIMIT :k + :spare
+    ) q
+    ORDER BY q.distance_m, q.id
+    LIMIT :k
+) t
+ORDER BY point, rank
+"""
+
+
+def _team_matches(where: str) -> str:
+    return f"""
+SELECT * FROM (
+    SELECT t.id, t.name, t.kind, t.status, t.position IS NOT NULL AS live, t.position_at,
+           {_TEAM_AT} <-> q.m AS distance_m
+    FROM team t, (SELECT {_metric(_point(":x", ":y"))} AS m) q
+    WHERE {where}
+    ORDER BY {_TEAM_AT} <-> q.m
+    LIMIT :k + :spare
+) nearest ORDER BY distance_m, id LIMIT :k"""
+
+
 def _team_where(f: TeamFilter) -> tuple[str, dict]:
     clauses, params = ["true"], {}
     if f.kind:
-        clauses.append("t.kind = %(kind)s")
+        clauses.append("t.kind = :kind")
         params["kind"] = f.kind
     if f.statuses:
-        clauses.append("t.status = ANY(%(statuses)s)")
+        clauses.append("t.status = ANY(:statuses)")
         params["statuses"] = list(f.statuses)
     if f.rosters:
-        clauses.append("t.roster = ANY(%(rosters)s)")
+        clauses.append("t.roster = ANY(:rosters)")
         params["rosters"] = list(f.rosters)
     if f.category:
-        clauses.append("%(category)s = ANY(t.categories)")
+        clauses.append(":category = ANY(t.categories)")
         params["category"] = f.category
     if f.street_code:
-        clauses.append("%(street)s = ANY(t.jurisdiction)")
+        clauses.append(":street = ANY(t.jurisdiction)")
         params["street"] = f.street_code
     return " AND ".join(clauses), params
 
@@ -124,33 +161,47 @@ def _copy_csv(cur, table: str, frame: pd.DataFrame, not_null: tuple[str, ...] = 
 
 
 def _ewkb(geoms) -> list[str]:
-    return list(shapely.to_wkb(shapely.set_srid(np.asarray(geoms), 4326), hex=True,
+    return list(shapely.to_wkb(shapely.set_srid(np.asarray(geoms), STORAGE_EPSG), hex=True,
                                include_srid=True))
 
 
 class PostgisStore(Store):
-    """A griddispatch database in PostgreSQL with PostGIS."""
+    """A griddispatch database in PostgreSQL with PostGIS. Built unconnected; `open` opens
+    its connection pool."""
 
     backend = "postgis"
-    dialect = Dialect("postgis")
+    dialect = POSTGIS
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 4,
+    def __init__(self, url: str, min_size: int = 1, max_size: int = POOL_SIZE,
                  statement_timeout_ms: int | None = None):
         self.url = url
-        self._ready = False
         options = "-c timezone=UTC"
         if statement_timeout_ms:
             options += f" -c statement_timeout={int(statement_timeout_ms)}"
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
                                    kwargs={"autocommit": False, "options": options})
+
+    # --- life ---------------------------------------------------------------------------
+    def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> PostgisStore:
+        if not self.pool.closed:
+            return self
         try:
-            self.pool.open(wait=True, timeout=15)
+            self.pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:  # the pool wraps connection errors in PoolTimeout
             self.pool.close()
-            raise StoreError(f"cannot connect to {_redact(url)}: {exc}") from exc
+            raise StoreError(f"cannot connect to {_redact(self.url)}: {exc}") from exc
+        return self
 
     def close(self) -> None:
         self.pool.close()
+
+    def ping(self, timeout_s: float) -> str | None:
+        try:
+            with self.pool.connection(timeout=timeout_s) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # a health check reports what failed instead of failing
+            return short_reason(exc)
+        return None
 
     @contextmanager
     def tx(self):
@@ -159,7 +210,10 @@ class PostgisStore(Store):
 
     snapshot = tx  # READ COMMITTED reads never wait for writers here either
 
-    # --- lifecycle ----------------------------------------------------------------------
+    def _label(self) -> str:
+        return _redact(self.url)
+
+    # --- schema -------------------------------------------------------------------------
     def schema_version(self) -> str | None:
         with self.pool.connection() as conn:
             exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]
@@ -174,69 +228,25 @@ class PostgisStore(Store):
                          "(version text PRIMARY KEY, applied_at timestamptz NOT NULL)")
             conn.commit()
             # One migrator at a time; each file with its bookkeeping row in one transaction.
-            conn.execute("SELECT pg_advisory_xact_lock(20261122)")
+            conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             for version, sql in migrations("postgis"):
                 if version in done:
                     continue
                 conn.execute(sql)
-                conn.execute("INSERT INTO schema_migrations VALUES (%s, now())", (version,))
+                _execute(conn, "INSERT INTO schema_migrations VALUES (:version, now())",
+                         {"version": version})
                 applied.append(version)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO category VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO "
-                    "UPDATE SET network = excluded.network, name_zh = excluded.name_zh, "
-                    "name_en = excluded.name_en, handled_by = excluded.handled_by, "
-                    "duplicate_radius_m = excluded.duplicate_radius_m",
-                    [(k.code, k.network, k.name_zh, k.name_en, list(k.handled_by),
-                      k.duplicate_radius_m) for k in CATEGORIES],
-                )
+            upsert_categories(PgTx(conn))
             conn.commit()
         return applied
 
-    def _require_schema(self) -> None:
-        if self._ready:
-            return
-        self._ready = self.schema_version() is not None
-        if not self._ready:
-            raise StoreError(f"database {_redact(self.url)} is not initialised: "
-                             "run `griddispatch init`")
-
-    def counts(self) -> dict[str, int]:
-        self._require_schema()
-        q = {
-            "districts": "SELECT count(*) FROM district",
-            "streets": "SELECT count(*) FROM street",
-            "communities": "SELECT count(*) FROM community",
-            "grids": "SELECT count(*) FROM grid WHERE valid_to IS NULL",
-            "cameras": "SELECT count(*) FROM camera",
-            "sites": "SELECT count(*) FROM site",
-            "teams": "SELECT count(*) FROM team",
-            "issues": "SELECT count(*) FROM issue",
-        }
-        with self.pool.connection() as conn:
-            return {k: conn.execute(sql).fetchone()[0] for k, sql in q.items()}
-
-    def clear(self) -> None:
-        self._require_schema()
-        with self.pool.connection() as conn:
-            conn.execute("TRUNCATE idempotency, photo, assignment, issue_event, auth_session, "
-                         "login_throttle, api_key, app_user, "
-                         "issue, team, site, camera, grid, community, street, district")
-
     # --- bulk load ----------------------------------------------------------------------
-    def load_city(self, city, progress: Progress | None = None) -> None:
-        self._require_schema()
-        progress = progress or (lambda _m: None)
+    def _load_layers(self, city, progress: Progress) -> None:
         with self.pool.connection() as conn, conn.cursor() as cur:
-            for table, frame, parent in (("district", city.districts, None),
-                                         ("street", city.streets, "district_code"),
-                                         ("community", city.communities, "street_code")):
-                cols = ["code", "name", "geom"] + ([parent] if parent else [])
-                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                    extra = [frame[parent]] if parent else []
-                    for row in zip(frame.code, frame.name, _ewkb(frame.geometry.values), *extra,
-                                   strict=True):
+            for table, columns, rows in area_rows(city, _ewkb):
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
                         copy.write_row(row)
             g = city.grids
             with cur.copy("COPY grid (code, community_code, name, geom, workers, households, "
@@ -274,7 +284,6 @@ class PostgisStore(Store):
             progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
             conn.commit()
             cur.execute("ANALYZE")
-        self.add_issues(city.issues, progress, city.events, city.assignments)
 
     def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
                    events: pd.DataFrame | None = None,
@@ -295,8 +304,8 @@ class PostgisStore(Store):
                         "ON COMMIT DROP")
             # Ids are taken from the sequence here, in time order, so that the trail can
             # refer to them.
-            cur.execute("SELECT nextval(pg_get_serial_sequence('issue', 'id')) "
-                        "FROM generate_series(1, %s)", (n,))
+            cur.execute(to_pyformat("SELECT nextval(pg_get_serial_sequence('issue', 'id')) "
+                                    "FROM generate_series(1, :n)"), {"n": n})
             ids = np.empty(n, np.int64)
             ids[time_order(issues)] = np.sort(np.array([r[0] for r in cur.fetchall()], np.int64))
             cols = ("id, category_code, description, geom, source_crs, reported_at, state, "
@@ -317,12 +326,12 @@ class PostgisStore(Store):
                         progress(f"copied issues {k:,}/{n:,}")
             cur.execute("ANALYZE new_issue")
             # Tie rule as everywhere: the smallest covering grid code wins.
+            areas = ", ".join(f"{level}_code = left(hit.code, {LENGTHS[level]})"
+                              for level in ("community", "street", "district"))
             cur.execute(
                 "WITH hit AS (SELECT DISTINCT ON (n.ctid) n.ctid AS row_id, g.code "
-                "FROM new_issue n JOIN grid g ON g.valid_to IS NULL AND ST_Covers(g.geom, n.geom) "
-                "ORDER BY n.ctid, g.code) "
-                "UPDATE new_issue n SET grid_code = hit.code, community_code = left(hit.code, 12), "
-                "street_code = left(hit.code, 9), district_code = left(hit.code, 6) "
+                f"FROM new_issue n JOIN grid g ON {valid_grids(None)} AND ST_Covers(g.geom, n.geom) "
+                f"ORDER BY n.ctid, g.code) UPDATE new_issue n SET grid_code = hit.code, {areas} "
                 "FROM hit WHERE n.ctid = hit.row_id"
             )
             progress("located issues")
@@ -337,15 +346,14 @@ class PostgisStore(Store):
         return n
 
     # --- reading layers -----------------------------------------------------------------
-    def read_layer(self, layer: str) -> gpd.GeoDataFrame:
-        self._require_schema()
-        if layer not in LAYERS:
-            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
         sql = {
-            "grids": "SELECT g.code, g.name, g.community_code, left(g.code, 9) AS street_code, "
-                     "left(g.code, 6) AS district_code, array_to_string(g.workers, ', ') AS "
-                     "workers, g.households, g.valid_from, ST_AsBinary(g.geom) AS geom "
-                     "FROM grid g WHERE g.valid_to IS NULL ORDER BY g.code",
+            "grids": "SELECT g.code, g.name, g.community_code, "
+                     f"left(g.code, {LENGTHS['street']}) AS street_code, "
+                     f"left(g.code, {LENGTHS['district']}) AS district_code, "
+                     "array_to_string(g.workers, ', ') AS workers, g.households, g.valid_from, "
+                     f"ST_AsBinary(g.geom) AS geom FROM grid g WHERE {valid_grids(None)} "
+                     "ORDER BY g.code",
             "districts": "SELECT code, name, ST_AsBinary(geom) AS geom FROM district ORDER BY code",
             "streets": "SELECT code, district_code, name, ST_AsBinary(geom) AS geom FROM street "
                        "ORDER BY code",
@@ -368,29 +376,28 @@ class PostgisStore(Store):
             columns = [d.name for d in cur.description]
         df = pd.DataFrame(rows, columns=columns)
         geom = shapely.from_wkb(np.array([bytes(b) for b in df.pop("geom")], dtype=object))
-        return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
+        return gpd.GeoDataFrame(df, geometry=geom, crs=STORAGE_EPSG)
 
     # --- spatial primitives -------------------------------------------------------------
     def _grid_codes(self, lon, lat, at):
         self._require_schema()
-        valid = _VALID_NOW if at is None else _VALID_AT
+        valid = valid_grids(at)
         idx = np.full(len(lon), -1, dtype=np.int64)
         table: dict[str, int] = {}
         with self.pool.connection() as conn:
             if len(lon) == 1:
-                row = conn.execute(
-                    f"SELECT g.code FROM grid g WHERE {valid} AND ST_Covers(g.geom, "
-                    "ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)) ORDER BY g.code LIMIT 1",
-                    {"x": float(lon[0]), "y": float(lat[0]), "at": at}).fetchone()
+                row = _execute(conn, f"SELECT g.code FROM grid g WHERE {valid} AND ST_Covers("
+                               f"g.geom, {_point(':x', ':y')}) ORDER BY g.code LIMIT 1",
+                               {"x": float(lon[0]), "y": float(lat[0]), "at": at}).fetchone()
                 if row:
                     table[row[0]] = 0
                     idx[0] = 0
             else:
-                sql = _LOCATE_MANY.format(valid=valid)
+                sql = _locate_many(valid)
                 for start in range(0, len(lon), _CHUNK):
                     end = min(start + _CHUNK, len(lon))
-                    rows = conn.execute(sql, {"lon": lon[start:end].tolist(),
-                                              "lat": lat[start:end].tolist(), "at": at})
+                    rows = _execute(conn, sql, {"lon": lon[start:end].tolist(),
+                                                "lat": lat[start:end].tolist(), "at": at})
                     for i, code in rows:
                         idx[start + i - 1] = table.setdefault(code, len(table))
         return np.array(list(table), dtype=object), idx
@@ -398,32 +405,28 @@ class PostgisStore(Store):
     def _locate_one(self, lon, lat, at):
         """Grid by the tie rule and the names of its areas, in one round trip."""
         self._require_schema()
-        valid = _VALID_NOW if at is None else _VALID_AT
         with self.pool.connection() as conn:
-            row = conn.execute(
+            row = _execute(
+                conn,
                 "SELECT g.code, g.name, c.name, s.name, d.name FROM ("
-                f"  SELECT g.code, g.name, g.community_code FROM grid g WHERE {valid} AND "
-                "   ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326)) "
-                "   ORDER BY g.code LIMIT 1) g "
+                f"  SELECT g.code, g.name, g.community_code FROM grid g WHERE {valid_grids(at)} "
+                f"   AND ST_Covers(g.geom, {_point(':x', ':y')}) ORDER BY g.code LIMIT 1) g "
                 "JOIN community c ON c.code = g.community_code "
                 "JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code",
                 {"x": lon, "y": lat, "at": at}).fetchone()
-        if row is None:
-            return None
-        code = row[0]
-        return Location(code, row[1], code[:12], row[2], code[:9], row[3], code[:6], row[4])
+        return None if row is None else location(*row)
 
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
         where, params = _team_where(f)
+        sql = _nearest_many(where)
         frames = []
         with self.pool.connection() as conn:
             for start in range(0, len(lon), _CHUNK):
                 end = min(start + _CHUNK, len(lon))
-                rows = conn.execute(_NEAREST_MANY.format(where=where),
-                                    {**params, "k": k, "spare": _KNN_SPARE,
-                                     "lon": lon[start:end].tolist(),
-                                     "lat": lat[start:end].tolist()}).fetchall()
+                rows = _execute(conn, sql, {**params, "k": k, "spare": _KNN_SPARE,
+                                            "lon": lon[start:end].tolist(),
+                                            "lat": lat[start:end].tolist()}).fetchall()
                 part = pd.DataFrame(rows, columns=["point", "rank", "team_id", "distance_m"])
                 part["point"] += start
                 frames.append(part)
@@ -434,20 +437,9 @@ class PostgisStore(Store):
     def _team_matches(self, lon, lat, k, f) -> list[TeamMatch]:
         self._require_schema()
         where, params = _team_where(f)
-        sql = f"""
-            SELECT * FROM (
-                SELECT t.id, t.name, t.kind, t.status, t.position IS NOT NULL AS live,
-                       t.position_at,
-                       ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m AS distance_m
-                FROM team t, (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326),
-                                                  4551) AS m) q
-                WHERE {where}
-                ORDER BY ST_Transform(coalesce(t.position, t.home), 4551) <-> q.m
-                LIMIT %(k)s + %(spare)s
-            ) nearest ORDER BY distance_m, id LIMIT %(k)s"""
         with self.pool.connection() as conn:
-            rows = conn.execute(sql, {**params, "x": lon, "y": lat, "k": k,
-                                      "spare": _KNN_SPARE}).fetchall()
+            rows = _execute(conn, _team_matches(where), {**params, "x": lon, "y": lat, "k": k,
+                                                         "spare": _KNN_SPARE}).fetchall()
         out = []
         for rank, (tid, name, kind, status, live, at, dist) in enumerate(rows, start=1):
             source = "live" if live else "home"
@@ -459,8 +451,8 @@ class PostgisStore(Store):
     def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
         self._require_schema()
         with self.pool.connection() as conn:
-            rows = conn.execute(_CAMERAS, {"lon": lon, "lat": lat, "max_range": MAX_RANGE_M,
-                                           "include_offline": include_offline}).fetchall()
+            rows = _execute(conn, _CAMERAS, {"lon": lon, "lat": lat, "max_range": MAX_RANGE_M,
+                                             "include_offline": include_offline}).fetchall()
         return [CameraView(r[0], r[1], float(r[5]), float(r[6]) % 360.0, float(r[2]),
                            None if r[3] is None else float(r[3]), float(r[4])) for r in rows]
 

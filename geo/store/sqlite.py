@@ -20,21 +20,25 @@ import pandas as pd
 import shapely
 
 from geo.cameras import MAX_RANGE_M, visible
+from geo.codes import LENGTHS
+from geo.crs import STORAGE_EPSG, degree_box
 from geo.gridindex import GridIndex
-from geo.model import CameraView, Location, TeamMatch
+from geo.model import CameraView, TeamMatch
 from geo.store.base import (
-    LAYERS,
     Progress,
     Store,
-    StoreError,
+    area_rows,
     bulk_history,
     duplicate_ids,
     issue_lifecycle,
+    location,
     migrations,
+    short_reason,
     time_order,
+    upsert_categories,
+    valid_grids,
 )
-from geo.store.sql import TS_FORMAT, DatabaseBusy, Dialect, SqliteTx, as_dt, sqlite_busy
-from geo.taxonomy import CATEGORIES
+from geo.store.sql import SQLITE, TS_FORMAT, DatabaseBusy, SqliteTx, as_dt, sqlite_busy
 from geo.teamrank import TeamTable
 
 _CHUNK = 100_000
@@ -69,7 +73,7 @@ class SqliteStore(Store):
     """A griddispatch database in one SQLite file."""
 
     backend = "sqlite"
-    dialect = Dialect("sqlite")
+    dialect = SQLITE
 
     def __init__(self, path: str | Path, statement_timeout_ms: int | None = None):
         self.path = str(path)
@@ -83,7 +87,6 @@ class SqliteStore(Store):
         self._shared = self._connect() if self.path == ":memory:" else None
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[int, object]] = {}
-        self._ready = False
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
@@ -104,11 +107,22 @@ class SqliteStore(Store):
             conn = self._local.conn = self._connect()
         return conn
 
-    # --- lifecycle ----------------------------------------------------------------------
+    # --- life ---------------------------------------------------------------------------
     def close(self) -> None:
         for conn in self._connections:
             conn.close()
         self._connections.clear()
+
+    def ping(self, timeout_s: float) -> str | None:
+        """A local file answers at once or not at all: `timeout_s` has nothing to bound."""
+        try:
+            self._conn.execute("SELECT 1").fetchone()
+        except Exception as exc:  # a health check reports what failed instead of failing
+            return short_reason(exc)
+        return None
+
+    def _label(self) -> str:
+        return self.path
 
     def _transaction(self):
         store = self
@@ -190,60 +204,18 @@ class SqliteStore(Store):
                         self._conn.execute("ROLLBACK")
                     raise
                 applied.append(version)
-            with self._transaction() as c:
-                c.executemany(
-                    "INSERT INTO category VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE "
-                    "SET network = excluded.network, name_zh = excluded.name_zh, "
-                    "name_en = excluded.name_en, handled_by = excluded.handled_by, "
-                    "duplicate_radius_m = excluded.duplicate_radius_m",
-                    [(k.code, k.network, k.name_zh, k.name_en, json.dumps(k.handled_by),
-                      k.duplicate_radius_m) for k in CATEGORIES],
-                )
+            with self.tx() as tx:
+                upsert_categories(tx)
             return applied
 
-    def _require_schema(self) -> None:
-        if self._ready:
-            return
-        self._ready = self.schema_version() is not None
-        if not self._ready:
-            raise StoreError(f"database {self.path} is not initialised: run `griddispatch init`")
-
-    def counts(self) -> dict[str, int]:
-        self._require_schema()
-        q = {
-            "districts": "SELECT count(*) FROM district",
-            "streets": "SELECT count(*) FROM street",
-            "communities": "SELECT count(*) FROM community",
-            "grids": "SELECT count(*) FROM grid WHERE valid_to IS NULL",
-            "cameras": "SELECT count(*) FROM camera",
-            "sites": "SELECT count(*) FROM site",
-            "teams": "SELECT count(*) FROM team",
-            "issues": "SELECT count(*) FROM issue",
-        }
-        return {k: self._conn.execute(sql).fetchone()[0] for k, sql in q.items()}
-
-    def clear(self) -> None:
-        self._require_schema()
-        with self._transaction() as c:
-            for table in ("idempotency", "photo", "assignment", "issue_event", "auth_session",
-                          "login_throttle", "api_key", "app_user", "issue", "team", "site",
-                          "camera", "grid", "community", "street", "district"):
-                c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-
     # --- bulk load ----------------------------------------------------------------------
-    def load_city(self, city, progress: Progress | None = None) -> None:
-        self._require_schema()
-        progress = progress or (lambda _m: None)
+    # Bulk rows go to executemany as tuples in column order, so positional `?`: a dict of
+    # `:name` parameters per row would cost a Python object per row.
+    def _load_layers(self, city, progress: Progress) -> None:
         with self._transaction() as c:
-            for table, frame, parent in (("district", city.districts, None),
-                                         ("street", city.streets, "district_code"),
-                                         ("community", city.communities, "street_code")):
-                cols = "code, name, geom" + (f", {parent}" if parent else "")
-                marks = "?, ?, ?" + (", ?" if parent else "")
-                wkb = shapely.to_wkb(frame.geometry.values)
-                rows = zip(frame.code, frame.name, wkb, *([frame[parent]] if parent else []),
-                           strict=True)
-                c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+            for table, columns, rows in area_rows(city, shapely.to_wkb):
+                c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                              f"VALUES ({', '.join('?' * len(columns))})", rows)
             g = city.grids
             b = shapely.bounds(g.geometry.values)
             c.executemany(
@@ -278,7 +250,6 @@ class SqliteStore(Store):
                     (json.dumps(list(v)) for v in t.jurisdiction), t.roster, strict=True),
             )
             progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
-        self.add_issues(city.issues, progress, city.events, city.assignments)
 
     def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
                    events: pd.DataFrame | None = None,
@@ -345,16 +316,14 @@ class SqliteStore(Store):
         return n
 
     # --- reading layers -----------------------------------------------------------------
-    def read_layer(self, layer: str) -> gpd.GeoDataFrame:
-        self._require_schema()
-        if layer not in LAYERS:
-            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
         if layer == "grids":
             df = pd.read_sql_query(
                 "SELECT g.code, g.name, g.community_code, c.street_code, "
-                "substr(g.code, 1, 6) AS district_code, g.workers, g.households, g.valid_from, "
-                "g.geom FROM grid g JOIN community c ON c.code = g.community_code "
-                "WHERE g.valid_to IS NULL ORDER BY g.code", self._conn)
+                f"substr(g.code, 1, {LENGTHS['district']}) AS district_code, g.workers, "
+                "g.households, g.valid_from, g.geom FROM grid g "
+                f"JOIN community c ON c.code = g.community_code WHERE {valid_grids(None)} "
+                "ORDER BY g.code", self._conn)
             df["workers"] = [", ".join(json.loads(w)) for w in df.workers]
             return _wkb_frame(df)
         if layer in ("districts", "streets", "communities"):
@@ -384,7 +353,8 @@ class SqliteStore(Store):
 
     # --- cached in-process structures ---------------------------------------------------
     def _revision(self, layer: str) -> int:
-        return self._conn.execute("SELECT n FROM revision WHERE layer = ?", (layer,)).fetchone()[0]
+        return self._conn.execute("SELECT n FROM revision WHERE layer = :layer",
+                                  {"layer": layer}).fetchone()[0]
 
     def _cached(self, layer: str, build):
         rev = self._revision(layer)
@@ -396,13 +366,8 @@ class SqliteStore(Store):
         return value
 
     def _build_grid_index(self, at: datetime | None) -> GridIndex:
-        if at is None:
-            rows = self._conn.execute("SELECT code, geom FROM grid WHERE valid_to IS NULL")
-        else:
-            rows = self._conn.execute(
-                "SELECT code, geom FROM grid WHERE valid_from <= ? "
-                "AND (valid_to IS NULL OR valid_to > ?)", (ts(at), ts(at)))
-        rows = rows.fetchall()
+        rows = self._conn.execute(f"SELECT g.code, g.geom FROM grid g WHERE {valid_grids(at)}",
+                                  {"at": ts(at)}).fetchall()
         codes = np.array([r[0] for r in rows], dtype=object)
         geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object))
         return GridIndex(codes, geoms)
@@ -444,14 +409,12 @@ class SqliteStore(Store):
         if idx[0] < 0:
             return None
         code = table[idx[0]]
-        valid = "g.valid_to IS NULL" if at is None else (
-            "g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at)")
         row = self._conn.execute(
             "SELECT g.name, c.name, s.name, d.name FROM grid g "
             "JOIN community c ON c.code = g.community_code JOIN street s ON s.code = c.street_code "
-            f"JOIN district d ON d.code = s.district_code WHERE g.code = :code AND {valid}",
-            {"code": code, "at": ts(at)}).fetchone()
-        return Location(code, row[0], code[:12], row[1], code[:9], row[2], code[:6], row[3])
+            f"JOIN district d ON d.code = s.district_code WHERE g.code = :code AND "
+            f"{valid_grids(at)}", {"code": code, "at": ts(at)}).fetchone()
+        return location(code, *row)
 
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
@@ -467,9 +430,8 @@ class SqliteStore(Store):
     def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
         self._require_schema()
         cams = self._camera_arrays()
-        dlat = MAX_RANGE_M / 111_000.0
-        dlon = dlat / max(np.cos(np.radians(lat)), 0.01)
-        near = cams[(np.abs(cams.lat - lat) <= dlat) & (np.abs(cams.lon - lon) <= dlon)]
+        west, south, east, north = degree_box(lon, lat, MAX_RANGE_M)
+        near = cams[cams.lat.between(south, north) & cams.lon.between(west, east)]
         if not include_offline:
             near = near[near.status == "online"]
         sees, dist, bearing = visible(near.lon, near.lat, near.heading_deg, near.fov_deg,
@@ -484,9 +446,9 @@ class SqliteStore(Store):
 
 def _wkb_frame(df: pd.DataFrame) -> gpd.GeoDataFrame:
     geom = shapely.from_wkb(df.pop("geom").to_numpy())
-    return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
+    return gpd.GeoDataFrame(df, geometry=geom, crs=STORAGE_EPSG)
 
 
 def _point_frame(df: pd.DataFrame, x: str, y: str) -> gpd.GeoDataFrame:
     geom = gpd.points_from_xy(df.pop(x), df.pop(y))
-    return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
+    return gpd.GeoDataFrame(df, geometry=geom, crs=STORAGE_EPSG)
