@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from api import errors, openapi, params
+from api import deps, errors, openapi, params
 from api.encoding import BodyEncoding, BodyEncodingError
 from api.limits import BodyLimit
 from api.routes import auth, hotspots, issues, layers, maps, open311, plans, teams
@@ -35,14 +39,42 @@ def check_production(settings: Settings, store: Store) -> None:
         raise ProductionRefused("refusing to start in production: " + "; ".join(problems))
 
 
+HEALTH_TIMEOUT_S = 2.0  # a health probe answers "down" rather than wait for a stuck database
+
+
+def start_store(settings: Settings, store: Store | None) -> Store:
+    """The store to serve (the given one, else opened from the settings), checked: initialised,
+    and safe to serve as configured."""
+    opened = store is None
+    if opened:
+        store = open_store(settings.database_url, settings.statement_timeout_ms,
+                           settings.pool_size)
+    try:
+        if store.schema_version() is None:
+            raise StoreError("the database is not initialised: run `griddispatch init` (or "
+                             "`griddispatch demo-data`) first")
+        check_production(settings, store)
+    except BaseException:
+        if opened:
+            store.close()
+        raise
+    return store
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The service. It connects to the database when it starts (the lifespan), not here, and
+    closes what it opened when it stops; a `store` given here is the caller's to close."""
     settings = settings or Settings()
-    store = store or open_store(settings.database_url, settings.statement_timeout_ms,
-                                settings.pool_size)
-    if store.schema_version() is None:
-        raise StoreError("the database is not initialised: run `griddispatch init` (or "
-                         "`griddispatch demo-data`) first")
-    check_production(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = await run_in_threadpool(start_store, settings, store)
+        try:
+            yield
+        finally:
+            if store is None:
+                await run_in_threadpool(app.state.store.close)
+
     app = FastAPI(
         title="griddispatch",
         version="0.1.0",
@@ -51,9 +83,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         docs_url="/docs",
         openapi_url="/openapi.json",
         dependencies=[Depends(params.refuse_unknown_query)],
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store
     errors.install(app)
     openapi.install(app, own_error_format=(open311.router.prefix, maps.router.prefix))
 
@@ -79,10 +111,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     for module in (auth, issues, teams, layers, hotspots, plans, open311, maps):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["meta"])
-    def health() -> dict:
-        """Liveness and the database's schema version (public)."""
-        return {"status": "ok", "backend": store.backend, "schema": store.schema_version()}
+    @app.get("/healthz", tags=["meta"], responses={503: {
+        "description": "the database does not answer: `detail` says why, `status` is down"}})
+    def health(served: Store = Depends(deps.store)):
+        """Liveness, and whether the database answers within a few seconds with its schema
+        version (public). A database that does not answer is reported as down, with 503."""
+        problem = served.ping(HEALTH_TIMEOUT_S)
+        if problem is not None:
+            return JSONResponse({"detail": f"the database does not answer: {problem}",
+                                 "status": "down", "backend": served.backend}, status_code=503)
+        return {"status": "ok", "backend": served.backend, "schema": served.schema_version()}
 
     for name, directory in assets.MOUNTS.items():
         app.mount(f"{assets.PREFIX}/{name}", StaticFiles(directory=directory, check_dir=False),

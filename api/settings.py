@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.casework.throttle import Limits
+from geo.store import POOL_SIZE
 
 # A fixed key would let anyone who reads this file mint tokens: the demo gets a random one
 # per process, production must be given one.
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)  # JSON and form requests
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     statement_timeout_ms: int = Field(default=5000, ge=100)
-    pool_size: int = Field(default=8, ge=1, le=64)
+    pool_size: int = Field(default=POOL_SIZE, ge=1, le=64)  # PostGIS connections per process
     # After this many failed logins for one account, or from one client address, within the
     # window (which starts at the first failure), further attempts get 429 until it ends.
     login_failures_per_account: int = Field(default=_LOGIN_LIMITS.per_account, ge=1)

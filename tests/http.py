@@ -16,15 +16,15 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 class Server:
-    """The service on a loopback port; `clock` can be moved to test deadlines."""
+    """The service on a loopback port; `clock` can be moved to test deadlines. Without a
+    `store`, the service opens its own from `database_url` when it starts."""
 
-    def __init__(self, store, **settings):
-        self.store = store
+    def __init__(self, store=None, **settings):
         self.app = create_app(Settings(secret_key=TEST_SECRET, **settings), store=store)
         self.now = None
         self.app.state.clock = lambda: self.now or datetime.now(UTC)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
-                                access_log=False, lifespan="off")
+                                access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -33,6 +33,7 @@ class Server:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
+        self.store = self.app.state.store
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self._tokens: dict[str, str] = {}
