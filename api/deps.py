@@ -1,16 +1,29 @@
-"""Shared request dependencies: the store, the clock, the caller, query times."""
+"""Shared request dependencies: the store, the clock, the caller, query times, the parameter
+types several resources declare (ids, codes, categories, a bbox, paging), the issue query
+that lists and layers share, and the hotspot studies that analyses and pages share."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Request, Security
+from fastapi import Path, Query, Request, Security
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from api.auth import current_actor
+from api.schemas import MAX_ID
+from geo.casework import read
+from geo.casework.errors import InvalidInput
+from geo.casework.scope import Actor
+from geo.hotspots.analysis import Params
+from geo.hotspots.reports import HotspotQuery
+from geo.hotspots.study import Study, open_study
 from geo.store import Store
+from geo.store.base import utc
+from geo.taxonomy import NETWORKS
+from geo.ttlcache import TTLCache
+from geo.workflow import STATES
 
 # Times the service computes with: windows, slices and numpy/pandas times all stay in range.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -48,3 +61,50 @@ def _in_utc(value: datetime) -> datetime:
 
 Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
 """A date and time in a query (ISO 8601, an offset or UTC when none), converted to UTC."""
+
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+State = Annotated[list[str] | None, Query(description=f"one or more of {', '.join(STATES)}")]
+Category = Annotated[list[str] | None, Query(description="category codes, e.g. L01")]
+Network = Annotated[list[str] | None, Query(
+    description=f"one or more of the four networks (四张网): {', '.join(NETWORKS)}; each is a "
+                "set of categories")]
+Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)",
+                                   max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Code = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$")]
+
+
+def issue_query(states, categories, grid, street, since, until, bbox, limit, offset,
+                open_only=False, overdue_at=None, networks=None) -> read.IssueQuery:
+    """Query parameters → a checked IssueQuery (lists and the issue layer share it)."""
+    return read.IssueQuery(tuple(states or ()), open_only, tuple(categories or ()), grid, street,
+                           utc(since), utc(until), read.parse_bbox(bbox), overdue_at, limit,
+                           offset, tuple(networks or ())).check()
+
+
+def study_query(category, area, since, until, now) -> HotspotQuery:
+    return HotspotQuery.build(now, utc(since), utc(until), category or (), area)
+
+
+def analysis_params(**settings) -> Params:
+    """Checked analysis settings (those given; defaults for the rest), else InvalidInput."""
+    try:
+        return Params(**{k: v for k, v in settings.items() if v is not None}).check()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+# What the cached studies may hold in all: their reports (counted, read or not; about 100
+# bytes each), oldest dropped first. Two studies at the reports limit fit.
+STUDIES: TTLCache[Study] = TTLCache(ttl_s=60.0, max_weight=3_000_000,
+                                    weight=lambda study: study.count)
+
+
+def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
+    """The study of `q` for callers with `actor`'s reach, kept for a minute. It holds the
+    area and the report count; the reports are read when an analysis first uses them, so an
+    analysis refused on its price reads none."""
+    return STUDIES.get_or_make(store, (actor.role, actor.jurisdiction, q),
+                               lambda: open_study(store, actor, q))

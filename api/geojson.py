@@ -10,8 +10,6 @@ import numpy as np
 import shapely
 from fastapi.responses import Response
 
-from geo.crs import geoms_from_metric, geoms_to_metric
-
 MEDIA_TYPE = "application/geo+json"
 DECIMALS = 6
 _TIGHT = (",", ":")  # no spaces: map layers are large and every byte is parsed
@@ -25,15 +23,6 @@ def _default(value):
     if isinstance(value, np.floating):
         return None if np.isnan(value) else float(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def simplified(geoms, tolerance_m: float) -> np.ndarray:
-    """Geometries simplified in metres (EPSG:4551, topology kept), for a map's zoom level."""
-    geoms = np.asarray(geoms, dtype=object)
-    if tolerance_m <= 0:
-        return geoms
-    flat = shapely.simplify(geoms_to_metric(geoms), tolerance_m, preserve_topology=True)
-    return geoms_from_metric(flat)
 
 
 def rounded(geoms) -> np.ndarray:

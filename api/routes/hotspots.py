@@ -13,25 +13,21 @@ which setting to change when it would cost too much; its time is bounded while i
 from __future__ import annotations
 
 import functools
-import threading
-import time
-import weakref
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from api import deps
+from api.deps import Category, analysis_params, cached_study, study_query
 from api.geojson import MEDIA_TYPE, collection
-from api.routes.issues import Category
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
 from geo.hotspots import analysis, budget
 from geo.hotspots.analysis import Layer, Params
 from geo.hotspots.reports import HotspotQuery
-from geo.hotspots.study import Study, open_study
+from geo.hotspots.study import Study
 from geo.store import Store
-from geo.store.base import utc
 
 router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots"])
 GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"},
@@ -50,53 +46,6 @@ SliceKind = Annotated[Literal["week", "month"], Query(description="time slice of
 Confidence = Annotated[Literal["0.9", "0.95", "0.99"], Query(description="a hot slice's level")]
 
 
-def study_query(category, area, since, until, now) -> HotspotQuery:
-    return HotspotQuery.build(now, utc(since), utc(until), category or (), area)
-
-
-_TTL_S = 60.0
-# What the cached studies may hold in all: their reports (counted, read or not; about 100
-# bytes each), oldest dropped first. Two studies at the reports limit fit.
-_CACHED_REPORTS = 3_000_000
-_studies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> {key: entry}
-_lock = threading.Lock()
-
-
-def _cached_reports() -> int:
-    return sum(study.count for cache in _studies.values() for _, study in cache.values())
-
-
-def _make_room(count: int) -> None:
-    """Drop expired studies, then the oldest ones, until `count` more reports fit."""
-    now = time.monotonic()
-    for cache in list(_studies.values()):
-        for key in [k for k, (at, _) in cache.items() if now - at >= _TTL_S]:
-            del cache[key]
-    while _cached_reports() + count > _CACHED_REPORTS:
-        oldest = min(((at, cache, key) for cache in _studies.values()
-                      for key, (at, _) in cache.items()), default=None, key=lambda e: e[0])
-        if oldest is None:
-            return
-        del oldest[1][oldest[2]]
-
-
-def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
-    """The study of `q` for callers with `actor`'s reach, kept for a minute. It holds the
-    area and the report count; the reports are read when an analysis first uses them, so an
-    analysis refused on its price reads none."""
-    key = (actor.role, actor.jurisdiction, q)
-    with _lock:
-        hit = _studies.get(store, {}).get(key)
-    if hit and time.monotonic() - hit[0] < _TTL_S:
-        return hit[1]
-    found = open_study(store, actor, q)
-    with _lock:
-        _make_room(found.count)
-        if found.count <= _CACHED_REPORTS:
-            _studies.setdefault(store, {})[key] = (time.monotonic(), found)
-    return found
-
-
 def afforded(store: Store, actor: Actor, q: HotspotQuery, name: str, p: Params,
              h3_resolution: int | None = None, significant_only: bool = False) -> Study:
     """The study of `q`, once analysis `name` with `p` is known to fit the budget."""
@@ -112,13 +61,6 @@ def bounded(route):
         with budget.time_limit():
             return route(*args, **kwargs)
     return run
-
-
-def checked(**settings) -> Params:
-    try:
-        return Params(**{k: v for k, v in settings.items() if v is not None}).check()
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
 
 
 def answer(study: Study, layer: Layer, params: dict):
@@ -145,7 +87,7 @@ def density(category: Category = None, area: Area = None, since: Since = None,
             now: datetime = Depends(deps.now)):
     """Kernel density (Gaussian, bandwidth in metres): the densest cells as points with
     reports per km²."""
-    p = checked(bandwidth_m=bandwidth_m)
+    p = analysis_params(bandwidth_m=bandwidth_m)
     study = afforded(store, actor, study_query(category, area, since, until, now), "density", p)
     return answer(study, analysis.density(study.reports, p), {"bandwidth_m": bandwidth_m})
 
@@ -159,7 +101,7 @@ def clusters(category: Category = None, area: Area = None, since: Since = None,
              now: datetime = Depends(deps.now)):
     """DBSCAN clusters (eps in metres; min_reports chosen from the background density unless
     given): outline, count, first and last report, dominant category."""
-    p = checked(eps_m=eps_m, min_reports=min_reports)
+    p = analysis_params(eps_m=eps_m, min_reports=min_reports)
     study = afforded(store, actor, study_query(category, area, since, until, now), "clusters", p)
     return answer(study, analysis.clusters(study.reports, p, study.area_m2),
                   {"eps_m": eps_m, "min_reports": min_reports})
@@ -174,7 +116,7 @@ def gistar(category: Category = None, area: Area = None, since: Since = None,
     """Getis-Ord Gi* per bin with the FDR correction: gi_bin 3/2/1 hot at 99/95/90%
     confidence, -3/-2/-1 cold, 0 not significant."""
     study = afforded(store, actor, study_query(category, area, since, until, now), "gistar",
-                     checked(bins=bins), h3_resolution, significant_only)
+                     analysis_params(bins=bins), h3_resolution, significant_only)
     layer = analysis.gistar(study.reports, study.bins(bins, h3_resolution), significant_only)
     return answer(study, layer, {"bins": bins, "h3_resolution": h3_resolution})
 
@@ -188,7 +130,7 @@ def emerging(category: Category = None, area: Area = None, since: Since = None,
              now: datetime = Depends(deps.now)):
     """Emerging hot and cold spots (ArcGIS Pro's eight patterns) over weekly or monthly
     slices; bins without a pattern are left out."""
-    p = checked(bins=bins, slice=slice, confidence=float(confidence))
+    p = analysis_params(bins=bins, slice=slice, confidence=float(confidence))
     study = afforded(store, actor, study_query(category, area, since, until, now), "emerging", p,
                      h3_resolution)
     layer = analysis.emerging(_cube(study, p, bins, h3_resolution), p)
@@ -206,7 +148,7 @@ def displacement(category: Category = None, area: Area = None, since: Since = No
                  now: datetime = Depends(deps.now)):
     """Lines from each hotspot (a cluster followed through the slices) that cooled to the
     hotspot that appeared within max_distance_m of it about the same time."""
-    p = checked(slice=slice, eps_m=eps_m, max_distance_m=max_distance_m)
+    p = analysis_params(slice=slice, eps_m=eps_m, max_distance_m=max_distance_m)
     study = afforded(store, actor, study_query(category, area, since, until, now),
                      "displacement", p)
     try:
@@ -226,7 +168,7 @@ def repeats(category: Category = None, area: Area = None, since: Since = None,
             now: datetime = Depends(deps.now)):
     """Repeat spots: reports of the same category within radius_m of an earlier report and
     within `days` after it was closed (rework in the field)."""
-    p = checked(repeat_radius_m=radius_m, repeat_days=days)
+    p = analysis_params(repeat_radius_m=radius_m, repeat_days=days)
     study = afforded(store, actor, study_query(category, area, since, until, now), "repeats", p)
     return answer(study, analysis.repeat_spots(study.reports, p),
                   {"radius_m": radius_m, "days": days})

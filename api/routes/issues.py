@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api import deps, schemas
-from geo.casework import read
+from api.deps import Bbox, Category, Code, Id, Limit, Network, Offset, State, issue_query
+from geo.casework import photos, read
 from geo.casework.dispatch import candidates
-from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from geo.casework.idempotency import IdempotencyKey, plain, remember, replay
-from geo.casework.intake import Report, nearby_open, report
+from geo.casework.errors import Forbidden
+from geo.casework.idempotency import IdempotencyKey, plain, replay
+from geo.casework.intake import Report, report
+from geo.casework.nearby import merge_candidates
 from geo.casework.scope import Actor
 from geo.casework.transitions import Move, apply
 from geo.store import Store
 from geo.store.base import utc
-from geo.store.sql import Conflict, as_dt
-from geo.taxonomy import NETWORKS
-from geo.workflow import STATES, TERMINAL
+from geo.store.sql import Conflict
 
 router = APIRouter(prefix="/api/v1", tags=["issues"])
 
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                           description="retry-safe creation: same key, same "
                                                       "request → the first response")]
-Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
-PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 
 
 def created(body: dict, status: int = 201, replayed: bool = False) -> JSONResponse:
@@ -64,26 +61,6 @@ def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHe
     r = Report(body.category_code, body.description, body.lon, body.lat, body.crs, body.address)
     return idempotent(store, actor, idempotency_key, request, body.model_dump(),
                       lambda idem: plain(report(store, actor, r, now, idem)))
-
-
-def issue_query(states, categories, grid, street, since, until, bbox, limit, offset,
-                open_only=False, overdue_at=None, networks=None) -> read.IssueQuery:
-    """Query parameters → a checked IssueQuery (lists and the issue layer share it)."""
-    return read.IssueQuery(tuple(states or ()), open_only, tuple(categories or ()), grid, street,
-                           utc(since), utc(until), read.parse_bbox(bbox), overdue_at, limit,
-                           offset, tuple(networks or ())).check()
-
-
-State = Annotated[list[str] | None, Query(description=f"one or more of {', '.join(STATES)}")]
-Category = Annotated[list[str] | None, Query(description="category codes, e.g. L01")]
-Network = Annotated[list[str] | None, Query(
-    description=f"one or more of the four networks (四张网): {', '.join(NETWORKS)}; each is a "
-                "set of categories")]
-Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)",
-                                   max_length=200)]
-Limit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Code = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$")]
 
 
 @router.get("/issues", response_model=schemas.IssuePage)
@@ -141,10 +118,7 @@ def issue_candidates(issue_id: Id, k: Annotated[int, Query(ge=1, le=50)] = 5,
 def issue_nearby(issue_id: Id, actor: Actor = deps.actor("issues:triage"),
                  store: Store = Depends(deps.store)):
     """Open issues of the same category within its duplicate radius: merge candidates."""
-    with store.snapshot() as tx:
-        issue = read.fetch(tx, actor, issue_id)
-        return nearby_open(tx, actor, issue["category_code"], issue["lon"], issue["lat"],
-                           exclude=issue_id)
+    return merge_candidates(store, actor, issue_id)
 
 
 def _transition(action: str, scope: str, body_model, summary: str):
@@ -182,15 +156,6 @@ for _action, _scope, _model, _summary in (
     _transition(_action, _scope, _model, _summary)
 
 
-def _photo_type(data: bytes) -> str:
-    for magic, media in PHOTO_TYPES.items():
-        if data.startswith(magic):
-            return media
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
-
-
 @router.post("/issues/{issue_id}/photos", status_code=201, response_model=schemas.Photo,
              responses={409: {"description": "the issue is closed: no more photos"}})
 def add_photo(issue_id: Id, file: UploadFile, request: Request,
@@ -200,53 +165,23 @@ def add_photo(issue_id: Id, file: UploadFile, request: Request,
     """Attach a photo (multipart upload; never a URL to fetch)."""
     # The body limit (api.limits) has bounded the upload already; it is read here, in the
     # thread pool, from the spooled file, like the database work that follows.
-    data = file.file.read()
-    if not data:
-        raise InvalidInput("the photo is empty")
-    media = _photo_type(data)
-    digest = hashlib.sha256(data).hexdigest()
-
-    def make(idem):
-        with store.tx() as tx:
-            issue = read.fetch(tx, actor, issue_id, hold=True)  # not closed meanwhile
-            if issue["state"] in TERMINAL:
-                raise StateConflict(f"issue {issue_id} is {issue['state']}: no more photos",
-                                    [], issue["state"])
-            row = tx.one("INSERT INTO photo (issue_id, content_type, data, sha256, uploaded_by, "
-                         "uploaded_at) VALUES (:i, :c, :d, :h, :u, :now) RETURNING id",
-                         {"i": issue_id, "c": media, "d": data, "h": digest,
-                          "u": actor.username, "now": now})
-            body = {"id": int(row["id"]), "issue_id": issue_id, "content_type": media,
-                    "size": len(data), "sha256": digest, "uploaded_by": actor.username,
-                    "uploaded_at": now.isoformat()}
-            remember(tx, idem, 201, body, now)
-        return body
-
-    return idempotent(store, actor, idempotency_key, request, {"sha256": digest}, make)
+    photo = photos.Photo.of(file.file.read())
+    return idempotent(store, actor, idempotency_key, request, {"sha256": photo.sha256},
+                      lambda idem: photos.attach(store, actor, issue_id, photo, now, idem))
 
 
 @router.get("/issues/{issue_id}/photos", response_model=list[schemas.Photo])
 def list_photos(issue_id: Id, actor: Actor = deps.actor("issues:read"),
                 store: Store = Depends(deps.store)):
-    with store.snapshot() as tx:
-        read.fetch(tx, actor, issue_id)
-        rows = tx.rows("SELECT id, issue_id, content_type, length(data) AS size, sha256, "
-                       "uploaded_by, uploaded_at FROM photo WHERE issue_id = :i ORDER BY id",
-                       {"i": issue_id})
-    return [{**r, "uploaded_at": as_dt(r["uploaded_at"])} for r in rows]
+    return photos.list_photos(store, actor, issue_id)
 
 
 @router.get("/issues/{issue_id}/photos/{photo_id}", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
 def get_photo(issue_id: Id, photo_id: Id, actor: Actor = deps.actor("issues:read"),
               store: Store = Depends(deps.store)):
-    with store.snapshot() as tx:
-        read.fetch(tx, actor, issue_id)
-        row = tx.one("SELECT content_type, data FROM photo WHERE id = :p AND issue_id = :i",
-                     {"p": photo_id, "i": issue_id})
-    if row is None:
-        raise NotFound(f"issue {issue_id} has no photo {photo_id}")
-    return Response(bytes(row["data"]), media_type=row["content_type"],
+    media, data = photos.get_photo(store, actor, issue_id, photo_id)
+    return Response(data, media_type=media,
                     headers={"X-Content-Type-Options": "nosniff",
                              "Cache-Control": "private, max-age=3600"})
 

@@ -3,11 +3,7 @@ cameras, key sites, teams and issues; filtered by bbox, paged, live layers never
 
 from __future__ import annotations
 
-import threading
-import time
-import weakref
 from datetime import datetime
-from itertools import compress
 from typing import Annotated, Literal
 
 import numpy as np
@@ -15,23 +11,24 @@ import shapely
 from fastapi import APIRouter, Depends, Query
 
 from api import deps
-from api.geojson import MEDIA_TYPE, collection, simplified
-from api.routes.issues import Bbox, Category, Code, Id, Network, State, issue_query
+from api.deps import Bbox, Category, Code, Id, Limit, Network, Offset, State, issue_query
+from api.geojson import MEDIA_TYPE, collection
 from geo.cameras import view_sectors
 from geo.casework import read
-from geo.casework.dispatch import list_teams
 from geo.casework.dispatchview import MAX_NEARBY_M, dispatch_view
 from geo.casework.scope import Actor
+from geo.codes import at_level
+from geo.layers.areas import areas as area_outlines
+from geo.layers.grids import grid_page
+from geo.layers.points import in_box, teams_in_box
 from geo.store import Store
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"])
 GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}}
-LayerLimit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
 Simplify = Annotated[float, Query(ge=0, le=500, description="simplification tolerance, metres")]
 
 
 _NO_LOAD = {"open": 0, "yellow": 0, "overdue": 0, "worst_light": None}
-_AREA_LEVEL = {"districts": "district", "streets": "street", "communities": "community"}
 
 
 def _paging(limit: int, offset: int, returned: int, matched: int) -> dict:
@@ -41,35 +38,19 @@ def _paging(limit: int, offset: int, returned: int, matched: int) -> dict:
 
 @router.get("/grids", responses=GEOJSON)
 def grids(bbox: Bbox = None, street: Code = None, simplify_m: Simplify = 0.0,
-          limit: LayerLimit = 1000, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+          limit: Limit = 1000, offset: Offset = 0,
           actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store),
           now: datetime = Depends(deps.now)):
     """Current grids in the box, with the open issues in each that you may see: open, yellow
     (80% of a step's time used), overdue and the worst light."""
-    box = read.parse_bbox(bbox)
-    with store.snapshot() as tx:
-        d = tx.dialect
-        cond, params = ["g.valid_to IS NULL"], {}
-        if box:
-            cond.append(d.polygon_in_bbox("g"))
-            params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), box,
-                              strict=True))
-        if street:
-            cond.append("substr(g.code, 1, 9) = :street")
-            params["street"] = street
-        where = " AND ".join(cond)
-        matched = tx.one(f"SELECT count(*) AS n FROM grid g WHERE {where}", params)["n"]
-        rows = tx.rows(f"SELECT g.code, g.name, g.community_code, g.households, "
-                       f"{d.wkb('g.geom')} AS wkb FROM grid g WHERE {where} ORDER BY g.code "
-                       "LIMIT :limit OFFSET :offset", {**params, "limit": limit, "offset": offset})
-        load = read.open_load(tx, actor, "grid", [r["code"] for r in rows], now)
-    geoms = simplified(shapely.from_wkb([bytes(r["wkb"]) for r in rows]), simplify_m)
+    page = grid_page(store, actor, read.parse_bbox(bbox), street, limit, offset, now, simplify_m)
     props = [{"code": r["code"], "name": r["name"], "community_code": r["community_code"],
-              "street_code": r["code"][:9], "district_code": r["code"][:6],
+              "street_code": at_level(r["code"], "street"),
+              "district_code": at_level(r["code"], "district"),
               "households": r["households"],
-              **load.get(r["code"], _NO_LOAD)} for r in rows]
-    return collection([r["code"] for r in rows], geoms, props, live=True,
-                      **_paging(limit, offset, len(rows), int(matched)))
+              **page.load.get(r["code"], _NO_LOAD)} for r in page.rows]
+    return collection([r["code"] for r in page.rows], page.geoms, props, live=True,
+                      **_paging(limit, offset, len(page.rows), page.matched))
 
 
 @router.get("/areas/{level}", responses=GEOJSON)
@@ -78,45 +59,9 @@ def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = No
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """District, street or community outlines, with the open issues in each that you may see
     (open, yellow, overdue and the worst light), as on the grids layer."""
-    codes, geoms, props = _outlines(store, level, simplify_m)
-    box = read.parse_bbox(bbox)
-    if box is not None:
-        keep = shapely.intersects(geoms, shapely.box(*box))
-        codes, geoms, props = list(compress(codes, keep)), geoms[keep], list(compress(props, keep))
-    with store.snapshot() as tx:
-        load = read.open_load(tx, actor, _AREA_LEVEL[level], codes, now)
-    return collection(codes, geoms, [p | load.get(p["code"], _NO_LOAD) for p in props])
-
-
-_OUTLINE_TTL_S = 60.0  # area outlines change only when planners publish
-_outline_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_outline_lock = threading.Lock()
-
-
-def _outlines(store: Store, level: str, simplify_m: float):
-    """Codes, simplified geometries and properties of one level's areas, kept for a minute:
-    simplifying street outlines costs far more than serving them, and map clients ask for a
-    handful of tolerances (one per zoom level)."""
-    key = (level, simplify_m)
-    with _outline_lock:
-        cache = _outline_cache.setdefault(store, {})
-        hit = cache.get(key)
-    if hit and time.monotonic() - hit[0] < _OUTLINE_TTL_S:
-        return hit[1]
-    frame = store.read_layer(level)
-    value = (list(frame.code), simplified(frame.geometry.values, simplify_m),
-             frame.drop(columns="geometry").to_dict("records"))
-    with _outline_lock:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = (time.monotonic(), value)
-    return value
-
-
-def _in_box(frame, box):
-    if box is None:
-        return frame
-    return frame[frame.intersects(shapely.box(*box))]
+    found = area_outlines(store, actor, level, read.parse_bbox(bbox), simplify_m, now)
+    return collection(found.codes, found.geoms,
+                      [p | found.load.get(p["code"], _NO_LOAD) for p in found.props])
 
 
 @router.get("/{layer}", responses=GEOJSON)
@@ -126,11 +71,7 @@ def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
     """Cameras (kind, heading, field of view, range, status) or key monitored sites.
 
     `geometry=view` gives cameras as the area they see (a sector, or a circle for domes)."""
-    frame = _in_box(store.read_layer(layer), read.parse_bbox(bbox))
-    if geometry == "view" and layer == "cameras" and len(frame):
-        frame = frame.set_geometry(view_sectors(frame.geometry.x, frame.geometry.y,
-                                                frame.heading_deg, frame.fov_deg, frame.range_m))
-    frame = frame.drop(columns=[c for c in ("stream_ref",) if c in frame])  # opaque, internal
+    frame = in_box(store, layer, read.parse_bbox(bbox), view=geometry == "view")
     props = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
              for r in frame.drop(columns="geometry").to_dict("records")]
     return collection(list(frame.id), frame.geometry.values, props)
@@ -140,10 +81,7 @@ def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
 def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Teams at their last reported positions (home base if none), with status."""
-    box = read.parse_bbox(bbox)
-    rows = list_teams(store, actor)
-    if box:
-        rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]
+    rows = teams_in_box(store, actor, read.parse_bbox(bbox))
     geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
     props = [{k: v for k, v in r.items() if k not in ("id", "lon", "lat")} |
              {"position_age_s": None if r["position_at"] is None
@@ -154,8 +92,8 @@ def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
 @router.get("/live/issues", responses=GEOJSON)
 def issues(state: State = None, category: Category = None, grid: Code = None,
            since: deps.Timestamp | None = None, until: deps.Timestamp | None = None,
-           bbox: Bbox = None, open_only: bool = True, limit: LayerLimit = 1000,
-           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0, network: Network = None,
+           bbox: Bbox = None, open_only: bool = True, limit: Limit = 1000,
+           offset: Offset = 0, network: Network = None,
            actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.store),
            now: datetime = Depends(deps.now)):
     """Issues you may see as points, with state, light and category; open ones by default."""

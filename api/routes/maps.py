@@ -16,13 +16,12 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api import deps
 from api.auth import current_actor
-from api.routes.hotspots import cached_study, checked, study_query
-from api.routes.issues import Category, Id
+from api.deps import Category, Id, analysis_params, cached_study, study_query
 from geo.casework import read
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
-from geo.crs import METRIC_EPSG
 from geo.hotspots.reports import day
+from geo.layers.mapview import area_levels, jurisdiction_bounds, street_bounds
 from geo.planning.drafts import get_draft
 from geo.store import Store
 from maps import assets
@@ -90,30 +89,6 @@ def _viewer(request: Request, scopes: list[str]) -> Actor | Response:
 
 def _html(request: Request, text: str) -> HTMLResponse:
     return HTMLResponse(text, headers=_headers(request.app.state.settings))
-
-
-def area_levels(store: Store, streets) -> list[dict]:
-    """Grids, communities and streets with their mean area in m² (EPSG:4551), finest first:
-    the live map draws the finest level of which not too many fit in the view."""
-    city_m2 = float(streets.to_crs(METRIC_EPSG).area.sum())
-    with store.snapshot() as tx:
-        counts = {level: tx.one(f"SELECT count(*) AS n FROM {table}{where}")["n"]
-                  for level, table, where in (("grids", "grid", " WHERE valid_to IS NULL"),
-                                              ("communities", "community", ""),
-                                              ("streets", "street", ""))}
-    return [{"level": level, "mean_m2": round(city_m2 / max(int(n), 1))}
-            for level, n in counts.items()]
-
-
-def jurisdiction_bounds(streets, actor: Actor) -> tuple[float, float, float, float]:
-    """The extent of the streets in `actor`'s jurisdiction (the whole city for admins, or when
-    the jurisdiction names no street we hold)."""
-    if actor.role != "admin" and actor.jurisdiction:
-        mine = streets[streets.code.isin(actor.jurisdiction) |
-                       streets.code.str[:6].isin(actor.jurisdiction)]
-        if len(mine):
-            streets = mine
-    return tuple(float(v) for v in streets.total_bounds)
 
 
 def _who(actor: Actor) -> str:
@@ -188,7 +163,7 @@ def hotspots(request: Request, category: Category = None, area: str | None = Non
         return viewer
     try:
         q = study_query(category, area or None, day(since, "From"), day(until, "To"), now)
-        params = checked(slice=slice, bins=bins)
+        params = analysis_params(slice=slice, bins=bins)
         study = cached_study(store, viewer, q)
         text = hotspot_page(request.app.state.settings, study, params,
                             store.read_layer("streets"), who=_who(viewer))
@@ -211,8 +186,6 @@ def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
         draft = get_draft(store, viewer, draft_id)
     except NotFound as exc:
         return _message(request, 404, "No such draft", str(exc))
-    streets = store.read_layer("streets")
-    mine = streets[streets.code == draft.area_code[:9]]
-    bounds = tuple(float(v) for v in (mine if len(mine) else streets).total_bounds)
+    bounds = street_bounds(store.read_layer("streets"), draft.area_code)
     m = editor_map(request.app.state.settings, draft_id, bounds, _who(viewer))
     return _html(request, page(m, f"griddispatch: grid editor, draft {draft_id}"))

@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api import deps
+from api.deps import Id
 from api.schemas import MAX_ID
+from geo.casework import public
 from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound
 from geo.casework.intake import Report, report
-from geo.casework.read import issue_columns
 from geo.casework.users import actor_for_api_key
 from geo.store import Store
 from geo.store.base import utc
@@ -71,7 +72,6 @@ XML = {200: {"content": _XML, "description": "JSON or XML by the path's extensio
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[Depends(client_params)],
                    responses=ERRORS)
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Format = Literal["json", "xml"]
 PUBLIC_DECIMALS = 3  # about 100 m: enough to see the place, not the doorway
 MAX_REQUESTS = 1000
@@ -184,16 +184,8 @@ def _public(row: dict, street_names: dict[str, str]) -> dict:
     }
 
 
-def _requests(store: Store, where: str, params: dict, limit: int = MAX_REQUESTS) -> list[dict]:
-    with store.snapshot() as tx:
-        rows = tx.rows(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE {where} "
-                       "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit",
-                       {**params, "limit": limit})
-        codes = sorted({r["street_code"] for r in rows if r["street_code"]})
-        names = {r["code"]: r["name"] for r in tx.rows(
-            f"SELECT code, name FROM street s WHERE {tx.dialect.in_list('s.code', 'codes')}",
-            {"codes": codes})} if codes else {}
-    return [_public(r, names) for r in rows]
+def _public_list(found: public.Published) -> list[dict]:
+    return [_public(r, found.street_names) for r in found.rows]
 
 
 @router.get("/requests.{fmt}", responses=XML)
@@ -205,42 +197,34 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
                  end_date: deps.Timestamp | None = None,
                  status: Literal["open", "closed"] | None = None):
     """Public list of requests (the last 90 days unless dates are given; at most 1000)."""
-    cond, params = ["i.grid_code IS NOT NULL"], {}
-    d = store.dialect
+    ids = codes = window = None
     if service_request_id:
         try:
-            ids = [int(v) for v in service_request_id.split(",") if v.strip()]
+            ids = tuple(int(v) for v in service_request_id.split(",") if v.strip())
             if not all(1 <= i <= MAX_ID for i in ids):
                 raise ValueError
         except ValueError:
             return error_response(400, "service_request_id must be a comma-separated list of ids",
                                   fmt)
-        cond.append(d.in_list("i.id", "ids"))
-        params["ids"] = ids
     else:
         end = utc(end_date) or now
         start = utc(start_date) or end - DEFAULT_WINDOW
         if start >= end:
             return error_response(400, "start_date must be before end_date", fmt)
-        cond += ["i.reported_at >= :start", "i.reported_at < :end"]
-        params.update(start=start, end=end)
+        window = (start, end)
     if service_code:
-        codes = [c for c in service_code.split(",") if c]
+        codes = tuple(c for c in service_code.split(",") if c)
         unknown = [c for c in codes if c not in CATEGORY_BY_CODE]
         if unknown:
             return error_response(400, f"unknown service_code {', '.join(unknown)}", fmt)
-        cond.append(d.in_list("i.category_code", "codes"))
-        params["codes"] = codes
-    if status:
-        cond.append(("NOT " if status == "open" else "") + d.in_list("i.state", "terminal"))
-        params["terminal"] = list(TERMINAL)
-    items = _requests(store, " AND ".join(cond), params)
-    return respond(items, fmt, "service_requests", "request")
+    found = public.requests(store, MAX_REQUESTS, ids=ids, window=window, categories=codes,
+                            status=status)
+    return respond(_public_list(found), fmt, "service_requests", "request")
 
 
 @router.get("/requests/{request_id}.{fmt}", responses=XML)
 def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store)):
-    items = _requests(store, "i.id = :id AND i.grid_code IS NOT NULL", {"id": request_id}, 1)
+    items = _public_list(public.request(store, request_id))
     if not items:
         return error_response(404, f"no service request {request_id}", fmt)
     return respond(items, fmt, "service_requests", "request")
@@ -249,11 +233,10 @@ def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store))
 @router.get("/tokens/{token}.{fmt}", responses=XML)
 def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
               store: Store = Depends(deps.store)):
-    with store.snapshot() as tx:
-        row = tx.one("SELECT id FROM issue WHERE open311_token = :t", {"t": token})
-    if row is None:
+    issue_id = public.request_for_token(store, token)
+    if issue_id is None:
         return error_response(404, "no service request with this token", fmt)
-    return respond([{"service_request_id": str(row["id"]), "token": token}], fmt,
+    return respond([{"service_request_id": str(issue_id), "token": token}], fmt,
                    "service_requests", "request")
 
 
