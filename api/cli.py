@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fixtures.defaults import DEFAULT_GRIDS, DEFAULT_ISSUES, DEFAULT_SEED
 from geo.crs import SOURCE_CRS, CoordinateError
 from geo.model import TeamFilter
-from geo.store import Store, StoreError, default_url, open_store
+from geo.store import LAYERS, Store, StoreError, default_url, open_store
 from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
 from geo.workflow import ROLES
 
-EXPORT_LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets",
-                 "communities")
 _CHUNK = 200_000
 
 
@@ -92,7 +91,7 @@ def _build_demo_if_empty(store: Store):
     store.migrate()
     if store.counts()["grids"]:
         return None
-    _say("building the demo city (2,000 grids, 20,000 issues)…")
+    _say(f"building the demo city ({DEFAULT_GRIDS:,} grids, {DEFAULT_ISSUES:,} issues)…")
     city = generate(progress=_say)
     _load_demo(store, city)
     return city
@@ -358,15 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help="create or upgrade the schema").set_defaults(run=cmd_init)
 
     p = sub.add_parser("demo-data", help="load the generated demo Jilin City")
-    p.add_argument("--grids", type=int, default=2000)
-    p.add_argument("--issues", type=int, default=20000)
-    p.add_argument("--seed", type=int, default=20261122)
+    p.add_argument("--grids", type=int, default=DEFAULT_GRIDS)
+    p.add_argument("--issues", type=int, default=DEFAULT_ISSUES)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--replace", action="store_true",
                    help="delete every layer first if the database already holds data")
     p.set_defaults(run=cmd_demo_data)
 
     p = sub.add_parser("export", help="write a layer to .geojson or .gpkg")
-    p.add_argument("layer", choices=EXPORT_LAYERS)
+    p.add_argument("layer", choices=LAYERS)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(run=cmd_export)
 

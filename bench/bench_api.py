@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures import accounts  # noqa: E402
 from fixtures.jilin import generate  # noqa: E402
+from geo.codes import LENGTHS  # noqa: E402
 from geo.store import open_store  # noqa: E402
 from geo.taxonomy import CATEGORIES  # noqa: E402
 
@@ -213,7 +214,7 @@ def main() -> None:
     with open_store(sqlite_url) as store, store.tx() as tx:
         streets = set(json.loads(tx.one("SELECT jurisdiction FROM app_user WHERE username = "
                                         "'dispatcher'")["jurisdiction"]))
-    grids = city.grids[city.grids.code.str[:9].isin(streets)]
+    grids = city.grids[city.grids.code.str[:LENGTHS["street"]].isin(streets)]
     centroids = grids.geometry.representative_point()
     points = np.column_stack([centroids.x, centroids.y])
     print(f"demo city: {len(city.grids):,} grids, {len(city.teams):,} teams; reports go to "
@@ -226,7 +227,7 @@ def main() -> None:
     cluster = None
     url = args.db
     if url is None:
-        from geo.store.throwaway import start
+        from tests.pgcluster import start
 
         cluster = start()
         url = cluster.new_database("bench")

@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one round")
     args = parser.parse_args()
     city = generate()
-    from geo.store.throwaway import start
+    from tests.pgcluster import start
 
     cluster = start()
     try:

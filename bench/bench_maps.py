@@ -128,7 +128,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cluster = None
         if args.backend == "postgis":
-            from geo.store.throwaway import start
+            from tests.pgcluster import start
             cluster = start()
             url = cluster.url("postgres")
         else:

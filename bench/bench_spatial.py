@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,11 +20,14 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from fixtures.jilin import generate
-from geo.gridindex import GridIndex
-from geo.model import TeamFilter
-from geo.store import open_store
-from geo.store.throwaway import start
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fixtures.jilin import generate  # noqa: E402
+from geo.gridindex import GridIndex  # noqa: E402
+from geo.model import TeamFilter  # noqa: E402
+from geo.store import open_store  # noqa: E402
+from tests.pgcluster import start  # noqa: E402
 
 
 def median_seconds(fn, repeat: int) -> float:

@@ -73,7 +73,7 @@ def main() -> None:
     if args.backend in ("both", "postgis"):
         cluster, url = None, args.db
         if url is None:
-            from geo.store.throwaway import start
+            from tests.pgcluster import start
 
             cluster = start()
             url = cluster.new_database("crash")

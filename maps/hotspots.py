@@ -15,6 +15,7 @@ import folium
 import numpy as np
 from folium.plugins import HeatMapWithTime
 
+from geo.codes import LENGTHS
 from geo.crs import from_metric, to_metric
 from geo.hotspots import budget
 from geo.hotspots.analysis import Layer, analyse
@@ -222,7 +223,7 @@ def hotspot_page(settings, study, params, streets, form: bool = True,
     with budget.time_limit():
         results = analyse(study.reports, study.bins(params.bins, None), study.query, params,
                           study.area_m2)
-    covered = set(study.grids.code.str[:9])
+    covered = set(study.grids.code.str[:LENGTHS["street"]])
     streets = streets[streets.code.isin(covered)] if streets is not None else None
     m = hotspot_map(settings, results, filters, len(study.reports),
                     tuple(float(v) for v in study.grids.total_bounds), streets, form, who)

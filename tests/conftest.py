@@ -17,7 +17,7 @@ import pytest
 from fixtures import accounts
 from fixtures.jilin import generate
 from geo.store import open_store
-from geo.store.throwaway import start
+from tests.pgcluster import start
 from tests.processes import two_servers  # noqa: F401 - server processes, for any module
 
 TEST_GRIDS = 400

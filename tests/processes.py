@@ -168,10 +168,11 @@ def jurisdiction_points(store, landmarks: dict, streets: list[str] | None = None
     """(lon, lat) inside each grid of the demo staff's streets (those of the story places),
     where the demo dispatcher may report."""
     from fixtures.accounts import STORY_PLACES
+    from geo.codes import LENGTHS
 
     streets = streets or sorted({store.locate(*landmarks[p]).street_code for p in STORY_PLACES})
     grids = store.read_layer("grids")
-    inner = grids[grids.code.str[:9].isin(streets)].geometry.representative_point()
+    inner = grids[grids.code.str[:LENGTHS["street"]].isin(streets)].geometry.representative_point()
     return list(zip(inner.x, inner.y, strict=True))
 
 

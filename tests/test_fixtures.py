@@ -5,6 +5,7 @@ import pandas as pd
 import shapely
 
 from fixtures.jilin import LAODONG_CLEARED, NIGHT_MARKET_CLOSED, generate
+from geo.codes import LENGTHS
 from geo.crs import to_metric
 
 
@@ -28,7 +29,7 @@ def test_grids_tile_their_communities_without_overlap(city):
     for code, part in g.groupby("community_code"):
         outline = communities.geometry[code]
         assert abs(shapely.coverage_union_all(part.geometry.to_numpy()).area - outline.area) < 1
-    assert (g.code.str[:12] == g.community_code).all()
+    assert (g.code.str[:LENGTHS["community"]] == g.community_code).all()
 
 
 def test_named_places_and_seed_counts(city):

@@ -16,7 +16,7 @@ from geo.casework.dispatch import get_mode, rosters
 from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
-from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_metric, to_storage
+from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, degree_box, to_metric, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
 from geo.store.sql import DatabaseBusy, Tx, as_dt
@@ -62,16 +62,15 @@ def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float
     may see."""
     radius = radius_m or CATEGORY_BY_CODE[category_code].duplicate_radius_m
     d = tx.dialect
-    pad_lat = radius / 110_000.0 * 1.5  # a generous box; the exact test is in metres below
-    pad_lon = pad_lat / max(np.cos(np.radians(lat)), 0.01)
+    # A generous box; the exact test in metres is below.
+    west, south, east, north = degree_box(lon, lat, 1.5 * radius)
     where, params = visible_issues(actor, d)
     rows = tx.rows(
         f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
         f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
         f"{read.is_open('i')} AND {d.in_bbox('i')}",
         {**params, "cat": category_code, "exclude": exclude or -1,
-         "bbox_minx": lon - pad_lon, "bbox_maxx": lon + pad_lon,
-         "bbox_miny": lat - pad_lat, "bbox_maxy": lat + pad_lat})
+         "bbox_minx": west, "bbox_maxx": east, "bbox_miny": south, "bbox_maxy": north})
     if not rows:
         return []
     px, py = to_metric([lon], [lat])

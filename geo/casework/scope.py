@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.codes import LENGTHS, at_level
 from geo.store.sql import Dialect
 
 # Roles that see issues by area (district or street codes in their jurisdiction).
@@ -29,7 +30,8 @@ class Actor:
             return True
         if street_code is None:
             return False
-        return street_code in self.jurisdiction or street_code[:6] in self.jurisdiction
+        return (street_code in self.jurisdiction
+                or at_level(street_code, "district") in self.jurisdiction)
 
 
 def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dict]:
@@ -59,6 +61,6 @@ def visible_teams(actor: Actor, d: Dialect, alias: str = "t") -> tuple[str, dict
         return f"{alias}.id = :own_team", {"own_team": actor.team_id or ""}
     if actor.role in AREA_ROLES:
         return (d.list_in_areas(f"{alias}.jurisdiction", "streets", "districts"),
-                {"streets": [c for c in actor.jurisdiction if len(c) == 9],
-                 "districts": [c for c in actor.jurisdiction if len(c) == 6]})
+                {"streets": [c for c in actor.jurisdiction if len(c) == LENGTHS["street"]],
+                 "districts": [c for c in actor.jurisdiction if len(c) == LENGTHS["district"]]})
     return "1 = 0", {}

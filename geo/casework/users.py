@@ -26,6 +26,9 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 # Verifying against this keeps the time of a failed login the same for unknown users.
 _DUMMY_HASH = _HASHER.hash("not a password")
 
+# A jurisdiction is made of districts and streets, told apart by the length of their codes.
+_JURISDICTION_LEVELS = {codes.LENGTHS[level]: level for level in ("district", "street")}
+
 DEMO_PASSWORD = "demo"
 DEMO_API_KEY = "demo"
 
@@ -37,11 +40,12 @@ def _check(username: str, role: str, jurisdiction: list[str], team_id: str | Non
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     for code in jurisdiction:
-        if len(code) not in (6, 9):
+        level = _JURISDICTION_LEVELS.get(len(code))
+        if level is None:
             raise InvalidInput(f"jurisdiction {code!r} must be a district (6 digits) or street "
                                "(9 digits) code")
         try:
-            codes.check(code, "district" if len(code) == 6 else "street")
+            codes.check(code, level)
         except codes.CodeError as exc:
             raise InvalidInput(str(exc)) from None
     if role == "team" and not team_id:

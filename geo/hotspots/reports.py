@@ -15,13 +15,14 @@ import shapely
 
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
+from geo.codes import LENGTHS, at_level
 from geo.crs import to_metric
 from geo.store import Store
 from geo.taxonomy import CATEGORY_BY_CODE
 
 MAX_WINDOW = timedelta(days=3 * 366)
 DEFAULT_WINDOW = timedelta(days=365)
-_AREA_COLUMN = {6: "district_code", 9: "street_code", 12: "community_code", 15: "grid_code"}
+_AREA_COLUMN = {length: f"{level}_code" for level, length in LENGTHS.items()}
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def study_grids(store: Store, actor: Actor, area: str | None) -> gpd.GeoDataFram
     grids = store.read_layer("grids")
     if actor.role != "admin":
         # Only roles that see by area have an area to analyse.
-        covered = [actor.role in AREA_ROLES and actor.covers(str(c)[:9]) for c in grids.code]
+        covered = [actor.role in AREA_ROLES and actor.covers(at_level(str(c), "street"))
+                   for c in grids.code]
         grids = grids[np.array(covered, bool)]
     if area is not None:
         grids = grids[grids.code.str.startswith(area)]

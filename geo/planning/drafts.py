@@ -23,6 +23,7 @@ from geo.casework.errors import (
     StateConflict,
 )
 from geo.casework.scope import Actor
+from geo.codes import LENGTHS, at_level
 from geo.crs import area_m2
 from geo.planning.validate import UNMEASURABLE, Problem, validate
 from geo.store import Store
@@ -78,16 +79,16 @@ def _insert(tx: Tx, draft_id: int, key: str, code: str | None, community: str, n
             "h": households, "g": wkb})
 
 
-LEVEL_TABLE = {6: "district", 9: "street", 12: "community"}
+LEVEL_TABLE = {LENGTHS[level]: level for level in ("district", "street", "community")}
 
 
 def _covers(actor: Actor, area_code: str) -> bool:
     """A district's draft needs the whole district in the jurisdiction."""
     if actor.role == "admin":
         return True
-    if len(area_code) == 6:
+    if len(area_code) == LENGTHS["district"]:
         return area_code in actor.jurisdiction
-    return actor.covers(area_code[:9])
+    return actor.covers(at_level(area_code, "street"))
 
 
 def _covering(actor: Actor, area_code: str) -> None:
@@ -306,12 +307,12 @@ def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | Non
         area = draft.area_code
         outlines = [(r["code"], shapely.from_wkb(bytes(r["wkb"]))) for r in tx.rows(
             f"SELECT code, {tx.dialect.wkb('geom')} AS wkb FROM community "
-            "WHERE substr(code, 1, :n) = :a OR code = substr(:a, 1, 12) ORDER BY code",
-            {"n": len(area), "a": area})]
+            "WHERE substr(code, 1, :n) = :a OR code = :community ORDER BY code",
+            {"n": len(area), "a": area, "community": at_level(area, "community")})]
         grids = []
         for k, (code, name, geom) in enumerate(zip(codes, names, geoms, strict=True)):
-            keep = code if code and len(code) == 15 and code.startswith(area) else None
-            home = keep[:12] if keep else _community_of(geom, outlines, area)
+            keep = code if code and len(code) == LENGTHS["grid"] and code.startswith(area) else None
+            home = at_level(keep, "community") if keep else _community_of(geom, outlines, area)
             geom = shapely.Polygon() if geom is None else geom  # reported as empty
             grids.append(DraftGrid(keep or f"file{k + 1}", keep, home, name or "", None, geom, 1))
         keys = [g.key for g in grids]
@@ -325,7 +326,7 @@ def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | Non
 def _community_of(geom, outlines, area: str) -> str:
     """The community a new grid belongs to: the area itself, or the community of the street
     that holds its inner point (the first one when the geometry cannot say)."""
-    if len(area) == 12:
+    if len(area) == LENGTHS["community"]:
         return area
     if geom is not None and not geom.is_empty and geom.is_valid:
         inner = geom.representative_point()
@@ -354,7 +355,7 @@ def check_draft(store: Store, actor: Actor, draft_id: int) -> tuple[Draft, list[
     geoms = [g.geom for g in draft.grids]
     problems = validate(labels, geoms, area_outline(store, draft.area_code), draft.area_code,
                         unassigned={g.key for g in draft.grids if not g.code})
-    if len(draft.area_code) < 12:
+    if len(draft.area_code) < LENGTHS["community"]:
         broken = {p.codes[0] for p in problems if p.kind in UNMEASURABLE}
         communities = store.read_layer("communities").set_index("code").geometry
         groups: dict[str, list] = {}

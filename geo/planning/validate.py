@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from geo.codes import LENGTHS, CodeError, check
-from geo.crs import area_m2
+from geo.crs import METRES_PER_DEGREE, area_m2
 
 MAX_VERTICES = 10_000  # a grid is a few blocks; more means a traced raster or an error
 MIN_AREA_M2 = 2_000.0  # smaller than a courtyard: a sliver left by editing
@@ -149,7 +149,7 @@ def _m2(geom) -> float:
     are tiny in lon/lat are scaled, not projected."""
     if geom.is_empty:
         return 0.0
-    rough = geom.area * 111_320.0**2 * math.cos(math.radians(geom.centroid.y))
+    rough = geom.area * METRES_PER_DEGREE**2 * math.cos(math.radians(geom.centroid.y))
     return rough if rough < 100.0 else float(area_m2(geom))
 
 
