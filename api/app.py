@@ -43,12 +43,13 @@ HEALTH_TIMEOUT_S = 2.0  # a health probe answers "down" rather than wait for a s
 
 
 def start_store(settings: Settings, store: Store | None) -> Store:
-    """The store to serve (the given one, else opened from the settings), checked: initialised,
-    and safe to serve as configured."""
+    """The store to serve, open and checked (initialised, and safe to serve as configured):
+    the given one, opened if it is not yet (as `store_for` makes them), else one opened from
+    the settings. One opened from the settings is closed again if it cannot be served; a
+    given one is its owner's to close."""
     opened = store is None
-    if opened:
-        store = open_store(settings.database_url, settings.statement_timeout_ms,
-                           settings.pool_size)
+    store = open_store(settings.database_url, settings.statement_timeout_ms,
+                       settings.pool_size) if opened else store.open()
     try:
         if store.schema_version() is None:
             raise StoreError("the database is not initialised: run `griddispatch init` (or "
@@ -68,7 +69,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await run_in_threadpool(start_store, settings, store)
+        try:
+            app.state.store = await run_in_threadpool(start_store, settings, store)
+        except Exception as exc:
+            app.state.start_error = exc  # a server that only logs it can still be asked why
+            raise
         try:
             yield
         finally:
@@ -111,16 +116,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     for module in (auth, issues, teams, layers, hotspots, plans, open311, maps):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["meta"], responses={503: {
-        "description": "the database does not answer: `detail` says why, `status` is down"}})
-    def health(served: Store = Depends(deps.store)):
+    @app.get("/healthz", tags=["meta"], response_model=dict, responses={503: {
+        "description": "the database does not answer: `detail` says why, `status` is down",
+        "headers": {}}})  # the probe's own 503: it never times out into a Retry-After
+    def health(served: Store = Depends(deps.store)) -> dict | JSONResponse:
         """Liveness, and whether the database answers within a few seconds with its schema
         version (public). A database that does not answer is reported as down, with 503."""
-        problem = served.ping(HEALTH_TIMEOUT_S)
+        schema, problem = served.health(HEALTH_TIMEOUT_S)
         if problem is not None:
             return JSONResponse({"detail": f"the database does not answer: {problem}",
                                  "status": "down", "backend": served.backend}, status_code=503)
-        return {"status": "ok", "backend": served.backend, "schema": served.schema_version()}
+        return {"status": "ok", "backend": served.backend, "schema": schema}
 
     for name, directory in assets.MOUNTS.items():
         app.mount(f"{assets.PREFIX}/{name}", StaticFiles(directory=directory, check_dir=False),

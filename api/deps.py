@@ -1,6 +1,7 @@
 """Shared request dependencies: the store, the clock, the caller, query times, the parameter
 types several resources declare (ids, codes, categories, a bbox, paging), the issue query
-that lists and layers share, and the hotspot studies that analyses and pages share."""
+that lists and layers share, and the hotspot query and settings that analyses and pages
+share."""
 
 from __future__ import annotations
 
@@ -15,14 +16,12 @@ from api.auth import current_actor
 from api.schemas import MAX_ID
 from geo.casework import read
 from geo.casework.errors import InvalidInput
-from geo.casework.scope import Actor
+from geo.codes import LENGTHS
 from geo.hotspots.analysis import Params
 from geo.hotspots.reports import HotspotQuery
-from geo.hotspots.study import Study, open_study
 from geo.store import Store
 from geo.store.base import utc
 from geo.taxonomy import NETWORKS
-from geo.ttlcache import TTLCache
 from geo.workflow import STATES
 
 # Times the service computes with: windows, slices and numpy/pandas times all stay in range.
@@ -31,7 +30,11 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def store(request: Request) -> Store:
-    return request.app.state.store
+    """The store the service opened when it started."""
+    opened = getattr(request.app.state, "store", None)
+    if opened is None:
+        raise RuntimeError("the service has not started: its lifespan opens the store")
+    return opened
 
 
 def now(request: Request) -> datetime:
@@ -73,7 +76,7 @@ Bbox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS
                                    max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=read.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Code = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$")]
+Code = Annotated[str | None, Query(max_length=LENGTHS["grid"], pattern=r"^[0-9]+$")]
 
 
 def issue_query(states, categories, grid, street, since, until, bbox, limit, offset,
@@ -85,6 +88,8 @@ def issue_query(states, categories, grid, street, since, until, bbox, limit, off
 
 
 def study_query(category, area, since, until, now) -> HotspotQuery:
+    """Query parameters → a checked HotspotQuery (the analyses and the hotspot map share it;
+    the window defaults to the year before `until`, or before now)."""
     return HotspotQuery.build(now, utc(since), utc(until), category or (), area)
 
 
@@ -95,16 +100,3 @@ def analysis_params(**settings) -> Params:
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
 
-
-# What the cached studies may hold in all: their reports (counted, read or not; about 100
-# bytes each), oldest dropped first. Two studies at the reports limit fit.
-STUDIES: TTLCache[Study] = TTLCache(ttl_s=60.0, max_weight=3_000_000,
-                                    weight=lambda study: study.count)
-
-
-def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
-    """The study of `q` for callers with `actor`'s reach, kept for a minute. It holds the
-    area and the report count; the reports are read when an analysis first uses them, so an
-    analysis refused on its price reads none."""
-    return STUDIES.get_or_make(store, (actor.role, actor.jurisdiction, q),
-                               lambda: open_study(store, actor, q))

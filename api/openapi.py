@@ -16,9 +16,11 @@ route depends on, so that a new route is described without anyone remembering to
 | the store | 503 (statement timeout, with Retry-After) |
 
 What only a route knows (its 409, a login's 429) it declares in its `responses`; a status it
-declares without content gets the `Error` schema. Routes under an `own_error_format` prefix
-(Open311's list of errors in JSON or XML, the map pages' HTML) declare their refusals
-themselves and get only the 413 and 503 that the middleware and the timeout handler send.
+declares without content gets the `Error` schema, and one it declares with `headers` (even
+none) is its own answer, given no derived description or headers (/healthz's 503). Routes
+under an `own_error_format` prefix (Open311's list of errors in JSON or XML, the map pages'
+HTML) declare their refusals themselves and get only the 413 and 503 that the middleware and
+the timeout handler send.
 Links say where an issue's or a draft's id comes from, so that clients, and the stateful
 fuzz test, can follow one through its operations.
 """
@@ -213,17 +215,18 @@ def _describe_operation(route: APIRoute, method: str, operation: dict, own: bool
         del responses["422"]  # its own format answers invalid input (declared on the route)
     for status in sorted(derived | {int(s) for s in responses if s.isdigit() and int(s) >= 400}):
         response = responses.setdefault(str(status), {})
+        whole = "headers" in response  # declared whole by the route
         declared = response.get("description")
         if not declared or declared == "Validation Error":
             response["description"] = DESCRIPTIONS.get(status, "failed")
-        elif status in derived and status in DESCRIPTIONS:
+        elif status in derived and status in DESCRIPTIONS and not whole:
             response["description"] = f"{declared}; or {DESCRIPTIONS[status]}"
         content = response.setdefault("content", {})
         if status in derived or not content or _is_fastapi_error(response):
             current = content.get(JSON, {}).get("schema")
             if not current or current.get("$ref", "").endswith(FASTAPI_ERRORS):
                 content[JSON] = {"schema": ERROR_REF}
-        if status in HEADERS:
+        if status in HEADERS and not whole:
             response.setdefault("headers", {}).update(HEADERS[status])
     for status, response in responses.items():
         content = response.get("content", {})

@@ -13,6 +13,7 @@ Sequences start at 001; 000 is never used, so a code never ends a level in zeros
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 LEVELS = ("district", "street", "community", "grid")
 LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 15}
@@ -28,7 +29,19 @@ def level_of(code: str) -> str:
     for level, length in LENGTHS.items():
         if len(code) == length:
             return level
-    raise CodeError(f"code {code!r} has {len(code)} digits; expected 6, 9, 12 or 15")
+    raise CodeError(f"code {code!r} has {len(code)} digits; "
+                    f"expected {_or([str(n) for n in LENGTHS.values()])}")
+
+
+def named_lengths(levels: Sequence[str]) -> str:
+    """Levels with the lengths of their codes, as messages name them: "district (6 digits),
+    street (9) or community (12)"."""
+    return _or([f"{level} ({LENGTHS[level]}{' digits' if i == 0 else ''})"
+                for i, level in enumerate(levels)])
+
+
+def _or(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
 
 
 def check(code: str, level: str) -> str:

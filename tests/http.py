@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -26,17 +27,24 @@ class Server:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
                                 access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
+                failure = getattr(self.app.state, "start_error", None)
+                if failure is not None:
+                    raise failure  # what the lifespan raised, which uvicorn only logs
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
         self.store = self.app.state.store
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self._tokens: dict[str, str] = {}
+
+    def _run(self) -> None:
+        with contextlib.suppress(SystemExit):  # how uvicorn ends a failed start-up
+            self.server.run()
 
     def client(self, user: str | None = None, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}

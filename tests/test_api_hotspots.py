@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from shapely.geometry import shape
 
-from api import deps
 from fixtures.jilin import NIGHT_MARKET_CLOSED, REFERENCE_TIME
 from geo.crs import to_metric
 from geo.hotspots import budget
+from geo.hotspots.study import STUDIES
 from tests.test_api_layers import features
 
 VENDORS = {"category": "L01"}
@@ -210,7 +210,7 @@ def test_an_analysis_out_of_time_stops_with_advice(hot_api, monkeypatch):
 
 def _cached(store, since: str):
     """The cached studies of `store` whose window starts at `since`."""
-    return [study for study in deps.STUDIES.values(store)
+    return [study for study in STUDIES.values(store)
             if study.query.since.isoformat().startswith(since)]
 
 
@@ -235,13 +235,13 @@ def test_the_cached_studies_hold_a_bounded_number_of_reports(hot_api, monkeypatc
     with hot_api.client("operator") as c:
         first = c.get("/api/v1/hotspots/repeats", params={"since": "2026-01-01T00:00:00Z"})
         per_study = first.json()["reports"]
-        monkeypatch.setattr(deps.STUDIES, "max_weight", int(2.5 * per_study))
+        monkeypatch.setattr(STUDIES, "max_weight", int(2.5 * per_study))
         totals = []
         for second in range(1, 5):
             r = c.get("/api/v1/hotspots/repeats",
                       params={"since": f"2026-01-01T00:00:0{second}Z"})
             assert r.status_code == 200 and r.json()["reports"] <= per_study
-            totals.append(deps.STUDIES.total_weight())
+            totals.append(STUDIES.total_weight())
     assert max(totals) <= 2.5 * per_study
     kept = sorted(s.query.since.second for s in _cached(hot_api.store, "2026-01-01T00:00"))
     assert kept == [3, 4]  # the newest, the oldest dropped first

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = sorted((ROOT / "api" / "routes").glob("*.py"))
 GEO = sorted((ROOT / "geo").rglob("*.py"))
-DATA_ACCESS = {"tx", "snapshot", "rows", "one", "run"}
+DATA_ACCESS = {"tx", "snapshot", "rows", "one", "run", "run_many", "columns"}
 SQL = re.compile(r"\b(SELECT |INSERT INTO|UPDATE \w+ SET|DELETE FROM)")
 # Handlers and dependencies that may be `async def`, with the reason each needs no thread:
 # they must not touch the store or compute.
@@ -91,9 +91,11 @@ def test_the_checks_see_what_they_look_for():
     bad = ast.parse("from api.routes.issues import Id\nfrom . import hotspots\n"
                     "async def page(store):\n"
                     "    with store.snapshot() as tx:\n"
-                    "        return tx.rows('SELECT id FROM issue')\n")
+                    "        tx.run_many('DELETE FROM photo', [])\n"
+                    "        return tx.columns('SELECT id FROM issue')\n")
     assert {"api.routes.issues", "api.routes.hotspots"} <= set(_imported(bad, "api.routes"))
     assert any(isinstance(n, ast.AsyncFunctionDef) for n in ast.walk(bad))
     assert {n.func.attr for n in ast.walk(bad) if isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Attribute)} == {"snapshot", "rows"}
+            and isinstance(n.func, ast.Attribute)} == {"snapshot", "run_many", "columns"}
+    assert {"snapshot", "run_many", "columns"} <= DATA_ACCESS
     assert SQL.search("SELECT id FROM issue") and SQL.search("INSERT INTO photo (id)")

@@ -19,14 +19,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from api import deps
-from api.deps import Category, analysis_params, cached_study, study_query
+from api.deps import Category, analysis_params, study_query
 from api.geojson import MEDIA_TYPE, collection
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
+from geo.codes import LENGTHS
 from geo.hotspots import analysis, budget
 from geo.hotspots.analysis import Layer, Params
 from geo.hotspots.reports import HotspotQuery
-from geo.hotspots.study import Study
+from geo.hotspots.study import Study, cached_study
 from geo.store import Store
 
 router = APIRouter(prefix="/api/v1/hotspots", tags=["hotspots"])
@@ -35,7 +36,7 @@ GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureC
            422: {"description": "bad window, category or setting"}}
 SCOPE = "hotspots:read"
 
-Area = Annotated[str | None, Query(max_length=15, pattern=r"^[0-9]+$",
+Area = Annotated[str | None, Query(max_length=LENGTHS["grid"], pattern=r"^[0-9]+$",
                                    description="district, street, community or grid code")]
 Since = Annotated[deps.Timestamp | None, Query(description="start (default: a year before until)")]
 Until = Annotated[deps.Timestamp | None, Query(description="end, exclusive (default: now)")]

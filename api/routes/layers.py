@@ -17,8 +17,8 @@ from geo.cameras import view_sectors
 from geo.casework import read
 from geo.casework.dispatchview import MAX_NEARBY_M, dispatch_view
 from geo.casework.scope import Actor
-from geo.codes import at_level
-from geo.layers.areas import areas as area_outlines
+from geo.codes import LENGTHS
+from geo.layers.areas import areas_in_box
 from geo.layers.grids import grid_page
 from geo.layers.points import in_box, teams_in_box
 from geo.store import Store
@@ -44,9 +44,9 @@ def grids(bbox: Bbox = None, street: Code = None, simplify_m: Simplify = 0.0,
     """Current grids in the box, with the open issues in each that you may see: open, yellow
     (80% of a step's time used), overdue and the worst light."""
     page = grid_page(store, actor, read.parse_bbox(bbox), street, limit, offset, now, simplify_m)
+    street_len, district_len = LENGTHS["street"], LENGTHS["district"]
     props = [{"code": r["code"], "name": r["name"], "community_code": r["community_code"],
-              "street_code": at_level(r["code"], "street"),
-              "district_code": at_level(r["code"], "district"),
+              "street_code": r["code"][:street_len], "district_code": r["code"][:district_len],
               "households": r["households"],
               **page.load.get(r["code"], _NO_LOAD)} for r in page.rows]
     return collection([r["code"] for r in page.rows], page.geoms, props, live=True,
@@ -59,7 +59,7 @@ def areas(level: Literal["districts", "streets", "communities"], bbox: Bbox = No
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """District, street or community outlines, with the open issues in each that you may see
     (open, yellow, overdue and the worst light), as on the grids layer."""
-    found = area_outlines(store, actor, level, read.parse_bbox(bbox), simplify_m, now)
+    found = areas_in_box(store, actor, level, read.parse_bbox(bbox), simplify_m, now)
     return collection(found.codes, found.geoms,
                       [p | found.load.get(p["code"], _NO_LOAD) for p in found.props])
 

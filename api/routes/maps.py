@@ -16,13 +16,11 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api import deps
 from api.auth import current_actor
-from api.deps import Category, Id, analysis_params, cached_study, study_query
-from geo.casework import read
+from api.deps import Category, Id, analysis_params, study_query
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.hotspots.reports import day
-from geo.layers.mapview import area_levels, jurisdiction_bounds, street_bounds
-from geo.planning.drafts import get_draft
+from geo.layers.mapview import draft_bounds, hotspot_view, issue_view, live_view
 from geo.store import Store
 from maps import assets
 from maps.base import page
@@ -127,10 +125,8 @@ def live(request: Request, store: Store = Depends(deps.store)):
     viewer = _viewer(request, ["layers:read", "issues:read"])
     if isinstance(viewer, Response):
         return viewer
-    settings = request.app.state.settings
-    streets = store.read_layer("streets")
-    m = live_map(settings, jurisdiction_bounds(streets, viewer), _who(viewer),
-                 area_levels(store, streets))
+    view = live_view(store, viewer)
+    m = live_map(request.app.state.settings, view.bounds, _who(viewer), view.levels)
     return _html(request, page(m, "griddispatch: live operations"))
 
 
@@ -142,12 +138,11 @@ def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
     if isinstance(viewer, Response):
         return viewer
     try:
-        row = read.get_issue(store, viewer, issue_id, now)
+        view = issue_view(store, viewer, issue_id, now)
     except NotFound as exc:
         return _message(request, 404, "No such issue", str(exc))
-    settings = request.app.state.settings
-    levels = area_levels(store, store.read_layer("streets"))
-    m = dispatch_map(settings, issue_id, row["lon"], row["lat"], _who(viewer), levels)
+    m = dispatch_map(request.app.state.settings, issue_id, view.issue["lon"], view.issue["lat"],
+                     _who(viewer), view.levels)
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
 
 
@@ -164,9 +159,9 @@ def hotspots(request: Request, category: Category = None, area: str | None = Non
     try:
         q = study_query(category, area or None, day(since, "From"), day(until, "To"), now)
         params = analysis_params(slice=slice, bins=bins)
-        study = cached_study(store, viewer, q)
-        text = hotspot_page(request.app.state.settings, study, params,
-                            store.read_layer("streets"), who=_who(viewer))
+        view = hotspot_view(store, viewer, q)
+        text = hotspot_page(request.app.state.settings, view.study, params, view.streets,
+                            who=_who(viewer))
     except InvalidInput as exc:
         return _message(request, 422, "Cannot analyse these filters", str(exc))
     except NotFound as exc:
@@ -183,9 +178,8 @@ def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
     if isinstance(viewer, Response):
         return viewer
     try:
-        draft = get_draft(store, viewer, draft_id)
+        bounds = draft_bounds(store, viewer, draft_id)
     except NotFound as exc:
         return _message(request, 404, "No such draft", str(exc))
-    bounds = street_bounds(store.read_layer("streets"), draft.area_code)
     m = editor_map(request.app.state.settings, draft_id, bounds, _who(viewer))
     return _html(request, page(m, f"griddispatch: grid editor, draft {draft_id}"))

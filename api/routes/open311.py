@@ -217,14 +217,14 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
         unknown = [c for c in codes if c not in CATEGORY_BY_CODE]
         if unknown:
             return error_response(400, f"unknown service_code {', '.join(unknown)}", fmt)
-    found = public.requests(store, MAX_REQUESTS, ids=ids, window=window, categories=codes,
-                            status=status)
+    found = public.published_requests(store, MAX_REQUESTS, ids=ids, window=window,
+                                      categories=codes, status=status)
     return respond(_public_list(found), fmt, "service_requests", "request")
 
 
 @router.get("/requests/{request_id}.{fmt}", responses=XML)
 def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store)):
-    items = _public_list(public.request(store, request_id))
+    items = _public_list(public.published_request(store, request_id))
     if not items:
         return error_response(404, f"no service request {request_id}", fmt)
     return respond(items, fmt, "service_requests", "request")
@@ -233,7 +233,7 @@ def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store))
 @router.get("/tokens/{token}.{fmt}", responses=XML)
 def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
               store: Store = Depends(deps.store)):
-    issue_id = public.request_for_token(store, token)
+    issue_id = public.issue_for_token(store, token)
     if issue_id is None:
         return error_response(404, "no service request with this token", fmt)
     return respond([{"service_request_id": str(issue_id), "token": token}], fmt,

@@ -22,6 +22,7 @@ from api.geojson import MEDIA_TYPE, collection
 from api.schemas import Strict
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
+from geo.codes import LENGTHS
 from geo.planning import drafts
 from geo.planning.impact import impact
 from geo.planning.importing import BoundaryFileError, BoundaryFileTooLarge, read_boundaries
@@ -38,6 +39,8 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=4000,
                                        description="the ETags of what the change is based on")]
 GEOJSON = {200: {"content": {MEDIA_TYPE: {}}, "description": "a GeoJSON FeatureCollection"}}
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# The code of an area a draft may redraw: a district, a street or a community.
+AREA_CODE = "^(" + "|".join(f"[0-9]{{{LENGTHS[level]}}}" for level in drafts.AREA_LEVELS) + ")$"
 
 
 class Geometry(Strict):
@@ -46,7 +49,7 @@ class Geometry(Strict):
 
 
 class OpenIn(Strict):
-    area_code: Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$")]
+    area_code: Annotated[str, Field(pattern=AREA_CODE)]
     title: Annotated[str, Field(max_length=200)] = ""
 
 

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from geo.casework.dispatch import candidates, team_rows
 from geo.casework.errors import InvalidInput
-from geo.casework.intake import nearby_open
+from geo.casework.nearby import nearby_open
 from geo.casework.read import get_issue
 from geo.casework.scope import Actor
 from geo.store import Store
+from geo.store.base import valid_grids
 
 MAX_NEARBY_M = 5000.0
 
@@ -27,7 +28,8 @@ def dispatch_view(store: Store, actor: Actor, issue_id: int, now: datetime, k: i
     with store.snapshot() as tx:
         d = tx.dialect
         grid = tx.one(f"SELECT code, name, {d.wkb('g.geom')} AS wkb FROM grid g "
-                      "WHERE g.code = :code AND g.valid_to IS NULL", {"code": issue["grid_code"]})
+                      f"WHERE g.code = :code AND {valid_grids(None, 'g')}",
+                      {"code": issue["grid_code"]})
         at = ({t["id"]: t for t in team_rows(tx, d.in_list("t.id", "ids"), {"ids": ids})}
               if ids else {})
         nearby = nearby_open(tx, actor, issue["category_code"], issue["lon"], issue["lat"],

@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 import shapely
 from shapely.geometry import Point
 
@@ -15,11 +14,13 @@ from geo.casework import read
 from geo.casework.dispatch import get_mode, rosters
 from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
-from geo.casework.scope import AREA_ROLES, Actor, visible_issues
-from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, degree_box, to_metric, to_storage
+from geo.casework.nearby import nearby_open
+from geo.casework.scope import AREA_ROLES, Actor
+from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
-from geo.store.sql import DatabaseBusy, Tx, as_dt
+from geo.store.base import valid_grids
+from geo.store.sql import DatabaseBusy, Tx
 from geo.taxonomy import CATEGORY_BY_CODE
 from geo.workflow import due_at
 
@@ -54,34 +55,6 @@ def _validate(r: Report) -> tuple[float, float]:
     return float(x[0]), float(y[0])
 
 
-def nearby_open(tx: Tx, actor: Actor, category_code: str, lon: float, lat: float,
-                exclude: int | None = None, limit: int = 10,
-                radius_m: float | None = None) -> list[dict]:
-    """Open issues of the same category within `radius_m` (default: the category's duplicate
-    radius), nearest first (FixMyStreet's "is this already reported?"). Only issues the actor
-    may see."""
-    radius = radius_m or CATEGORY_BY_CODE[category_code].duplicate_radius_m
-    d = tx.dialect
-    # A generous box; the exact test in metres is below.
-    west, south, east, north = degree_box(lon, lat, 1.5 * radius)
-    where, params = visible_issues(actor, d)
-    rows = tx.rows(
-        f"SELECT i.id, i.state, i.reported_at, {d.lon('i')} AS lon, {d.lat('i')} AS lat "
-        f"FROM issue i WHERE {where} AND i.category_code = :cat AND i.id <> :exclude AND "
-        f"{read.is_open('i')} AND {d.in_bbox('i')}",
-        {**params, "cat": category_code, "exclude": exclude or -1,
-         "bbox_minx": west, "bbox_maxx": east, "bbox_miny": south, "bbox_maxy": north})
-    if not rows:
-        return []
-    px, py = to_metric([lon], [lat])
-    qx, qy = to_metric([r["lon"] for r in rows], [r["lat"] for r in rows])
-    dist = np.hypot(qx - px[0], qy - py[0])
-    found = [{"id": r["id"], "state": r["state"], "reported_at": as_dt(r["reported_at"]),
-              "distance_m": round(float(m), 1), "lon": r["lon"], "lat": r["lat"]}
-             for r, m in zip(rows, dist, strict=True) if m <= radius]
-    return sorted(found, key=lambda f: (f["distance_m"], f["id"]))[:limit]
-
-
 class _GridRetired(Exception):
     """The grid a report was located in was retired by a publish before the report was stored."""
 
@@ -92,8 +65,8 @@ def _hold_grid(tx: Tx, code: str, lon: float, lat: float) -> None:
     that committed first has retired the row or redrawn it without the point: locate again.
     (A new grid of the same publish with a smaller code that also covers the point can only
     share a boundary with this one; such a point keeps this grid.)"""
-    row = tx.one(f"SELECT {tx.dialect.wkb('geom')} AS wkb FROM grid WHERE code = :g AND "
-                 f"valid_to IS NULL{tx.dialect.for_share()}", {"g": code})
+    row = tx.one(f"SELECT {tx.dialect.wkb('geom')} AS wkb FROM grid g WHERE code = :g AND "
+                 f"{valid_grids(None, 'g')}{tx.dialect.for_share()}", {"g": code})
     if row is None or not shapely.covers(shapely.from_wkb(bytes(row["wkb"])), Point(lon, lat)):
         raise _GridRetired
 

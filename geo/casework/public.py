@@ -21,7 +21,7 @@ class Published:
     street_names: dict[str, str]
 
 
-def requests(store: Store, limit: int, ids: tuple[int, ...] | None = None,
+def published_requests(store: Store, limit: int, ids: tuple[int, ...] | None = None,
              window: tuple[datetime, datetime] | None = None,
              categories: tuple[str, ...] | None = None,
              status: Literal["open", "closed"] | None = None) -> Published:
@@ -45,12 +45,12 @@ def requests(store: Store, limit: int, ids: tuple[int, ...] | None = None,
     return _published(store, " AND ".join(cond), params, limit)
 
 
-def request(store: Store, issue_id: int) -> Published:
+def published_request(store: Store, issue_id: int) -> Published:
     """The located issue `issue_id`, if there is one."""
     return _published(store, "i.id = :id AND i.grid_code IS NOT NULL", {"id": issue_id}, 1)
 
 
-def request_for_token(store: Store, token: str) -> int | None:
+def issue_for_token(store: Store, token: str) -> int | None:
     """The id of the issue filed with the Open311 `token`, if any."""
     with store.snapshot() as tx:
         row = tx.one("SELECT id FROM issue WHERE open311_token = :t", {"t": token})

@@ -93,7 +93,11 @@ def get_issue(store: Store, actor: Actor, issue_id: int, now: datetime) -> dict:
     return present(row, now, actor, teams)
 
 
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+# A box in WGS84 degrees: west, south, east, north (minlon, minlat, maxlon, maxlat).
+Box = tuple[float, float, float, float]
+
+
+def parse_bbox(text: str | None) -> Box | None:
     """'minlon,minlat,maxlon,maxlat' in WGS84 degrees, or InvalidInput saying what is wrong."""
     if not text:
         return None
@@ -145,7 +149,7 @@ class IssueQuery:
     street_code: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: Box | None = None
     overdue_at: datetime | None = None  # only issues past their step deadline at this time
     limit: int = 100
     offset: int = 0

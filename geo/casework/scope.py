@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.codes import LENGTHS, at_level
+from geo.codes import LENGTHS
 from geo.store.sql import Dialect
 
 # Roles that see issues by area (district or street codes in their jurisdiction).
 AREA_ROLES = ("grid_worker", "operator", "dispatcher", "supervisor", "planner")
+_DISTRICT_LEN = LENGTHS["district"]  # a street code starts with its district's
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Actor:
         if street_code is None:
             return False
         return (street_code in self.jurisdiction
-                or at_level(street_code, "district") in self.jurisdiction)
+                or street_code[:_DISTRICT_LEN] in self.jurisdiction)
 
 
 def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dict]:

@@ -42,8 +42,9 @@ def _check(username: str, role: str, jurisdiction: list[str], team_id: str | Non
     for code in jurisdiction:
         level = _JURISDICTION_LEVELS.get(len(code))
         if level is None:
-            raise InvalidInput(f"jurisdiction {code!r} must be a district (6 digits) or street "
-                               "(9 digits) code")
+            raise InvalidInput(f"jurisdiction {code!r} must be a district "
+                               f"({codes.LENGTHS['district']} digits) or street "
+                               f"({codes.LENGTHS['street']} digits) code")
         try:
             codes.check(code, level)
         except codes.CodeError as exc:

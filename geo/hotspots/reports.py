@@ -15,7 +15,7 @@ import shapely
 
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
-from geo.codes import LENGTHS, at_level
+from geo.codes import LENGTHS, LEVELS, named_lengths
 from geo.crs import to_metric
 from geo.store import Store
 from geo.taxonomy import CATEGORY_BY_CODE
@@ -56,8 +56,7 @@ class HotspotQuery:
                 raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
         if self.area is not None and (len(self.area) not in _AREA_COLUMN
                                       or not self.area.isdigit()):
-            raise InvalidInput("area must be a district (6 digits), street (9), community (12) "
-                               "or grid (15) code")
+            raise InvalidInput(f"area must be a {named_lengths(LEVELS)} code")
         return self
 
 
@@ -154,7 +153,8 @@ def study_grids(store: Store, actor: Actor, area: str | None) -> gpd.GeoDataFram
     grids = store.read_layer("grids")
     if actor.role != "admin":
         # Only roles that see by area have an area to analyse.
-        covered = [actor.role in AREA_ROLES and actor.covers(at_level(str(c), "street"))
+        street_len = LENGTHS["street"]
+        covered = [actor.role in AREA_ROLES and actor.covers(str(c)[:street_len])
                    for c in grids.code]
         grids = grids[np.array(covered, bool)]
     if area is not None:

@@ -3,7 +3,8 @@ bins its statistics use.
 
 The reports are counted when a study is opened and read only when an analysis first uses
 them, so that the budget prices an analysis from the count and the area and refuses it
-before a single report is read."""
+before a single report is read. The analyses and the hotspot map share the studies opened
+in the last minute (`cached_study`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from geo.hotspots.reports import (
     study_outline,
 )
 from geo.store import Store
+from geo.ttlcache import TTLCache
 
 
 @dataclass
@@ -103,3 +105,18 @@ def open_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
     outline = study_outline(grids)
     return Study(q, grids, outline, float(area_m2(outline)), count, _reader(store, actor, q),
                  label)
+
+
+# What the cached studies may hold in all: their reports (counted, read or not; about 100
+# bytes each), oldest dropped first. Two studies at the reports limit fit.
+STUDIES: TTLCache[Study] = TTLCache(ttl_s=60.0, max_weight=3_000_000,
+                                    weight=lambda study: study.count)
+
+
+def cached_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
+    """The study of `q` for callers with `actor`'s reach, kept for a minute, so that a map
+    asking for every layer counts and reads the reports once. It holds the area and the
+    report count; the reports are read when an analysis first uses them, so an analysis
+    refused on its price reads none."""
+    return STUDIES.get_or_make(store, (actor.role, actor.jurisdiction, q),
+                               lambda: open_study(store, actor, q))

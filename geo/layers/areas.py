@@ -10,22 +10,20 @@ from itertools import compress
 import numpy as np
 import shapely
 
-from geo.casework.read import open_load
+from geo.casework.read import Box, open_load
 from geo.casework.scope import Actor
 from geo.simplify import simplified
 from geo.store import Store
+from geo.store.base import AREA_TABLES
 from geo.ttlcache import TTLCache
 
-Box = tuple[float, float, float, float]
-LAYER_LEVEL = {"districts": "district", "streets": "street", "communities": "community"}
-
 # Outlines change only when planners publish; map clients ask for a handful of tolerances
-# (one per zoom level) of three layers.
-OUTLINES: TTLCache[tuple] = TTLCache(ttl_s=60.0, max_weight=64)
+# (one per zoom level) of three layers: 64 of them per store.
+OUTLINES: TTLCache[tuple] = TTLCache(ttl_s=60.0, max_weight=64, per_owner=True)
 
 
 @dataclass(frozen=True)
-class Areas:
+class AreaPage:
     """The areas of one layer in a box, in code order."""
 
     codes: list[str]
@@ -44,8 +42,8 @@ def outlines(store: Store, layer: str, simplify_m: float) -> tuple[list, np.ndar
     return OUTLINES.get_or_make(store, (layer, simplify_m), make)
 
 
-def areas(store: Store, actor: Actor, layer: str, box: Box | None, simplify_m: float,
-          now: datetime) -> Areas:
+def areas_in_box(store: Store, actor: Actor, layer: str, box: Box | None, simplify_m: float,
+                 now: datetime) -> AreaPage:
     """The areas of `layer` ("districts", "streets" or "communities") whose outline meets
     `box`, with the open issues in each that `actor` may see."""
     codes, geoms, props = outlines(store, layer, simplify_m)
@@ -53,5 +51,5 @@ def areas(store: Store, actor: Actor, layer: str, box: Box | None, simplify_m: f
         keep = shapely.intersects(geoms, shapely.box(*box))
         codes, geoms, props = list(compress(codes, keep)), geoms[keep], list(compress(props, keep))
     with store.snapshot() as tx:
-        load = open_load(tx, actor, LAYER_LEVEL[layer], codes, now)
-    return Areas(codes, geoms, props, load)
+        load = open_load(tx, actor, AREA_TABLES[layer], codes, now)
+    return AreaPage(codes, geoms, props, load)

@@ -8,13 +8,12 @@ from datetime import datetime
 import numpy as np
 import shapely
 
-from geo.casework.read import open_load
+from geo.casework.read import Box, open_load
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS
 from geo.simplify import simplified
 from geo.store import Store
-
-Box = tuple[float, float, float, float]
+from geo.store.base import valid_grids
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ def grid_page(store: Store, actor: Actor, box: Box | None, street: str | None, l
     with the open issues in each that `actor` may see, read in one snapshot."""
     with store.snapshot() as tx:
         d = tx.dialect
-        cond, params = ["g.valid_to IS NULL"], {}
+        cond, params = [valid_grids(None, "g")], {}
         if box:
             cond.append(d.polygon_in_bbox("g"))
             params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), box,

@@ -1,31 +1,84 @@
-"""Where a map page starts (the extent of the user's streets) and how large the areas of each
-level are: the page draws the finest level of which not too many fit in its view."""
+"""What each map page starts from: its view (the extent of the user's streets, of an issue or
+of a draft's street) and how large the areas of each level are, so that the page draws the
+finest level of which not too many fit in its view. One function per page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import geopandas as gpd
 
+from geo.casework.read import Box, get_issue
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS, at_level
 from geo.crs import METRIC_EPSG
+from geo.hotspots.reports import HotspotQuery
+from geo.hotspots.study import Study, cached_study
+from geo.planning.drafts import get_draft
 from geo.store import Store
 
-Bounds = tuple[float, float, float, float]  # west, south, east, north (WGS84)
-_LEVEL_TABLES = (("grids", "grid", " WHERE valid_to IS NULL"), ("communities", "community", ""),
-                 ("streets", "street", ""))
+# The levels a map may draw, finest first (layers of Store.counts).
+MAP_LEVELS = ("grids", "communities", "streets")
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """The live map's start: the user's streets' extent and the areas' sizes."""
+
+    bounds: Box
+    levels: list[dict]  # level, mean_m2; finest first
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """The dispatch map's start: the issue as the dispatcher may see it, and the areas' sizes."""
+
+    issue: dict
+    levels: list[dict]
+
+
+@dataclass(frozen=True)
+class HotspotView:
+    """The hotspot map's data: the study and the street outlines it is drawn over."""
+
+    study: Study
+    streets: gpd.GeoDataFrame
+
+
+def live_view(store: Store, actor: Actor) -> LiveView:
+    """Where `actor`'s live map starts, and what it may draw."""
+    streets = store.read_layer("streets")
+    return LiveView(jurisdiction_bounds(streets, actor), area_levels(store, streets))
+
+
+def issue_view(store: Store, actor: Actor, issue_id: int, now: datetime) -> IssueView:
+    """The issue a dispatch map centres on (NotFound unless `actor` may see it)."""
+    issue = get_issue(store, actor, issue_id, now)
+    return IssueView(issue, area_levels(store, store.read_layer("streets")))
+
+
+def hotspot_view(store: Store, actor: Actor, q: HotspotQuery) -> HotspotView:
+    """The study of `q` for `actor` (the one the analyses share) and the streets."""
+    study = cached_study(store, actor, q)
+    return HotspotView(study, store.read_layer("streets"))
+
+
+def draft_bounds(store: Store, actor: Actor, draft_id: int) -> Box:
+    """Where the editor of a draft opens: its street (NotFound unless `actor` may see it)."""
+    draft = get_draft(store, actor, draft_id)
+    return street_bounds(store.read_layer("streets"), draft.area_code)
 
 
 def area_levels(store: Store, streets: gpd.GeoDataFrame) -> list[dict]:
     """Grids, communities and streets with their mean area in m² (EPSG:4551), finest first."""
     city_m2 = float(streets.to_crs(METRIC_EPSG).area.sum())
-    with store.snapshot() as tx:
-        counts = {level: tx.one(f"SELECT count(*) AS n FROM {table}{where}")["n"]
-                  for level, table, where in _LEVEL_TABLES}
-    return [{"level": level, "mean_m2": round(city_m2 / max(int(n), 1))}
-            for level, n in counts.items()]
+    counts = store.counts(MAP_LEVELS)
+    return [{"level": level, "mean_m2": round(city_m2 / max(int(counts[level]), 1))}
+            for level in MAP_LEVELS]
 
 
-def jurisdiction_bounds(streets: gpd.GeoDataFrame, actor: Actor) -> Bounds:
+def jurisdiction_bounds(streets: gpd.GeoDataFrame, actor: Actor) -> Box:
     """The extent of the streets in `actor`'s jurisdiction (the whole city for admins, or when
     the jurisdiction names no street we hold)."""
     if actor.role != "admin" and actor.jurisdiction:
@@ -36,7 +89,7 @@ def jurisdiction_bounds(streets: gpd.GeoDataFrame, actor: Actor) -> Bounds:
     return tuple(float(v) for v in streets.total_bounds)
 
 
-def street_bounds(streets: gpd.GeoDataFrame, area_code: str) -> Bounds:
+def street_bounds(streets: gpd.GeoDataFrame, area_code: str) -> Box:
     """The extent of the street holding `area_code` (the whole city when it holds none)."""
     mine = streets[streets.code == at_level(area_code, "street")]
     return tuple(float(v) for v in (mine if len(mine) else streets).total_bounds)

@@ -7,10 +7,10 @@ import shapely
 
 from geo.cameras import view_sectors
 from geo.casework.dispatch import list_teams
+from geo.casework.read import Box
 from geo.casework.scope import Actor
 from geo.store import Store
 
-Box = tuple[float, float, float, float]
 INTERNAL_COLUMNS = ("stream_ref",)  # a camera's stream address: opaque, never published
 
 

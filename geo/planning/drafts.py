@@ -23,10 +23,11 @@ from geo.casework.errors import (
     StateConflict,
 )
 from geo.casework.scope import Actor
-from geo.codes import LENGTHS, at_level
+from geo.codes import LENGTHS, at_level, named_lengths
 from geo.crs import area_m2
 from geo.planning.validate import UNMEASURABLE, Problem, validate
 from geo.store import Store
+from geo.store.base import valid_grids
 from geo.store.sql import Tx, as_dt
 
 
@@ -79,7 +80,8 @@ def _insert(tx: Tx, draft_id: int, key: str, code: str | None, community: str, n
             "h": households, "g": wkb})
 
 
-LEVEL_TABLE = {LENGTHS[level]: level for level in ("district", "street", "community")}
+AREA_LEVELS = ("district", "street", "community")  # what a draft may redraw
+LEVEL_TABLE = {LENGTHS[level]: level for level in AREA_LEVELS}
 
 
 def _covers(actor: Actor, area_code: str) -> bool:
@@ -106,7 +108,7 @@ def newest_grid_row(tx: Tx, area_code: str) -> int | None:
 def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: datetime) -> Draft:
     """A new draft holding a copy of the area's current grids."""
     if len(area_code) not in LEVEL_TABLE or not area_code.isdigit():
-        raise InvalidInput("area must be a district (6 digits), street (9) or community (12) code")
+        raise InvalidInput(f"area must be a {named_lengths(AREA_LEVELS)} code")
     _covering(actor, area_code)
     with store.tx() as tx:
         table = LEVEL_TABLE[len(area_code)]
@@ -118,7 +120,7 @@ def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: date
                           {"a": area_code, "t": title, "u": actor.username, "now": now,
                            "base": newest_grid_row(tx, area_code)})["id"]
         rows = tx.rows(f"SELECT code, community_code, name, households, {d.wkb('geom')} AS wkb "
-                       "FROM grid WHERE valid_to IS NULL AND substr(code, 1, :n) = :a "
+                       f"FROM grid g WHERE {valid_grids(None, 'g')} AND substr(code, 1, :n) = :a "
                        "ORDER BY code", {"n": len(area_code), "a": area_code})
         for r in rows:
             _insert(tx, draft_id, r["code"], r["code"], r["community_code"], r["name"],

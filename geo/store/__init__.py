@@ -18,8 +18,9 @@ def default_url() -> str:
 
 def store_for(url: str | None = None, statement_timeout_ms: int | None = None,
               pool_size: int = POOL_SIZE) -> Store:
-    """The store a URL names (see `default_url` when None), not yet connected: its owner
-    calls `open()` when it starts (the service, in its lifespan) and `close()` when it stops.
+    """The store a URL names (see `default_url` when None), unopened: PostGIS connects in
+    `open()`. Its owner opens it when it starts (`open_store` does both, as the service's
+    lifespan does) and closes it when it stops.
 
     `statement_timeout_ms` cancels any statement that runs longer (the service sets it)."""
     url = url or default_url()

@@ -45,11 +45,17 @@ def valid_grids(at: datetime | None, alias: str = "g") -> str:
     return f"{alias}.valid_from <= :at AND ({alias}.valid_to IS NULL OR {alias}.valid_to > :at)"
 
 
-_COUNTED = {"districts": "district", "streets": "street", "communities": "community",
-            "grids": f"grid g WHERE {valid_grids(None)}", "cameras": "camera", "sites": "site",
-            "teams": "team", "issues": "issue"}
-_COUNTS = "SELECT " + ", ".join(f"(SELECT count(*) FROM {source}) AS {layer}"
-                                for layer, source in _COUNTED.items())
+# The table of each area layer; it is also the area's level in geo.codes.
+AREA_TABLES = {"districts": "district", "streets": "street", "communities": "community"}
+
+_COUNTED = {**AREA_TABLES, "grids": f"grid g WHERE {valid_grids(None)}", "cameras": "camera",
+            "sites": "site", "teams": "team", "issues": "issue"}
+
+
+def _counts_sql(layers: tuple[str, ...]) -> str:
+    """One statement that counts the rows of each of `layers`."""
+    return "SELECT " + ", ".join(f"(SELECT count(*) FROM {_COUNTED[layer]}) AS {layer}"
+                                 for layer in layers)
 
 _UPSERT_CATEGORY = (
     "INSERT INTO category VALUES (:code, :network, :name_zh, :name_en, :handled_by, "
@@ -84,6 +90,20 @@ def location(code: str, grid: str, community: str, street: str, district: str) -
     """A grid's Location from its code and the names of the grid and of its areas."""
     return Location(code, grid, at_level(code, "community"), community, at_level(code, "street"),
                     street, at_level(code, "district"), district)
+
+
+def location_sql(grid: str, where: str = "") -> str:
+    """The statement whose row is `location`'s arguments: the code and name of the grid that
+    `grid` yields (a FROM item `g` with code, name and community_code, kept by `where`) and
+    the names of its community, street and district."""
+    return ("SELECT g.code, g.name, c.name, s.name, d.name FROM " + grid
+            + " JOIN community c ON c.code = g.community_code"
+            " JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code"
+            + (f" WHERE {where}" if where else ""))
+
+
+# The schema version: the newest migration applied.
+SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_migrations"
 
 
 def short_reason(exc: BaseException) -> str:
@@ -132,17 +152,17 @@ class Store(ABC):
     def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> Self:
         """Connect, waiting up to `timeout_s` for the database (StoreError if it does not
         answer); nothing to do where connections are made on first use. Opening an open store
-        does nothing."""
+        does nothing; a closed one (or one whose opening failed) may be opened again."""
         return self
 
     @abstractmethod
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (`open` makes them again)."""
 
     @abstractmethod
-    def ping(self, timeout_s: float) -> str | None:
-        """None if a connection answers `SELECT 1` within `timeout_s`, else why not (never
-        raises: for health checks)."""
+    def health(self, timeout_s: float) -> tuple[str | None, str | None]:
+        """(the schema version, None) if the database answers within `timeout_s`, else (None,
+        why not). One connection and one query; never raises: for health checks."""
 
     def __enter__(self) -> Self:
         return self.open()
@@ -171,11 +191,12 @@ class Store(ABC):
             raise StoreError(f"database {self._label()} is not initialised: "
                              "run `griddispatch init`")
 
-    def counts(self) -> dict[str, int]:
-        """Rows per layer (current grids only)."""
+    def counts(self, layers: tuple[str, ...] = tuple(_COUNTED)) -> dict[str, int]:
+        """Rows per layer (current grids only), of every layer or of those named, in one
+        statement."""
         self._require_schema()
         with self.snapshot() as tx:
-            return tx.one(_COUNTS)
+            return tx.one(_counts_sql(layers))
 
     def load_city(self, city, progress: Progress | None = None) -> None:
         """Write every layer of a generated city (fixtures.jilin.City): the areas, grids and

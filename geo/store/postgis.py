@@ -17,7 +17,7 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from geo.cameras import MAX_RANGE_M
 from geo.codes import LENGTHS
@@ -26,6 +26,7 @@ from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
 from geo.store.base import (
     OPEN_TIMEOUT_S,
     POOL_SIZE,
+    SCHEMA_VERSION,
     Progress,
     Store,
     StoreError,
@@ -34,6 +35,7 @@ from geo.store.base import (
     duplicate_ids,
     issue_lifecycle,
     location,
+    location_sql,
     migrations,
     short_reason,
     time_order,
@@ -43,6 +45,7 @@ from geo.store.base import (
 from geo.store.sql import POSTGIS, PgTx, to_pyformat
 
 _CHUNK = 50_000
+CONNECT_TIMEOUT_S = 10  # making a connection to a host that does not answer is given up after this
 
 # The key of the transaction-level advisory lock that lets one process at a time apply
 # migrations to a database (any number may start `griddispatch init` at once).
@@ -165,9 +168,25 @@ def _ewkb(geoms) -> list[str]:
                                include_srid=True))
 
 
+def _connection_settings(url: str, statement_timeout_ms: int | None) -> dict:
+    """What every pooled connection is made with: UTC, the statement timeout if any, and a
+    connect timeout unless the URL gives its own."""
+    options = "-c timezone=UTC"
+    if statement_timeout_ms:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    settings = {"autocommit": False, "options": options}
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:  # refused, with its message, when the pool connects
+        given = {}
+    if "connect_timeout" not in given:
+        settings["connect_timeout"] = CONNECT_TIMEOUT_S
+    return settings
+
+
 class PostgisStore(Store):
     """A griddispatch database in PostgreSQL with PostGIS. Built unconnected; `open` opens
-    its connection pool."""
+    a connection pool, `close` closes it, and `open` again opens a new one."""
 
     backend = "postgis"
     dialect = POSTGIS
@@ -175,16 +194,19 @@ class PostgisStore(Store):
     def __init__(self, url: str, min_size: int = 1, max_size: int = POOL_SIZE,
                  statement_timeout_ms: int | None = None):
         self.url = url
-        options = "-c timezone=UTC"
-        if statement_timeout_ms:
-            options += f" -c statement_timeout={int(statement_timeout_ms)}"
-        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                                   kwargs={"autocommit": False, "options": options})
+        self._min_size, self._max_size = min_size, max_size
+        self._settings = _connection_settings(url, statement_timeout_ms)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(self.url, min_size=self._min_size, max_size=self._max_size,
+                              open=False, kwargs=self._settings)
 
     # --- life ---------------------------------------------------------------------------
     def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> PostgisStore:
         if not self.pool.closed:
             return self
+        self.pool = self._new_pool()  # a pool that was open once cannot be opened again
         try:
             self.pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:  # the pool wraps connection errors in PoolTimeout
@@ -195,13 +217,19 @@ class PostgisStore(Store):
     def close(self) -> None:
         self.pool.close()
 
-    def ping(self, timeout_s: float) -> str | None:
+    def health(self, timeout_s: float) -> tuple[str | None, str | None]:
+        """Waits at most `timeout_s` for a pooled connection, then reads the schema version
+        under a statement timeout of `timeout_s`, in one transaction sent as one pipeline. A
+        new connection is bounded by CONNECT_TIMEOUT_S; one whose network hangs in the middle
+        of the query is bounded by TCP, not by this probe."""
         try:
-            with self.pool.connection(timeout=timeout_s) as conn:
-                conn.execute("SELECT 1")
+            with self.pool.connection(timeout=timeout_s) as conn, conn.pipeline():
+                conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+                return conn.execute(SCHEMA_VERSION).fetchone()[0], None
+        except PoolTimeout:
+            return None, f"no database connection was free within {timeout_s:g} s"
         except Exception as exc:  # a health check reports what failed instead of failing
-            return short_reason(exc)
-        return None
+            return None, short_reason(exc)
 
     @contextmanager
     def tx(self):
@@ -219,7 +247,7 @@ class PostgisStore(Store):
             exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0]
             if exists is None:
                 return None
-            return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+            return conn.execute(SCHEMA_VERSION).fetchone()[0]
 
     def migrate(self) -> list[str]:
         applied = []
@@ -405,15 +433,12 @@ class PostgisStore(Store):
     def _locate_one(self, lon, lat, at):
         """Grid by the tie rule and the names of its areas, in one round trip."""
         self._require_schema()
+        covering = (f"(SELECT g.code, g.name, g.community_code FROM grid g WHERE "
+                    f"{valid_grids(at)} AND ST_Covers(g.geom, {_point(':x', ':y')}) "
+                    "ORDER BY g.code LIMIT 1) g")
         with self.pool.connection() as conn:
-            row = _execute(
-                conn,
-                "SELECT g.code, g.name, c.name, s.name, d.name FROM ("
-                f"  SELECT g.code, g.name, g.community_code FROM grid g WHERE {valid_grids(at)} "
-                f"   AND ST_Covers(g.geom, {_point(':x', ':y')}) ORDER BY g.code LIMIT 1) g "
-                "JOIN community c ON c.code = g.community_code "
-                "JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code",
-                {"x": lon, "y": lat, "at": at}).fetchone()
+            row = _execute(conn, location_sql(covering),
+                           {"x": lon, "y": lat, "at": at}).fetchone()
         return None if row is None else location(*row)
 
     def _nearest(self, lon, lat, k, f):

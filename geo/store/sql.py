@@ -170,19 +170,19 @@ class Dialect(ABC):
 
     def for_update(self) -> str:
         """Row locks for a SELECT whose rows a write transaction decides on and then changes
-        (or must keep from changing until it commits). None where write transactions run one
+        (or must keep from changing until it commits). Empty where write transactions run one
         at a time (SQLite's BEGIN IMMEDIATE)."""
         return ""
 
     def for_share(self) -> str:
         """Row locks for a SELECT whose rows a write transaction decides on without changing
         them: writers of those rows wait until it commits; other readers that lock alike do
-        not wait for each other. None where write transactions run one at a time."""
+        not wait for each other. Empty where write transactions run one at a time."""
         return ""
 
     def skip_locked(self) -> str:
         """Row locks for a SELECT of rows to delete in housekeeping, passing over rows another
-        transaction holds. None where write transactions run one at a time."""
+        transaction holds. Empty where write transactions run one at a time."""
         return ""
 
     def delete_all(self, tables: tuple[str, ...]) -> list[str]:
@@ -336,6 +336,12 @@ def as_dt(value) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def json_text(value) -> str:
+    """A list or dict as the JSON text SQLite stores, written one way (UTF-8, not \\u escapes)
+    by transactions and bulk loads alike, so that equal values are equal text."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def as_json(value):
     """A JSON or array column as Python lists and dicts."""
     return json.loads(value) if isinstance(value, str | bytes) else value
@@ -405,7 +411,7 @@ class SqliteTx(Tx):
         if isinstance(v, datetime):
             return v.astimezone(UTC).strftime(TS_FORMAT)
         if isinstance(v, list | tuple | dict):
-            return json.dumps(v, ensure_ascii=False)
+            return json_text(v)
         return v
 
     def _values(self, params: dict | None) -> dict:

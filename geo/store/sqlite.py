@@ -25,6 +25,8 @@ from geo.crs import STORAGE_EPSG, degree_box
 from geo.gridindex import GridIndex
 from geo.model import CameraView, TeamMatch
 from geo.store.base import (
+    AREA_TABLES,
+    SCHEMA_VERSION,
     Progress,
     Store,
     area_rows,
@@ -32,13 +34,22 @@ from geo.store.base import (
     duplicate_ids,
     issue_lifecycle,
     location,
+    location_sql,
     migrations,
     short_reason,
     time_order,
     upsert_categories,
     valid_grids,
 )
-from geo.store.sql import SQLITE, TS_FORMAT, DatabaseBusy, SqliteTx, as_dt, sqlite_busy
+from geo.store.sql import (
+    SQLITE,
+    TS_FORMAT,
+    DatabaseBusy,
+    SqliteTx,
+    as_dt,
+    json_text,
+    sqlite_busy,
+)
 from geo.teamrank import TeamTable
 
 _CHUNK = 100_000
@@ -113,13 +124,15 @@ class SqliteStore(Store):
             conn.close()
         self._connections.clear()
 
-    def ping(self, timeout_s: float) -> str | None:
-        """A local file answers at once or not at all: `timeout_s` has nothing to bound."""
+    def health(self, timeout_s: float) -> tuple[str | None, str | None]:
+        """Reads the schema version from the file, so that a file that is gone or unreadable
+        is reported. A local file answers at once or not at all: `timeout_s` has nothing to
+        bound."""
         try:
-            self._conn.execute("SELECT 1").fetchone()
+            with self.snapshot() as tx:  # the in-memory connection only under the lock
+                return tx.one(SCHEMA_VERSION)["version"], None
         except Exception as exc:  # a health check reports what failed instead of failing
-            return short_reason(exc)
-        return None
+            return None, short_reason(exc)
 
     def _label(self) -> str:
         return self.path
@@ -178,8 +191,7 @@ class SqliteStore(Store):
         ).fetchone()
         if row is None:
             return None
-        row = self._conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return row[0]
+        return self._conn.execute(SCHEMA_VERSION).fetchone()[0]
 
     def migrate(self) -> list[str]:
         with self._lock:
@@ -222,7 +234,7 @@ class SqliteStore(Store):
                 "INSERT INTO grid (code, community_code, name, geom, minx, miny, maxx, maxy, "
                 "workers, households, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 zip(g.code, g.community_code, g.name, shapely.to_wkb(g.geometry.values),
-                    b[:, 0], b[:, 1], b[:, 2], b[:, 3], (json.dumps(w) for w in g.workers),
+                    b[:, 0], b[:, 1], b[:, 2], b[:, 3], (json_text(w) for w in g.workers),
                     (int(h) for h in g.households), (ts(v) for v in g.valid_from), strict=True),
             )
             progress(f"stored {len(g)} grids")
@@ -246,8 +258,8 @@ class SqliteStore(Store):
                     (None if np.isnan(v) else float(v) for v in t.position_lon),
                     (None if np.isnan(v) else float(v) for v in t.position_lat),
                     (ts(v) for v in t.position_at), t.status,
-                    (json.dumps(list(v)) for v in t.categories),
-                    (json.dumps(list(v)) for v in t.jurisdiction), t.roster, strict=True),
+                    (json_text(list(v)) for v in t.categories),
+                    (json_text(list(v)) for v in t.jurisdiction), t.roster, strict=True),
             )
             progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
 
@@ -326,9 +338,9 @@ class SqliteStore(Store):
                 "ORDER BY g.code", self._conn)
             df["workers"] = [", ".join(json.loads(w)) for w in df.workers]
             return _wkb_frame(df)
-        if layer in ("districts", "streets", "communities"):
-            table = {"districts": "district", "streets": "street", "communities": "community"}
-            df = pd.read_sql_query(f"SELECT * FROM {table[layer]} ORDER BY code", self._conn)
+        if layer in AREA_TABLES:
+            df = pd.read_sql_query(f"SELECT * FROM {AREA_TABLES[layer]} ORDER BY code",
+                                   self._conn)
             return _wkb_frame(df)
         if layer == "sites":
             df = pd.read_sql_query("SELECT * FROM site ORDER BY id", self._conn)
@@ -409,12 +421,9 @@ class SqliteStore(Store):
         if idx[0] < 0:
             return None
         code = table[idx[0]]
-        row = self._conn.execute(
-            "SELECT g.name, c.name, s.name, d.name FROM grid g "
-            "JOIN community c ON c.code = g.community_code JOIN street s ON s.code = c.street_code "
-            f"JOIN district d ON d.code = s.district_code WHERE g.code = :code AND "
-            f"{valid_grids(at)}", {"code": code, "at": ts(at)}).fetchone()
-        return location(code, *row)
+        row = self._conn.execute(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
+                                 {"code": code, "at": ts(at)}).fetchone()
+        return location(*row)
 
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
