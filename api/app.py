@@ -47,9 +47,9 @@ def start_store(settings: Settings, store: Store | None) -> Store:
     the given one, opened if it is not yet (as `store_for` makes them), else one opened from
     the settings. One opened from the settings is closed again if it cannot be served; a
     given one is its owner's to close."""
-    opened = store is None
+    opened = store is None or not store.is_open  # what this opens, it closes if it fails
     store = open_store(settings.database_url, settings.statement_timeout_ms,
-                       settings.pool_size) if opened else store.open()
+                       settings.pool_size) if store is None else store.open()
     try:
         if store.schema_version() is None:
             raise StoreError("the database is not initialised: run `griddispatch init` (or "
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.start_error = None
         try:
             app.state.store = await run_in_threadpool(start_store, settings, store)
         except Exception as exc:

@@ -1,7 +1,8 @@
 """Values worth keeping for a short while (area outlines, hotspot studies), per store.
 
-Entries are keyed by their owner (a store) weakly, so that a closed store's entries go with
-it, and live `ttl_s` seconds; every `put` drops the expired ones. A bound on their total
+Entries are keyed by their owner (a store) weakly, so that they go when the store object does
+(not when it is closed: a store opened again is served them until they expire), and live
+`ttl_s` seconds; every `put` drops the expired ones. A bound on their total
 weight (a study weighs its report count, an outline one), over all owners or for each owner
 alone (`per_owner`), drops the oldest entries to make room for a new one. A missing value is
 made outside the lock: two callers missing at once both make it, and the later one is kept;

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from geo.store import POOL_SIZE, StoreError, store_for
+from geo.store import POOL_SIZE, StoreError, open_store, store_for
 from geo.store.sqlite import SqliteStore
 from tests.http import TEST_SECRET, Server
 
@@ -98,7 +99,8 @@ def test_a_given_store_not_yet_open_is_opened_at_start(pg_url):
 
 def test_health_waits_for_a_free_connection_no_longer_than_its_timeout(pg_url):
     with store_for(pg_url, pool_size=1) as store, store.pool.connection():
-        assert store.health(0.2) == (None, "no database connection was free within 0.2 s")
+        assert store.health(0.2) == (None, "no database connection within 0.2 s (every "
+                                           "connection busy, or the database cannot be reached)")
 
 
 def test_health_cancels_a_query_that_waits_longer_than_its_timeout(pg_url):
@@ -112,6 +114,7 @@ def test_health_reports_a_sqlite_file_it_cannot_read(tmp_path):
     schema, problem = SqliteStore(tmp_path).health(1.0)  # a folder, not a database file
     assert schema is None and "unable to open" in problem
     with SqliteStore(tmp_path / "blank.sqlite") as blank:
+        assert blank.schema_version() is None  # an empty database file, not initialised
         schema, problem = blank.health(1.0)
     assert schema is None and "schema_migrations" in problem
 
@@ -155,3 +158,29 @@ def test_healthz_on_sqlite_is_ok(sqlite_store):
                           "schema": sqlite_store.schema_version()}
     finally:
         server.stop()
+
+
+def test_health_reports_a_sqlite_file_that_is_gone_without_making_one(sqlite_url):
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with open_store(sqlite_url) as store:
+        assert store.health(1.0)[1] is None
+        for leftover in path.parent.glob(path.name + "*"):
+            leftover.unlink()
+        assert store.health(1.0) == (None, f"the database file {path} is gone")
+    assert not path.exists()
+
+
+def test_a_sqlite_store_opens_again_after_close(sqlite_url):
+    store = open_store(sqlite_url)
+    version = store.schema_version()
+    store.close()
+    assert not store.is_open
+    with pytest.raises(StoreError, match="is closed"):
+        store.schema_version()
+    assert store.open().schema_version() == version
+    store.close()
+    memory = open_store("sqlite:///:memory:")
+    memory.close()
+    with pytest.raises(StoreError, match="cannot be opened again"):
+        memory.open()
+

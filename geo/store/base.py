@@ -155,6 +155,11 @@ class Store(ABC):
         does nothing; a closed one (or one whose opening failed) may be opened again."""
         return self
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the store may be used: opened (where that connects) and not closed."""
+        return True
+
     @abstractmethod
     def close(self) -> None:
         """Release connections (`open` makes them again)."""

@@ -8,6 +8,8 @@ geodesic distance and azimuth on the spheroid.
 
 from __future__ import annotations
 
+import os
+import threading
 from contextlib import contextmanager
 from datetime import UTC
 
@@ -179,7 +181,7 @@ def _connection_settings(url: str, statement_timeout_ms: int | None) -> dict:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:  # refused, with its message, when the pool connects
         given = {}
-    if "connect_timeout" not in given:
+    if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
         settings["connect_timeout"] = CONNECT_TIMEOUT_S
     return settings
 
@@ -196,6 +198,8 @@ class PostgisStore(Store):
         self.url = url
         self._min_size, self._max_size = min_size, max_size
         self._settings = _connection_settings(url, statement_timeout_ms)
+        self._statement_timeout_ms = statement_timeout_ms
+        self._opening = threading.Lock()  # two threads opening at once make one pool
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ConnectionPool:
@@ -203,31 +207,41 @@ class PostgisStore(Store):
                               open=False, kwargs=self._settings)
 
     # --- life ---------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return not self.pool.closed
+
     def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> PostgisStore:
-        if not self.pool.closed:
+        with self._opening:
+            if not self.pool.closed:
+                return self
+            self.pool = self._new_pool()  # a pool that was open once cannot be opened again
+            try:
+                self.pool.open(wait=True, timeout=timeout_s)
+            except Exception as exc:  # the pool wraps connection errors in PoolTimeout
+                self.pool.close()
+                raise StoreError(f"cannot connect to {_redact(self.url)}: {exc}") from exc
             return self
-        self.pool = self._new_pool()  # a pool that was open once cannot be opened again
-        try:
-            self.pool.open(wait=True, timeout=timeout_s)
-        except Exception as exc:  # the pool wraps connection errors in PoolTimeout
-            self.pool.close()
-            raise StoreError(f"cannot connect to {_redact(self.url)}: {exc}") from exc
-        return self
 
     def close(self) -> None:
         self.pool.close()
 
     def health(self, timeout_s: float) -> tuple[str | None, str | None]:
         """Waits at most `timeout_s` for a pooled connection, then reads the schema version
-        under a statement timeout of `timeout_s`, in one transaction sent as one pipeline. A
+        under a statement timeout of `timeout_s` (or the store's own, if shorter), the setting
+        and the read sent together; the commit that follows is not bounded by the probe. A
         new connection is bounded by CONNECT_TIMEOUT_S; one whose network hangs in the middle
         of the query is bounded by TCP, not by this probe."""
+        limit_ms = max(1, round(timeout_s * 1000))
+        if self._statement_timeout_ms:
+            limit_ms = min(limit_ms, int(self._statement_timeout_ms))
         try:
             with self.pool.connection(timeout=timeout_s) as conn, conn.pipeline():
-                conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+                conn.execute(f"SET LOCAL statement_timeout = {limit_ms}")
                 return conn.execute(SCHEMA_VERSION).fetchone()[0], None
         except PoolTimeout:
-            return None, f"no database connection was free within {timeout_s:g} s"
+            return None, (f"no database connection within {timeout_s:g} s (every connection "
+                          "busy, or the database cannot be reached)")
         except Exception as exc:  # a health check reports what failed instead of failing
             return None, short_reason(exc)
 

@@ -8,6 +8,7 @@ on a `TeamTable` and camera checks on arrays, each cached in memory and rebuilt 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -26,9 +27,11 @@ from geo.gridindex import GridIndex
 from geo.model import CameraView, TeamMatch
 from geo.store.base import (
     AREA_TABLES,
+    OPEN_TIMEOUT_S,
     SCHEMA_VERSION,
     Progress,
     Store,
+    StoreError,
     area_rows,
     bulk_history,
     duplicate_ids,
@@ -98,6 +101,7 @@ class SqliteStore(Store):
         self._shared = self._connect() if self.path == ":memory:" else None
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[int, object]] = {}
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
@@ -111,6 +115,8 @@ class SqliteStore(Store):
     @property
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection (an in-memory database has one, shared under the lock)."""
+        if self._closed:
+            raise StoreError(f"the database {self.path} is closed: open it again first")
         if self._shared is not None:
             return self._shared
         conn = getattr(self._local, "conn", None)
@@ -119,7 +125,23 @@ class SqliteStore(Store):
         return conn
 
     # --- life ---------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return not self._closed
+
+    def open(self, timeout_s: float = OPEN_TIMEOUT_S) -> SqliteStore:
+        """Connections are made per thread on first use; a closed file store may be opened
+        again, an in-memory one not (its data went with its connection)."""
+        if self._closed:
+            if self._shared is not None:
+                raise StoreError("an in-memory database cannot be opened again: its data went "
+                                 "with close()")
+            self._local = threading.local()  # the closed connections must not be used again
+            self._closed = False
+        return self
+
     def close(self) -> None:
+        self._closed = True
         for conn in self._connections:
             conn.close()
         self._connections.clear()
@@ -128,6 +150,8 @@ class SqliteStore(Store):
         """Reads the schema version from the file, so that a file that is gone or unreadable
         is reported. A local file answers at once or not at all: `timeout_s` has nothing to
         bound."""
+        if self._shared is None and not os.path.exists(self.path):  # a probe must not create it
+            return None, f"the database file {self.path} is gone"
         try:
             with self.snapshot() as tx:  # the in-memory connection only under the lock
                 return tx.one(SCHEMA_VERSION)["version"], None
