@@ -99,3 +99,24 @@ def test_the_checks_see_what_they_look_for():
             and isinstance(n.func, ast.Attribute)} == {"snapshot", "run_many", "columns"}
     assert {"snapshot", "run_many", "columns"} <= DATA_ACCESS
     assert SQL.search("SELECT id FROM issue") and SQL.search("INSERT INTO photo (id)")
+
+
+def _installed_packages() -> list[str]:
+    """The packages `pip install .` ships, by pyproject's own find rule."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    rule = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    return find_packages(str(ROOT), include=rule["packages"]["find"]["include"])
+
+
+def test_the_installed_product_carries_no_test_code():
+    packages = _installed_packages()
+    assert {"geo", "geo.store", "api", "api.routes", "maps", "fixtures"} <= set(packages)
+    assert not [p for p in packages if p.split(".")[0] == "tests"]
+    shipped = [path for package in packages
+               for path in (ROOT / package.replace(".", "/")).glob("*.py")]
+    assert not [_id(path) for path in shipped
+                if any(name.split(".")[0] == "tests" for name in _imported(_tree(path), "geo"))]
+    assert not [_id(path) for path in shipped if path.name in ("pgcluster.py", "throwaway.py")]
