@@ -92,3 +92,42 @@ def explain_rank(rank: int, distance_m: float, position_source: str,
         f"{ordinal(rank)} nearest of the teams matching {team_filter.describe()}: "
         f"{distance_m:,.0f} m from {where}"
     )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The ranking policy's view of the teams' work: open assignments per team and when each
+    was last assigned. A team with `max_open` or more open assignments is not recommended;
+    each open assignment counts `per_open_s` seconds against a team's ETA."""
+
+    open_assignments: dict[str, int] = field(default_factory=dict)
+    last_assigned_at: dict[str, datetime] = field(default_factory=dict)
+    max_open: int = 3
+    per_open_s: float = 120.0
+
+    def describe(self) -> str:
+        return (f"ranked by ETA plus {self.per_open_s:g} s per open assignment; a team with "
+                f"{self.max_open} or more open assignments is not recommended")
+
+
+@dataclass(frozen=True)
+class EtaMatch:
+    """One team ranked by travel time to a point: the TeamMatch facts plus the road's."""
+
+    rank: int
+    team_id: str
+    name: str
+    kind: str
+    status: str
+    distance_m: float  # straight line, EPSG:4551
+    position_source: str
+    position_at: datetime | None
+    eta_s: float
+    road_m: float | None  # None when timed by straight line
+    basis: str  # "road" or "straight_line"
+    via: tuple[str, ...]  # bridges on the route
+    route: tuple[tuple[float, float], ...]  # lon, lat from the team to the issue
+    open_assignments: int
+    last_assigned_at: datetime | None
+    recommended: bool
+    reason: str = field(compare=False)

@@ -52,6 +52,16 @@ class TeamTable:
             position_at=[r["position_at"] for r in rows],
         )
 
+    def take(self, rows: np.ndarray) -> TeamTable:
+        """The teams at `rows` (an index array), in that order."""
+        return TeamTable(
+            ids=self.ids[rows], names=self.names[rows], kinds=self.kinds[rows],
+            statuses=self.statuses[rows], rosters=self.rosters[rows],
+            categories=[self.categories[i] for i in rows],
+            jurisdictions=[self.jurisdictions[i] for i in rows], x=self.x[rows], y=self.y[rows],
+            position_source=self.position_source[rows],
+            position_at=[self.position_at[i] for i in rows])
+
     def mask(self, f: TeamFilter) -> np.ndarray:
         """Boolean mask of the teams that pass the filter."""
         keep = np.ones(len(self.ids), dtype=bool)

@@ -19,13 +19,18 @@ import numpy as np
 import pandas as pd
 
 from geo.codes import LENGTHS, at_level
-from geo.crs import check_metric_area, in_metric_area, to_storage
-from geo.model import CameraView, Location, TeamFilter, TeamMatch
+from geo.crs import check_metric_area, in_metric_area, to_metric, to_storage
+from geo.model import CameraView, EtaMatch, Location, TeamFilter, TeamMatch, Workload
+from geo.roads.frame import check_roads
+from geo.roads.network import RoadNetwork
+from geo.roads.ranking import rank_by_eta
 from geo.store.sql import Dialect, Tx
 from geo.taxonomy import CATEGORIES, TEAM_KINDS, TEAM_STATUSES
+from geo.teamrank import TeamTable
 from geo.workflow import STATES, TERMINAL, step_limit
 
-LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities")
+LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities",
+          "roads")
 MAX_K = 100
 POOL_SIZE = 8  # PostGIS connections per process, for the service and the command line alike
 OPEN_TIMEOUT_S = 15.0  # how long opening a store waits for its database
@@ -34,7 +39,7 @@ Progress = Callable[[str], None]
 # Every table that holds data, those that refer to others first (`clear` empties them all).
 DATA_TABLES = ("idempotency", "photo", "assignment", "issue_event", "auth_session",
                "login_throttle", "api_key", "app_user", "issue", "team", "site", "camera",
-               "grid", "community", "street", "district")
+               "grid", "community", "street", "district", "road")
 
 
 def valid_grids(at: datetime | None, alias: str = "g") -> str:
@@ -49,7 +54,7 @@ def valid_grids(at: datetime | None, alias: str = "g") -> str:
 AREA_TABLES = {"districts": "district", "streets": "street", "communities": "community"}
 
 _COUNTED = {**AREA_TABLES, "grids": f"grid g WHERE {valid_grids(None)}", "cameras": "camera",
-            "sites": "site", "teams": "team", "issues": "issue"}
+            "sites": "site", "teams": "team", "issues": "issue", "roads": "road"}
 
 
 def _counts_sql(layers: tuple[str, ...]) -> str:
@@ -209,6 +214,9 @@ class Store(ABC):
         self._require_schema()
         progress = progress or (lambda _m: None)
         self._load_layers(city, progress)
+        if getattr(city, "roads", None) is not None:
+            n = self.add_roads(city.roads)
+            progress(f"stored {n:,} roads")
         self.add_issues(city.issues, progress, city.events, city.assignments)
 
     @abstractmethod
@@ -222,6 +230,80 @@ class Store(ABC):
         with self.tx() as tx:
             for statement in tx.dialect.delete_all(DATA_TABLES):
                 tx.run(statement)
+
+    def add_roads(self, roads: gpd.GeoDataFrame, replace: bool = True) -> int:
+        """Store a road layer (see geo.roads.frame), noded into junctions, in one transaction:
+        with `replace` it takes the place of the network held, else the store must hold none.
+        A layer that fails its checks is a RoadError and nothing is written."""
+        self._require_schema()
+        frame = check_roads(roads)
+        net = RoadNetwork(frame)
+        rows = pd.DataFrame({
+            "id": np.arange(1, len(frame) + 1), "name": frame["name"], "class": frame["class"],
+            "oneway": frame["oneway"], "speed_kmh": frame["speed_kmh"], "length_m": net.length_m,
+            "source": net.source + 1, "target": net.target + 1, "cost": net.forward_s,
+            "reverse_cost": np.where(net.oneway, -1.0, net.backward_s)})
+        self._write_roads(rows, frame.geometry.values, replace)
+        return len(frame)
+
+    @abstractmethod
+    def _write_roads(self, rows: pd.DataFrame, lines: np.ndarray, replace: bool) -> None:
+        """Write the road rows (columns of the road table but geom) and their lines in one
+        transaction, first deleting the roads held if `replace`, else refusing (StoreError)
+        when there are any."""
+
+    @abstractmethod
+    def _road_revision(self) -> int:
+        """A number that changes whenever the road table does."""
+
+    def road_network(self) -> RoadNetwork | None:
+        """The routable network of the roads held (None without roads), built once per
+        revision of the road table."""
+        self._require_schema()
+        rev = self._road_revision()
+        hit = getattr(self, "_network", None)
+        if hit is not None and hit[0] == rev:
+            return hit[1]
+        roads = self._read_layer("roads")
+        net = RoadNetwork(roads) if len(roads) else None
+        self._network = (rev, net)
+        return net
+
+    @abstractmethod
+    def _teams_passing(self, f: TeamFilter) -> TeamTable:
+        """The teams that pass the filter, at the position they are ranked by."""
+
+    def nearest_by_eta(self, lon: float, lat: float, k: int = 3,
+                       team_filter: TeamFilter | None = None, crs: str = "wgs84",
+                       workload: Workload | None = None, geometry: bool = True
+                       ) -> list[EtaMatch]:
+        """The k teams passing the filter that reach the point first along the roads (see
+        geo.roads.eta), with the teams held back by the workload limit that would have ranked
+        among them; each with its ETA, road and straight-line metres and reason."""
+        f = check_team_filter(team_filter or TeamFilter())
+        x, y = to_storage(lon, lat, crs)
+        check_metric_area(x, y)
+        mx, my = to_metric(x, y)
+        return rank_by_eta(self.road_network(), self._teams_passing(f), float(mx[0]),
+                           float(my[0]), check_k(k), f, workload, geometry)
+
+    def nearest_by_eta_many(self, lon, lat, k: int = 3, team_filter: TeamFilter | None = None,
+                            crs: str = "wgs84") -> pd.DataFrame:
+        """Batch ETA ranking: rows (point, rank, team_id, distance_m, eta_s, road_m, basis);
+        points outside the metric CRS's area get no rows, as in `nearest_teams_many`."""
+        f = check_team_filter(team_filter or TeamFilter())
+        x, y = to_storage(lon, lat, crs)
+        k = check_k(k)
+        net, teams = self.road_network(), self._teams_passing(f)
+        mx, my = to_metric(x, y)
+        rows = []
+        for i in np.flatnonzero(in_metric_area(x, y)):
+            for m in rank_by_eta(net, teams, float(mx[i]), float(my[i]), k, f, None, False):
+                rows.append((i, m.rank, m.team_id, m.distance_m, m.eta_s, m.road_m, m.basis))
+        return pd.DataFrame(rows, columns=["point", "rank", "team_id", "distance_m", "eta_s",
+                                           "road_m", "basis"]).astype(
+            {"point": np.int64, "rank": np.int64, "distance_m": float, "eta_s": float,
+             "road_m": float})
 
     @abstractmethod
     def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,

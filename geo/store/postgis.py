@@ -45,6 +45,7 @@ from geo.store.base import (
     valid_grids,
 )
 from geo.store.sql import POSTGIS, PgTx, to_pyformat
+from geo.teamrank import TeamTable
 
 _CHUNK = 50_000
 CONNECT_TIMEOUT_S = 10  # making a connection to a host that does not answer is given up after this
@@ -388,8 +389,49 @@ class PostgisStore(Store):
         return n
 
     # --- reading layers -----------------------------------------------------------------
+    def _write_roads(self, rows: pd.DataFrame, lines: np.ndarray, replace: bool) -> None:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            # The table's lock first: two imports at once take turns, and the count below
+            # stays true until this one commits.
+            cur.execute("LOCK TABLE road IN SHARE ROW EXCLUSIVE MODE")
+            held = cur.execute("SELECT count(*) FROM road").fetchone()[0]
+            if held and not replace:
+                raise StoreError(f"the database already holds {held:,} roads: replace them "
+                                 "(--replace) or keep them")
+            cur.execute("DELETE FROM road")
+            with cur.copy("COPY road (id, name, class, oneway, speed_kmh, length_m, source, "
+                          "target, cost, reverse_cost, geom) FROM STDIN") as copy:
+                for row in zip(rows.id.tolist(), rows.name, rows["class"],
+                               rows.oneway.astype(bool).tolist(), rows.speed_kmh.tolist(),
+                               rows.length_m.tolist(), rows.source.tolist(),
+                               rows.target.tolist(), rows.cost.tolist(),
+                               rows.reverse_cost.tolist(), _ewkb(lines), strict=True):
+                    copy.write_row(row)
+            conn.commit()
+            cur.execute("ANALYZE road")
+
+    def _road_revision(self) -> int:
+        with self.pool.connection() as conn:
+            return conn.execute("SELECT n FROM revision WHERE layer = 'road'").fetchone()[0]
+
+    def _teams_passing(self, f: TeamFilter) -> TeamTable:
+        self._require_schema()
+        where, params = _team_where(f)
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(to_pyformat(
+                "SELECT t.id, t.name, t.kind, t.status, t.roster, t.categories, t.jurisdiction, "
+                "ST_X(coalesce(t.position, t.home)) AS lon, "
+                "ST_Y(coalesce(t.position, t.home)) AS lat, "
+                "CASE WHEN t.position IS NULL THEN 'home' ELSE 'live' END AS position_source, "
+                f"t.position_at FROM team t WHERE {where}"), params).fetchall()
+        for r in rows:
+            r["position_at"] = r["position_at"].astimezone(UTC) if r["position_at"] else None
+        return TeamTable.from_rows(rows)
+
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
         sql = {
+            "roads": "SELECT name, class, oneway, speed_kmh, ST_AsBinary(geom) AS geom "
+                     "FROM road ORDER BY id",
             "grids": "SELECT g.code, g.name, g.community_code, "
                      f"left(g.code, {LENGTHS['street']}) AS street_code, "
                      f"left(g.code, {LENGTHS['district']}) AS district_code, "

@@ -351,8 +351,38 @@ class SqliteStore(Store):
             progress(f"stored {len(trail):,} audit entries, {len(teams):,} assignments")
         return n
 
+    def _write_roads(self, rows: pd.DataFrame, lines: np.ndarray, replace: bool) -> None:
+        b = shapely.bounds(lines)
+        with self._transaction() as c:
+            held = c.execute("SELECT count(*) FROM road").fetchone()[0]
+            if held and not replace:
+                raise StoreError(f"the database already holds {held:,} roads: replace them "
+                                 "(--replace) or keep them")
+            c.execute("DELETE FROM road")
+            c.executemany(
+                "INSERT INTO road (id, name, class, oneway, speed_kmh, length_m, source, target, "
+                "cost, reverse_cost, geom, minx, miny, maxx, maxy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                zip(rows.id.tolist(), objects(rows.name), objects(rows["class"]),
+                    rows.oneway.astype(int).tolist(), rows.speed_kmh.tolist(),
+                    rows.length_m.tolist(), rows.source.tolist(), rows.target.tolist(),
+                    rows.cost.tolist(), rows.reverse_cost.tolist(), shapely.to_wkb(lines),
+                    b[:, 0], b[:, 1], b[:, 2], b[:, 3], strict=True))
+
+    def _road_revision(self) -> int:
+        return self._revision("road")
+
+    def _teams_passing(self, f):
+        table = self._team_table()
+        return table.take(np.flatnonzero(table.mask(f)))
+
     # --- reading layers -----------------------------------------------------------------
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
+        if layer == "roads":
+            df = pd.read_sql_query("SELECT name, class, oneway, speed_kmh, geom FROM road "
+                                   "ORDER BY id", self._conn)
+            df["oneway"] = df.oneway.astype(bool)
+            return _wkb_frame(df)
         if layer == "grids":
             df = pd.read_sql_query(
                 "SELECT g.code, g.name, g.community_code, c.street_code, "

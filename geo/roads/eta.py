@@ -1,0 +1,241 @@
+"""Rank teams by their travel time to an issue along the road network: exact, not a re-rank
+of a straight-line shortlist.
+
+One Dijkstra search on the reversed graph, from the road point nearest the issue, gives every
+junction's time to the issue. It is bounded (scipy's `limit`): a team whose time is at most
+the bound is known exactly, and every team not found is slower than the bound, so the search
+stops as soon as k teams that may be recommended are found within it, and widens fourfold
+otherwise. A team's time is its walk to the nearest road point, along its road to either end
+(forwards only on a one-way road), the junctions' time, and the walk from the road to the
+issue. A team (or the issue) off the network, or with no route, is timed by straight-line
+distance instead, and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from shapely.ops import substring
+
+from geo.crs import from_metric
+from geo.roads.classes import (
+    FALLBACK_DETOUR,
+    FALLBACK_SPEED_MS,
+    OFF_NETWORK_SPEED_MS,
+    SNAP_MAX_M,
+)
+from geo.roads.network import RoadNetwork
+
+FIRST_BOUND_S = 180.0  # the first search's bound; widened x4 until k teams are within it
+_WIDEN = 4.0
+# Typical city speed for the first bound: the k-th team by straight line at this speed.
+_FIRST_BOUND_SPEED_MS = 25.0 / 3.6
+
+
+def _share(fraction, seconds):
+    """`fraction` of a road's time one way; np.inf where that way is closed (0 x inf is not
+    a time)."""
+    return np.where(np.isfinite(seconds), np.multiply(fraction, seconds, where=np.isfinite(
+        seconds), out=np.zeros(np.broadcast(fraction, seconds).shape)), np.inf)
+
+
+def straight_line_eta(distance_m) -> np.ndarray:
+    """The fallback: straight-line metres times the detour factor, at the fallback speed."""
+    return np.asarray(distance_m, float) * FALLBACK_DETOUR / FALLBACK_SPEED_MS
+
+
+@dataclass
+class Timed:
+    """Per team (in the order given): seconds to the issue, and how they were found."""
+
+    eta_s: np.ndarray
+    basis: np.ndarray  # "road" or "straight_line"
+    why_straight: np.ndarray  # for straight_line: "team off the network", ...
+    exit_node: np.ndarray  # the junction the team's route leaves its road at (-1: direct)
+    source_row: np.ndarray  # which search source the route reaches the issue from
+    searched_to_s: float
+
+
+class IssueSearch:
+    """The time from every junction to one issue point (x, y in EPSG:4551), searched lazily
+    to a bound that widens on demand."""
+
+    def __init__(self, net: RoadNetwork, x: float, y: float):
+        self.net = net
+        self.x, self.y = float(x), float(y)
+        snap = net.snap([x], [y])
+        self.edge = int(snap.edge[0])
+        self.fraction = float(snap.fraction[0])
+        self.offset_m = float(snap.offset_m[0])
+        self.on_network = self.offset_m <= SNAP_MAX_M
+        e, f = self.edge, self.fraction
+        # Reaching the issue's road point: forwards from the road's first junction, or
+        # backwards from its last (two-way roads only).
+        sources, offsets = [], []
+        if np.isfinite(net.forward_s[e]):
+            sources.append(int(net.source[e]))
+            offsets.append(f * net.forward_s[e])
+        if np.isfinite(net.backward_s[e]):
+            sources.append(int(net.target[e]))
+            offsets.append((1 - f) * net.backward_s[e])
+        self.sources = np.array(sources, dtype=np.int64)
+        self.offsets = np.array(offsets, dtype=float)
+        self.bound = 0.0
+        self.times = np.full(net.n_nodes, np.inf)
+        self.row = np.zeros(net.n_nodes, dtype=np.int64)
+        self.pred = None
+
+    def search(self, bound: float) -> None:
+        """Times of every junction within `bound` seconds (np.inf: the whole network)."""
+        if bound <= self.bound:
+            return
+        limit = bound if np.isfinite(bound) else np.inf
+        dist, pred = dijkstra(self.net.reversed_graph, directed=True, indices=self.sources,
+                              return_predecessors=True, limit=limit)
+        total = dist + self.offsets[:, None]
+        self.row = np.argmin(total, axis=0)
+        self.times = total[self.row, np.arange(total.shape[1])]
+        self.pred = pred
+        self.bound = bound
+
+    def team_times(self, edge, fraction) -> tuple[np.ndarray, np.ndarray]:
+        """Each team road point's time to the issue on the network (np.inf: beyond the bound
+        or unreachable) and the junction it leaves its road at (-1 when it drives straight
+        along the issue's own road)."""
+        net = self.net
+        t = self.times
+        fwd = _share(1 - fraction, net.forward_s[edge]) + t[net.target[edge]]
+        bwd = _share(fraction, net.backward_s[edge]) + t[net.source[edge]]
+        best = np.minimum(fwd, bwd)
+        exit_node = np.where(fwd <= bwd, net.target[edge], net.source[edge])
+        same = edge == self.edge
+        if same.any():
+            ahead = np.where(fraction <= self.fraction,
+                             _share(self.fraction - fraction, net.forward_s[self.edge]),
+                             _share(fraction - self.fraction, net.backward_s[self.edge]))
+            direct = same & (ahead <= best)
+            best = np.where(direct, ahead, best)
+            exit_node = np.where(direct, -1, exit_node)
+        return best, exit_node
+
+    def path(self, exit_node: int) -> list[int]:
+        """The junctions from `exit_node` to the issue's road, in driving order."""
+        row = int(self.row[exit_node])
+        pred = self.pred[row]
+        nodes = [exit_node]
+        while nodes[-1] != self.sources[row]:
+            nodes.append(int(pred[nodes[-1]]))
+        return nodes
+
+
+def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
+               extra_s: np.ndarray, held: np.ndarray) -> Timed:
+    """Time the teams (`snap`: their road points; `straight_m`: their straight-line metres
+    to the issue) exactly wherever they can be among the first k by (held, eta + extra): the
+    search widens until k teams that are not held are known within its bound, or covers the
+    network. A team left at np.inf is slower than the bound, and so than those first k."""
+    n = len(straight_m)
+    net = search.net
+    basis = np.full(n, "road", dtype=object)
+    why = np.full(n, "", dtype=object)
+    straight = straight_line_eta(straight_m)
+    off_team = snap.offset_m > SNAP_MAX_M
+    if not search.on_network:
+        why[:] = (f"the issue is {search.offset_m:,.0f} m from the nearest road (more than "
+                  f"{SNAP_MAX_M:,.0f} m)")
+    else:
+        why[off_team] = [f"the team is {m:,.0f} m from the nearest road (more than "
+                         f"{SNAP_MAX_M:,.0f} m)" for m in snap.offset_m[off_team]]
+        parts = net.component
+        apart = parts[net.source[snap.edge]] != parts[net.source[search.edge]]
+        why[apart & ~off_team] = "no road connects the team's road to the issue's"
+    routed = why == ""
+    eta = np.where(routed, np.inf, straight)
+    walk = (snap.offset_m + search.offset_m) / OFF_NETWORK_SPEED_MS
+    exit_node = np.full(n, -1, dtype=np.int64)
+    if routed.any():
+        kth = np.sort(straight_m[routed])[:k]
+        bound = max(FIRST_BOUND_S, 2.0 * (kth[-1] if len(kth) else 0.0) / _FIRST_BOUND_SPEED_MS)
+        idx = np.flatnonzero(routed)
+        while True:
+            search.search(bound)
+            on_road, exits = search.team_times(snap.edge[idx], snap.fraction[idx])
+            # A time above the bound may have missed a quicker way through a junction
+            # beyond it: only times within the bound are exact.
+            known = on_road <= bound
+            eta[idx] = np.where(known, on_road + walk[idx], np.inf)
+            exit_node[idx] = exits
+            # Exact once k teams that may be recommended are known within the bound: a team
+            # not yet found is slower than the bound, and so ranks after them.
+            sure = ~held & (eta + extra_s <= bound)
+            if sure.sum() >= k or not np.isfinite(bound):
+                break
+            bound = bound * _WIDEN if bound * _WIDEN < 1e7 else np.inf
+        if not np.isfinite(bound):  # the whole network was searched: no route at all
+            lost = routed & ~np.isfinite(eta)
+            why[lost] = "no route along the roads from the team to the issue"
+            eta[lost] = straight[lost]
+    basis[why != ""] = "straight_line"
+    return Timed(eta, basis, why, exit_node, search.row[np.maximum(exit_node, 0)],
+                 search.bound)
+
+
+@dataclass
+class Route:
+    """One team's way to the issue: its line (lon, lat pairs), metres on the road, and the
+    names of the bridges it crosses."""
+
+    lonlat: list[tuple[float, float]]
+    road_m: float
+    bridges: list[str]
+
+
+def route(search: IssueSearch, team_x: float, team_y: float, team_edge: int,
+          team_fraction: float, exit_node: int, geometry: bool = True) -> Route:
+    """The road route of one team whose time `time_teams` found (basis "road"); without
+    `geometry` only its metres and bridges (the line costs a cut per road)."""
+    net = search.net
+    ie, f = search.edge, search.fraction
+    pieces: list[np.ndarray] = []
+    edges: list[int] = []
+    road_m = 0.0
+
+    def part(edge: int, start: float, end: float) -> None:
+        """The road `edge` from fraction `start` to `end` (backwards when end < start)."""
+        nonlocal road_m
+        lo, hi = sorted((start, end))
+        road_m += (hi - lo) * net.length_m[edge]
+        edges.append(edge)
+        if geometry:
+            xy = shapely.get_coordinates(substring(net.lines[edge], lo, hi, normalized=True))
+            pieces.append(xy[::-1] if end < start else xy)
+
+    if geometry:
+        on = shapely.line_interpolate_point(net.lines[team_edge], team_fraction, normalized=True)
+        pieces.append(np.array([[team_x, team_y], [on.x, on.y]]))
+    if exit_node < 0:  # along the issue's own road
+        part(ie, team_fraction, f)
+    else:
+        part(team_edge, team_fraction, 1.0 if exit_node == net.target[team_edge] else 0.0)
+        nodes = search.path(exit_node)
+        for a, b in zip(nodes[:-1], nodes[1:], strict=True):
+            e = net.arc_edge[(a, b)]
+            part(e, 0.0, 1.0) if net.source[e] == a else part(e, 1.0, 0.0)
+        part(ie, 0.0 if nodes[-1] == net.source[ie] else 1.0, f)
+    bridges = []
+    for e in edges:
+        name = net.names[e] or "an unnamed bridge"
+        if net.classes[e] == "bridge" and name not in bridges:
+            bridges.append(name)
+    if not geometry:
+        return Route([], road_m, bridges)
+    issue_on = shapely.line_interpolate_point(net.lines[ie], f, normalized=True)
+    pieces.append(np.array([[issue_on.x, issue_on.y], [search.x, search.y]]))
+    xy = np.concatenate(pieces)
+    lon, lat = from_metric(xy[:, 0], xy[:, 1])
+    keep = np.ones(len(lon), bool)
+    keep[1:] = (np.diff(lon) != 0) | (np.diff(lat) != 0)
+    return Route(list(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True)), road_m, bridges)

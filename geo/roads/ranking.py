@@ -1,0 +1,99 @@
+"""Teams ranked by ETA for one point, with the reasons a dispatcher reads: the road time and
+distance, the straight line, the bridge or detour, a stale position, the workload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from geo.model import EtaMatch, TeamFilter, Workload, ordinal
+from geo.roads.eta import IssueSearch, Route, route, straight_line_eta, time_teams
+from geo.roads.network import RoadNetwork
+from geo.teamrank import TeamTable
+
+DETOUR_RATIO = 2.0  # road distance this many times the straight line is called a detour
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def _explain(rank: int, recommended: bool, eta: float, straight: float, road: Route | None,
+             why_straight: str, source: str, at: datetime | None, open_n: int,
+             workload: Workload, team_filter: TeamFilter) -> str:
+    where = (f"its last reported position ({at.isoformat()})" if source == "live" and at
+             else "its home base (no position reported)")
+    if road is None:
+        head = (f"ETA {_minutes(eta)} estimated from the straight line ({straight:,.0f} m "
+                f"from {where}): {why_straight}")
+    else:
+        head = (f"ETA {_minutes(eta)} by road, {road.road_m:,.0f} m from {where} "
+                f"({straight:,.0f} m as the crow flies)")
+        if road.bridges:
+            head += f", across {', '.join(road.bridges)}"
+        if straight > 0 and road.road_m > DETOUR_RATIO * straight:
+            head += f"; a detour of {road.road_m / straight:.1f}x the straight line"
+    load = f"{open_n} open assignment{'s' if open_n != 1 else ''}"
+    if not recommended:
+        return (f"not recommended: {load}, at the limit of {workload.max_open}; {head}")
+    return (f"{ordinal(rank)} by ETA of the teams matching {team_filter.describe()}: {head}; "
+            f"{load}")
+
+
+def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k: int,
+                team_filter: TeamFilter, workload: Workload | None = None,
+                geometry: bool = True) -> list[EtaMatch]:
+    """The k quickest recommended teams of `teams` (those that passed the filter) to the
+    point (x, y in EPSG:4551), ranked by ETA plus the workload's cost, ties by team id; then
+    the teams held back at their limit that are quicker than the last of them, flagged. Without
+    `geometry` the routes' lines are left out (their metres and bridges are not)."""
+    workload = workload or Workload()
+    n = len(teams.ids)
+    if n == 0:
+        return []
+    straight_m = np.hypot(teams.x - x, teams.y - y)
+    open_n = np.array([workload.open_assignments.get(t, 0) for t in teams.ids], dtype=np.int64)
+    held = open_n >= workload.max_open
+    extra = open_n * workload.per_open_s
+    search = None
+    if net is None or len(net) == 0:
+        eta = straight_line_eta(straight_m)
+        basis = np.full(n, "straight_line", dtype=object)
+        why = np.full(n, "the city has no road network", dtype=object)
+        exits = np.full(n, -1)
+        snap = None
+    else:
+        search = IssueSearch(net, x, y)
+        snap = net.snap(teams.x, teams.y)
+        timed = time_teams(search, snap, straight_m, k, extra, held)
+        eta, basis, why, exits = timed.eta_s, timed.basis, timed.why_straight, timed.exit_node
+    key = eta + extra
+    order = np.lexsort((teams.ids, key, held))
+    order = order[np.isfinite(key[order])]
+    chosen = order[~held[order]][:k]
+    limit_key = key[chosen[-1]] if len(chosen) == k else np.inf
+    picked = set(chosen.tolist())
+    shown = [i for i in order if i in picked or (held[i] and eta[i] <= limit_key)]
+    out = []
+    rank = 0
+    for i in shown:
+        road = None
+        if basis[i] == "road":
+            road = route(search, teams.x[i], teams.y[i], int(snap.edge[i]),
+                         float(snap.fraction[i]), int(exits[i]), geometry)
+        recommended = not held[i]
+        rank += recommended
+        out.append(EtaMatch(
+            rank=rank if recommended else 0, team_id=teams.ids[i], name=teams.names[i],
+            kind=teams.kinds[i], status=teams.statuses[i], distance_m=float(straight_m[i]),
+            position_source=teams.position_source[i], position_at=teams.position_at[i],
+            eta_s=float(eta[i]), road_m=None if road is None else float(road.road_m),
+            basis=basis[i], via=tuple(road.bridges) if road else (),
+            route=tuple(road.lonlat) if road else (), open_assignments=int(open_n[i]),
+            last_assigned_at=workload.last_assigned_at.get(teams.ids[i]),
+            recommended=recommended,
+            reason=_explain(rank, recommended, float(eta[i]), float(straight_m[i]), road, why[i],
+                            teams.position_source[i], teams.position_at[i], int(open_n[i]),
+                            workload, team_filter)))
+    return out
