@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
+from geo.casework.workload import MAX_OPEN, PER_OPEN_S, read_workload
 from geo.crs import CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -97,28 +98,60 @@ def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:
             "dispatch them" if mode == "normal" else "no team qualifies")
 
 
-def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int = 5) -> dict:
-    """Ranked teams for an issue: nearest suitable first, with distance, reason, staleness."""
+RANKINGS = ("eta", "distance")
+
+
+def _stale(now: datetime, source: str, at: datetime | None) -> bool:
+    return source == "home" or (at is not None and now - at > STALE_AFTER)
+
+
+def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int = 5,
+               by: str = "eta", max_open: int = MAX_OPEN, per_open_s: float = PER_OPEN_S
+               ) -> dict:
+    """Ranked teams for an issue: the quickest to arrive along the roads first (`by="eta"`,
+    with the workload policy: `max_open`, `per_open_s`), or the nearest in a straight line
+    (`by="distance"`); each with its distance, ETA, reason and staleness."""
     if not 1 <= k <= 50:
         raise InvalidInput("k must be between 1 and 50")
+    if by not in RANKINGS:
+        raise InvalidInput(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
     with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
         mode = read_mode(tx)["mode"]
+        workload = read_workload(tx, max_open, per_open_s)
     if issue["street_code"] is None:
         raise InvalidInput(f"issue {issue_id} lies outside every grid: no jurisdiction to "
                            "dispatch in")
     team_filter = TeamFilter(category=issue["category_code"], statuses=("available",),
                              street_code=issue["street_code"], rosters=rosters(mode))
-    matches = store.nearest_teams(issue["lon"], issue["lat"], k=k, team_filter=team_filter)
     out = []
-    for m in matches:
-        stale = m.position_source == "home" or (m.position_at is not None
-                                                and now - m.position_at > STALE_AFTER)
-        out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
-                    "status": m.status, "distance_m": round(m.distance_m, 1),
-                    "position_source": m.position_source, "position_at": m.position_at,
-                    "stale": stale, "reason": m.reason + (
-                        "; position is stale: confirm by radio before dispatch" if stale else "")})
+    if by == "eta":
+        for m in store.nearest_by_eta(issue["lon"], issue["lat"], k=k, team_filter=team_filter,
+                                      workload=workload):
+            stale = _stale(now, m.position_source, m.position_at)
+            out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
+                        "status": m.status, "distance_m": round(m.distance_m, 1),
+                        "eta_s": round(m.eta_s, 1),
+                        "road_m": None if m.road_m is None else round(m.road_m, 1),
+                        "basis": m.basis, "via": list(m.via),
+                        "route": [[round(x, 7), round(y, 7)] for x, y in m.route],
+                        "open_assignments": m.open_assignments,
+                        "last_assigned_at": m.last_assigned_at, "recommended": m.recommended,
+                        "position_source": m.position_source, "position_at": m.position_at,
+                        "stale": stale, "reason": m.reason + (
+                            "; position is stale: confirm by radio before dispatch"
+                            if stale else "")})
+    else:
+        for m in store.nearest_teams(issue["lon"], issue["lat"], k=k, team_filter=team_filter):
+            stale = _stale(now, m.position_source, m.position_at)
+            out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
+                        "status": m.status, "distance_m": round(m.distance_m, 1),
+                        "open_assignments": workload.open_assignments.get(m.team_id, 0),
+                        "last_assigned_at": workload.last_assigned_at.get(m.team_id),
+                        "recommended": True, "position_source": m.position_source,
+                        "position_at": m.position_at, "stale": stale, "reason": m.reason + (
+                            "; position is stale: confirm by radio before dispatch"
+                            if stale else "")})
     why = None
     if not out:
         with store.snapshot() as tx:
@@ -126,7 +159,9 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     category = CATEGORY_BY_CODE[issue["category_code"]]
     return {"issue_id": issue_id, "mode": mode, "category_code": category.code,
             "handled_by": list(category.handled_by), "street_code": issue["street_code"],
-            "filter": team_filter.describe(), "candidates": out, "none_reason": why}
+            "filter": team_filter.describe(), "ranked_by": by,
+            "policy": workload.describe() if by == "eta" else "straight-line distance",
+            "candidates": out, "none_reason": why}
 
 
 def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dict]:

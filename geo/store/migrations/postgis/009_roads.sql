@@ -32,3 +32,6 @@ BEGIN
 END $$;
 CREATE TRIGGER road_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON road
     FOR EACH STATEMENT EXECUTE FUNCTION bump_road_revision();
+
+-- Snapping a point to its nearest road in metres (EPSG:4551), by index.
+CREATE INDEX road_metric ON road USING gist (ST_Transform(geom, 4551));
