@@ -15,7 +15,9 @@ from geo.roads.classes import OFF_NETWORK_SPEED_MS
 _SNAP = f"""
 CREATE TEMP TABLE gd_point ON COMMIT DROP AS
 SELECT q.i AS pid, r.id AS edge_id,
-       ST_LineLocatePoint(ST_Transform(r.geom, {METRIC_EPSG}), q.m) AS fraction,
+       -- A point at a road's very end is not routed from by pgRouting: keep it a hair inside.
+       least(greatest(ST_LineLocatePoint(ST_Transform(r.geom, {METRIC_EPSG}), q.m), 1e-9),
+             1 - 1e-9) AS fraction,
        ST_Distance(ST_Transform(r.geom, {METRIC_EPSG}), q.m) AS offset_m,
        'b'::char AS side
 FROM (SELECT i, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {METRIC_EPSG}) AS m
@@ -27,11 +29,17 @@ CROSS JOIN LATERAL (  -- by index order (KNN), then equal distances by id
     ORDER BY k.d, k.id LIMIT 1) r
 """
 
+# pgRouting keeps one point of those at the same place on the same road: each place is
+# given once, under its first pid.
+_PLACES = """
+CREATE TEMP TABLE gd_place ON COMMIT DROP AS
+SELECT p.pid, min(p.pid) OVER (PARTITION BY p.edge_id, p.fraction) AS place FROM gd_point p
+"""
 _COST = """
 SELECT -c.start_pid AS pid, c.agg_cost FROM pgr_withPointsCost(
     'SELECT id, source, target, cost, reverse_cost FROM road',
-    'SELECT pid, edge_id, fraction, side FROM gd_point',
-    %(teams)s::bigint[], -1::bigint, directed => true, driving_side => 'b') c
+    'SELECT pid, edge_id, fraction, side FROM gd_point WHERE pid IN (SELECT place FROM gd_place)',
+    %(teams)s::bigint[], -%(issue)s::bigint, directed => true, driving_side => 'b') c
 """
 
 
@@ -43,10 +51,14 @@ def pgrouting_eta(store, issue_lonlat: tuple[float, float], team_lon, team_lat) 
     with store.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         cur.execute(_SNAP, {"lon": lon, "lat": lat})
         offsets = dict(cur.execute("SELECT pid, offset_m FROM gd_point").fetchall())
-        costs = dict(cur.execute(_COST, {"teams": [-i for i in range(2, len(lon) + 1)]}
+        cur.execute(_PLACES)
+        place = dict(cur.execute("SELECT pid, place FROM gd_place").fetchall())
+        starts = sorted({place[i] for i in range(2, len(lon) + 1)} - {place[1]})
+        costs = dict(cur.execute(_COST, {"teams": [-p for p in starts], "issue": place[1]}
                                  ).fetchall())
+        costs[place[1]] = 0.0  # a team where the issue is
     out = np.full(len(lon) - 1, np.nan)
     for pid in range(2, len(lon) + 1):
-        if pid in costs:
-            out[pid - 2] = costs[pid] + (offsets[pid] + offsets[1]) / OFF_NETWORK_SPEED_MS
+        if place[pid] in costs:
+            out[pid - 2] = costs[place[pid]] + (offsets[pid] + offsets[1]) / OFF_NETWORK_SPEED_MS
     return out
