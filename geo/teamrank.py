@@ -16,6 +16,8 @@ from scipy.spatial import cKDTree
 from geo.crs import to_metric
 from geo.model import TeamFilter, TeamMatch, explain_rank
 
+_PASSING_KEPT = 512  # filters kept per snapshot: a category per street, and some
+
 
 @dataclass
 class TeamTable:
@@ -51,6 +53,18 @@ class TeamTable:
             position_source=column("position_source"),
             position_at=[r["position_at"] for r in rows],
         )
+
+    def passing(self, f: TeamFilter) -> TeamTable:
+        """The teams that pass the filter, kept per filter for the life of this snapshot:
+        a filter's mask scans every team's categories and jurisdiction, which at a city's
+        tens of thousands of teams costs more than the ranking itself."""
+        cache = self.__dict__.setdefault("_passing", {})
+        hit = cache.get(f)
+        if hit is None:
+            if len(cache) >= _PASSING_KEPT:
+                cache.pop(next(iter(cache)))
+            hit = cache[f] = self.take(np.flatnonzero(self.mask(f)))
+        return hit
 
     def take(self, rows: np.ndarray) -> TeamTable:
         """The teams at `rows` (an index array), in that order."""

@@ -9,6 +9,7 @@ is one-way). Shortest times come from scipy's Dijkstra (`scipy.sparse.csgraph`) 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -108,6 +109,15 @@ class RoadNetwork:
         """Per junction, its weakly connected part: junctions in different parts are never
         reachable from each other."""
         return connected_components(self.reversed_graph, directed=True, connection="weak")[1]
+
+    def snap_teams(self, teams) -> Snap:
+        """`snap` of a team table's positions, kept with the table (a cached snapshot asks
+        again on every ranking) for as long as both live."""
+        kept = teams.__dict__.setdefault("_snaps", weakref.WeakKeyDictionary())
+        hit = kept.get(self)
+        if hit is None:
+            hit = kept[self] = self.snap(teams.x, teams.y)
+        return hit
 
     def snap(self, x, y) -> Snap:
         """The nearest road point of each point (x, y in EPSG:4551); ties go to the lower edge."""

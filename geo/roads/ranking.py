@@ -65,7 +65,7 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
         snap = None
     else:
         search = IssueSearch(net, x, y)
-        snap = net.snap(teams.x, teams.y)
+        snap = net.snap_teams(teams)
         timed = time_teams(search, snap, straight_m, k, extra, held)
         eta, basis, why, exits = timed.eta_s, timed.basis, timed.why_straight, timed.exit_node
     key = eta + extra

@@ -373,8 +373,7 @@ class SqliteStore(Store):
         return self._revision("road")
 
     def _teams_passing(self, f):
-        table = self._team_table()
-        return table.take(np.flatnonzero(table.mask(f)))
+        return self._team_table().passing(f)
 
     # --- reading layers -----------------------------------------------------------------
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
