@@ -96,12 +96,11 @@ def explain_rank(rank: int, distance_m: float, position_source: str,
 
 @dataclass(frozen=True)
 class Workload:
-    """The ranking policy's view of the teams' work: open assignments per team and when each
-    was last assigned. A team with `max_open` or more open assignments is not recommended;
-    each open assignment counts `per_open_s` seconds against a team's ETA."""
+    """The ranking policy's view of the teams' work: open assignments per team. A team with
+    `max_open` or more open assignments is not recommended; each open assignment counts
+    `per_open_s` seconds against a team's ETA."""
 
     open_assignments: dict[str, int] = field(default_factory=dict)
-    last_assigned_at: dict[str, datetime] = field(default_factory=dict)
     max_open: int = 3
     per_open_s: float = 120.0
 
@@ -128,6 +127,5 @@ class EtaMatch:
     via: tuple[str, ...]  # bridges on the route
     route: tuple[tuple[float, float], ...]  # lon, lat from the team to the issue
     open_assignments: int
-    last_assigned_at: datetime | None
     recommended: bool
     reason: str = field(compare=False)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
-from geo.casework.workload import MAX_OPEN, PER_OPEN_S, read_workload
+from geo.casework.workload import MAX_OPEN, PER_OPEN_S, last_assigned, read_workload
 from geo.crs import CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -135,8 +135,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
                         "road_m": None if m.road_m is None else round(m.road_m, 1),
                         "basis": m.basis, "via": list(m.via),
                         "route": [[round(x, 7), round(y, 7)] for x, y in m.route],
-                        "open_assignments": m.open_assignments,
-                        "last_assigned_at": m.last_assigned_at, "recommended": m.recommended,
+                        "open_assignments": m.open_assignments, "recommended": m.recommended,
                         "position_source": m.position_source, "position_at": m.position_at,
                         "stale": stale, "reason": m.reason + (
                             "; position is stale: confirm by radio before dispatch"
@@ -147,15 +146,17 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
             out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
                         "status": m.status, "distance_m": round(m.distance_m, 1),
                         "open_assignments": workload.open_assignments.get(m.team_id, 0),
-                        "last_assigned_at": workload.last_assigned_at.get(m.team_id),
                         "recommended": True, "position_source": m.position_source,
                         "position_at": m.position_at, "stale": stale, "reason": m.reason + (
                             "; position is stale: confirm by radio before dispatch"
                             if stale else "")})
     why = None
-    if not out:
-        with store.snapshot() as tx:
+    with store.snapshot() as tx:
+        last = last_assigned(tx, [c["team_id"] for c in out])
+        if not out:
             why = _diagnose(tx, issue["category_code"], issue["street_code"], mode)
+    for c in out:
+        c["last_assigned_at"] = last.get(c["team_id"])
     category = CATEGORY_BY_CODE[issue["category_code"]]
     return {"issue_id": issue_id, "mode": mode, "category_code": category.code,
             "handled_by": list(category.handled_by), "street_code": issue["street_code"],

@@ -16,6 +16,7 @@ from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.nearby import nearby_open
 from geo.casework.scope import AREA_ROLES, Actor
+from geo.casework.workload import read_workload
 from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -93,12 +94,13 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
         raise Forbidden(f"the point lies in {where.street_name} ({where.street_code}), outside "
                         "your jurisdiction")
     category = CATEGORY_BY_CODE[r.category_code]
-    # Ranked before the write transaction: a pooled backend must not hold two connections.
-    teams = store.nearest_teams(lon, lat, k=3, team_filter=TeamFilter(
-        category=category.code, statuses=("available",), street_code=where.street_code,
-        rosters=rosters(get_mode(store)["mode"])))
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)
+        workload = read_workload(tx)
+    # Ranked before the write transaction: a pooled backend must not hold two connections.
+    teams = store.nearest_by_eta(lon, lat, k=3, team_filter=TeamFilter(
+        category=category.code, statuses=("available",), street_code=where.street_code,
+        rosters=rosters(get_mode(store)["mode"])), workload=workload, geometry=False)
     with store.tx() as tx:
         _hold_grid(tx, where.grid_code, lon, lat)
         token = secrets.token_urlsafe(12)
@@ -126,7 +128,10 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
             "location": where.__dict__,
             "recommended_teams": [] if actor.role == "citizen" else [
                 {"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
-                 "distance_m": round(m.distance_m, 1), "reason": m.reason} for m in teams],
+                 "distance_m": round(m.distance_m, 1), "eta_s": round(m.eta_s, 1),
+                 "road_m": None if m.road_m is None else round(m.road_m, 1), "basis": m.basis,
+                 "via": list(m.via), "open_assignments": m.open_assignments,
+                 "recommended": m.recommended, "reason": m.reason} for m in teams],
             "possible_duplicates": duplicates,
             "open311_token": token,
         }

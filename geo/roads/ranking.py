@@ -91,7 +91,6 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
             eta_s=float(eta[i]), road_m=None if road is None else float(road.road_m),
             basis=basis[i], via=tuple(road.bridges) if road else (),
             route=tuple(road.lonlat) if road else (), open_assignments=int(open_n[i]),
-            last_assigned_at=workload.last_assigned_at.get(teams.ids[i]),
             recommended=recommended,
             reason=_explain(rank, recommended, float(eta[i]), float(straight_m[i]), road, why[i],
                             teams.position_source[i], teams.position_at[i], int(open_n[i]),
