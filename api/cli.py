@@ -1,4 +1,5 @@
-"""The `griddispatch` command line: set up a database, load the demo city, locate, rank, export."""
+"""The `griddispatch` command line: set up a database, load the demo city and road networks,
+locate, rank, export."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 from fixtures.defaults import DEFAULT_GRIDS, DEFAULT_ISSUES, DEFAULT_SEED
 from geo.crs import SOURCE_CRS, CoordinateError
 from geo.model import TeamFilter
+from geo.roads.classes import ROAD_COLUMNS
 from geo.store import LAYERS, Store, StoreError, default_url, open_store
 from geo.taxonomy import TEAM_KINDS, TEAM_STATUSES
 from geo.workflow import ROLES
@@ -235,6 +237,8 @@ def cmd_export(store: Store, args) -> int:
     if driver is None:
         raise UsageError(f"{out}: use a .geojson or .gpkg file name")
     frame = store.read_layer(args.layer)
+    if args.layer == "roads":  # the exchange columns only, as import-roads reads them back
+        frame = frame[[*ROAD_COLUMNS, frame.geometry.name]]
     for col in frame.columns:
         if str(frame[col].dtype).startswith("datetime64"):
             frame[col] = frame[col].astype(str)
@@ -242,6 +246,26 @@ def cmd_export(store: Store, args) -> int:
         out.unlink()
     frame.to_file(out, driver=driver, engine="pyogrio", layer=args.layer)
     print(f"wrote {len(frame):,} {args.layer} to {out}")
+    return 0
+
+
+def cmd_import_roads(store: Store, args) -> int:
+    """Store the road network of a file (OpenStreetMap .osm.pbf or a line file), checked
+    whole before anything is written."""
+    from geo.roads.importing import read_roads
+
+    store.migrate()
+    held = store.counts(("roads",))["roads"]
+    if held and not args.replace:
+        raise UsageError(f"the database already holds {held:,} roads; pass --replace to put the "
+                         f"network of {args.file} in their place")
+    started = time.perf_counter()
+    roads = read_roads(args.file)
+    stored = store.add_roads(roads, replace=args.replace)
+    network = store.road_network()
+    junctions = network.n_nodes if network is not None else 0
+    print(f"stored {stored:,} roads with {junctions:,} junctions from {args.file} in "
+          f"{time.perf_counter() - started:.1f} s" + (f", replacing {held:,} roads" if held else ""))
     return 0
 
 
@@ -298,25 +322,41 @@ def cmd_locate(store: Store, args) -> int:
     return 0
 
 
+_NEAREST_COLUMNS = {"distance": ["point", "rank", "team_id", "distance_m"],
+                    "eta": ["point", "rank", "team_id", "distance_m", "eta_s", "road_m", "basis"]}
+
+
 def cmd_nearest(store: Store, args) -> int:
     points = _read_points(args.input)
     team_filter = TeamFilter(kind=args.kind, statuses=tuple(args.status) if args.status else None,
                              category=args.category, street_code=args.street)
+    by_eta = args.by == "eta"
+    if by_eta and not store.counts(("roads",))["roads"]:
+        _say("the database holds no roads (see griddispatch import-roads): every ETA is by "
+             "straight line")
+    rank = store.nearest_by_eta_many if by_eta else store.nearest_teams_many
     started = time.perf_counter()
     parts = []
     for sl in _chunks(len(points)):
-        part = store.nearest_teams_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
-                                        k=args.k, team_filter=team_filter, crs=args.crs)
+        part = rank(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl], k=args.k,
+                    team_filter=team_filter, crs=args.crs)
         part["point"] += sl.start
         parts.append(part)
         _say(f"ranked teams for {sl.stop:,}/{len(points):,}")
     ranked = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["point", "rank", "team_id", "distance_m"])
+        columns=_NEAREST_COLUMNS[args.by])
     ranked.insert(0, "id", points.id.to_numpy()[ranked.pop("point").to_numpy(int)])
-    ranked["distance_m"] = ranked.distance_m.astype(float).round(2)
+    for col in ("distance_m", "eta_s", "road_m"):
+        if col in ranked:
+            ranked[col] = ranked[col].astype(float).round(2)
     ranked.to_csv(args.output, index=False)
-    print(f"ranked the {args.k} nearest teams ({team_filter.describe()}) for {len(points):,} "
-          f"points in {time.perf_counter() - started:.2f} s; wrote {args.output}")
+    how = "quickest teams by road" if by_eta else "nearest teams"
+    print(f"ranked the {args.k} {how} ({team_filter.describe()}) for {len(points):,} points in "
+          f"{time.perf_counter() - started:.2f} s; wrote {args.output}")
+    if by_eta and len(ranked):
+        straight = int((ranked.basis == "straight_line").sum())
+        print(f"{straight:,} of {len(ranked):,} rankings are by straight line (the point or the "
+              "team off the roads, or no route)")
     return 0
 
 
@@ -364,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete every layer first if the database already holds data")
     p.set_defaults(run=cmd_demo_data)
 
+    p = sub.add_parser("import-roads", help="store the road network of an OpenStreetMap .osm.pbf "
+                                            "or a line file (.geojson, .gpkg, .shp, .zip, .fgb)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the road network the database holds")
+    p.set_defaults(run=cmd_import_roads)
+
     p = sub.add_parser("export", help="write a layer to .geojson or .gpkg")
     p.add_argument("layer", choices=LAYERS)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
@@ -380,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
         if name == "nearest":
             p.add_argument("-k", type=int, default=3, help="teams per point (default 3)")
+            p.add_argument("--by", choices=("distance", "eta"), default="distance",
+                           help="straight-line distance (default), or travel time along the "
+                                "roads (adds eta_s, road_m, basis)")
             p.add_argument("--kind", choices=tuple(TEAM_KINDS))
             p.add_argument("--status", choices=TEAM_STATUSES, action="append",
                            help="repeat to allow several statuses")
