@@ -16,6 +16,7 @@ from api.auth import current_actor
 from api.schemas import MAX_ID
 from geo.casework import read
 from geo.casework.errors import InvalidInput
+from geo.casework.workload import Policy
 from geo.codes import LENGTHS
 from geo.hotspots.analysis import Params
 from geo.hotspots.reports import HotspotQuery
@@ -35,6 +36,12 @@ def store(request: Request) -> Store:
     if opened is None:
         raise RuntimeError("the service has not started: its lifespan opens the store")
     return opened
+
+
+def ranking_policy(request: Request) -> Policy:
+    """How candidates weigh workload, from the service's settings."""
+    settings = request.app.state.settings
+    return Policy(settings.max_open_assignments, settings.seconds_per_open_assignment)
 
 
 def now(request: Request) -> datetime:

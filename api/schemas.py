@@ -162,12 +162,29 @@ class Event(BaseModel):
 
 
 class Candidate(BaseModel):
+    """A team to dispatch and why it ranks where it does. Ranked by ETA, it says how it
+    would go (eta_s, road_m, basis, via, route); ranked by distance, those are absent."""
+
     rank: int
     team_id: str
     name: str
     kind: str
     status: str
-    distance_m: float
+    distance_m: float = Field(description="straight line, metres (EPSG:4551)")
+    eta_s: float | None = Field(None, description="travel time to the issue, seconds, workload "
+                                                  "not included")
+    road_m: float | None = Field(None, description="metres along the roads; null when timed by "
+                                                   "straight line")
+    basis: Literal["road", "straight_line"] | None = Field(
+        None, description="road: along the network; straight_line: off the network or no "
+                          "route, the straight line x 1.3 at 20 km/h")
+    via: list[str] | None = Field(None, description="the bridges the route crosses")
+    route: list[tuple[float, float]] | None = Field(
+        None, description="[[lon, lat], ...] from the team to the issue, along the roads")
+    open_assignments: int | None = None
+    last_assigned_at: datetime | None = None
+    recommended: bool | None = Field(None, description="false when the team is at its limit of "
+                                                       "open assignments (the reason says so)")
     position_source: Literal["live", "home"]
     position_at: datetime | None
     stale: bool
@@ -181,6 +198,8 @@ class Candidates(BaseModel):
     handled_by: list[str]
     street_code: str
     filter: str
+    ranked_by: Literal["eta", "distance"] | None = None
+    policy: str | None = Field(None, description="how the ranking weighs workload")
     candidates: list[Candidate]
     none_reason: str | None
 
@@ -193,11 +212,20 @@ class Duplicate(BaseModel):
 
 
 class Recommended(BaseModel):
-    rank: int
+    """A team the intake recommends, ranked by ETA with its workload (as Candidate)."""
+
+    rank: int = Field(description="1, 2, ...; 0 for a team held back at its limit")
     team_id: str
     name: str
     kind: str
-    distance_m: float
+    distance_m: float = Field(description="straight line, metres (EPSG:4551)")
+    eta_s: float = Field(description="travel time to the issue, seconds")
+    road_m: float | None = Field(None, description="metres along the roads; null when timed by "
+                                                   "straight line")
+    basis: Literal["road", "straight_line"]
+    via: list[str] = Field(description="the bridges the route crosses")
+    open_assignments: int
+    recommended: bool
     reason: str
 
 

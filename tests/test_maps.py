@@ -185,9 +185,10 @@ def test_dispatch_map_shows_ranked_candidates(visit, city, maps_api, store):
     assert sorted(labels) == [str(t["rank"]) for t in ranked]
     tooltips = v.js("() => [...document.querySelectorAll('.gd-candidate-label')]"
                     ".map(e => e.textContent)")
-    # Math.round: halves go up
-    assert sorted(tooltips) == sorted(f"{t['rank']}. {t['name']} · {int(t['distance_m'] + 0.5)} m"
-                                      for t in ranked)
+    # Each label: rank, name, ETA in minutes ("≈" when timed by straight line).
+    for t in ranked:
+        label = next(x for x in tooltips if x.startswith(f"{t['rank']}. {t['name']} · "))
+        assert "分钟" in label and label.count("≈") == (t["basis"] == "straight_line")
     kinds = {f["properties"]["kind"] for f in v.features("dispatch")}
     assert {"issue", "grid", "candidate", "route"} <= kinds
     assert v.js("() => document.querySelectorAll('.gd-target').length") == 1

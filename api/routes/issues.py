@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -12,12 +12,13 @@ from api import deps, schemas
 from api.deps import Bbox, Category, Code, Id, Limit, Network, Offset, State, issue_query
 from geo.casework import photos, read
 from geo.casework.dispatch import candidates
-from geo.casework.errors import Forbidden
+from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, plain, replay
 from geo.casework.intake import Report, report
 from geo.casework.nearby import merge_candidates
 from geo.casework.scope import Actor
 from geo.casework.transitions import Move, apply
+from geo.casework.workload import Policy
 from geo.store import Store
 from geo.store.base import utc
 from geo.store.sql import Conflict
@@ -27,6 +28,32 @@ router = APIRouter(prefix="/api/v1", tags=["issues"])
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                           description="retry-safe creation: same key, same "
                                                       "request → the first response")]
+
+
+IfMatch = Annotated[str | None, Header(
+    alias="If-Match", max_length=100,
+    description='the ETag of the issue the action was decided on ("7", as GET /issues/{id} '
+                "sends it); a stale one is refused with 412 and nothing is written")]
+ETAG = {"ETag": {"description": 'the issue\'s version, "7": send it back as If-Match',
+                 "schema": {"type": "string"}}}
+
+
+def etag(issue: dict) -> dict:
+    """The ETag header of an issue as its reader sees it (citizens see no version)."""
+    return {"ETag": f'"{issue["version"]}"'} if issue.get("version") is not None else {}
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match names: one strong ETag as `etag` writes it; `*` or none
+    means any."""
+    if if_match is None or if_match.strip() in ("", "*"):
+        return None
+    text = if_match.strip()
+    digits = text[1:-1] if len(text) > 2 and text[0] == text[-1] == '"' else text
+    if not digits.isdigit():
+        raise InvalidInput(f"If-Match must be the issue's ETag as GET /issues/{{id}} sends it "
+                           f'(a quoted version such as "7"), not {if_match[:40]!r}')
+    return int(digits)
 
 
 def created(body: dict, status: int = 201, replayed: bool = False) -> JSONResponse:
@@ -55,12 +82,13 @@ def idempotent(store: Store, actor: Actor, key: str | None, request: Request, pa
                         403: {"description": "the point is outside your jurisdiction"}})
 def post_issue(body: schemas.ReportIn, request: Request, idempotency_key: IdemHeader = None,
                actor: Actor = deps.actor("issues:report"), store: Store = Depends(deps.store),
-               now: datetime = Depends(deps.now)):
+               now: datetime = Depends(deps.now), policy: Policy = Depends(deps.ranking_policy)):
     """Step 1 (基层报单): file a report. The answer says where it is (grid → district), the
-    nearest available teams that handle it, and open reports nearby that may be the same."""
+    available teams that handle it and would arrive first by road, and open reports nearby
+    that may be the same."""
     r = Report(body.category_code, body.description, body.lon, body.lat, body.crs, body.address)
     return idempotent(store, actor, idempotency_key, request, body.model_dump(),
-                      lambda idem: plain(report(store, actor, r, now, idem)))
+                      lambda idem: plain(report(store, actor, r, now, idem, policy=policy)))
 
 
 @router.get("/issues", response_model=schemas.IssuePage)
@@ -90,10 +118,13 @@ def overdue(category: Category = None, street: Code = None, limit: Limit = 100,
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/issues/{issue_id}", response_model=schemas.IssueOut)
-def get_issue(issue_id: Id, actor: Actor = deps.actor("issues:read"),
+@router.get("/issues/{issue_id}", response_model=schemas.IssueOut,
+            responses={200: {"headers": ETAG, "description": "the issue, its version as ETag"}})
+def get_issue(issue_id: Id, response: Response, actor: Actor = deps.actor("issues:read"),
               store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
-    return read.get_issue(store, actor, issue_id, now)
+    issue = read.get_issue(store, actor, issue_id, now)
+    response.headers.update(etag(issue))
+    return issue
 
 
 @router.get("/issues/{issue_id}/events", response_model=list[schemas.Event])
@@ -107,11 +138,14 @@ def issue_events(issue_id: Id, actor: Actor = deps.actor("issues:read"),
 
 @router.get("/issues/{issue_id}/candidates", response_model=schemas.Candidates)
 def issue_candidates(issue_id: Id, k: Annotated[int, Query(ge=1, le=50)] = 5,
+                     by: Literal["eta", "distance"] = "eta",
                      actor: Actor = deps.actor("issues:dispatch"),
-                     store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
-    """Teams to dispatch, nearest suitable first (kind and category handled, available, with
-    the issue's street in their jurisdiction, on a roster serving in the current mode)."""
-    return candidates(store, actor, issue_id, now, k)
+                     store: Store = Depends(deps.store), now: datetime = Depends(deps.now),
+                     policy: Policy = Depends(deps.ranking_policy)):
+    """Teams to dispatch (kind and category handled, available, with the issue's street in
+    their jurisdiction, on a roster serving in the current mode): the quickest to arrive by
+    road first, with their workload (`by=eta`), or the nearest in a straight line."""
+    return candidates(store, actor, issue_id, now, k, by=by, policy=policy)
 
 
 @router.get("/issues/{issue_id}/nearby", response_model=list[schemas.Duplicate])
@@ -122,20 +156,28 @@ def issue_nearby(issue_id: Id, actor: Actor = deps.actor("issues:triage"),
 
 
 def _transition(action: str, scope: str, body_model, summary: str):
-    def endpoint(issue_id: Id, body, actor: Actor = deps.actor(scope),
-                 store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    def endpoint(issue_id: Id, body, response: Response, if_match: IfMatch = None,
+                 actor: Actor = deps.actor(scope), store: Store = Depends(deps.store),
+                 now: datetime = Depends(deps.now)):
         data = body.model_dump()
         move = Move(action, reason=data.get("reason", "") or data.get("comment", ""),
                     team_ids=tuple(data.get("team_ids") or ()),
                     duplicate_of=data.get("duplicate_of"), passed=data.get("passed"),
-                    rating=data.get("rating"), team_id=data.get("team_id"))
-        return apply(store, actor, issue_id, move, now)
+                    rating=data.get("rating"), team_id=data.get("team_id"),
+                    expected_version=expected_version(if_match))
+        issue = apply(store, actor, issue_id, move, now)
+        response.headers.update(etag(issue))
+        return issue
 
     endpoint.__annotations__["body"] = body_model  # one route per action, each with its model
     router.add_api_route(
         f"/issues/{{issue_id}}/{action}", endpoint, methods=["POST"],
         response_model=schemas.IssueOut, summary=summary, name=f"issue_{action}",
-        responses={409: {"description": "not allowed in the issue's state; lists allowed actions"},
+        responses={200: {"headers": ETAG, "description": "the issue afterwards, its new ETag"},
+                   409: {"description": "not allowed in the issue's state; lists allowed actions"},
+                   412: {"description": "If-Match names an older version: the issue changed "
+                                        "since it was loaded (the detail says how); nothing "
+                                        "was written"},
                    403: {"description": "your role may not take this action"}})
 
 

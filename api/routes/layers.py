@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Query
 from api import deps
 from api.deps import Bbox, Category, Code, Id, Limit, Network, Offset, State, issue_query
 from api.geojson import MEDIA_TYPE, collection
-from geo.cameras import view_sectors
 from geo.casework import read
-from geo.casework.dispatchview import MAX_NEARBY_M, dispatch_view
+from geo.casework.dispatchview import MAX_NEARBY_M, dispatch_features, dispatch_view
 from geo.casework.scope import Actor
+from geo.casework.workload import Policy
 from geo.codes import LENGTHS
 from geo.layers.areas import areas_in_box
 from geo.layers.grids import grid_page
@@ -114,44 +114,10 @@ def issues(state: State = None, category: Category = None, grid: Code = None,
 def dispatch(issue_id: Id, k: Annotated[int, Query(ge=1, le=50)] = 5,
              nearby_m: Annotated[float, Query(gt=0, le=MAX_NEARBY_M)] = 500.0,
              actor: Actor = deps.actor("issues:dispatch"), store: Store = Depends(deps.store),
-             now: datetime = Depends(deps.now)):
+             now: datetime = Depends(deps.now), policy: Policy = Depends(deps.ranking_policy)):
     """One issue for a dispatcher's map: the issue, its grid, the ranked candidate teams with a
     line to each, the cameras that can see the spot (with their view) and open issues of the
     same category within `nearby_m`. Each feature's `kind` says which it is."""
-    view = dispatch_view(store, actor, issue_id, now, k, nearby_m)
-    issue = view["issue"]
-    here = (issue["lon"], issue["lat"])
-    ids, geoms, props = [f"issue:{issue_id}"], [shapely.Point(here)], [
-        {"kind": "issue", "id": issue_id, **{k: issue[k] for k in (
-            "category_code", "category_name", "state", "light", "description", "reported_at",
-            "due_at", "grid_code", "address")}, "mode": view["mode"], "filter": view["filter"],
-         "none_reason": view["none_reason"]}]
-    if view["grid"]:
-        ids.append(f"grid:{view['grid']['code']}")
-        geoms.append(shapely.from_wkb(bytes(view["grid"]["wkb"])))
-        props.append({"kind": "grid", "code": view["grid"]["code"], "name": view["grid"]["name"]})
-    for c in view["candidates"]:
-        there = (c["lon"], c["lat"])
-        fields = {k: c[k] for k in ("rank", "team_id", "name", "distance_m", "status", "stale",
-                                    "position_source", "reason")}
-        ids += [f"team:{c['team_id']}", f"route:{c['team_id']}"]
-        geoms += [shapely.Point(there), shapely.LineString([there, here])]
-        props += [{"kind": "candidate", **fields}, {"kind": "route", **fields}]
-    if view["cameras"]:
-        cams = view["cameras"]
-        sectors = view_sectors([c["lon"] for c in cams], [c["lat"] for c in cams],
-                               [np.nan if c["heading_deg"] is None else c["heading_deg"]
-                                for c in cams], [c["fov_deg"] for c in cams],
-                               [c["range_m"] for c in cams])
-        for c, sector in zip(cams, sectors, strict=True):
-            fields = {k: v for k, v in c.items() if k not in ("lon", "lat", "kind")}
-            fields["camera_kind"] = c["kind"]
-            ids += [f"camera:{c['camera_id']}", f"view:{c['camera_id']}"]
-            geoms += [shapely.Point(c["lon"], c["lat"]), sector]
-            props += [{"kind": "camera", **fields}, {"kind": "camera_view", **fields}]
-    for n in view["nearby"]:
-        ids.append(f"nearby:{n['id']}")
-        geoms.append(shapely.Point(n["lon"], n["lat"]))
-        props.append({"kind": "nearby", **{k: n[k] for k in ("id", "state", "reported_at",
-                                                              "distance_m")}})
+    view = dispatch_view(store, actor, issue_id, now, k, nearby_m, policy)
+    ids, geoms, props = dispatch_features(view)
     return collection(ids, geoms, props, live=True)

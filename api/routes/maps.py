@@ -142,7 +142,7 @@ def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
     except NotFound as exc:
         return _message(request, 404, "No such issue", str(exc))
     m = dispatch_map(request.app.state.settings, issue_id, view.issue["lon"], view.issue["lat"],
-                     _who(viewer), view.levels)
+                     _who(viewer), viewer.role, view.levels)
     return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
 
 

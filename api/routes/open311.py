@@ -274,7 +274,8 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
         return error_response(400, "lat and long are required (addresses are not geocoded)", fmt)
     try:
         body = report(store, actor, Report(service_code, description, long, lat, "wgs84",
-                                           address_string), now, channel="open311")
+                                           address_string), now, channel="open311",
+                      policy=deps.ranking_policy(request))
     except (InvalidInput, Forbidden, NotFound, InvalidText) as exc:
         return error_response(400, str(exc), fmt)
     except CaseError as exc:

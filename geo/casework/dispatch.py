@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
-from geo.casework.workload import MAX_OPEN, PER_OPEN_S, last_assigned, read_workload
+from geo.casework.workload import DEFAULT_POLICY, Policy, last_assigned, read_workload
 from geo.crs import CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -106,10 +106,9 @@ def _stale(now: datetime, source: str, at: datetime | None) -> bool:
 
 
 def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int = 5,
-               by: str = "eta", max_open: int = MAX_OPEN, per_open_s: float = PER_OPEN_S
-               ) -> dict:
+               by: str = "eta", policy: Policy = DEFAULT_POLICY) -> dict:
     """Ranked teams for an issue: the quickest to arrive along the roads first (`by="eta"`,
-    with the workload policy: `max_open`, `per_open_s`), or the nearest in a straight line
+    weighing workload by `policy`), or the nearest in a straight line
     (`by="distance"`); each with its distance, ETA, reason and staleness."""
     if not 1 <= k <= 50:
         raise InvalidInput("k must be between 1 and 50")
@@ -118,7 +117,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
         mode = read_mode(tx)["mode"]
-        workload = read_workload(tx, max_open, per_open_s)
+        workload = read_workload(tx, policy)
     if issue["street_code"] is None:
         raise InvalidInput(f"issue {issue_id} lies outside every grid: no jurisdiction to "
                            "dispatch in")

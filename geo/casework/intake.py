@@ -16,7 +16,7 @@ from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.nearby import nearby_open
 from geo.casework.scope import AREA_ROLES, Actor
-from geo.casework.workload import read_workload
+from geo.casework.workload import DEFAULT_POLICY, Policy, read_workload
 from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_storage
 from geo.model import TeamFilter
 from geo.store import Store
@@ -73,19 +73,21 @@ def _hold_grid(tx: Tx, code: str, lon: float, lat: float) -> None:
 
 
 def report(store: Store, actor: Actor, r: Report, now: datetime,
-           idem: IdempotencyKey | None = None, channel: str | None = None) -> dict:
-    """File a report; returns the stored issue with its location, teams and possible duplicates."""
+           idem: IdempotencyKey | None = None, channel: str | None = None,
+           policy: Policy = DEFAULT_POLICY) -> dict:
+    """File a report; returns the stored issue with its location, the teams that would arrive
+    first (workload weighed by `policy`) and possible duplicates."""
     lon, lat = _validate(r)
     for _attempt in range(MAX_LOCATE_ATTEMPTS):
         try:
-            return _file(store, actor, r, lon, lat, now, idem, channel)
+            return _file(store, actor, r, lon, lat, now, idem, channel, policy)
         except _GridRetired:
             continue  # a publish moved the boundary meanwhile: locate again in the new grids
     raise DatabaseBusy("the grid boundaries changed repeatedly while the report was filed")
 
 
 def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: datetime,
-          idem: IdempotencyKey | None, channel: str | None) -> dict:
+          idem: IdempotencyKey | None, channel: str | None, policy: Policy) -> dict:
     where = store.locate(lon, lat)
     if where is None:
         raise InvalidInput(f"({r.lon}, {r.lat}) in {r.crs} lies outside every grid of this "
@@ -96,7 +98,7 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
     category = CATEGORY_BY_CODE[r.category_code]
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)
-        workload = read_workload(tx)
+        workload = read_workload(tx, policy)
     # Ranked before the write transaction: a pooled backend must not hold two connections.
     teams = store.nearest_by_eta(lon, lat, k=3, team_filter=TeamFilter(
         category=category.code, statuses=("available",), street_code=where.street_code,

@@ -5,7 +5,9 @@ A transition first locks the rows it decides on: the issue, the issue a merge po
 the teams a dispatch names (dispatch.py). It then checks them as they are, not as they were
 when the request arrived, and writes with a conditional UPDATE on (id, version, state). Of
 two concurrent requests one goes first; the other then sees its outcome and gets a 409 that
-says what the issue is now.
+says what the issue is now. A request that names the version it was decided on (If-Match)
+is refused with a 412 as soon as the locked issue has another one: two dispatchers who
+looked at the same issue cannot both act on it, whatever the second one asks for.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from geo.casework import read
 from geo.casework.dispatch import check_teams, mode_for_dispatch
-from geo.casework.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from geo.casework.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed, StateConflict
 from geo.casework.scope import Actor
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
@@ -36,6 +38,7 @@ class Move:
     rating: int | None = None  # rate
     team_id: str | None = None  # claim by an admin on a team's behalf
     details: dict = field(default_factory=dict)
+    expected_version: int | None = None  # If-Match: the version the caller decided on
 
 
 def _check_request(actor: Actor, move: Move) -> None:
@@ -81,6 +84,14 @@ def _lock_issues(tx: Tx, ids: list[int]) -> None:
             {"ids": sorted(set(ids))})
 
 
+def _check_version(issue: dict, expected: int | None) -> None:
+    """The issue (locked) must still be at the version the caller decided on."""
+    if expected is not None and issue["version"] != expected:
+        raise PreconditionFailed(
+            f"issue {issue['id']} changed since you loaded it (version {expected}): it is now "
+            f"version {issue['version']}, {issue['state']}; reload it and decide again")
+
+
 def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
     """The merge target must be open now (it is locked): a target merged meanwhile, even
     into this very issue, would close a cycle that nobody acts on."""
@@ -106,6 +117,7 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
         _lock_issues(tx, [issue_id, move.duplicate_of] if move.action == "merge" else [issue_id])
         issue = read.fetch(tx, actor, issue_id)
         state = issue["state"]
+        _check_version(issue, move.expected_version)
         # A request that waited for the lock comes after the step it waited for, whatever
         # this process's clock says: the audit trail's times never run backwards.
         now = max(now, as_dt(issue["state_since"]) or now)

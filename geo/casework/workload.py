@@ -3,6 +3,7 @@ assignments to issues not yet closed), and when the teams shown were last assign
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from geo.model import Workload
@@ -16,14 +17,26 @@ MAX_OPEN = 3
 PER_OPEN_S = 120.0
 
 
-def read_workload(tx: Tx, max_open: int = MAX_OPEN, per_open_s: float = PER_OPEN_S) -> Workload:
-    """Every team's open assignments, under the given policy (active assignments only, by
-    their partial index: a few per team, however long the history)."""
+@dataclass(frozen=True)
+class Policy:
+    """How the ranking weighs workload (the service's settings choose it)."""
+
+    max_open: int = MAX_OPEN
+    per_open_s: float = PER_OPEN_S
+
+
+DEFAULT_POLICY = Policy()
+
+
+def read_workload(tx: Tx, policy: Policy = DEFAULT_POLICY) -> Workload:
+    """Every team's open assignments, under the policy (active assignments only, by their
+    partial index: a few per team, however long the history)."""
     rows = tx.rows(
         "SELECT a.team_id, count(*) AS open FROM assignment a JOIN issue i ON i.id = a.issue_id "
         f"WHERE a.active AND NOT {tx.dialect.in_list('i.state', 'done')} GROUP BY a.team_id",
         {"done": list(TERMINAL)})
-    return Workload({r["team_id"]: int(r["open"]) for r in rows}, max_open, per_open_s)
+    return Workload({r["team_id"]: int(r["open"]) for r in rows}, policy.max_open,
+                    policy.per_open_s)
 
 
 def last_assigned(tx: Tx, team_ids: list[str]) -> dict[str, datetime]:

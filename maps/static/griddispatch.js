@@ -463,14 +463,149 @@
 
   /* ---- the dispatch map ---- */
 
-  var RANK_COLOURS = ["#1b5e20", "#2e7d32", "#558b2f", "#9e9d24", "#f9a825"];
+  /* Every word the dispatch page shows, Chinese first with the English beside it. */
+  var SAY = {
+    issue: { zh: "事件", en: "Issue" },
+    category: { zh: "类别", en: "category" },
+    state: { zh: "状态", en: "state" },
+    light: { zh: "灯色", en: "light" },
+    reported: { zh: "上报", en: "reported" },
+    due: { zh: "本环节时限", en: "step due" },
+    address: { zh: "地址", en: "address" },
+    grid: { zh: "网格", en: "grid" },
+    description: { zh: "描述", en: "description" },
+    assigned: { zh: "已派队伍", en: "assigned" },
+    candidates: { zh: "候选队伍", en: "Candidates" },
+    choose: { zh: "勾选队伍：先选的为主办，其余协办", en: "tick teams: the first leads, the others support" },
+    eta: { zh: "预计到达", en: "ETA" },
+    minutes: { zh: "分钟", en: "min" },
+    road: { zh: "路程", en: "road" },
+    straight: { zh: "直线", en: "straight line" },
+    byStraight: { zh: "无道路可循，按直线估算", en: "no road route: estimated by straight line" },
+    workload: { zh: "在办", en: "open assignments" },
+    lastAssigned: { zh: "最近派单", en: "last assigned" },
+    via: { zh: "经", en: "via" },
+    stale: { zh: "位置过时：派单前请电台确认", en: "position stale: confirm by radio" },
+    notRecommended: { zh: "不推荐", en: "not recommended" },
+    lead: { zh: "主办", en: "lead" },
+    support: { zh: "协办", en: "support" },
+    reason: { zh: "理由（改派、退回必填）", en: "reason (needed to reassign or return)" },
+    dispatch: { zh: "派单", en: "Dispatch" },
+    joint: { zh: "联合派单", en: "Joint dispatch" },
+    reassign: { zh: "改派", en: "Reassign" },
+    "return": { zh: "退回", en: "Return" },
+    noTeams: { zh: "请先勾选队伍", en: "tick a team first" },
+    noReason: { zh: "请填写理由", en: "give a reason" },
+    sending: { zh: "提交中…", en: "sending…" },
+    dispatched: { zh: "已派单给", en: "dispatched to" },
+    reassigned: { zh: "已改派给", en: "reassigned to" },
+    returned: { zh: "已退回指挥中心，待重新派单", en: "returned to dispatch" },
+    refused412: { zh: "事件已被他人更改，本次操作未执行", en: "the issue changed meanwhile; nothing was done" },
+    refused409: { zh: "事件当前状态不允许此操作", en: "not allowed in the issue's state" },
+    refused403: { zh: "无权执行此操作", en: "not allowed for you" },
+    refused422: { zh: "请求无法执行", en: "the request cannot be used" },
+    refused: { zh: "操作失败", en: "failed" },
+    unreachable: { zh: "无法连接服务器", en: "the server cannot be reached" },
+    changed: { zh: "事件已在别处更改，请重新载入后再操作", en: "the issue changed elsewhere: reload before acting" },
+    reload: { zh: "重新载入", en: "Reload" },
+    loading: { zh: "载入中…", en: "loading…" },
+    noCandidate: { zh: "没有可派队伍", en: "no candidate" },
+    mode: { zh: "模式", en: "mode" },
+    policy: { zh: "排序规则", en: "ranking" },
+    cameras: { zh: "个摄像头可见现场", en: "camera(s) see the spot" },
+    nearby: { zh: "件同类事件在附近未办结", en: "open issue(s) of this category nearby" },
+    lights: { green: { zh: "绿灯", en: "green" }, yellow: { zh: "黄灯", en: "yellow" },
+              red: { zh: "红灯", en: "red: overdue" } },
+    states: {
+      reported: { zh: "已上报", en: "reported" }, accepted: { zh: "已受理", en: "accepted" },
+      dispatched: { zh: "已派单", en: "dispatched" }, claimed: { zh: "已领单", en: "claimed" },
+      resolved: { zh: "已办结", en: "resolved" }, checked: { zh: "已核查", en: "checked" },
+      closed: { zh: "已结案", en: "closed" }, rejected: { zh: "已驳回", en: "rejected" },
+      merged: { zh: "已合并", en: "merged" },
+    },
+    modes: { normal: { zh: "平时", en: "normal" }, emergency: { zh: "应急", en: "emergency" } },
+  };
+
+  function entry(key, table) {
+    var m = (table || SAY)[key];
+    return m || { zh: String(key), en: String(key) };
+  }
+
+  /* A phrase as HTML: the Chinese, then the English in small type. */
+  function say(key, table) {
+    var m = entry(key, table);
+    return esc(m.zh) + " <small class='gd-en' lang='en'>" + esc(m.en) + "</small>";
+  }
+
+  /* A phrase as plain text, for titles and messages: "中文 / English". */
+  function sayText(key, table) {
+    var m = entry(key, table);
+    return m.zh + " / " + m.en;
+  }
+
+  // The operator's local time (the command centre is in Asia/Shanghai), as 2026-11-21 08:05.
+  var LOCAL_TIME = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+
+  gd.localTime = function (iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    var part = {};
+    LOCAL_TIME.formatToParts(date).forEach(function (p) { part[p.type] = p.value; });
+    return part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" + part.minute;
+  };
+
+  // An ISO 8601 time inside a server's sentence (a reason, a refusal), shown as local time.
+  var ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?/g;
+
+  function localiseText(text) {
+    return String(text == null ? "" : text).replace(ISO_TIME, function (t) { return gd.localTime(t) || t; });
+  }
+
+  function metres(m) {
+    return m >= 1000 ? (m / 1000).toFixed(1) + " km" : Math.round(m) + " m";
+  }
+
+  function etaMinutes(s) {
+    return Math.max(1, Math.round(s / 60));
+  }
+
+  var ROUTE_PANE = "gdRoutes"; // above the grids' fills (maps/dispatch.py makes it)
+  var RANK_COLOURS = ["#1b5e20", "#1565c0", "#6a1b9a", "#e65100", "#4e342e"];
+
+  function rankColour(rank) {
+    return RANK_COLOURS[(Math.max(rank, 1) - 1) % RANK_COLOURS.length];
+  }
+
+  /* Whether a candidate's way is a guess: timed by straight line, or not drawn along roads
+   * (a layer without routes gives the straight line from the team to the issue). */
+  function offRoad(p) {
+    return p.basis === "straight_line" || (p.basis == null && p.drawn !== "road");
+  }
+
+  /* A candidate's label on the map: rank, name, ETA and road distance when known, else the
+   * straight-line distance. */
+  function candidateLabel(p) {
+    var parts = [p.rank + ". " + p.name];
+    if (p.eta_s == null) {
+      parts.push(Math.round(p.distance_m) + " m");
+    } else {
+      parts.push((offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) + " " + SAY.minutes.zh);
+      parts.push(p.road_m == null ? SAY.straight.zh + " " + metres(p.distance_m) : metres(p.road_m));
+    }
+    return parts.join(" · ");
+  }
 
   gd.dispatchStyle = function (feature) {
     var p = feature.properties;
     if (p.kind === "grid") return { color: "#1565c0", weight: 3, fillColor: "#42a5f5", fillOpacity: 0.12 };
     if (p.kind === "route") {
-      return { color: RANK_COLOURS[Math.min(p.rank, RANK_COLOURS.length) - 1], weight: p.rank === 1 ? 4 : 2.5,
-        dashArray: p.stale ? "6 6" : null, opacity: 0.9 };
+      return { color: rankColour(p.rank), weight: p.rank === 1 ? 5 : 3.5, lineCap: "round",
+        opacity: p.recommended === false ? 0.45 : 0.9,
+        dashArray: p.stale || offRoad(p) ? "8 7" : null };
     }
     if (p.kind === "camera_view") return gd.viewStyle();
     return {};
@@ -484,55 +619,456 @@
         zIndexOffset: 2000,
       }).bindTooltip(function () {
         return "<b>#" + esc(p.id) + " " + esc(p.category_name) + "</b>" + rows([
-          ["state", esc(p.state)], ["light", esc(p.light)], ["grid", esc(p.grid_code)],
-          ["address", esc(p.address)], ["", esc(p.description)],
+          [SAY.state.zh, say(p.state, SAY.states)], [SAY.grid.zh, esc(p.grid_code)],
+          [SAY.address.zh, esc(p.address)], ["", esc(p.description)],
         ]);
       });
     }
     if (p.kind === "candidate") {
-      return L.marker(latlng, {
-        icon: L.divIcon({ className: "gd-candidate" + (p.stale ? " gd-stale" : ""), html: String(p.rank), iconSize: [22, 22] }),
-        zIndexOffset: 1000 - p.rank,
-      }).bindTooltip(esc(p.rank + ". " + p.name + " · " + Math.round(p.distance_m) + " m"),
-        { permanent: true, direction: "right", offset: [12, 0], className: "gd-candidate-label" });
+      var marker = L.marker(latlng, {
+        icon: L.divIcon({
+          className: "gd-candidate" + (p.stale ? " gd-stale" : "") +
+            (p.recommended === false ? " gd-not-recommended" : ""),
+          html: String(p.rank), iconSize: [22, 22],
+        }),
+        zIndexOffset: 1000 - p.rank, title: p.name,
+      });
+      marker.on("add", function () {
+        var el = marker.getElement();
+        if (el) el.style.background = rankColour(p.rank);
+      });
+      marker.on("click", function () { gd.dispatchToggle(p.team_id); });
+      return marker;
     }
     if (p.kind === "camera") return gd.cameraMarker(feature, latlng);
     if (p.kind === "nearby") {
       return L.circleMarker(latlng, { radius: 6, color: "#6d4c41", weight: 2, fillColor: "#ffcc80", fillOpacity: 0.9 })
-        .bindTooltip("#" + esc(p.id) + " · " + esc(p.state) + " · " + Math.round(p.distance_m) + " m away");
+        .bindTooltip("#" + esc(p.id) + " · " + say(p.state, SAY.states) + " · " + Math.round(p.distance_m) + " m");
     }
     return L.marker(latlng);
   };
 
-  gd.dispatchPanel = function (map, layer) {
+  /* ---- the dispatch map: labels that never overlap ---- */
+
+  function box(x, y, w, h) { return { x: x, y: y, w: w, h: h }; }
+
+  function overlaps(a, b) {
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  }
+
+  /* Where a label of w × h pixels may go around its marker, nearest first: beside, above or
+   * below it; then stacked further up and down on either side, with a leader line. */
+  function spots(w, h, n) {
+    var out = [[14, -h / 2, false], [-14 - w, -h / 2, false], [-w / 2, -16 - h, false], [-w / 2, 16, false]];
+    for (var k = 1; k <= n; k++) {
+      var dy = k * (h + 3);
+      out.push([26, -h / 2 + dy, true], [26, -h / 2 - dy, true],
+        [-26 - w, -h / 2 + dy, true], [-26 - w, -h / 2 - dy, true]);
+    }
+    return out;
+  }
+
+  /* The point of a box's edge nearest to p (where a leader line meets the label). */
+  function edgePoint(b, p) {
+    return L.point(Math.min(Math.max(p.x, b.x), b.x + b.w), Math.min(Math.max(p.y, b.y), b.y + b.h));
+  }
+
+  /* The map's controls (the panel, zoom, account) in container pixels: labels avoid them. */
+  function controlBoxes(map) {
+    var frame = map.getContainer().getBoundingClientRect();
+    return [].map.call(map.getContainer().querySelectorAll(".leaflet-control"), function (el) {
+      var r = el.getBoundingClientRect();
+      return box(r.left - frame.left, r.top - frame.top, r.width, r.height);
+    });
+  }
+
+  /* Place every candidate's label in screen pixels, best rank first: the first free spot
+   * (inside the view if one is) that overlaps neither a placed label, a marker nor a
+   * control. Redone after every zoom. */
+  gd.placeLabels = function () {
+    var d = gd.dispatch, map = gd.map;
+    if (!d || !map) return;
+    d.leaders.clearLayers();
+    var markers = d.candidates.map(function (c) {
+      var pt = map.latLngToContainerPoint(c.latlng);
+      return box(pt.x - 13, pt.y - 13, 26, 26);
+    });
+    if (d.issueLatLng) {
+      var q = map.latLngToContainerPoint(d.issueLatLng);
+      markers.push(box(q.x - 16, q.y - 16, 32, 32));
+    }
+    var blocked = markers.concat(controlBoxes(map)), size = map.getSize();
+    var inside = function (b) { return b.x >= 0 && b.y >= 0 && b.x + b.w <= size.x && b.y + b.h <= size.y; };
+    var placed = [];
+    d.candidates.forEach(function (c) {
+      var label = d.labels[c.team_id], el = label && label.getElement();
+      if (!el) return;
+      var w = el.offsetWidth, h = el.offsetHeight, pt = map.latLngToContainerPoint(c.latlng);
+      var options = spots(w, h, 2 * d.candidates.length + 4), chosen = null, where = null;
+      for (var pass = 0; pass < 2 && !chosen; pass++) {
+        for (var i = 0; i < options.length && !chosen; i++) {
+          var b = box(pt.x + options[i][0], pt.y + options[i][1], w, h);
+          var free = (pass === 1 || inside(b)) &&
+            !placed.some(function (o) { return overlaps(o, b); }) &&
+            !blocked.some(function (o) { return overlaps(o, b); });
+          if (free) { chosen = options[i]; where = b; }
+        }
+      }
+      if (!chosen) { // below everything placed so far: always free
+        var bottom = Math.max.apply(null, placed.map(function (o) { return o.y + o.h; }).concat([pt.y + 16]));
+        chosen = [26, bottom + 3 - pt.y, true];
+        where = box(pt.x + chosen[0], pt.y + chosen[1], w, h);
+      }
+      placed.push(where);
+      el.style.marginLeft = chosen[0] + "px";
+      el.style.marginTop = chosen[1] + "px";
+      if (chosen[2]) {
+        L.polyline([c.latlng, map.containerPointToLatLng(edgePoint(where, pt))], {
+          color: rankColour(c.props.rank), weight: 1.5, opacity: 0.9, interactive: false,
+          pane: ROUTE_PANE,
+        }).addTo(d.leaders);
+      }
+    });
+    d.placed = placed.length;
+  };
+
+  /* One label marker per candidate (rebuilt when the candidates change), then placed. */
+  function drawLabels(candidates) {
+    var d = gd.dispatch;
+    var signature = JSON.stringify(candidates.map(function (c) {
+      return [c.team_id, candidateLabel(c.props), c.latlng.lat, c.latlng.lng];
+    }));
+    if (signature !== d.labelSignature) {
+      d.labelSignature = signature;
+      d.labelLayer.clearLayers();
+      d.labels = {};
+      candidates.forEach(function (c) {
+        var p = c.props;
+        d.labels[c.team_id] = L.marker(c.latlng, {
+          icon: L.divIcon({
+            className: "gd-candidate-label" + (p.recommended === false ? " gd-not-recommended" : ""),
+            html: esc(candidateLabel(p)), iconSize: null,
+          }),
+          interactive: false, keyboard: false, zIndexOffset: 500,
+        }).addTo(d.labelLayer);
+        var el = d.labels[c.team_id].getElement();
+        if (el) el.style.borderLeftColor = rankColour(p.rank);
+      });
+    }
+    gd.placeLabels();
+  }
+
+  /* ---- the dispatch map: the panel and its actions ---- */
+
+  /* A short-lived bearer token for this page's changes (the session cookie only reads). */
+  function bearer() {
+    var d = gd.dispatch;
+    if (d.token && Date.now() < d.tokenUntil) return Promise.resolve(d.token);
+    return fetch("/api/v1/auth/session/token", { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.status === 401) gd.sessionExpired();
+        if (!r.ok) throw new Error(r.status + ": the page's session has ended; log in again");
+        return r.json();
+      })
+      .then(function (t) {
+        d.token = t.access_token;
+        d.tokenUntil = Date.now() + Math.max(t.expires_in - 60, 30) * 1000;
+        return d.token;
+      });
+  }
+
+  /* The issue as the page decides on it, and its version (the ETag) that every action
+   * sends back as If-Match. */
+  function loadIssue() {
+    var d = gd.dispatch;
+    return fetch("/api/v1/issues/" + d.issueId, { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.status === 401) gd.sessionExpired();
+        if (!r.ok) {
+          return r.json().then(function (j) { throw new Error(r.status + ": " + (j.detail || r.statusText)); });
+        }
+        var tag = r.headers.get("ETag");
+        return r.json().then(function (issue) {
+          d.issue = issue;
+          d.version = tag ? Number(tag.replace(/^W\//, "").replace(/"/g, "")) : issue.version;
+          d.loads += 1;
+          d.changedElsewhere = false;
+          renderChanged();
+          renderIssue();
+          renderActions();
+          renderList(true);
+        });
+      });
+  }
+
+  function field(label, value) {
+    return value ? "<div class='gd-field'><span class='gd-key'>" + label + "</span> " + value + "</div>" : "";
+  }
+
+  function renderIssue() {
+    var d = gd.dispatch, i = d.issue, el = document.getElementById("gd-issue");
+    if (!el || !i) return;
+    var light = i.light ? "<i class='gd-swatch gd-round' style='background:" + LIGHT[i.light] + "'></i>" +
+      say(i.light, SAY.lights) : "";
+    var teams = (i.teams || []).map(function (t) {
+      return esc(t.name) + "（" + say(t.lead ? "lead" : "support") + "）";
+    }).join("、");
+    el.innerHTML = "<h3>" + say("issue") + " #" + esc(i.id) + "</h3>" +
+      field(say("category"), esc(i.category_name) + " <small>" + esc(i.category_code) + "</small>") +
+      field(say("state"), say(i.state, SAY.states)) +
+      field(say("light"), light) +
+      field(say("reported"), "<time>" + esc(gd.localTime(i.reported_at)) + "</time>") +
+      field(say("due"), i.due_at ? "<time>" + esc(gd.localTime(i.due_at)) + "</time>" : "") +
+      field(say("address"), esc(i.address)) +
+      field(say("grid"), esc(i.grid_code)) +
+      field(say("assigned"), teams) +
+      (i.description ? "<p class='gd-description'>" + esc(i.description) + "</p>" : "");
+  }
+
+  /* A candidate's reason without the filter the list states once above it. */
+  function shortReason(reason) {
+    var d = gd.dispatch, text = localiseText(reason);
+    return d.meta && d.meta.filter ? text.split(" of the teams matching " + d.meta.filter).join("") : text;
+  }
+
+  function candidateItem(c) {
+    var d = gd.dispatch, p = c.props, at = d.selected.indexOf(p.team_id);
+    var facts = [];
+    if (p.eta_s != null) {
+      facts.push(say("eta") + " <strong>" + (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) + "</strong> " + say("minutes"));
+    }
+    if (p.road_m != null) facts.push(say("road") + " " + metres(p.road_m));
+    facts.push(say("straight") + " " + metres(p.distance_m));
+    var work = [];
+    if (p.open_assignments != null) work.push(say("workload") + " " + p.open_assignments);
+    if (p.open_assignments != null || p.last_assigned_at) {
+      work.push(say("lastAssigned") + " " + (p.last_assigned_at ? "<time>" + esc(gd.localTime(p.last_assigned_at)) + "</time>" : "—"));
+    }
+    var notes = [];
+    if (p.via && p.via.length) notes.push(say("via") + " " + esc(p.via.join("、")));
+    if (p.basis === "straight_line") notes.push("<span class='gd-warn'>" + say("byStraight") + "</span>");
+    if (p.stale) notes.push("<span class='gd-warn'>" + say("stale") + "</span>");
+    var role = at < 0 ? "" : " <span class='gd-role'>" + (at + 1) + " " + say(at === 0 ? "lead" : "support") + "</span>";
+    var flag = p.recommended === false ? " <span class='gd-flag'>" + say("notRecommended") + "</span>" : "";
+    return "<li data-team='" + esc(p.team_id) + "' class='" + (at < 0 ? "" : "gd-chosen ") +
+      (p.recommended === false ? "gd-not-recommended" : "") + "'>" +
+      "<label><input type='checkbox' data-team='" + esc(p.team_id) + "'" + (at < 0 ? "" : " checked") + ">" +
+      "<i class='gd-rank' style='background:" + rankColour(p.rank) + "'>" + esc(p.rank) + "</i>" +
+      "<strong>" + esc(p.name) + "</strong>" + flag + role + "</label>" +
+      "<div class='gd-facts'>" + facts.join(" · ") + "</div>" +
+      (work.length ? "<div class='gd-facts'>" + work.join(" · ") + "</div>" : "") +
+      (notes.length ? "<div class='gd-facts'>" + notes.join(" · ") + "</div>" : "") +
+      "<small class='gd-reason'>" + esc(shortReason(p.reason)) + "</small></li>";
+  }
+
+  /* The candidate list; drawn again only when what it shows changed (`force`: selection). */
+  function renderList(force) {
+    var d = gd.dispatch, el = document.getElementById("gd-list");
+    if (!el) return;
+    var signature = JSON.stringify([d.candidates.map(function (c) { return c.props; }), d.selected, d.meta]);
+    if (!force && signature === d.listSignature) return;
+    d.listSignature = signature;
+    var html = "<h3>" + say("candidates") + "</h3>";
+    if (d.meta) {
+      html += "<div class='gd-filter'>" + esc(d.meta.filter) + " · " + say("mode") + " " +
+        say(d.meta.mode, SAY.modes) + "</div>";
+      if (d.meta.policy) html += "<div class='gd-filter'>" + say("policy") + ": " + esc(d.meta.policy) + "</div>";
+      if (!d.candidates.length) {
+        html += "<div class='gd-failure'>" + say("noCandidate") + ": " + esc(d.meta.none_reason || "") + "</div>";
+      }
+    }
+    html += "<div class='gd-hint'>" + say("choose") + "</div>";
+    html += "<ol>" + d.candidates.map(candidateItem).join("") + "</ol>";
+    el.innerHTML = html;
+    el.querySelectorAll("input[type=checkbox]").forEach(function (box) {
+      box.onchange = function () { gd.dispatchToggle(box.dataset.team); };
+    });
+  }
+
+  /* Tick or untick a team: the order of ticking is the order sent (the first leads). */
+  gd.dispatchToggle = function (teamId) {
+    var d = gd.dispatch, at = d.selected.indexOf(teamId);
+    if (at < 0) d.selected.push(teamId); else d.selected.splice(at, 1);
+    renderList(true);
+    renderActions();
+  };
+
+  /* The buttons for what the issue's state allows and the user's role may do. */
+  function renderActions() {
+    var d = gd.dispatch, el = document.getElementById("gd-buttons");
+    if (!el || !d.issue) return;
+    var allowed = (d.issue.allowed_actions || []).filter(function (a) {
+      return ["dispatch", "reassign", "return"].indexOf(a) >= 0 && d.actions.indexOf(a) >= 0;
+    });
+    el.innerHTML = allowed.map(function (a) {
+      var label = a === "dispatch" && d.selected.length > 1 ? "joint" : a;
+      return "<button type='button' data-action='" + a + "' title='" + esc(sayText(label)) + "'" +
+        (d.busy ? " disabled" : "") + ">" + say(label) + "</button>";
+    }).join(" ");
+    el.querySelectorAll("button").forEach(function (b) {
+      b.onclick = function () { gd.dispatchAct(b.dataset.action); };
+    });
+  }
+
+  function showResult(html, kind) {
+    var el = document.getElementById("gd-result");
+    if (el) {
+      el.innerHTML = html;
+      el.className = kind ? "gd-" + kind : "";
+    }
+  }
+
+  function teamList(teams) {
+    return teams.map(function (t) {
+      return { zh: t.name + "（" + SAY[t.lead ? "lead" : "support"].zh + "）",
+               en: t.name + " (" + SAY[t.lead ? "lead" : "support"].en + ")" };
+    });
+  }
+
+  function succeeded(action, issue) {
+    if (action === "return") return say("returned");
+    var done = SAY[action === "dispatch" ? "dispatched" : "reassigned"], teams = teamList(issue.teams || []);
+    return esc(done.zh + " " + teams.map(function (t) { return t.zh; }).join("、")) +
+      " <small class='gd-en' lang='en'>" + esc(done.en + " " + teams.map(function (t) { return t.en; }).join(", ")) + "</small>";
+  }
+
+  function refused(status, detail) {
+    var key = { 412: "refused412", 409: "refused409", 403: "refused403", 422: "refused422" }[status] || "refused";
+    return "<strong>" + say(key) + "</strong><br><span lang='en'>" + esc(localiseText(detail)) + "</span>";
+  }
+
+  /* Take `action` with the version the page loaded (If-Match), show what came of it in
+   * words, then load the issue and the layer again. */
+  gd.dispatchAct = function (action) {
+    var d = gd.dispatch;
+    if (d.busy || !d.issue) return null;
+    var reason = (document.getElementById("gd-reason") || {}).value || "";
+    if (action !== "return" && !d.selected.length) return showResult(say("noTeams"), "failure");
+    if (action !== "dispatch" && !reason.trim()) return showResult(say("noReason"), "failure");
+    var body = { reason: reason.trim() };
+    if (action !== "return") body.team_ids = d.selected.slice();
+    d.busy = true;
+    renderActions();
+    showResult(say("sending"), "");
+    return bearer()
+      .then(function (token) {
+        return fetch("/api/v1/issues/" + d.issueId + "/" + action, {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+          headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json",
+                     "If-Match": '"' + d.version + '"' },
+        });
+      })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (answer) {
+          var ok = r.ok;
+          d.results.push({ action: action, status: r.status, detail: answer.detail || null,
+                           sentVersion: d.version });
+          if (ok) {
+            showResult(succeeded(action, answer), "success");
+            d.selected = [];
+            var input = document.getElementById("gd-reason");
+            if (input) input.value = "";
+          } else {
+            showResult(refused(r.status, answer.detail || r.statusText), "failure");
+          }
+        });
+      })
+      .catch(function (error) {
+        d.results.push({ action: action, status: 0, detail: error.message, sentVersion: d.version });
+        showResult("<strong>" + say("unreachable") + "</strong><br>" + esc(error.message), "failure");
+      })
+      .then(function () { return loadIssue().catch(function () { return null; }); })
+      .then(function () {
+        d.busy = false;
+        renderActions();
+        d.layer.update();
+      });
+  };
+
+  /* The layer refreshes on its own; when its issue is at another version than the one the
+   * page decides on, say so (the page keeps its version until it is reloaded). */
+  function renderChanged() {
+    var d = gd.dispatch, el = document.getElementById("gd-changed");
+    if (!el) return;
+    if (!d.changedElsewhere) {
+      el.innerHTML = "";
+      return;
+    }
+    el.innerHTML = "<div class='gd-warn'>" + say("changed") + "</div><button type='button'>" + say("reload") + "</button>";
+    el.querySelector("button").onclick = function () {
+      d.changedElsewhere = false;
+      renderChanged();
+      loadIssue();
+    };
+  }
+
+  /* Routes as drawn on the map (for tests): team, colour, dash, points, whether on screen. */
+  gd.dispatchRoutes = function () {
+    var d = gd.dispatch;
+    var out = [];
+    d.layer._container.eachLayer(function (l) {
+      if (!l.feature || l.feature.properties.kind !== "route") return;
+      out.push({ team_id: l.feature.properties.team_id, colour: l.options.color,
+                 dashed: !!l.options.dashArray, points: l.getLatLngs().length,
+                 drawn: gd.map.hasLayer(l) && !!l._parts && l._parts.length > 0 });
+    });
+    return out;
+  };
+
+  gd.dispatchPanel = function (map, layer, issueId, actions) {
+    var d = (gd.dispatch = {
+      issueId: issueId, actions: actions || [], layer: layer, issue: null, version: null,
+      selected: [], candidates: [], meta: null, results: [], loads: 0, busy: false,
+      labels: {}, labelLayer: L.layerGroup().addTo(map), leaders: L.layerGroup().addTo(map),
+      token: null, tokenUntil: 0, changedElsewhere: false,
+    });
     var fitted = false;
-    control("topright", function (div) { div.id = "gd-candidates"; }).addTo(map);
+    control("topright", function (div) {
+      div.id = "gd-candidates";
+      div.innerHTML = "<div id='gd-issue'>" + say("loading") + "</div><div id='gd-changed'></div>" +
+        "<div id='gd-list'></div><div id='gd-actions'><label class='gd-reason-field'>" + say("reason") +
+        "<textarea id='gd-reason' rows='2' maxlength='2000'></textarea></label>" +
+        "<div id='gd-buttons'></div><div id='gd-result' role='status'></div></div>" +
+        "<div id='gd-around'></div>";
+    }).addTo(map);
+    map.on("zoomend viewreset resize", gd.placeLabels);
     layer.on("error", function () {
-      document.getElementById("gd-candidates").innerHTML = "<div class='gd-failure'>" +
-        esc(gd.failures[gd.failures.length - 1] || "the issue could not be loaded") + "</div>";
+      showResult(esc(gd.failures[gd.failures.length - 1] || "the issue could not be loaded"), "failure");
     });
     layer.on("update", function () {
       var features = Object.keys(layer._features).map(function (k) { return layer._features[k]; });
       var issue = features.filter(function (f) { return f.properties.kind === "issue"; })[0];
-      var teams = features.filter(function (f) { return f.properties.kind === "candidate"; })
-        .sort(function (a, b) { return a.properties.rank - b.properties.rank; });
-      var cams = features.filter(function (f) { return f.properties.kind === "camera"; });
-      var near = features.filter(function (f) { return f.properties.kind === "nearby"; });
-      var html = "<b>Candidates</b>";
-      if (issue) html += "<div class='gd-filter'>" + esc(issue.properties.filter) + " · mode " + esc(issue.properties.mode) + "</div>";
-      if (!teams.length && issue) html += "<div class='gd-failure'>" + esc(issue.properties.none_reason || "no candidate") + "</div>";
-      html += "<ol>" + teams.map(function (t) {
-        var q = t.properties;
-        return "<li data-team='" + esc(q.team_id) + "'><b>" + esc(q.name) + "</b> " +
-          Math.round(q.distance_m) + " m · " + esc(q.status) + (q.stale ? " · <i>position stale</i>" : "") +
-          "<br><small>" + esc(q.reason) + "</small></li>";
-      }).join("") + "</ol>";
-      html += "<div>" + cams.length + " camera(s) see the spot · " + near.length + " open issue(s) of this category nearby</div>";
-      document.getElementById("gd-candidates").innerHTML = html;
+      d.candidates = features.filter(function (f) { return f.properties.kind === "candidate"; })
+        .sort(function (a, b) { return a.properties.rank - b.properties.rank; })
+        .map(function (f) {
+          var c = f.geometry.coordinates;
+          return { team_id: f.properties.team_id, props: f.properties, latlng: L.latLng(c[1], c[0]) };
+        });
+      if (issue) {
+        var q = issue.properties;
+        d.meta = { filter: q.filter, mode: q.mode, policy: q.policy, none_reason: q.none_reason };
+        d.issueLatLng = L.latLng(issue.geometry.coordinates[1], issue.geometry.coordinates[0]);
+        // Newer only: an answer sent before the page's own action shows an older one.
+        if (q.version != null && d.version != null && q.version > d.version && !d.busy) {
+          d.changedElsewhere = true;
+          renderChanged();
+        }
+      }
+      var cams = features.filter(function (f) { return f.properties.kind === "camera"; }).length;
+      var near = features.filter(function (f) { return f.properties.kind === "nearby"; }).length;
+      document.getElementById("gd-around").innerHTML = "<div>" + cams + " " + say("cameras") + "</div><div>" +
+        near + " " + say("nearby") + "</div>";
+      renderList(false);
       if (!fitted && features.length) {
         fitted = true;
-        map.fitBounds(layer.getBounds().pad(0.15), { maxZoom: 17 });
+        var panel = document.getElementById("gd-candidates");
+        map.fitBounds(layer.getBounds(), { maxZoom: 17, paddingTopLeft: [40, 40],
+          paddingBottomRight: [(panel ? panel.offsetWidth : 0) + 40, 40] });
       }
+      drawLabels(d.candidates);
+    });
+    loadIssue().catch(function (error) {
+      document.getElementById("gd-issue").innerHTML = "<div class='gd-failure'>" + esc(error.message) + "</div>";
     });
   };
 })();
