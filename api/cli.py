@@ -375,10 +375,19 @@ def cmd_demo(store: Store, args) -> int:
             continue
         print(f"  grid {where.grid_code} {where.grid_name} · {where.community_name} · "
               f"{where.street_name} · {where.district_name}")
-        teams = store.nearest_teams(lon, lat, k=3, team_filter=TeamFilter(
-            kind="enforcement", statuses=("available",), category="L01"))
-        for t in teams:
-            print(f"  {t.rank}. {t.name} ({t.team_id}), {t.distance_m:,.0f} m")
+        # As a dispatch ranks them: enforcement teams on duty for the place's street.
+        serving = TeamFilter(kind="enforcement", statuses=("available",), category="L01",
+                             street_code=where.street_code, rosters=("A",))
+        print("  nearest in a straight line:")
+        for t in store.nearest_teams(lon, lat, k=3, team_filter=serving):
+            print(f"    {t.rank}. {t.name} ({t.team_id}), {t.distance_m:,.0f} m")
+        print("  first to arrive by road:")
+        for t in store.nearest_by_eta(lon, lat, k=3, team_filter=serving, geometry=False):
+            road = (f"{t.road_m:,.0f} m by road" if t.road_m is not None
+                    else "by straight line: off the roads")
+            bridges = f", across {', '.join(t.via)}" if t.via else ""
+            print(f"    {t.rank}. {t.name} ({t.team_id}), {t.eta_s / 60:.1f} min, {road}"
+                  f"{bridges} ({t.distance_m:,.0f} m straight)")
         cams = store.cameras_seeing(lon, lat)
         print("  cameras that see it: " + (", ".join(
             f"{c.camera_id} ({c.kind}, {c.distance_m:.0f} m)" for c in cams) or "none"))
