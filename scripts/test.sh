@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Quick start, part two: install what the tests need (PostGIS, Chromium and a CJK font
+# Quick start, part two: install what the tests need (PostGIS, pgRouting, Chromium and a CJK font
 # through apt-get when they are missing; the map assets through npm) and run the whole
 # suite. The PostGIS half runs on a throwaway cluster that the suite starts itself; if it
 # cannot start, the suite fails rather than skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1; then
+if ! ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1 \
+   || ! ls /usr/share/postgresql/*/extension/pgrouting.control >/dev/null 2>&1; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 \
+    postgresql-15-pgrouting >/dev/null
 fi
 # Map pages are tested in Debian's Chromium (never a browser a tool downloads itself), with
 # a CJK font so that screenshots show the Chinese names.
