@@ -47,15 +47,29 @@ def straight_line_eta(distance_m) -> np.ndarray:
     return np.asarray(distance_m, float) * FALLBACK_DETOUR / FALLBACK_SPEED_MS
 
 
+# Why a team is timed by straight line instead of along the roads (0: it is not).
+ROUTED, ISSUE_OFF, TEAM_OFF, APART, NO_ROUTE = range(5)
+
+
+def why_straight(code: int, team_offset_m: float, issue_offset_m: float) -> str:
+    """The reason behind a straight-line time, in words."""
+    return {
+        ISSUE_OFF: f"the issue is {issue_offset_m:,.0f} m from the nearest road (more than "
+                   f"{SNAP_MAX_M:,.0f} m)",
+        TEAM_OFF: f"the team is {team_offset_m:,.0f} m from the nearest road (more than "
+                  f"{SNAP_MAX_M:,.0f} m)",
+        APART: "no road connects the team's road to the issue's",
+        NO_ROUTE: "no route along the roads from the team to the issue",
+    }[code]
+
+
 @dataclass
 class Timed:
     """Per team (in the order given): seconds to the issue, and how they were found."""
 
     eta_s: np.ndarray
-    basis: np.ndarray  # "road" or "straight_line"
-    why_straight: np.ndarray  # for straight_line: "team off the network", ...
+    straight: np.ndarray  # why the time is by straight line: ROUTED (it is not), ISSUE_OFF, ...
     exit_node: np.ndarray  # the junction the team's route leaves its road at (-1: direct)
-    source_row: np.ndarray  # which search source the route reaches the issue from
     searched_to_s: float
 
 
@@ -135,52 +149,47 @@ def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
                extra_s: np.ndarray, held: np.ndarray) -> Timed:
     """Time the teams (`snap`: their road points; `straight_m`: their straight-line metres
     to the issue) exactly wherever they can be among the first k by (held, eta + extra): the
-    search widens until k teams that are not held are known within its bound, or covers the
-    network. A team left at np.inf is slower than the bound, and so than those first k."""
+    search widens until k teams that are not held are known within its bound, or every team
+    is, or it covers the network. A team left at np.inf is slower than the bound, and so than
+    those first k."""
     n = len(straight_m)
     net = search.net
-    basis = np.full(n, "road", dtype=object)
-    why = np.full(n, "", dtype=object)
-    straight = straight_line_eta(straight_m)
-    off_team = snap.offset_m > SNAP_MAX_M
+    straight = np.zeros(n, dtype=np.int8)
     if not search.on_network:
-        why[:] = (f"the issue is {search.offset_m:,.0f} m from the nearest road (more than "
-                  f"{SNAP_MAX_M:,.0f} m)")
+        straight[:] = ISSUE_OFF
     else:
-        why[off_team] = [f"the team is {m:,.0f} m from the nearest road (more than "
-                         f"{SNAP_MAX_M:,.0f} m)" for m in snap.offset_m[off_team]]
+        off = snap.offset_m > SNAP_MAX_M
+        straight[off] = TEAM_OFF
         parts = net.component
-        apart = parts[net.source[snap.edge]] != parts[net.source[search.edge]]
-        why[apart & ~off_team] = "no road connects the team's road to the issue's"
-    routed = why == ""
-    eta = np.where(routed, np.inf, straight)
-    walk = (snap.offset_m + search.offset_m) / OFF_NETWORK_SPEED_MS
+        straight[~off & (parts[net.source[snap.edge]] != parts[net.source[search.edge]])] = APART
+    routed = straight == ROUTED
+    fallback = straight_line_eta(straight_m)
+    eta = np.where(routed, np.inf, fallback)
     exit_node = np.full(n, -1, dtype=np.int64)
     if routed.any():
-        kth = np.sort(straight_m[routed])[:k]
-        bound = max(FIRST_BOUND_S, 2.0 * (kth[-1] if len(kth) else 0.0) / _FIRST_BOUND_SPEED_MS)
         idx = np.flatnonzero(routed)
+        walk = (snap.offset_m[idx] + search.offset_m) / OFF_NETWORK_SPEED_MS
+        kth = np.sort(straight_m[idx])[:k]
+        bound = max(FIRST_BOUND_S, 2.0 * kth[-1] / _FIRST_BOUND_SPEED_MS)
         while True:
             search.search(bound)
             on_road, exits = search.team_times(snap.edge[idx], snap.fraction[idx])
             # A time above the bound may have missed a quicker way through a junction
             # beyond it: only times within the bound are exact.
             known = on_road <= bound
-            eta[idx] = np.where(known, on_road + walk[idx], np.inf)
+            eta[idx] = np.where(known, on_road + walk, np.inf)
             exit_node[idx] = exits
             # Exact once k teams that may be recommended are known within the bound: a team
             # not yet found is slower than the bound, and so ranks after them.
             sure = ~held & (eta + extra_s <= bound)
-            if sure.sum() >= k or not np.isfinite(bound):
+            if sure.sum() >= k or known.all() or not np.isfinite(bound):
                 break
             bound = bound * _WIDEN if bound * _WIDEN < 1e7 else np.inf
         if not np.isfinite(bound):  # the whole network was searched: no route at all
             lost = routed & ~np.isfinite(eta)
-            why[lost] = "no route along the roads from the team to the issue"
-            eta[lost] = straight[lost]
-    basis[why != ""] = "straight_line"
-    return Timed(eta, basis, why, exit_node, search.row[np.maximum(exit_node, 0)],
-                 search.bound)
+            straight[lost] = NO_ROUTE
+            eta[lost] = fallback[lost]
+    return Timed(eta, straight, exit_node, search.bound)
 
 
 @dataclass
@@ -209,8 +218,10 @@ def route(search: IssueSearch, team_x: float, team_y: float, team_edge: int,
         lo, hi = sorted((start, end))
         road_m += (hi - lo) * net.length_m[edge]
         edges.append(edge)
-        if geometry:
-            xy = shapely.get_coordinates(substring(net.lines[edge], lo, hi, normalized=True))
+        if geometry:  # only the first and last roads are cut
+            line = net.lines[edge] if (lo, hi) == (0.0, 1.0) else substring(
+                net.lines[edge], lo, hi, normalized=True)
+            xy = shapely.get_coordinates(line)
             pieces.append(xy[::-1] if end < start else xy)
 
     if geometry:

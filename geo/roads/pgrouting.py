@@ -46,6 +46,8 @@ SELECT -c.start_pid AS pid, c.agg_cost FROM pgr_withPointsCost(
 def pgrouting_eta(store, issue_lonlat: tuple[float, float], team_lon, team_lat) -> np.ndarray:
     """Seconds from each team position to the issue (WGS84), np.nan where pgRouting finds
     no route."""
+    if len(team_lon) == 0:
+        return np.zeros(0)
     lon = [issue_lonlat[0], *map(float, team_lon)]
     lat = [issue_lonlat[1], *map(float, team_lat)]
     with store.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -55,7 +57,7 @@ def pgrouting_eta(store, issue_lonlat: tuple[float, float], team_lon, team_lat) 
         place = dict(cur.execute("SELECT pid, place FROM gd_place").fetchall())
         starts = sorted({place[i] for i in range(2, len(lon) + 1)} - {place[1]})
         costs = dict(cur.execute(_COST, {"teams": [-p for p in starts], "issue": place[1]}
-                                 ).fetchall())
+                                 ).fetchall()) if starts else {}
         costs[place[1]] = 0.0  # a team where the issue is
     out = np.full(len(lon) - 1, np.nan)
     for pid in range(2, len(lon) + 1):

@@ -6,12 +6,22 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 
 from geo.model import EtaMatch, TeamFilter, Workload, ordinal
-from geo.roads.eta import IssueSearch, Route, route, straight_line_eta, time_teams
+from geo.roads.eta import (
+    ROUTED,
+    IssueSearch,
+    Route,
+    route,
+    straight_line_eta,
+    time_teams,
+    why_straight,
+)
 from geo.roads.network import RoadNetwork
 from geo.teamrank import TeamTable
 
+NO_NETWORK = -1  # a store without roads: every team by straight line
 DETOUR_RATIO = 2.0  # road distance this many times the straight line is called a detour
 
 
@@ -20,13 +30,13 @@ def _minutes(seconds: float) -> str:
 
 
 def _explain(rank: int, recommended: bool, eta: float, straight: float, road: Route | None,
-             why_straight: str, source: str, at: datetime | None, open_n: int,
+             why: str | None, source: str, at: datetime | None, open_n: int,
              workload: Workload, team_filter: TeamFilter) -> str:
     where = (f"its last reported position ({at.isoformat()})" if source == "live" and at
              else "its home base (no position reported)")
     if road is None:
         head = (f"ETA {_minutes(eta)} estimated from the straight line ({straight:,.0f} m "
-                f"from {where}): {why_straight}")
+                f"from {where}): {why}")
     else:
         head = (f"ETA {_minutes(eta)} by road, {road.road_m:,.0f} m from {where} "
                 f"({straight:,.0f} m as the crow flies)")
@@ -53,21 +63,22 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
     if n == 0:
         return []
     straight_m = np.hypot(teams.x - x, teams.y - y)
-    open_n = np.array([workload.open_assignments.get(t, 0) for t in teams.ids], dtype=np.int64)
+    open_n = np.zeros(n, dtype=np.int64)
+    if workload.open_assignments:  # a few busy teams among many: look up theirs only
+        busy = pd.Index(teams.ids).get_indexer(list(workload.open_assignments))
+        open_n[busy[busy >= 0]] = np.array(list(workload.open_assignments.values()))[busy >= 0]
     held = open_n >= workload.max_open
     extra = open_n * workload.per_open_s
-    search = None
+    search = snap = None
     if net is None or len(net) == 0:
         eta = straight_line_eta(straight_m)
-        basis = np.full(n, "straight_line", dtype=object)
-        why = np.full(n, "the city has no road network", dtype=object)
+        straight = np.full(n, NO_NETWORK, dtype=np.int8)
         exits = np.full(n, -1)
-        snap = None
     else:
         search = IssueSearch(net, x, y)
         snap = net.snap_teams(teams)
         timed = time_teams(search, snap, straight_m, k, extra, held)
-        eta, basis, why, exits = timed.eta_s, timed.basis, timed.why_straight, timed.exit_node
+        eta, straight, exits = timed.eta_s, timed.straight, timed.exit_node
     key = eta + extra
     order = np.lexsort((teams.ids, key, held))
     order = order[np.isfinite(key[order])]
@@ -78,10 +89,14 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
     out = []
     rank = 0
     for i in shown:
-        road = None
-        if basis[i] == "road":
+        road = why = None
+        if straight[i] == ROUTED:
             road = route(search, teams.x[i], teams.y[i], int(snap.edge[i]),
                          float(snap.fraction[i]), int(exits[i]), geometry)
+        elif straight[i] == NO_NETWORK:
+            why = "the city has no road network"
+        else:
+            why = why_straight(int(straight[i]), float(snap.offset_m[i]), search.offset_m)
         recommended = not held[i]
         rank += recommended
         out.append(EtaMatch(
@@ -89,10 +104,10 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
             kind=teams.kinds[i], status=teams.statuses[i], distance_m=float(straight_m[i]),
             position_source=teams.position_source[i], position_at=teams.position_at[i],
             eta_s=float(eta[i]), road_m=None if road is None else float(road.road_m),
-            basis=basis[i], via=tuple(road.bridges) if road else (),
+            basis="road" if road else "straight_line", via=tuple(road.bridges) if road else (),
             route=tuple(road.lonlat) if road else (), open_assignments=int(open_n[i]),
             recommended=recommended,
-            reason=_explain(rank, recommended, float(eta[i]), float(straight_m[i]), road, why[i],
+            reason=_explain(rank, recommended, float(eta[i]), float(straight_m[i]), road, why,
                             teams.position_source[i], teams.position_at[i], int(open_n[i]),
                             workload, team_filter)))
     return out
