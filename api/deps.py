@@ -16,10 +16,10 @@ from api.auth import current_actor
 from api.schemas import MAX_ID
 from geo.casework import read
 from geo.casework.errors import InvalidInput
-from geo.casework.workload import Policy
 from geo.codes import LENGTHS
 from geo.hotspots.analysis import Params
 from geo.hotspots.reports import HotspotQuery
+from geo.model import Policy
 from geo.store import Store
 from geo.store.base import utc
 from geo.taxonomy import NETWORKS

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.casework.throttle import Limits
-from geo.casework.workload import MAX_OPEN, PER_OPEN_S
+from geo.model import DEFAULT_POLICY
 from geo.store import POOL_SIZE
 
 # A fixed key would let anyone who reads this file mint tokens: the demo gets a random one
@@ -44,10 +44,10 @@ class Settings(BaseSettings):
     tile_url: str | None = Field(default=None, pattern=r"^(https?://[^/\s]+)?/\S*\{z\}\S*$")
     tile_attribution: str | None = None
     map_refresh_seconds: float = Field(default=10.0, ge=0.5, le=600)  # live layers' polling
-    # The ranking policy (geo.casework.workload): a team with this many open assignments is
+    # The ranking policy (geo.model.Policy): a team with this many open assignments is
     # not recommended; each open assignment counts this many seconds against its ETA.
-    max_open_assignments: int = Field(default=MAX_OPEN, ge=1, le=100)
-    seconds_per_open_assignment: float = Field(default=PER_OPEN_S, ge=0, le=3600)
+    max_open_assignments: int = Field(default=DEFAULT_POLICY.max_open, ge=1, le=100)
+    seconds_per_open_assignment: float = Field(default=DEFAULT_POLICY.per_open_s, ge=0, le=3600)
 
     def production_problems(self) -> list[str]:
         """Settings that must not reach production."""

@@ -95,18 +95,29 @@ def explain_rank(rank: int, distance_m: float, position_source: str,
 
 
 @dataclass(frozen=True)
-class Workload:
-    """The ranking policy's view of the teams' work: open assignments per team. A team with
-    `max_open` or more open assignments is not recommended; each open assignment counts
-    `per_open_s` seconds against a team's ETA."""
+class Policy:
+    """How the ranking weighs workload (settings GRIDDISPATCH_MAX_OPEN_ASSIGNMENTS and
+    GRIDDISPATCH_SECONDS_PER_OPEN_ASSIGNMENT): a team with `max_open` open assignments is
+    full and not recommended; each open one costs `per_open_s` of ETA, the time to hand over
+    or park the job it leaves (two minutes by default)."""
 
-    open_assignments: dict[str, int] = field(default_factory=dict)
     max_open: int = 3
     per_open_s: float = 120.0
 
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The teams' open assignments (geo.casework.workload says which count) under a policy."""
+
+    open_assignments: dict[str, int] = field(default_factory=dict)
+    policy: Policy = DEFAULT_POLICY
+
     def describe(self) -> str:
-        return (f"ranked by ETA plus {self.per_open_s:g} s per open assignment; a team with "
-                f"{self.max_open} or more open assignments is not recommended")
+        return (f"ranked by ETA plus {self.policy.per_open_s:g} s per open assignment; a team "
+                f"with {self.policy.max_open} or more open assignments is not recommended")
 
 
 @dataclass(frozen=True)

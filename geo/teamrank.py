@@ -7,6 +7,7 @@ Equal distances are broken by team id, as the PostGIS backend's ORDER BY does.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,9 +62,10 @@ class TeamTable:
         cache = self.__dict__.setdefault("_passing", {})
         hit = cache.get(f)
         if hit is None:
-            if len(cache) >= _PASSING_KEPT:
-                cache.pop(next(iter(cache)))
-            hit = cache[f] = self.take(np.flatnonzero(self.mask(f)))
+            with self.__dict__.setdefault("_passing_lock", threading.Lock()):
+                if len(cache) >= _PASSING_KEPT:
+                    cache.pop(next(iter(cache)))  # the oldest
+                hit = cache[f] = self.take(np.flatnonzero(self.mask(f)))
         return hit
 
     def take(self, rows: np.ndarray) -> TeamTable:

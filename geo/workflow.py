@@ -17,6 +17,7 @@ STATES = ("reported", "accepted", "dispatched", "claimed", "resolved", "checked"
           "closed", "rejected", "merged")
 TERMINAL = ("closed", "rejected", "merged")
 OPEN_STATES = tuple(s for s in STATES if s not in TERMINAL)
+BUSY_STATES = ("dispatched", "claimed")  # a team assigned to the issue still has work on it
 
 # Which of the six steps each state is waiting for (the step that the deadline governs).
 WAITING_FOR = {

@@ -26,7 +26,8 @@ from geo.gridindex import GridIndex
 from geo.model import TeamFilter
 from geo.roads.classes import OFF_NETWORK_SPEED_MS, ROAD_CLASSES
 from geo.roads.frame import check_roads
-from geo.roads.network import NODE_TOLERANCE_M, RoadNetwork
+from geo.roads.network import RoadNetwork
+from geo.roads.noding import NODE_TOLERANCE_M
 
 ARTERIALS = {"长春路", "解放路", "劳动路", "珲春街", "吉林大街", "松江路", "北京路", "重庆路", "遵义路",
              "延安路", "东市场街", "中康路"}

@@ -173,7 +173,7 @@ def test_the_layer_draws_routes_along_the_roads_and_straight_lines_without(serve
         {"name": ["测试北路", "测试东路"], "class": ["local", "local"], "oneway": [False, False],
          "speed_kmh": [30.0, 30.0]},
         geometry=[shapely.LineString([there, corner]), shapely.LineString([corner, here])],
-        crs="EPSG:4326"))
+        crs="EPSG:4326"), replace=True)
     view = dispatch_view(store, admin, iid, now)
     ids, geoms, props = dispatch_features(view)
     routes = {p["team_id"]: (g, p) for g, p in zip(geoms, props, strict=True) if p["kind"] == "route"}

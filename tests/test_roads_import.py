@@ -426,3 +426,16 @@ def test_the_store_takes_a_layer_whole_or_not_at_all(store, moved, how, words):
     assert after[list(ROAD_COLUMNS)].equals(held[list(ROAD_COLUMNS)])
     assert shapely.equals_exact(after.geometry.values, held.geometry.values, 0).all()
     assert store.road_network() is network  # the road table did not change
+
+
+def test_osm_tags_imply_one_way_motorways_and_leave_out_reversible_ways():
+    from geo.roads.importing import from_osm_tags
+
+    lines = [shapely.LineString([(126.5 + i / 100, 43.8), (126.5 + i / 100, 43.81)])
+             for i in range(4)]
+    ways = gpd.GeoDataFrame({"highway": ["motorway", "motorway", "primary", "primary"],
+                             "oneway": [None, "no", "reversible", "alternating"]},
+                            geometry=lines, crs=4326)
+    roads = from_osm_tags(ways)
+    assert roads["oneway"].tolist() == [True, False]  # the reversible ones are left out
+    assert roads["class"].tolist() == ["expressway", "expressway"]

@@ -18,7 +18,7 @@ from geo.casework.intake import Report, report
 from geo.casework.nearby import merge_candidates
 from geo.casework.scope import Actor
 from geo.casework.transitions import Move, apply
-from geo.casework.workload import Policy
+from geo.model import Policy
 from geo.store import Store
 from geo.store.base import utc
 from geo.store.sql import Conflict

@@ -16,11 +16,11 @@ from api.geojson import MEDIA_TYPE, collection
 from geo.casework import read
 from geo.casework.dispatchview import MAX_NEARBY_M, dispatch_features, dispatch_view
 from geo.casework.scope import Actor
-from geo.casework.workload import Policy
 from geo.codes import LENGTHS
 from geo.layers.areas import areas_in_box
 from geo.layers.grids import grid_page
 from geo.layers.points import in_box, teams_in_box
+from geo.model import Policy
 from geo.store import Store
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"])

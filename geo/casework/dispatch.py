@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
-from geo.casework.workload import DEFAULT_POLICY, Policy, last_assigned, read_workload
+from geo.casework.workload import last_assigned, read_workload
 from geo.crs import CoordinateError, check_metric_area, to_storage
-from geo.model import TeamFilter
+from geo.model import DEFAULT_POLICY, EtaMatch, Policy, TeamFilter, TeamMatch, Workload
 from geo.store import Store
 from geo.store.sql import Tx, as_dt, as_json
 from geo.taxonomy import CATEGORY_BY_CODE, TEAM_STATUSES
@@ -101,6 +101,21 @@ def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:
 RANKINGS = ("eta", "distance")
 
 
+def match_fields(m: EtaMatch | TeamMatch, workload: Workload) -> dict:
+    """What every list of ranked teams says of a team (candidates, the intake's answer); a
+    straight-line ranking has no road facts, but the workload rule holds for it too."""
+    open_n = workload.open_assignments.get(m.team_id, 0)
+    road = isinstance(m, EtaMatch)
+    return {"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
+            "distance_m": round(m.distance_m, 1),
+            "eta_s": round(m.eta_s, 1) if road else None,
+            "road_m": None if not road or m.road_m is None else round(m.road_m, 1),
+            "basis": m.basis if road else None, "via": list(m.via) if road else None,
+            "open_assignments": open_n,
+            "recommended": m.recommended if road else open_n < workload.policy.max_open,
+            "reason": m.reason}
+
+
 def _stale(now: datetime, source: str, at: datetime | None) -> bool:
     return source == "home" or (at is not None and now - at > STALE_AFTER)
 
@@ -123,32 +138,19 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
                            "dispatch in")
     team_filter = TeamFilter(category=issue["category_code"], statuses=("available",),
                              street_code=issue["street_code"], rosters=rosters(mode))
-    out = []
     if by == "eta":
-        for m in store.nearest_by_eta(issue["lon"], issue["lat"], k=k, team_filter=team_filter,
-                                      workload=workload):
-            stale = _stale(now, m.position_source, m.position_at)
-            out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
-                        "status": m.status, "distance_m": round(m.distance_m, 1),
-                        "eta_s": round(m.eta_s, 1),
-                        "road_m": None if m.road_m is None else round(m.road_m, 1),
-                        "basis": m.basis, "via": list(m.via),
-                        "route": [[round(x, 7), round(y, 7)] for x, y in m.route],
-                        "open_assignments": m.open_assignments, "recommended": m.recommended,
-                        "position_source": m.position_source, "position_at": m.position_at,
-                        "stale": stale, "reason": m.reason + (
-                            "; position is stale: confirm by radio before dispatch"
-                            if stale else "")})
+        ranked = store.nearest_by_eta(issue["lon"], issue["lat"], k=k, team_filter=team_filter,
+                                      workload=workload)
     else:
-        for m in store.nearest_teams(issue["lon"], issue["lat"], k=k, team_filter=team_filter):
-            stale = _stale(now, m.position_source, m.position_at)
-            out.append({"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
-                        "status": m.status, "distance_m": round(m.distance_m, 1),
-                        "open_assignments": workload.open_assignments.get(m.team_id, 0),
-                        "recommended": True, "position_source": m.position_source,
-                        "position_at": m.position_at, "stale": stale, "reason": m.reason + (
-                            "; position is stale: confirm by radio before dispatch"
-                            if stale else "")})
+        ranked = store.nearest_teams(issue["lon"], issue["lat"], k=k, team_filter=team_filter)
+    out = []
+    for m in ranked:
+        stale = _stale(now, m.position_source, m.position_at)
+        fields = match_fields(m, workload)
+        fields["reason"] += "; position is stale: confirm by radio before dispatch" if stale else ""
+        out.append({**fields, "status": m.status, "position_source": m.position_source,
+                    "position_at": m.position_at, "stale": stale,
+                    "route": [[round(x, 7), round(y, 7)] for x, y in getattr(m, "route", ())]})
     why = None
     with store.snapshot() as tx:
         last = last_assigned(tx, [c["team_id"] for c in out])

@@ -15,8 +15,8 @@ from geo.casework.errors import InvalidInput
 from geo.casework.nearby import nearby_open
 from geo.casework.read import get_issue
 from geo.casework.scope import Actor
-from geo.casework.workload import DEFAULT_POLICY, Policy
 from geo.crs import to_metric
+from geo.model import DEFAULT_POLICY, Policy
 from geo.store import Store
 from geo.store.base import valid_grids
 

@@ -11,14 +11,14 @@ import shapely
 from shapely.geometry import Point
 
 from geo.casework import read
-from geo.casework.dispatch import get_mode, rosters
+from geo.casework.dispatch import get_mode, match_fields, rosters
 from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.nearby import nearby_open
 from geo.casework.scope import AREA_ROLES, Actor
-from geo.casework.workload import DEFAULT_POLICY, Policy, read_workload
+from geo.casework.workload import read_workload
 from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_storage
-from geo.model import TeamFilter
+from geo.model import DEFAULT_POLICY, Policy, TeamFilter
 from geo.store import Store
 from geo.store.base import valid_grids
 from geo.store.sql import DatabaseBusy, Tx
@@ -98,9 +98,10 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
     category = CATEGORY_BY_CODE[r.category_code]
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)
-        workload = read_workload(tx, policy)
-    # Ranked before the write transaction: a pooled backend must not hold two connections.
-    teams = store.nearest_by_eta(lon, lat, k=3, team_filter=TeamFilter(
+        workload = None if actor.role == "citizen" else read_workload(tx, policy)
+    # Ranked before the write transaction, for staff only (a citizen is not told who comes):
+    # a pooled backend must not hold two connections.
+    teams = [] if workload is None else store.nearest_by_eta(lon, lat, k=3, team_filter=TeamFilter(
         category=category.code, statuses=("available",), street_code=where.street_code,
         rosters=rosters(get_mode(store)["mode"])), workload=workload, geometry=False)
     with store.tx() as tx:
@@ -128,12 +129,7 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
         body = {
             "issue": issue,
             "location": where.__dict__,
-            "recommended_teams": [] if actor.role == "citizen" else [
-                {"rank": m.rank, "team_id": m.team_id, "name": m.name, "kind": m.kind,
-                 "distance_m": round(m.distance_m, 1), "eta_s": round(m.eta_s, 1),
-                 "road_m": None if m.road_m is None else round(m.road_m, 1), "basis": m.basis,
-                 "via": list(m.via), "open_assignments": m.open_assignments,
-                 "recommended": m.recommended, "reason": m.reason} for m in teams],
+            "recommended_teams": [match_fields(m, workload) for m in teams],
             "possible_duplicates": duplicates,
             "open311_token": token,
         }

@@ -29,6 +29,7 @@ from geo.roads.classes import (
 )
 from geo.roads.network import RoadNetwork
 
+ROUTE_TOLERANCE_M = 1.0  # a route's line is simplified to this
 FIRST_BOUND_S = 180.0  # the first search's bound; widened x4 until k teams are within it
 _WIDEN = 4.0
 # Typical city speed for the first bound: the k-th team by straight line at this speed.
@@ -46,6 +47,11 @@ def straight_line_eta(distance_m) -> np.ndarray:
     """The fallback: straight-line metres times the detour factor, at the fallback speed."""
     return np.asarray(distance_m, float) * FALLBACK_DETOUR / FALLBACK_SPEED_MS
 
+
+# How a team leaves its road: straight along it to the issue (the issue's own road), or
+# forwards to its last junction, or backwards to its first (a loop's two ends are one
+# junction, so the junction alone would not say which way).
+ALONG, FORWARD, BACKWARD = range(3)
 
 # Why a team is timed by straight line instead of along the roads (0: it is not).
 ROUTED, ISSUE_OFF, TEAM_OFF, APART, NO_ROUTE = range(5)
@@ -69,7 +75,7 @@ class Timed:
 
     eta_s: np.ndarray
     straight: np.ndarray  # why the time is by straight line: ROUTED (it is not), ISSUE_OFF, ...
-    exit_node: np.ndarray  # the junction the team's route leaves its road at (-1: direct)
+    leave: np.ndarray  # how the team leaves its road: ALONG, FORWARD or BACKWARD
     searched_to_s: float
 
 
@@ -88,15 +94,18 @@ class IssueSearch:
         e, f = self.edge, self.fraction
         # Reaching the issue's road point: forwards from the road's first junction, or
         # backwards from its last (two-way roads only).
-        sources, offsets = [], []
+        sources, offsets, forwards = [], [], []
         if np.isfinite(net.forward_s[e]):
             sources.append(int(net.source[e]))
             offsets.append(f * net.forward_s[e])
+            forwards.append(True)
         if np.isfinite(net.backward_s[e]):
             sources.append(int(net.target[e]))
             offsets.append((1 - f) * net.backward_s[e])
+            forwards.append(False)
         self.sources = np.array(sources, dtype=np.int64)
         self.offsets = np.array(offsets, dtype=float)
+        self.forwards = forwards  # per source: the issue is reached driving forwards
         self.bound = 0.0
         self.times = np.full(net.n_nodes, np.inf)
         self.row = np.zeros(net.n_nodes, dtype=np.int64)
@@ -117,14 +126,13 @@ class IssueSearch:
 
     def team_times(self, edge, fraction) -> tuple[np.ndarray, np.ndarray]:
         """Each team road point's time to the issue on the network (np.inf: beyond the bound
-        or unreachable) and the junction it leaves its road at (-1 when it drives straight
-        along the issue's own road)."""
+        or unreachable) and how it leaves its road (ALONG, FORWARD, BACKWARD)."""
         net = self.net
         t = self.times
         fwd = _share(1 - fraction, net.forward_s[edge]) + t[net.target[edge]]
         bwd = _share(fraction, net.backward_s[edge]) + t[net.source[edge]]
         best = np.minimum(fwd, bwd)
-        exit_node = np.where(fwd <= bwd, net.target[edge], net.source[edge])
+        leave = np.where(fwd <= bwd, FORWARD, BACKWARD).astype(np.int8)
         same = edge == self.edge
         if same.any():
             ahead = np.where(fraction <= self.fraction,
@@ -132,17 +140,18 @@ class IssueSearch:
                              _share(fraction - self.fraction, net.backward_s[self.edge]))
             direct = same & (ahead <= best)
             best = np.where(direct, ahead, best)
-            exit_node = np.where(direct, -1, exit_node)
-        return best, exit_node
+            leave = np.where(direct, ALONG, leave).astype(np.int8)
+        return best, leave
 
-    def path(self, exit_node: int) -> list[int]:
-        """The junctions from `exit_node` to the issue's road, in driving order."""
+    def path(self, exit_node: int) -> tuple[list[int], bool]:
+        """The junctions from `exit_node` to the issue's road, in driving order, and whether
+        the last of them is the road's first junction (the issue reached driving forwards)."""
         row = int(self.row[exit_node])
         pred = self.pred[row]
         nodes = [exit_node]
         while nodes[-1] != self.sources[row]:
             nodes.append(int(pred[nodes[-1]]))
-        return nodes
+        return nodes, self.forwards[row]
 
 
 def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
@@ -165,7 +174,7 @@ def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
     routed = straight == ROUTED
     fallback = straight_line_eta(straight_m)
     eta = np.where(routed, np.inf, fallback)
-    exit_node = np.full(n, -1, dtype=np.int64)
+    leave = np.full(n, ALONG, dtype=np.int8)
     if routed.any():
         idx = np.flatnonzero(routed)
         walk = (snap.offset_m[idx] + search.offset_m) / OFF_NETWORK_SPEED_MS
@@ -173,12 +182,12 @@ def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
         bound = max(FIRST_BOUND_S, 2.0 * kth[-1] / _FIRST_BOUND_SPEED_MS)
         while True:
             search.search(bound)
-            on_road, exits = search.team_times(snap.edge[idx], snap.fraction[idx])
+            on_road, ways = search.team_times(snap.edge[idx], snap.fraction[idx])
             # A time above the bound may have missed a quicker way through a junction
             # beyond it: only times within the bound are exact.
             known = on_road <= bound
             eta[idx] = np.where(known, on_road + walk, np.inf)
-            exit_node[idx] = exits
+            leave[idx] = ways
             # Exact once k teams that may be recommended are known within the bound: a team
             # not yet found is slower than the bound, and so ranks after them.
             sure = ~held & (eta + extra_s <= bound)
@@ -189,7 +198,7 @@ def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
             lost = routed & ~np.isfinite(eta)
             straight[lost] = NO_ROUTE
             eta[lost] = fallback[lost]
-    return Timed(eta, straight, exit_node, search.bound)
+    return Timed(eta, straight, leave, search.bound)
 
 
 @dataclass
@@ -203,7 +212,7 @@ class Route:
 
 
 def route(search: IssueSearch, team_x: float, team_y: float, team_edge: int,
-          team_fraction: float, exit_node: int, geometry: bool = True) -> Route:
+          team_fraction: float, leave: int, geometry: bool = True) -> Route:
     """The road route of one team whose time `time_teams` found (basis "road"); without
     `geometry` only its metres and bridges (the line costs a cut per road)."""
     net = search.net
@@ -227,15 +236,17 @@ def route(search: IssueSearch, team_x: float, team_y: float, team_edge: int,
     if geometry:
         on = shapely.line_interpolate_point(net.lines[team_edge], team_fraction, normalized=True)
         pieces.append(np.array([[team_x, team_y], [on.x, on.y]]))
-    if exit_node < 0:  # along the issue's own road
+    if leave == ALONG:  # along the issue's own road
         part(ie, team_fraction, f)
     else:
-        part(team_edge, team_fraction, 1.0 if exit_node == net.target[team_edge] else 0.0)
-        nodes = search.path(exit_node)
+        forward = leave == FORWARD
+        part(team_edge, team_fraction, 1.0 if forward else 0.0)
+        nodes, into_forwards = search.path(int(net.target[team_edge] if forward
+                                               else net.source[team_edge]))
         for a, b in zip(nodes[:-1], nodes[1:], strict=True):
             e = net.arc_edge[(a, b)]
             part(e, 0.0, 1.0) if net.source[e] == a else part(e, 1.0, 0.0)
-        part(ie, 0.0 if nodes[-1] == net.source[ie] else 1.0, f)
+        part(ie, 0.0 if into_forwards else 1.0, f)
     bridges = []
     for e in edges:
         name = net.names[e] or "an unnamed bridge"
@@ -245,7 +256,9 @@ def route(search: IssueSearch, team_x: float, team_y: float, team_edge: int,
         return Route([], road_m, bridges)
     issue_on = shapely.line_interpolate_point(net.lines[ie], f, normalized=True)
     pieces.append(np.array([[issue_on.x, issue_on.y], [search.x, search.y]]))
-    xy = np.concatenate(pieces)
+    # Simplified to a metre: a map draws no finer, and an answer stays small.
+    xy = shapely.get_coordinates(shapely.simplify(shapely.LineString(np.concatenate(pieces)),
+                                                  ROUTE_TOLERANCE_M))
     lon, lat = from_metric(xy[:, 0], xy[:, 1])
     keep = np.ones(len(lon), bool)
     keep[1:] = (np.diff(lon) != 0) | (np.diff(lat) != 0)

@@ -12,6 +12,7 @@ import shapely
 
 from geo.crs import STORAGE_EPSG, in_metric_area
 from geo.roads.classes import ROAD_CLASSES, ROAD_COLUMNS
+from geo.roads.noding import split_at_shared_vertices
 
 MAX_ROADS = 2_000_000  # rows one import may bring: a province's network, not the planet's
 MAX_SPEED_KMH = 150.0
@@ -21,19 +22,26 @@ class RoadError(ValueError):
     """A road layer that cannot be stored, with what is wrong and where."""
 
 
+SOURCE_ROW = "source_row"  # a reader's own row numbers (1 = the file's first feature), if given
+
+
 def _where(frame: gpd.GeoDataFrame, bad: np.ndarray) -> str:
+    """The first bad row by the number it has in the file (its source_row), with its name."""
     rows = np.flatnonzero(bad)
     first = rows[0]
     name = frame["name"].iloc[first] if "name" in frame else None
     more = f" (and {len(rows) - 1:,} more)" if len(rows) > 1 else ""
-    return f"row {first + 1}" + (f" ({name})" if isinstance(name, str) and name else "") + more
+    return (f"row {frame[SOURCE_ROW].iloc[first]}"
+            + (f" ({name})" if isinstance(name, str) and name else "") + more)
 
 
 def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The layer with its columns normalised (name text, class one of ROAD_CLASSES, oneway
     bool, speed_kmh the class's default where missing), MultiLineStrings split into their
-    parts, in the storage CRS. RoadError names the first problem: no lines, no or a wrong
-    CRS, broken or empty geometry, an unknown class, a speed out of range."""
+    parts and lines cut where they share a vertex (geo.roads.noding), in the storage CRS.
+    RoadError names the first problem and its row (`source_row` if the frame has it): no
+    lines, a missing geometry, no or a wrong CRS, a broken line, an unknown class, a speed
+    out of range."""
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise RoadError("the layer has no geometry column")
     if len(frame) == 0:
@@ -44,7 +52,14 @@ def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise RoadError("the layer declares no coordinate reference system; give it one "
                         "(for example EPSG:4326 or EPSG:4551)")
-    frame = frame[frame.geometry.notna()].copy()
+    frame = frame.copy()
+    if SOURCE_ROW not in frame:
+        frame[SOURCE_ROW] = np.arange(1, len(frame) + 1)
+    missing = frame.geometry.isna().to_numpy()
+    if missing.all():
+        raise RoadError("the layer has no geometries: there are no roads to import")
+    if missing.any():
+        raise RoadError(f"{_where(frame, missing)} has no geometry")
     kinds = frame.geom_type.to_numpy(dtype=object)
     lines = np.isin(kinds, ["LineString", "MultiLineString"])
     if not lines.any():
@@ -53,7 +68,7 @@ def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if not lines.all():
         raise RoadError(f"{_where(frame, ~lines)} is a {kinds[~lines][0]}, not a line: a road "
                         "layer holds LineStrings only")
-    frame = frame.explode(index_parts=False, ignore_index=True)
+    frame = frame.explode(index_parts=False, ignore_index=True)  # a part keeps its row number
     broken = ~shapely.is_valid(frame.geometry.values) | shapely.is_empty(frame.geometry.values)
     coords = shapely.get_coordinates(frame.geometry.values)
     if not np.isfinite(coords).all():
@@ -61,7 +76,9 @@ def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if broken.any():
         raise RoadError(f"{_where(frame, broken)} has a broken or empty line (fewer than two "
                         "distinct points)")
-    frame = frame.to_crs(STORAGE_EPSG)
+    pieces, row = split_at_shared_vertices(frame.geometry.values)
+    frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name).iloc[row].reset_index(
+        drop=True), geometry=pieces, crs=frame.crs).to_crs(STORAGE_EPSG)
     coords = shapely.get_coordinates(frame.geometry.values)
     outside = ~in_metric_area(coords[:, 0], coords[:, 1])
     if outside.any():

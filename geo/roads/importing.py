@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.roads.classes import OSM_HIGHWAY_CLASS, ROAD_CLASSES, ROAD_COLUMNS
+from geo.roads.classes import OSM_HIGHWAY_CLASS, ROAD_CLASSES
 from geo.roads.frame import MAX_SPEED_KMH, RoadError, check_roads
 
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
@@ -27,6 +27,8 @@ LINE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 _ONEWAY_FORWARD = {"yes", "true", "1"}
 _ONEWAY_BACKWARD = {"-1"}  # one-way against the order of the way's nodes
 _ONE_WAY_JUNCTIONS = {"roundabout", "circular"}  # one-way by definition (OSM wiki)
+_ONE_WAY_HIGHWAYS = {"motorway"}  # one-way unless a oneway tag says otherwise (OSM wiki)
+_CHANGING = {"reversible", "alternating"}  # direction by time of day: not routed
 _NOT_A_BRIDGE = {"no", "false", "0", ""}
 # maxspeed units other than km/h, as OpenStreetMap writes them ("30 mph").
 _KMH_PER_UNIT = {"": 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344, "knots": 1.852}
@@ -86,6 +88,7 @@ def _read_lines(path: Path) -> gpd.GeoDataFrame:
     except shapely.errors.GEOSException as exc:  # a line GEOS cannot build, e.g. of one point
         raise RoadError(f"{path}: {_undecodable(path, layer)} has a broken line "
                        f"({str(exc).strip()})") from None
+    frame["source_row"] = np.arange(1, len(frame) + 1)  # errors name the file's own rows
     if "class" not in frame and "highway" in frame:
         # OpenStreetMap tags, as an export from OSM tools gives them.
         roads = from_osm_tags(frame)
@@ -125,9 +128,11 @@ def from_osm_tags(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     vehicle drives (OSM_HIGHWAY_CLASS) are left out. A bridge takes the class bridge and
     keeps its road's speed; the speed is a speed_kmh column's where it has one, else maxspeed
     where it is a number, else the class's default; oneway=-1 is one-way against the way's
-    order, so its line is turned round."""
+    order, so its line is turned round; a motorway is one-way unless tagged otherwise (as
+    OSM implies); a reversible or alternating way, whose direction changes by the hour, is
+    left out, as routers do (OSRM's car profile)."""
     road_class = _tag(ways, "highway").map(OSM_HIGHWAY_CLASS)
-    keep = road_class.notna().to_numpy()
+    keep = (road_class.notna() & ~_tag(ways, "oneway").isin(_CHANGING)).to_numpy()
     ways, road_class = ways[keep], road_class[keep]
 
     default_speed = road_class.map(lambda c: ROAD_CLASSES[c].speed_kmh)
@@ -138,7 +143,8 @@ def from_osm_tags(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bridge = ~_tag(ways, "bridge").isin(_NOT_A_BRIDGE).to_numpy()
     oneway = _tag(ways, "oneway")
     backward = oneway.isin(_ONEWAY_BACKWARD).to_numpy()
-    one_way = (oneway.isin(_ONEWAY_FORWARD).to_numpy() | backward
+    implied = _tag(ways, "highway").isin(_ONE_WAY_HIGHWAYS) & (oneway == "")
+    one_way = (oneway.isin(_ONEWAY_FORWARD).to_numpy() | backward | implied.to_numpy()
                | _tag(ways, "junction").isin(_ONE_WAY_JUNCTIONS).to_numpy())
 
     lines = ways.geometry.values
@@ -150,7 +156,9 @@ def from_osm_tags(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "oneway": one_way,
         "speed_kmh": speed.to_numpy(dtype=object),
     }, geometry=gpd.array.from_shapely(lines), crs=ways.crs)
-    return roads[[*ROAD_COLUMNS, "geometry"]].reset_index(drop=True)
+    if "source_row" in ways:
+        roads["source_row"] = ways["source_row"].to_numpy()
+    return roads.reset_index(drop=True)
 
 
 def _tag(ways: pd.DataFrame, key: str) -> pd.Series:

@@ -1,7 +1,7 @@
 """The routable graph of a road layer, in EPSG:4551 metres, and where points meet it.
 
-Roads meet where their end points meet (within `NODE_TOLERANCE_M`): a road layer is noded,
-as OpenStreetMap ways split at junctions and routing data are. Each road is one edge with
+Roads meet where their end points meet (geo.roads.noding): a road layer is noded, as
+OpenStreetMap ways split at junctions and routing data are. Each road is one edge with
 a travel time forwards (its length over its speed) and backwards (the same, or none when it
 is one-way). Shortest times come from scipy's Dijkstra (`scipy.sparse.csgraph`) on the
 *reversed* graph, from the issue outwards, so one search gives every team's time to it.
@@ -20,20 +20,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo.crs import METRIC_EPSG
+from geo.roads.noding import node_ids
 
-NODE_TOLERANCE_M = 0.5  # road ends closer than this are one junction
 _MIN_TIME_S = 1e-6  # scipy's sparse graphs drop zero weights: a zero-length road keeps a cost
-
-
-def node_ids(x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Junction numbers of each road's first and last point, and the junctions' coordinates
-    (n, 2): end points on the same `NODE_TOLERANCE_M` lattice cell are one junction."""
-    ends = np.column_stack([np.concatenate([x0, x1]), np.concatenate([y0, y1])])
-    keys = np.round(ends / NODE_TOLERANCE_M).astype(np.int64)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    n = len(x0)
-    return inverse[:n], inverse[n:], ends[first]
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def _explain(rank: int, recommended: bool, eta: float, straight: float, road: Ro
             head += f"; a detour of {road.road_m / straight:.1f}x the straight line"
     load = f"{open_n} open assignment{'s' if open_n != 1 else ''}"
     if not recommended:
-        return (f"not recommended: {load}, at the limit of {workload.max_open}; {head}")
+        return (f"not recommended: {load}, at the limit of {workload.policy.max_open}; {head}")
     return (f"{ordinal(rank)} by ETA of the teams matching {team_filter.describe()}: {head}; "
             f"{load}")
 
@@ -56,8 +56,8 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
                 geometry: bool = True) -> list[EtaMatch]:
     """The k quickest recommended teams of `teams` (those that passed the filter) to the
     point (x, y in EPSG:4551), ranked by ETA plus the workload's cost, ties by team id; then
-    the teams held back at their limit that are quicker than the last of them, flagged. Without
-    `geometry` the routes' lines are left out (their metres and bridges are not)."""
+    at most k teams held back at their limit that are quicker than the last of them, flagged.
+    Without `geometry` the routes' lines are left out (their metres and bridges are not)."""
     workload = workload or Workload()
     n = len(teams.ids)
     if n == 0:
@@ -67,32 +67,35 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
     if workload.open_assignments:  # a few busy teams among many: look up theirs only
         busy = pd.Index(teams.ids).get_indexer(list(workload.open_assignments))
         open_n[busy[busy >= 0]] = np.array(list(workload.open_assignments.values()))[busy >= 0]
-    held = open_n >= workload.max_open
-    extra = open_n * workload.per_open_s
+    held = open_n >= workload.policy.max_open
+    extra = open_n * workload.policy.per_open_s
     search = snap = None
     if net is None or len(net) == 0:
         eta = straight_line_eta(straight_m)
         straight = np.full(n, NO_NETWORK, dtype=np.int8)
-        exits = np.full(n, -1)
+        leave = np.zeros(n, dtype=np.int8)
     else:
         search = IssueSearch(net, x, y)
         snap = net.snap_teams(teams)
         timed = time_teams(search, snap, straight_m, k, extra, held)
-        eta, straight, exits = timed.eta_s, timed.straight, timed.exit_node
+        eta, straight, leave = timed.eta_s, timed.straight, timed.leave
     key = eta + extra
     order = np.lexsort((teams.ids, key, held))
     order = order[np.isfinite(key[order])]
     chosen = order[~held[order]][:k]
     limit_key = key[chosen[-1]] if len(chosen) == k else np.inf
     picked = set(chosen.tolist())
-    shown = [i for i in order if i in picked or (held[i] and eta[i] <= limit_key)]
+    # Held teams worth a word: those that would have arrived before the last recommended
+    # one (all of them when fewer than k may be recommended), at most k.
+    quicker = [i for i in order if held[i] and eta[i] <= limit_key][:k]
+    shown = [i for i in order if i in picked] + quicker
     out = []
     rank = 0
     for i in shown:
         road = why = None
         if straight[i] == ROUTED:
             road = route(search, teams.x[i], teams.y[i], int(snap.edge[i]),
-                         float(snap.fraction[i]), int(exits[i]), geometry)
+                         float(snap.fraction[i]), int(leave[i]), geometry)
         elif straight[i] == NO_NETWORK:
             why = "the city has no road network"
         else:

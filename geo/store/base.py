@@ -7,6 +7,7 @@ rankings); each backend supplies only the storage and the spatial primitives.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -231,7 +232,7 @@ class Store(ABC):
             for statement in tx.dialect.delete_all(DATA_TABLES):
                 tx.run(statement)
 
-    def add_roads(self, roads: gpd.GeoDataFrame, replace: bool = True) -> int:
+    def add_roads(self, roads: gpd.GeoDataFrame, replace: bool = False) -> int:
         """Store a road layer (see geo.roads.frame), noded into junctions, in one transaction:
         with `replace` it takes the place of the network held, else the store must hold none.
         A layer that fails its checks is a RoadError and nothing is written."""
@@ -264,10 +265,15 @@ class Store(ABC):
         hit = getattr(self, "_network", None)
         if hit is not None and hit[0] == rev:
             return hit[1]
-        roads = self._read_layer("roads")
-        net = RoadNetwork(roads) if len(roads) else None
-        self._network = (rev, net)
-        return net
+        # One thread builds it while the others wait: a city's network is large.
+        with self.__dict__.setdefault("_network_lock", threading.Lock()):
+            hit = getattr(self, "_network", None)
+            if hit is not None and hit[0] == rev:
+                return hit[1]
+            roads = self._read_layer("roads")  # read after the revision: never older than it
+            net = RoadNetwork(roads) if len(roads) else None
+            self._network = (rev, net)
+            return net
 
     @abstractmethod
     def _teams_passing(self, f: TeamFilter) -> TeamTable:

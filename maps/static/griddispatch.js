@@ -576,8 +576,11 @@
   var ROUTE_PANE = "gdRoutes"; // above the grids' fills (maps/dispatch.py makes it)
   var RANK_COLOURS = ["#1b5e20", "#1565c0", "#6a1b9a", "#e65100", "#4e342e"];
 
+  var HELD_COLOUR = "#757575";  // a team held back at its limit of open assignments (rank 0)
+
   function rankColour(rank) {
-    return RANK_COLOURS[(Math.max(rank, 1) - 1) % RANK_COLOURS.length];
+    if (!(rank >= 1)) return HELD_COLOUR;
+    return RANK_COLOURS[(rank - 1) % RANK_COLOURS.length];
   }
 
   /* Whether a candidate's way is a guess: timed by straight line, or not drawn along roads
@@ -1039,7 +1042,11 @@
       var features = Object.keys(layer._features).map(function (k) { return layer._features[k]; });
       var issue = features.filter(function (f) { return f.properties.kind === "issue"; })[0];
       d.candidates = features.filter(function (f) { return f.properties.kind === "candidate"; })
-        .sort(function (a, b) { return a.properties.rank - b.properties.rank; })
+        // Held teams (rank 0) after the recommended ones, as the API lists them.
+        .sort(function (a, b) {
+          var ra = a.properties.rank || Infinity, rb = b.properties.rank || Infinity;
+          return ra === rb ? (a.properties.eta_s || 0) - (b.properties.eta_s || 0) : ra - rb;
+        })
         .map(function (f) {
           var c = f.geometry.coordinates;
           return { team_id: f.properties.team_id, props: f.properties, latlng: L.latLng(c[1], c[0]) };
