@@ -42,7 +42,10 @@ def test_report_says_where_and_who(api, city):
     assert body["issue"]["reported_by"] == "dispatcher"
     teams = body["recommended_teams"]
     assert teams and [t["rank"] for t in teams] == list(range(1, len(teams) + 1))
-    assert all(a["distance_m"] <= b["distance_m"] for a, b in zip(teams, teams[1:], strict=False))
+    # Ranked by ETA with the workload's cost (120 s per open assignment by default).
+    key = [t["eta_s"] + 120 * t["open_assignments"] for t in teams]
+    assert key == sorted(key) and all(t["basis"] in ("road", "straight_line") for t in teams)
+    assert all("by ETA" in t["reason"] for t in teams)
     # A second report at the same spot lists the first as a possible duplicate.
     again = report(api, city)
     assert [d["id"] for d in again["possible_duplicates"]] == [body["issue"]["id"]]

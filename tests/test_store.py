@@ -200,9 +200,10 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
             s.locate(126.55, 43.84)
         assert s.migrate() == ["001_core", "002_casework", "003_open_issue_index",
                                "004_open_issue_places", "005_plans", "006_sessions",
-                               "007_draft_base", "008_assignment_issue"]
+                               "007_draft_base", "008_assignment_issue", "009_roads",
+                               "010_workload"]
         assert s.migrate() == []
-        assert s.schema_version() == "008_assignment_issue"
+        assert s.schema_version() == "010_workload"
         assert s.counts()["grids"] == 0
 
 
@@ -229,7 +230,7 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
                    {"lon": 126.55, "lat": 43.84, "t": city.grids.valid_from[0]})
         assert s.migrate() == ["002_casework", "003_open_issue_index", "004_open_issue_places",
                                 "005_plans", "006_sessions", "007_draft_base",
-                                "008_assignment_issue"]
+                                "008_assignment_issue", "009_roads", "010_workload"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()
