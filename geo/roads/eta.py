@@ -76,7 +76,6 @@ class Timed:
     eta_s: np.ndarray
     straight: np.ndarray  # why the time is by straight line: ROUTED (it is not), ISSUE_OFF, ...
     leave: np.ndarray  # how the team leaves its road: ALONG, FORWARD or BACKWARD
-    searched_to_s: float
 
 
 class IssueSearch:
@@ -198,7 +197,7 @@ def time_teams(search: IssueSearch, snap, straight_m: np.ndarray, k: int,
             lost = routed & ~np.isfinite(eta)
             straight[lost] = NO_ROUTE
             eta[lost] = fallback[lost]
-    return Timed(eta, straight, leave, search.bound)
+    return Timed(eta, straight, leave)
 
 
 @dataclass

@@ -33,8 +33,6 @@ class Snap:
     edge: np.ndarray
     fraction: np.ndarray
     offset_m: np.ndarray
-    x: np.ndarray  # the road point, EPSG:4551
-    y: np.ndarray
 
 
 class RoadNetwork:
@@ -120,5 +118,4 @@ class RoadNetwork:
         edge = pairs[1, first]
         lines = self.lines[edge]
         fraction = shapely.line_locate_point(lines, points, normalized=True)
-        on = shapely.line_interpolate_point(lines, fraction, normalized=True)
-        return Snap(edge, fraction, dist[first], shapely.get_x(on), shapely.get_y(on))
+        return Snap(edge, fraction, dist[first])
