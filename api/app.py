@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import deps, errors, openapi, params
 from api.encoding import BodyEncoding, BodyEncodingError
+from api.language import Language
 from api.limits import BodyLimit
 from api.routes import auth, hotspots, issues, layers, maps, open311, plans, teams
 from api.settings import Settings
@@ -138,4 +139,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={"/photos": settings.max_photo_bytes,
                                "/import": plans.MAX_FILE_BYTES + 64 * 1024})
+    app.add_middleware(Language)  # outermost: refusals of the other middlewares are worded too
     return app
