@@ -16,9 +16,26 @@ from api import deps, errors, openapi, params
 from api.encoding import BodyEncoding, BodyEncodingError
 from api.language import Language
 from api.limits import BodyLimit
-from api.routes import auth, hotspots, issues, layers, maps, open311, plans, teams
+from api.routes import (
+    alarms,
+    auth,
+    basemap,
+    front,
+    hotspots,
+    issues,
+    layers,
+    maps,
+    open311,
+    places,
+    plans,
+    teams,
+)
+from api.routes import dashboard as big_screen
+from api.routes import demo as demo_marker
+from api.routes import messages as page_messages
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
+from geo.i18n import _
 from geo.store import Store, StoreError, open_store
 from maps import assets
 
@@ -34,10 +51,11 @@ def check_production(settings: Settings, store: Store) -> None:
     problems = settings.production_problems()
     demo = demo_credentials_present(store)
     if demo:
-        problems.append("demo credentials are present: " + ", ".join(demo) +
-                        " (change their passwords or delete them)")
+        problems.append(_("demo credentials are present: {names} (change their passwords or "
+                          "delete them)").format(names=", ".join(demo)))
     if problems:
-        raise ProductionRefused("refusing to start in production: " + "; ".join(problems))
+        raise ProductionRefused(_("refusing to start in production: {problems}").format(
+            problems=_("; ").join(problems)))
 
 
 HEALTH_TIMEOUT_S = 2.0  # a health probe answers "down" rather than wait for a stuck database
@@ -53,8 +71,8 @@ def start_store(settings: Settings, store: Store | None) -> Store:
                        settings.pool_size) if store is None else store.open()
     try:
         if store.schema_version() is None:
-            raise StoreError("the database is not initialised: run `griddispatch init` (or "
-                             "`griddispatch demo-data`) first")
+            raise StoreError(_("the database is not initialised: run `griddispatch init` (or "
+                               "`griddispatch demo-data`) first"))
         check_production(settings, store)
     except BaseException:
         if opened:
@@ -87,7 +105,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version="0.1.0",
         summary="Grid governance: locate reports to grids, dispatch the nearest teams, and run "
                 "the six-step closed loop with an audit trail.",
-        docs_url="/docs",
+        docs_url=None,  # served from the installed copies by api.routes.front
+        redoc_url=None,
         openapi_url="/openapi.json",
         dependencies=[Depends(params.refuse_unknown_query)],
         lifespan=lifespan,
@@ -102,7 +121,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return open311.error_response(400, errors.readable(exc.errors()),
                                           open311.format_of(request))
         if request.url.path.startswith(maps.router.prefix):
-            return maps._message(request, 422, "Cannot show this page", errors.readable(exc.errors()))
+            return maps._message(request, 422, _("Cannot show this page"), errors.readable(exc.errors()))
         return await errors.validation_error_response(exc)
 
     @app.exception_handler(open311.Open311Error)
@@ -113,10 +132,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def body_encoding(request: Request, exc: BodyEncodingError):
         if request.url.path.startswith("/open311/"):
             return open311.error_response(exc.status_code, exc.detail, open311.format_of(request))
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(errors.error_body(exc.code, exc.detail), status_code=exc.status_code)
 
-    for module in (auth, issues, teams, layers, hotspots, plans, open311, maps):
+    # basemap before layers: its /roads, /water and /labels are not layers/{layer}
+    for module in (auth, issues, teams, basemap, layers, hotspots, plans, open311, maps, front):
         app.include_router(module.router)
+    for module in (places, alarms):  # the live map's click and the devices' alarms
+        app.include_router(module.router)
+    app.include_router(demo_marker.router)  # whether the database holds the demo city
+    app.include_router(page_messages.router)  # the pages' message table (/i18n/)
+    app.include_router(big_screen.router)  # the big screen's figures (/api/v1/dashboard)
 
     @app.get("/healthz", tags=["meta"], response_model=dict, responses={503: {
         "description": "the database does not answer: `detail` says why, `status` is down",
@@ -126,8 +151,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version (public). A database that does not answer is reported as down, with 503."""
         schema, problem = served.health(HEALTH_TIMEOUT_S)
         if problem is not None:
-            return JSONResponse({"detail": f"the database does not answer: {problem}",
-                                 "status": "down", "backend": served.backend}, status_code=503)
+            return JSONResponse(errors.error_body(
+                "database_down", _("the database does not answer: {problem}").format(
+                    problem=problem), status="down", backend=served.backend), status_code=503)
         return {"status": "ok", "backend": served.backend, "schema": schema}
 
     for name, directory in assets.MOUNTS.items():

@@ -14,26 +14,29 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
+from api.errors import Refusal
 from geo.casework import sessions
 from geo.casework.scope import Actor
+from geo.i18n import N_, _
 from geo.store import Store
 
-SCOPES = {
-    "issues:report": "File reports.",
-    "issues:read": "Read the issues you may see.",
-    "issues:triage": "Accept, reject or merge reports.",
-    "issues:dispatch": "Dispatch and reassign teams.",
-    "issues:work": "Claim, resolve or return work (teams).",
-    "issues:supervise": "Check results, close cases, read overdue lists.",
-    "issues:rate": "Rate results.",
-    "teams:update": "Report a team's position and status.",
-    "layers:read": "Read map layers (grids, cameras, sites, teams).",
-    "mode:write": "Switch between normal and emergency mode.",
-    "grids:plan": "Plan grid boundaries.",
-    "hotspots:read": "Read hotspot analyses of the issues you may see.",
+SCOPES = {  # what each scope allows, in the login form's words (translated where shown)
+    "issues:report": N_("File reports."),
+    "issues:read": N_("Read the issues you may see."),
+    "issues:triage": N_("Accept, reject or merge reports."),
+    "issues:dispatch": N_("Dispatch and reassign teams."),
+    "issues:work": N_("Claim, resolve or return work (teams)."),
+    "issues:supervise": N_("Check results, close cases, read overdue lists."),
+    "issues:rate": N_("Rate results."),
+    "teams:update": N_("Report a team's position and status."),
+    "layers:read": N_("Read map layers (grids, cameras, sites, teams)."),
+    "mode:write": N_("Switch between normal and emergency mode."),
+    "grids:plan": N_("Plan grid boundaries."),
+    "hotspots:read": N_("Read hotspot analyses of the issues you may see."),
+    "alarms:raise": N_("Raise alarms from key sites and cameras (sensors, video analysis)."),
 }
 
 ROLE_SCOPES = {
@@ -48,14 +51,15 @@ ROLE_SCOPES = {
                    "issues:supervise", "layers:read", "mode:write", "hotspots:read"),
     "planner": ("issues:read", "layers:read", "grids:plan", "hotspots:read"),
     "admin": tuple(SCOPES),
+    "device": ("alarms:raise",),  # a sensor or video-analysis system, bound by jurisdiction
 }
 
 ALGORITHM = "HS256"
 SESSION_COOKIE = "griddispatch_token"
 TOKEN_URL = "/api/v1/auth/token"
 oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, scopes=SCOPES, auto_error=False)
-SESSION_ENDED = ("this session has ended (logged out, or the account was disabled, deleted or "
-                 "changed): log in again")
+SESSION_ENDED = N_("this session has ended (logged out, or the account was disabled, deleted "
+                   "or changed): log in again")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ def grant(role: str, requested: list[str]) -> list[str]:
         return list(allowed)
     refused = [s for s in requested if s not in allowed]
     if refused:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            f"scope(s) {', '.join(refused)} are not available to role {role!r}")
+        raise Refusal(status.HTTP_400_BAD_REQUEST,
+                      _("scope(s) {scopes} are not available to role {role}").format(
+                          scopes=", ".join(refused), role=repr(role)), "scope_not_available")
     return requested
 
 
@@ -90,8 +95,8 @@ def issue_token(store: Store, actor: Actor, scopes: list[str], secret: str, minu
         expires = min(expires, parent.expires)
     jti = sessions.start(store, actor.username, now, expires, parent.jti if parent else None)
     if jti is None or expires <= now:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, SESSION_ENDED,
-                            {"WWW-Authenticate": "Bearer"})
+        raise Refusal(status.HTTP_401_UNAUTHORIZED, _(SESSION_ENDED), "session_ended",
+                      {"WWW-Authenticate": "Bearer"})
     claims = {"sub": actor.username, "scope": " ".join(scopes), "jti": jti, "iat": now,
               "exp": expires}
     return jwt.encode(claims, secret, algorithm=ALGORITHM), int((expires - now).total_seconds())
@@ -113,9 +118,9 @@ def token_session(token: str, secret: str) -> Session | None:
         return None
 
 
-def _unauthorised(message: str, scopes: SecurityScopes) -> HTTPException:
+def _unauthorised(message: str, scopes: SecurityScopes, code: str) -> Refusal:
     header = "Bearer" + (f' scope="{scopes.scope_str}"' if scopes.scopes else "")
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, {"WWW-Authenticate": header})
+    return Refusal(status.HTTP_401_UNAUTHORIZED, message, code, {"WWW-Authenticate": header})
 
 
 def current_actor(request: Request, scopes: SecurityScopes,
@@ -127,18 +132,20 @@ def current_actor(request: Request, scopes: SecurityScopes,
         # other sites trigger, so nothing that changes data accepts it.
         token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        raise _unauthorised("not authenticated: send a bearer token from POST " + TOKEN_URL,
-                            scopes)
+        raise _unauthorised(_("not authenticated: send a bearer token from POST {url}").format(
+            url=TOKEN_URL), scopes, "not_authenticated")
     settings = request.app.state.settings
     try:
         claims, session = _decode(token, settings.secret_key)
     except jwt.ExpiredSignatureError:
-        raise _unauthorised("the token has expired: log in again", scopes) from None
+        raise _unauthorised(_("the token has expired: log in again"), scopes,
+                            "token_expired") from None
     except jwt.PyJWTError:
-        raise _unauthorised("the token is not valid: log in again", scopes) from None
+        raise _unauthorised(_("the token is not valid: log in again"), scopes,
+                            "token_invalid") from None
     actor = sessions.actor_of(request.app.state.store, session.jti, str(claims["sub"]))
     if actor is None:
-        raise _unauthorised(SESSION_ENDED, scopes)
+        raise _unauthorised(_(SESSION_ENDED), scopes, "session_ended")
     role_scopes = ROLE_SCOPES[actor.role]
     granted = set(str(claims.get("scope", "")).split()) & set(role_scopes)
     request.state.session = replace(session,
@@ -146,12 +153,13 @@ def current_actor(request: Request, scopes: SecurityScopes,
     missing = [s for s in scopes.scopes if s not in granted]
     if missing:
         needed = ", ".join(missing)
-        message = (f"this needs scope(s) {needed}, which role {actor.role!r} does not have"
+        message = (_("this needs scope(s) {scopes}, which role {role} does not have").format(
+                       scopes=needed, role=repr(actor.role))
                    if any(m not in role_scopes for m in missing)
-                   else f"this needs scope(s) {needed}, which this token was issued without: "
-                        "request them at login")
-        raise HTTPException(status.HTTP_403_FORBIDDEN, message,
-                            {"WWW-Authenticate": f'Bearer scope="{scopes.scope_str}"'})
+                   else _("this needs scope(s) {scopes}, which this token was issued without: "
+                          "request them at login").format(scopes=needed))
+        raise Refusal(status.HTTP_403_FORBIDDEN, message, "insufficient_scope",
+                      {"WWW-Authenticate": f'Bearer scope="{scopes.scope_str}"'})
     return actor
 
 
@@ -185,6 +193,7 @@ def same_origin(request: Request) -> None:
     theirs = _origin(sent)
     if theirs is not None and theirs == _origin(own):
         return
-    raise HTTPException(status.HTTP_403_FORBIDDEN,
-                        f"cross-site request refused: the {header} header names {sent[:200]!r}, "
-                        f"not this server ({own}); log in from the server's own pages")
+    raise Refusal(status.HTTP_403_FORBIDDEN,
+                  _("cross-site request refused: the {header} header names {sent}, not this "
+                    "server ({own}); log in from the server's own pages").format(
+                      header=header, sent=repr(sent[:200]), own=own), "cross_site_refused")

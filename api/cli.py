@@ -1,9 +1,14 @@
 """The `griddispatch` command line: set up a database, load the demo city and road networks,
-locate, rank, export."""
+locate, rank, export.
+
+It speaks Chinese unless the environment asks for English: GRIDDISPATCH_LANG, else the POSIX
+locale (LC_ALL, LC_MESSAGES, LANG, in that order). Its CSV files keep their English headers,
+which programs read."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +19,7 @@ import pandas as pd
 
 from fixtures.defaults import DEFAULT_GRIDS, DEFAULT_ISSUES, DEFAULT_SEED
 from geo.crs import SOURCE_CRS, CoordinateError
+from geo.i18n import _, format_date, negotiate, ngettext, using
 from geo.model import TeamFilter
 from geo.roads.classes import ROAD_COLUMNS
 from geo.store import LAYERS, Store, StoreError, default_url, open_store
@@ -27,6 +33,18 @@ class UsageError(Exception):
     """Bad input from the user: printed without a traceback, exit status 2."""
 
 
+def cli_language(environ=os.environ) -> str:
+    """The language of the command line: GRIDDISPATCH_LANG if set, else the first of LC_ALL,
+    LC_MESSAGES and LANG that is set (POSIX's order; `en_US.UTF-8` means English), else
+    Chinese. A locale that names no language we carry (C, POSIX) is Chinese too."""
+    chosen = environ.get("GRIDDISPATCH_LANG")
+    if not chosen:
+        chosen = next((environ[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k)),
+                      None)
+    tag = (chosen or "").split(".")[0].split("@")[0]
+    return negotiate(None if tag in ("", "C", "POSIX") else tag)  # Babel reads C as en_US
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -36,22 +54,26 @@ def _read_points(path: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise UsageError(_("{path}: no such file").format(path=path)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable CSV file ({exc})") from None
+        raise UsageError(_("{path}: not a readable CSV file ({problem})").format(
+            path=path, problem=exc)) from None
     missing = [c for c in ("id", "lon", "lat") if c not in df.columns]
     if missing:
-        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}; "
-                         "expected a header line id,lon,lat")
+        raise UsageError(_("{path}: missing column(s) {columns}; expected a header line "
+                           "id,lon,lat").format(path=path, columns=", ".join(missing)))
     for col in ("lon", "lat"):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.to_numpy(float))
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
             raw = df[col].iloc[row]
-            shown = "an empty value" if pd.isna(raw) else repr(str(raw))
-            raise UsageError(f"{path}: line {row + 2} (id {df.id.iloc[row]!r}) has {col} "
-                             f"{shown}, which is not a finite number")
+            message = (_("{path}: line {line} (id {id}) has an empty {column}, which is not a "
+                         "finite number") if pd.isna(raw) else
+                       _("{path}: line {line} (id {id}) has {column} {value}, which is not a "
+                         "finite number"))
+            raise UsageError(message.format(path=path, line=row + 2, id=repr(df.id.iloc[row]),
+                                            column=col, value=repr(str(raw))))
         df[col] = values.astype(float)
     return df
 
@@ -63,8 +85,9 @@ def _chunks(n: int):
 
 def cmd_init(store: Store, args) -> int:
     applied = store.migrate()
-    print(f"schema {store.schema_version()} ready" +
-          (f" (applied {', '.join(applied)})" if applied else " (nothing to apply)"))
+    print(_("schema {version} ready (applied {migrations})").format(
+        version=store.schema_version(), migrations=", ".join(applied)) if applied else
+        _("schema {version} ready (nothing to apply)").format(version=store.schema_version()))
     return 0
 
 
@@ -73,16 +96,17 @@ def cmd_demo_data(store: Store, args) -> int:
 
     store.migrate()
     if store.counts()["grids"] and not args.replace:
-        raise UsageError("the database already holds grids; pass --replace to delete every "
-                         "layer and load the demo city instead")
+        raise UsageError(_("the database already holds grids; pass --replace to delete every "
+                           "layer and load the demo city instead"))
     started = time.perf_counter()
     city = generate(args.grids, args.issues, args.seed, progress=_say)
     if args.replace:
         store.clear()
     _load_demo(store, city)
     counts = store.counts()
-    print(f"demo city loaded in {time.perf_counter() - started:.1f} s: " +
-          ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    print(_("demo city loaded in {seconds} s: {counts}").format(
+        seconds=f"{time.perf_counter() - started:.1f}",
+        counts=", ".join(f"{v:,} {k}" for k, v in counts.items())))
     return 0
 
 
@@ -93,7 +117,8 @@ def _build_demo_if_empty(store: Store):
     store.migrate()
     if store.counts()["grids"]:
         return None
-    _say(f"building the demo city ({DEFAULT_GRIDS:,} grids, {DEFAULT_ISSUES:,} issues)…")
+    _say(_("building the demo city ({grids} grids, {issues} issues)…").format(
+        grids=f"{DEFAULT_GRIDS:,}", issues=f"{DEFAULT_ISSUES:,}"))
     city = generate(progress=_say)
     _load_demo(store, city)
     return city
@@ -105,8 +130,9 @@ def _load_demo(store: Store, city) -> None:
 
     store.load_city(city, progress=_say)
     names = accounts.install(store, city.landmarks)
-    _say(f"demo-only accounts (password {accounts.DEMO_PASSWORD!r}): {', '.join(names)}; "
-         f"Open311 api_key {accounts.DEMO_API_KEY!r}")
+    _say(_("demo-only accounts (password {password}): {names}; Open311 api_key {key}").format(
+        password=repr(accounts.DEMO_PASSWORD), names=", ".join(names),
+        key=repr(accounts.DEMO_API_KEY)))
 
 
 def cmd_serve(store: Store, args) -> int:
@@ -129,10 +155,28 @@ def cmd_serve(store: Store, args) -> int:
     # Worker processes must sign and check tokens with one key: share this process's.
     os.environ.setdefault("GRIDDISPATCH_SECRET_KEY", Settings().secret_key)
     store.close()
-    _say(f"serving on http://{args.host}:{args.port} (API docs at /docs)")
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+    _say(_("serving on http://{host}:{port} (API docs at /docs)").format(host=args.host,
+                                                                        port=args.port))
+    simulator = None
+    if args.simulate:  # the living demo beside the server, stopped with it
+        from fixtures.simulation.run import start_beside
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        simulator = start_beside(f"http://{host}:{args.port}")
+    try:
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning", access_log=False)
+    finally:
+        if simulator is not None:
+            from fixtures.simulation.run import stop_beside
+            stop_beside(simulator)
     return 0
+
+
+def cmd_simulate(store: None, args) -> int:
+    """Keep the demo city alive through a server's API (no database of its own)."""
+    from fixtures.simulation.run import run_args
+
+    return run_args(args)
 
 
 def cmd_users_add(store: Store, args) -> int:
@@ -143,14 +187,17 @@ def cmd_users_add(store: Store, args) -> int:
 
     store.migrate()
     password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
-                else getpass.getpass(f"password for {args.username}: "))
+                else getpass.getpass(_("password for {username}: ").format(
+                    username=args.username)))
     try:
         add_user(store, args.username, password, args.role, args.jurisdiction or [], args.team,
                  args.name or "")
     except CaseError as exc:
         raise UsageError(str(exc)) from None
-    print(f"created {args.role} {args.username}" +
-          (f" for {', '.join(args.jurisdiction)}" if args.jurisdiction else ""))
+    print(_("created {role} {username} for {jurisdiction}").format(
+        role=args.role, username=args.username, jurisdiction=", ".join(args.jurisdiction))
+        if args.jurisdiction else
+        _("created {role} {username}").format(role=args.role, username=args.username))
     return 0
 
 
@@ -169,7 +216,7 @@ def cmd_users_disable(store: Store, args) -> int:
     from geo.casework.users import set_active
 
     _account_change(store, lambda: set_active(store, args.username, False))
-    print(f"disabled {args.username}; its sessions have ended")
+    print(_("disabled {username}; its sessions have ended").format(username=args.username))
     return 0
 
 
@@ -177,7 +224,7 @@ def cmd_users_enable(store: Store, args) -> int:
     from geo.casework.users import set_active
 
     _account_change(store, lambda: set_active(store, args.username, True))
-    print(f"enabled {args.username}")
+    print(_("enabled {username}").format(username=args.username))
     return 0
 
 
@@ -185,7 +232,7 @@ def cmd_users_delete(store: Store, args) -> int:
     from geo.casework.users import delete_user
 
     _account_change(store, lambda: delete_user(store, args.username))
-    print(f"deleted {args.username} with its API keys and sessions")
+    print(_("deleted {username} with its API keys and sessions").format(username=args.username))
     return 0
 
 
@@ -194,9 +241,11 @@ def cmd_users_set_role(store: Store, args) -> int:
 
     _account_change(store, lambda: set_role(store, args.username, args.role,
                                             args.jurisdiction or [], args.team))
-    print(f"{args.username} now has role {args.role}" +
-          (f" for {', '.join(args.jurisdiction)}" if args.jurisdiction else "") +
-          "; its sessions have ended")
+    print(_("{username} now has role {role} for {jurisdiction}; its sessions have ended").format(
+        username=args.username, role=args.role, jurisdiction=", ".join(args.jurisdiction))
+        if args.jurisdiction else
+        _("{username} now has role {role}; its sessions have ended").format(
+            username=args.username, role=args.role))
     return 0
 
 
@@ -204,7 +253,8 @@ def cmd_users_end_sessions(store: Store, args) -> int:
     from geo.casework import sessions
 
     ended = _account_change(store, lambda: sessions.end_all(store, args.username))
-    print(f"ended {ended} session{'s' if ended != 1 else ''} of {args.username}")
+    print(ngettext("ended {n} session of {username}", "ended {n} sessions of {username}",
+                   ended).format(n=ended, username=args.username))
     return 0
 
 
@@ -227,7 +277,8 @@ def cmd_api_keys_revoke(store: Store, args) -> int:
     from geo.casework.users import revoke_api_keys
 
     revoked = _account_change(store, lambda: revoke_api_keys(store, args.username))
-    print(f"revoked {revoked} API key{'s' if revoked != 1 else ''} of {args.username}")
+    print(ngettext("revoked {n} API key of {username}", "revoked {n} API keys of {username}",
+                   revoked).format(n=revoked, username=args.username))
     return 0
 
 
@@ -235,7 +286,7 @@ def cmd_export(store: Store, args) -> int:
     out = Path(args.output)
     driver = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}.get(out.suffix.lower())
     if driver is None:
-        raise UsageError(f"{out}: use a .geojson or .gpkg file name")
+        raise UsageError(_("{path}: use a .geojson or .gpkg file name").format(path=out))
     frame = store.read_layer(args.layer)
     if args.layer == "roads":  # the exchange columns only, as import-roads reads them back
         frame = frame[[*ROAD_COLUMNS, frame.geometry.name]]
@@ -245,7 +296,8 @@ def cmd_export(store: Store, args) -> int:
     if out.exists():
         out.unlink()
     frame.to_file(out, driver=driver, engine="pyogrio", layer=args.layer)
-    print(f"wrote {len(frame):,} {args.layer} to {out}")
+    print(_("wrote {n} {layer} to {path}").format(n=f"{len(frame):,}", layer=args.layer,
+                                                  path=out))
     return 0
 
 
@@ -257,15 +309,20 @@ def cmd_import_roads(store: Store, args) -> int:
     store.migrate()
     held = store.counts(("roads",))["roads"]
     if held and not args.replace:
-        raise UsageError(f"the database already holds {held:,} roads; pass --replace to put the "
-                         f"network of {args.file} in their place")
+        raise UsageError(_("the database already holds {n} roads; pass --replace to put the "
+                           "network of {file} in their place").format(n=f"{held:,}",
+                                                                      file=args.file))
     started = time.perf_counter()
     roads = read_roads(args.file)
     stored = store.add_roads(roads, replace=args.replace)
     network = store.road_network()
     junctions = network.n_nodes if network is not None else 0
-    print(f"stored {stored:,} roads with {junctions:,} junctions from {args.file} in "
-          f"{time.perf_counter() - started:.1f} s" + (f", replacing {held:,} roads" if held else ""))
+    facts = {"n": f"{stored:,}", "junctions": f"{junctions:,}", "file": args.file,
+             "seconds": f"{time.perf_counter() - started:.1f}", "held": f"{held:,}"}
+    print(_("stored {n} roads with {junctions} junctions from {file} in {seconds} s, replacing "
+            "{held} roads").format(**facts) if held else
+          _("stored {n} roads with {junctions} junctions from {file} in {seconds} s").format(
+              **facts))
     return 0
 
 
@@ -281,26 +338,29 @@ def cmd_hotspots(store: Store, args) -> int:
     from geo.hotspots.reports import HotspotQuery, day
     from geo.hotspots.study import open_study
     from maps import assets
-    from maps.hotspots import hotspot_page
+    from maps.hotspots import hotspot_page, whole_slices
     from maps.standalone import inline
 
     if assets.missing():
-        raise UsageError(f"map assets are not installed: run {assets.INSTALL_HINT}")
+        raise UsageError(_("map assets are not installed: run {command}").format(
+            command=assets.INSTALL_HINT))
     out = Path(args.output)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"{out}: use an .html file name")
+        raise UsageError(_("{path}: use an .html file name").format(path=out))
     try:
         q = HotspotQuery.build(datetime.now(UTC), day(args.since, "--since"),
                                day(args.until, "--until"), args.category or (), args.area)
         params = Params(slice=args.slice, bins=args.bins).check()
+        q = whole_slices(q, params.slice)  # the time slider starts at --since, as on the page
         study = open_study(store, Actor("griddispatch-cli", "admin"), q)
         started = time.perf_counter()
         text = hotspot_page(Settings(), study, params, store.read_layer("streets"), form=False)
     except (InvalidInput, NotFound, ValueError) as exc:
         raise UsageError(str(exc)) from None
     out.write_text(inline(text), encoding="utf-8")
-    print(f"wrote {out}: {len(study.reports):,} reports from {q.since.date()} to "
-          f"{q.until.date()} analysed in {time.perf_counter() - started:.1f} s")
+    print(_("wrote {path}: {n} reports from {since} to {until} analysed in {seconds} s").format(
+        path=out, n=f"{len(study.reports):,}", since=format_date(q.since),
+        until=format_date(q.until), seconds=f"{time.perf_counter() - started:.1f}"))
     return 0
 
 
@@ -311,14 +371,17 @@ def cmd_locate(store: Store, args) -> int:
     for sl in _chunks(len(points)):
         parts.append(store.locate_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
                                        crs=args.crs))
-        _say(f"located {sl.stop:,}/{len(points):,}")
+        _say(_("located {done}/{total}").format(done=f"{sl.stop:,}", total=f"{len(points):,}"))
     located = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["grid_code", "community_code", "street_code", "district_code"])
     located.insert(0, "id", points.id.to_numpy())
     located.to_csv(args.output, index=False)
     inside = located.grid_code.notna().sum()
-    print(f"located {len(points):,} points in {time.perf_counter() - started:.2f} s: "
-          f"{inside:,} inside a grid, {len(points) - inside:,} outside; wrote {args.output}")
+    print(_("located {n} points in {seconds} s: {inside} inside a grid, {outside} outside; "
+            "wrote {path}").format(n=f"{len(points):,}",
+                                   seconds=f"{time.perf_counter() - started:.2f}",
+                                   inside=f"{inside:,}", outside=f"{len(points) - inside:,}",
+                                   path=args.output))
     return 0
 
 
@@ -332,8 +395,8 @@ def cmd_nearest(store: Store, args) -> int:
                              category=args.category, street_code=args.street)
     by_eta = args.by == "eta"
     if by_eta and not store.counts(("roads",))["roads"]:
-        _say("the database holds no roads (see griddispatch import-roads): every ETA is by "
-             "straight line")
+        _say(_("the database holds no roads (see griddispatch import-roads): every ETA is by "
+               "straight line"))
     rank = store.nearest_by_eta_many if by_eta else store.nearest_teams_many
     started = time.perf_counter()
     parts = []
@@ -342,7 +405,8 @@ def cmd_nearest(store: Store, args) -> int:
                     team_filter=team_filter, crs=args.crs)
         part["point"] += sl.start
         parts.append(part)
-        _say(f"ranked teams for {sl.stop:,}/{len(points):,}")
+        _say(_("ranked teams for {done}/{total}").format(done=f"{sl.stop:,}",
+                                                        total=f"{len(points):,}"))
     ranked = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=_NEAREST_COLUMNS[args.by])
     ranked.insert(0, "id", points.id.to_numpy()[ranked.pop("point").to_numpy(int)])
@@ -350,13 +414,16 @@ def cmd_nearest(store: Store, args) -> int:
         if col in ranked:
             ranked[col] = ranked[col].astype(float).round(2)
     ranked.to_csv(args.output, index=False)
-    how = "quickest teams by road" if by_eta else "nearest teams"
-    print(f"ranked the {args.k} {how} ({team_filter.describe()}) for {len(points):,} points in "
-          f"{time.perf_counter() - started:.2f} s; wrote {args.output}")
+    facts = {"k": args.k, "filter": team_filter.describe(), "n": f"{len(points):,}",
+             "seconds": f"{time.perf_counter() - started:.2f}", "path": args.output}
+    print((_("ranked the {k} quickest teams by road ({filter}) for {n} points in {seconds} s; "
+             "wrote {path}") if by_eta else
+           _("ranked the {k} nearest teams ({filter}) for {n} points in {seconds} s; wrote "
+             "{path}")).format(**facts))
     if by_eta and len(ranked):
         straight = int((ranked.basis == "straight_line").sum())
-        print(f"{straight:,} of {len(ranked):,} rankings are by straight line (the point or the "
-              "team off the roads, or no route)")
+        print(_("{straight} of {n} rankings are by straight line (the point or the team off the "
+                "roads, or no route)").format(straight=f"{straight:,}", n=f"{len(ranked):,}"))
     return 0
 
 
@@ -371,159 +438,189 @@ def cmd_demo(store: Store, args) -> int:
         where = store.locate(lon, lat)
         print(f"\n{place} ({lon:.5f}, {lat:.5f})")
         if where is None:
-            print("  outside every grid")
+            print("  " + _("outside every grid"))
             continue
-        print(f"  grid {where.grid_code} {where.grid_name} · {where.community_name} · "
-              f"{where.street_name} · {where.district_name}")
+        print("  " + _("grid {code} {name} · {community} · {street} · {district}").format(
+            code=where.grid_code, name=where.grid_name, community=where.community_name,
+            street=where.street_name, district=where.district_name))
         # As a dispatch ranks them: enforcement teams on duty for the place's street.
         serving = TeamFilter(kind="enforcement", statuses=("available",), category="L01",
                              street_code=where.street_code, rosters=("A",))
-        print("  nearest in a straight line:")
+        print("  " + _("nearest in a straight line:"))
         for t in store.nearest_teams(lon, lat, k=3, team_filter=serving):
-            print(f"    {t.rank}. {t.name} ({t.team_id}), {t.distance_m:,.0f} m")
-        print("  first to arrive by road:")
+            print(f"    {t.rank}. " + _("{name} ({team}), {distance} m").format(
+                name=t.name, team=t.team_id, distance=f"{t.distance_m:,.0f}"))
+        print("  " + _("first to arrive by road:"))
         for t in store.nearest_by_eta(lon, lat, k=3, team_filter=serving, geometry=False):
-            road = (f"{t.road_m:,.0f} m by road" if t.road_m is not None
-                    else "by straight line: off the roads")
-            bridges = f", across {', '.join(t.via)}" if t.via else ""
-            print(f"    {t.rank}. {t.name} ({t.team_id}), {t.eta_s / 60:.1f} min, {road}"
-                  f"{bridges} ({t.distance_m:,.0f} m straight)")
+            facts = {"name": t.name, "team": t.team_id, "minutes": f"{t.eta_s / 60:.1f}",
+                     "road": f"{t.road_m or 0:,.0f}", "bridges": ", ".join(t.via),
+                     "straight": f"{t.distance_m:,.0f}"}
+            if t.road_m is None:
+                line = _("{name} ({team}), {minutes} min, by straight line: off the roads "
+                         "({straight} m straight)")
+            elif t.via:
+                line = _("{name} ({team}), {minutes} min, {road} m by road, across the river via "
+                         "{bridges} ({straight} m straight)")
+            else:
+                line = _("{name} ({team}), {minutes} min, {road} m by road ({straight} m "
+                         "straight)")
+            print(f"    {t.rank}. " + line.format(**facts))
         cams = store.cameras_seeing(lon, lat)
-        print("  cameras that see it: " + (", ".join(
-            f"{c.camera_id} ({c.kind}, {c.distance_m:.0f} m)" for c in cams) or "none"))
+        seen = ", ".join(_("{camera} ({kind}, {distance} m)").format(
+            camera=c.camera_id, kind=c.kind, distance=f"{c.distance_m:.0f}") for c in cams)
+        print("  " + (_("cameras that see it: {cameras}").format(cameras=seen) if cams
+                      else _("cameras that see it: none")))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="griddispatch",
-        description="Grid governance: locate issues to grids and rank the nearest teams.")
+        description=_("Grid governance: locate issues to grids and rank the nearest teams."))
     parser.add_argument("--db", metavar="URL",
-                        help="postgresql://... or sqlite:///path (default: "
-                             "$GRIDDISPATCH_DATABASE_URL, else ./griddispatch.sqlite)")
+                        help=_("postgresql://... or sqlite:///path (default: "
+                             "$GRIDDISPATCH_DATABASE_URL, else ./griddispatch.sqlite)"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("init", help="create or upgrade the schema").set_defaults(run=cmd_init)
+    sub.add_parser("init", help=_("create or upgrade the schema")).set_defaults(run=cmd_init)
 
-    p = sub.add_parser("demo-data", help="load the generated demo Jilin City")
+    p = sub.add_parser("demo-data", help=_("load the generated demo Jilin City"))
     p.add_argument("--grids", type=int, default=DEFAULT_GRIDS)
     p.add_argument("--issues", type=int, default=DEFAULT_ISSUES)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--replace", action="store_true",
-                   help="delete every layer first if the database already holds data")
+                   help=_("delete every layer first if the database already holds data"))
     p.set_defaults(run=cmd_demo_data)
 
-    p = sub.add_parser("import-roads", help="store the road network of an OpenStreetMap .osm.pbf "
-                                            "or a line file (.geojson, .gpkg, .shp, .zip, .fgb)")
+    p = sub.add_parser("import-roads", help=_("store the road network of an OpenStreetMap .osm.pbf "
+                                            "or a line file (.geojson, .gpkg, .shp, .zip, .fgb)"))
     p.add_argument("file", metavar="FILE")
     p.add_argument("--replace", action="store_true",
-                   help="replace the road network the database holds")
+                   help=_("replace the road network the database holds"))
     p.set_defaults(run=cmd_import_roads)
 
-    p = sub.add_parser("export", help="write a layer to .geojson or .gpkg")
+    p = sub.add_parser("export", help=_("write a layer to .geojson or .gpkg"))
     p.add_argument("layer", choices=LAYERS)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(run=cmd_export)
 
-    for name, helptext, run in (("locate", "the grid of each point in a CSV", cmd_locate),
-                                ("nearest", "the nearest teams to each point in a CSV",
+    for name, helptext, run in (("locate", _("the grid of each point in a CSV"), cmd_locate),
+                                ("nearest", _("the nearest teams to each point in a CSV"),
                                  cmd_nearest)):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", metavar="IN.csv", help="columns id,lon,lat")
+        p.add_argument("input", metavar="IN.csv", help=_("columns id,lon,lat"))
         p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
         p.add_argument("--crs", choices=SOURCE_CRS, default="wgs84",
-                       help="the CRS the coordinates were taken in (default wgs84)")
+                       help=_("the CRS the coordinates were taken in (default wgs84)"))
         p.set_defaults(run=run)
         if name == "nearest":
-            p.add_argument("-k", type=int, default=3, help="teams per point (default 3)")
+            p.add_argument("-k", type=int, default=3, help=_("teams per point (default 3)"))
             p.add_argument("--by", choices=("distance", "eta"), default="distance",
-                           help="straight-line distance (default), or travel time along the "
-                                "roads (adds eta_s, road_m, basis)")
+                           help=_("straight-line distance (default), or travel time along the "
+                                "roads (adds eta_s, road_m, basis)"))
             p.add_argument("--kind", choices=tuple(TEAM_KINDS))
             p.add_argument("--status", choices=TEAM_STATUSES, action="append",
-                           help="repeat to allow several statuses")
-            p.add_argument("--category", help="issue category the team must handle, e.g. L01")
-            p.add_argument("--street", help="street code the team's jurisdiction must cover")
+                           help=_("repeat to allow several statuses"))
+            p.add_argument("--category", help=_("issue category the team must handle, e.g. L01"))
+            p.add_argument("--street", help=_("street code the team's jurisdiction must cover"))
 
-    p = sub.add_parser("hotspots", help="write the hotspot map to a self-contained HTML file")
+    p = sub.add_parser("hotspots", help=_("write the hotspot map to a self-contained HTML file"))
     p.add_argument("-o", "--output", required=True, metavar="FILE.html")
     p.add_argument("--category", action="append", metavar="CODE",
-                   help="repeat for several (default: all), e.g. L01 for street vendors")
-    p.add_argument("--area", metavar="CODE", help="district, street, community or grid code")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="default: a year before --until")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="exclusive; default: now")
+                   help=_("repeat for several (default: all), e.g. L01 for street vendors"))
+    p.add_argument("--area", metavar="CODE", help=_("district, street, community or grid code"))
+    p.add_argument("--since", metavar="YYYY-MM-DD", help=_("default: a year before --until"))
+    p.add_argument("--until", metavar="YYYY-MM-DD", help=_("exclusive; default: now"))
     p.add_argument("--slice", choices=("month", "week"), default="month")
     p.add_argument("--bins", choices=("grid", "h3"), default="grid")
     p.set_defaults(run=cmd_hotspots)
 
-    sub.add_parser("demo", help="build the demo city if needed and answer sample questions"
+    sub.add_parser("demo", help=_("build the demo city if needed and answer sample questions")
                    ).set_defaults(run=cmd_demo)
 
-    p = sub.add_parser("serve", help="run the HTTP API and maps")
+    p = sub.add_parser("serve", help=_("run the HTTP API and maps"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (PostgreSQL only; SQLite serves from one)")
+                   help=_("worker processes (PostgreSQL only; SQLite serves from one)"))
     p.add_argument("--demo", action="store_true",
-                   help="build the demo city and its demo accounts first if the database is empty")
+                   help=_("build the demo city and its demo accounts first if the database is empty"))
+    p.add_argument("--simulate", action="store_true",
+                   help=_("run `simulate` beside the server until it stops (a demo database "
+                          "only)"))
     p.set_defaults(run=cmd_serve)
 
-    users = sub.add_parser("users", help="manage user accounts").add_subparsers(
+    from fixtures.simulation.run import add_arguments as simulate_arguments
+    p = sub.add_parser("simulate", help=_("keep the demo city alive through a demo server's "
+                                          "API: reports, dispatches, teams on the move"))
+    simulate_arguments(p)
+    p.set_defaults(run=cmd_simulate, no_store=True)
+
+    users = sub.add_parser("users", help=_("manage user accounts")).add_subparsers(
         dest="users_command", required=True, metavar="ACTION")
-    p = users.add_parser("add", help="create a user (asks for the password)")
+    p = users.add_parser("add", help=_("create a user (asks for the password)"))
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--jurisdiction", action="append", metavar="CODE",
-                   help="district (6-digit) or street (9-digit) code; repeat for several")
-    p.add_argument("--team", metavar="TEAM_ID", help="the team of a 'team' user")
-    p.add_argument("--name", help="display name")
+                   help=_("district (6-digit) or street (9-digit) code; repeat for several"))
+    p.add_argument("--team", metavar="TEAM_ID", help=_("the team of a 'team' user"))
+    p.add_argument("--name", help=_("display name"))
     p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of standard input")
+                   help=_("read the password from the first line of standard input"))
     p.set_defaults(run=cmd_users_add)
     for name, helptext, run in (
-            ("disable", "disable an account and end its sessions", cmd_users_disable),
-            ("enable", "enable a disabled account", cmd_users_enable),
-            ("delete", "delete an account, its API keys and its sessions", cmd_users_delete),
-            ("end-sessions", "end every session of an account (log it out everywhere)",
+            ("disable", _("disable an account and end its sessions"), cmd_users_disable),
+            ("enable", _("enable a disabled account"), cmd_users_enable),
+            ("delete", _("delete an account, its API keys and its sessions"), cmd_users_delete),
+            ("end-sessions", _("end every session of an account (log it out everywhere)"),
              cmd_users_end_sessions)):
         p = users.add_parser(name, help=helptext)
         p.add_argument("username")
         p.set_defaults(run=run)
-    p = users.add_parser("set-role", help="change an account's role and jurisdiction (ends its "
-                                          "sessions)")
+    p = users.add_parser("set-role", help=_("change an account's role and jurisdiction (ends its "
+                                          "sessions)"))
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--jurisdiction", action="append", metavar="CODE",
-                   help="district (6-digit) or street (9-digit) code; repeat for several")
-    p.add_argument("--team", metavar="TEAM_ID", help="the team of a 'team' user")
+                   help=_("district (6-digit) or street (9-digit) code; repeat for several"))
+    p.add_argument("--team", metavar="TEAM_ID", help=_("the team of a 'team' user"))
     p.set_defaults(run=cmd_users_set_role)
 
-    keys = sub.add_parser("api-keys", help="manage Open311 API keys").add_subparsers(
+    keys = sub.add_parser("api-keys", help=_("manage Open311 API keys")).add_subparsers(
         dest="keys_command", required=True, metavar="ACTION")
-    p = keys.add_parser("add", help="issue a new key for a user and print it once")
+    p = keys.add_parser("add", help=_("issue a new key for a user and print it once"))
     p.add_argument("username")
     p.add_argument("--label")
     p.set_defaults(run=cmd_api_key_add)
-    p = keys.add_parser("revoke", help="revoke every key of a user (its sessions are separate: "
-                                       "see users end-sessions)")
+    p = keys.add_parser("revoke", help=_("revoke every key of a user (its sessions are separate: "
+                                       "see users end-sessions)"))
     p.add_argument("username")
     p.set_defaults(run=cmd_api_keys_revoke)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with using(cli_language()):
+        return _main(argv)
+
+
+def _error(message) -> None:
+    print(_("griddispatch: error: {message}").format(message=message), file=sys.stderr)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     url = args.url = args.db or default_url()
     if args.command == "serve" and args.workers > 1 and url.startswith("sqlite"):
-        print("griddispatch: error: --workers > 1 needs PostgreSQL; SQLite serves from one "
-              "process", file=sys.stderr)
+        _error(_("--workers > 1 needs PostgreSQL; SQLite serves from one process"))
         return 2
     try:
+        if getattr(args, "no_store", False):  # talks to a server, never to a database
+            return args.run(None, args)
         with open_store(url) as store:
             return args.run(store, args)
     except (UsageError, StoreError, CoordinateError, ValueError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"griddispatch: error: {message}", file=sys.stderr)
+        _error(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return 2
 
 

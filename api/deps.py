@@ -19,6 +19,7 @@ from geo.casework.errors import InvalidInput
 from geo.codes import LENGTHS
 from geo.hotspots.analysis import Params
 from geo.hotspots.reports import HotspotQuery
+from geo.i18n import _
 from geo.model import Policy
 from geo.store import Store
 from geo.store.base import utc
@@ -64,7 +65,8 @@ def _in_utc(value: datetime) -> datetime:
         moment = None
     if moment is None or not EARLIEST <= moment < LATEST:
         raise PydanticCustomError(
-            "timestamp_range", "must be a time from 1900-01-01 to 2199-12-31 (UTC), not {value}",
+            "timestamp_range", _("must be a time from 1900-01-01 to 2199-12-31 (UTC), not "
+                                 "{value}"),
             {"value": value.isoformat()})
     return moment
 

@@ -22,6 +22,8 @@ from fastapi import HTTPException
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from geo.i18n import _
+
 URLENCODED = b"application/x-www-form-urlencoded"
 MULTIPART = b"multipart/form-data"
 # Charset labels we read in forms → the decoder. GBK and GB2312 are read with the GB18030
@@ -35,8 +37,9 @@ class BodyEncodingError(HTTPException):
     """A request body that is not valid text in its charset (400) or declares one we do not
     read (400 for forms, 415 for JSON)."""
 
-    def __init__(self, detail: str, status_code: int = 400):
+    def __init__(self, detail: str, status_code: int = 400, code: str = "invalid_encoding"):
         super().__init__(status_code=status_code, detail=detail)
+        self.code = code
 
 
 def _label(params: dict) -> str | None:
@@ -50,8 +53,9 @@ def form_charset(params: dict) -> str:
     if label is None:
         return "utf-8"
     if label not in FORM_CHARSETS:
-        raise BodyEncodingError(f"form bodies in charset {label!r} are not accepted; send UTF-8 "
-                                "(or declare charset=gb18030, gbk or gb2312)")
+        raise BodyEncodingError(_("form bodies in charset {charset} are not accepted; send "
+                                  "UTF-8 (or declare charset=gb18030, gbk or gb2312)").format(
+                                      charset=repr(label)), code="unsupported_charset")
     return FORM_CHARSETS[label]
 
 
@@ -59,14 +63,15 @@ def _named(charset: str) -> str:
     return {"utf-8": "UTF-8", "ascii": "US-ASCII", "gb18030": "GB18030"}[charset]
 
 
-def _decode(data: bytes, charset: str, what: str) -> str:
+def _decode(data: bytes, charset: str, refusal: str, name: str = "") -> str:
+    """`data` decoded; else a refusal in words (`refusal`, translated, names the part by
+    {name} and says where the bad bytes are by {charset}, {bad} and {offset})."""
     try:
         return data.decode(charset)
     except UnicodeDecodeError as exc:
         bad = data[exc.start:exc.start + 4].hex(" ")
-        raise BodyEncodingError(
-            f"{what} is not valid {_named(charset)} (bytes {bad} at offset {exc.start}); send "
-            "UTF-8 text, or declare the charset the text is in (charset=gb18030)") from None
+        raise BodyEncodingError(refusal.format(name=name, charset=_named(charset), bad=bad,
+                                               offset=exc.start)) from None
 
 
 def canonical_form(body: bytes, charset: str) -> bytes:
@@ -77,10 +82,12 @@ def canonical_form(body: bytes, charset: str) -> bytes:
         if not chunk:
             continue
         raw_name, eq, raw_value = chunk.partition(b"=")
-        name = _decode(unquote_to_bytes(raw_name.replace(b"+", b" ")), charset,
-                       "a form field name")
-        value = _decode(unquote_to_bytes(raw_value.replace(b"+", b" ")), charset,
-                        f"form field {name!r}")
+        name = _decode(unquote_to_bytes(raw_name.replace(b"+", b" ")), charset, _(
+            "a form field name is not valid {charset} (bytes {bad} at offset {offset}); send "
+            "UTF-8 text, or declare the charset the text is in (charset=gb18030)"))
+        value = _decode(unquote_to_bytes(raw_value.replace(b"+", b" ")), charset, _(
+            "form field {name} is not valid {charset} (bytes {bad} at offset {offset}); send "
+            "UTF-8 text, or declare the charset the text is in (charset=gb18030)"), repr(name))
         pairs.append(quote(name, safe="") + ("=" + quote(value, safe="") if eq else ""))
     return "&".join(pairs).encode("ascii")
 
@@ -127,18 +134,25 @@ class _MultipartText:
         self._header = [b"", b""]
 
     def _headers_done(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._name = _decode(options.get(b"name", b""), self.charset, "a multipart field name")
+        _kind, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = _decode(options.get(b"name", b""), self.charset, _(
+            "a multipart field name is not valid {charset} (bytes {bad} at offset {offset}); "
+            "send UTF-8 text, or declare the charset the text is in (charset=gb18030)"))
         if b"filename" in options:
-            _decode(options[b"filename"], self.charset, f"the file name of field {self._name!r}")
+            _decode(options[b"filename"], self.charset, _(
+                "the file name of field {name} is not valid {charset} (bytes {bad} at offset "
+                "{offset}); send UTF-8 text, or declare the charset the text is in "
+                "(charset=gb18030)"), repr(self._name))
             return
-        _, part = parse_options_header(self._headers.get(b"content-type", b""))
+        _media, part = parse_options_header(self._headers.get(b"content-type", b""))
         label = _label(part)
         if label is not None and FORM_CHARSETS.get(label) != self.charset:
-            raise BodyEncodingError(
-                f"multipart field {self._name!r} declares charset {label!r}, but text fields are "
-                f"read in the form's charset ({_named(self.charset)}); send them in it, or "
-                "declare that charset on the multipart/form-data Content-Type")
+            raise BodyEncodingError(_(
+                "multipart field {name} declares charset {charset}, but text fields are read in "
+                "the form's charset ({form}); send them in it, or declare that charset on the "
+                "multipart/form-data Content-Type").format(
+                    name=repr(self._name), charset=repr(label), form=_named(self.charset)),
+                code="unsupported_charset")
         self._text = bytearray()
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -147,7 +161,10 @@ class _MultipartText:
 
     def _end(self) -> None:
         if self._text is not None:
-            _decode(bytes(self._text), self.charset, f"multipart field {self._name!r}")
+            _decode(bytes(self._text), self.charset, _(
+                "multipart field {name} is not valid {charset} (bytes {bad} at offset {offset}); "
+                "send UTF-8 text, or declare the charset the text is in (charset=gb18030)"),
+                repr(self._name))
             self._text = None
 
 
@@ -161,14 +178,15 @@ class _Utf8Json:
 
     def write(self, chunk: bytes, final: bool) -> None:
         if b"\x00" in chunk:
-            raise BodyEncodingError("JSON bodies must be UTF-8 (RFC 8259); this one holds NUL "
-                                    "bytes, as UTF-16 or UTF-32 text does")
+            raise BodyEncodingError(_("JSON bodies must be UTF-8 (RFC 8259); this one holds "
+                                      "NUL bytes, as UTF-16 or UTF-32 text does"))
         try:
             self._decoder.decode(chunk, final)
         except UnicodeDecodeError as exc:
             at = self._offset - (len(exc.object) - len(chunk)) + exc.start  # buffered bytes
-            raise BodyEncodingError(f"JSON bodies must be UTF-8 (RFC 8259); this one is not "
-                                    f"(byte 0x{exc.object[exc.start]:02x} at offset {at})") from None
+            raise BodyEncodingError(_("JSON bodies must be UTF-8 (RFC 8259); this one is not "
+                                      "(byte 0x{byte} at offset {offset})").format(
+                                          byte=f"{exc.object[exc.start]:02x}", offset=at)) from None
         self._offset += len(chunk)
 
 
@@ -193,8 +211,9 @@ class BodyEncoding:
         if not types:
             return await self.app(scope, receive, send)
         if len(types) > 1:  # Starlette reads the first: no rule may judge another one
-            return await self.app(scope, _refused_receive(BodyEncodingError(
-                f"a request body has one Content-Type header; this request has {len(types)}")), send)
+            return await self.app(scope, _refused_receive(BodyEncodingError(_(
+                "a request body has one Content-Type header; this request has {n}").format(
+                    n=len(types)), code="multiple_content_types")), send)
         media, params = parse_options_header(types[0])
         if media == URLENCODED:
             return await self._urlencoded(scope, receive, send, params)
@@ -275,7 +294,8 @@ def _json_receive(receive, params):
 
     async def checked():
         if label is not None and label not in JSON_CHARSETS:
-            raise BodyEncodingError(f"JSON bodies must be UTF-8 (RFC 8259), not {label!r}", 415)
+            raise BodyEncodingError(_("JSON bodies must be UTF-8 (RFC 8259), not {charset}").format(
+                charset=repr(label)), 415, code="unsupported_charset")
         message = await receive()
         if message["type"] == "http.request":
             checker.write(message.get("body", b""), not message.get("more_body", False))

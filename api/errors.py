@@ -1,13 +1,19 @@
-"""Every failure becomes a JSON answer a person can read: {"detail": ...} with a 4xx status,
-or 503 when the database is slow. A bug still answers 500 without leaking internals."""
+"""Every failure becomes a JSON answer a person can read and a program can branch on:
+`{"code": "<stable snake_case>", "detail": "<a sentence in the reader's language>"}` with a
+4xx status, or 503 when the database is slow. A bug still answers 500 without leaking
+internals. Refusals from FastAPI and Starlette themselves (an unknown address, a method the
+address does not take, a body that is not JSON) are worded here, since their own phrases are
+English and name no code."""
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.casework.errors import (
     CaseError,
@@ -18,57 +24,118 @@ from geo.casework.errors import (
     PreconditionRequired,
     StateConflict,
 )
+from geo.i18n import _
 from geo.store.sql import InvalidText, StatementTimeout
 
 log = logging.getLogger("griddispatch.api")
 
 STATUS = {InvalidInput: 422, NotFound: 404, Forbidden: 403, StateConflict: 409,
           PreconditionRequired: 428, PreconditionFailed: 412}
+# The code of an HTTP refusal that names none of its own.
+CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 406: "not_acceptable", 409: "state_conflict",
+         412: "precondition_failed", 413: "body_too_large", 415: "unsupported_media_type",
+         422: "validation_failed", 428: "precondition_required", 429: "too_many_attempts",
+         500: "internal_error", 503: "database_busy"}
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+_BODY_NOT_PARSED = "There was an error parsing the body"  # FastAPI's words for a broken body
+
+
+class Refusal(HTTPException):
+    """An HTTP refusal (authentication, limits, encoding) with its stable code."""
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(status_code, detail, headers)
+        self.code = code or CODES.get(status_code, "bad_request")
+
+
+def error_body(code: str, detail: str, **extra) -> dict:
+    """The body of every error answer (the `Error` schema)."""
+    return {"code": code, "detail": detail, **extra}
 
 
 def _field(loc) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts) or "request"
+    return ".".join(parts) or _("request")
 
 
 def readable(errors: list[dict]) -> str:
-    """Pydantic's error list as sentences: `field: what is wrong`."""
+    """Pydantic's error list as sentences in the reader's language: `field: what is wrong`.
+    Pydantic's own wording of a problem is kept; ours (an unknown field) is translated."""
     out = []
     for e in errors[:10]:
-        message = e.get("msg", "invalid")
+        message = e.get("msg") or _("is not valid")
         if e.get("type") == "extra_forbidden":
-            message = "is not accepted here (server-owned or unknown field)"
-        out.append(f"{_field(e.get('loc', ()))}: {message}")
-    return "; ".join(out)
+            message = _("is not accepted here (server-owned or unknown field)")
+        out.append(_("{field}: {problem}").format(field=_field(e.get("loc", ())),
+                                                  problem=message))
+    # TRANSLATORS: separates the problems of one request, as "; " does in English.
+    return _("; ").join(out)
+
+
+def http_detail(exc: StarletteHTTPException, method: str = "") -> str:
+    """A refusal's sentence: ours as raised, or one in the reader's language for the phrases
+    of FastAPI and Starlette."""
+    detail = exc.detail
+    if not isinstance(detail, str):
+        return str(detail)
+    if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
+        return _("there is nothing at this address (see /docs for the API)")
+    if exc.status_code == 405 and detail == HTTPStatus.METHOD_NOT_ALLOWED.phrase:
+        return _("this address does not accept the {method} method").format(method=method)
+    if exc.status_code == 400 and detail == _BODY_NOT_PARSED:
+        return _("the request body cannot be read: it is not valid JSON or form data")
+    if detail == _PHRASES.get(exc.status_code):
+        return _("the request was refused ({status})").format(status=exc.status_code)
+    return detail
+
+
+def http_code(exc: StarletteHTTPException) -> str:
+    if getattr(exc, "code", None):
+        return exc.code
+    if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
+        return "malformed_body"
+    return CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(CaseError)
     async def case_error(_request: Request, exc: CaseError):
-        body = {"detail": str(exc)}
+        body = error_body(exc.code, str(exc))
         if isinstance(exc, StateConflict):
             body.update(state=exc.state, allowed_actions=exc.allowed)
         return JSONResponse(body, status_code=_status_of(exc))
 
     @app.exception_handler(InvalidText)
     async def invalid_text(_request: Request, exc: InvalidText):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse(error_body("invalid_text", str(exc)), status_code=422)
 
     @app.exception_handler(StatementTimeout)
     async def timeout(_request: Request, exc: StatementTimeout):
-        return JSONResponse({"detail": "the database took too long to answer; narrow the query "
-                                       "(smaller bbox, fewer days) or try again"},
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(error_body("database_busy", _(
+            "the database took too long to answer; narrow the query (smaller bbox, fewer "
+            "days) or try again")), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refusal(request: Request, exc: StarletteHTTPException):
+        headers = getattr(exc, "headers", None)
+        if exc.status_code in (204, 304):  # no body, as Starlette's own handler answers
+            return Response(status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(http_code(exc), http_detail(exc, request.method)),
+                            status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+        return JSONResponse(error_body("internal_error", _("internal error; it has been logged")),
+                            status_code=500)
 
 
 async def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-    return JSONResponse({"detail": readable(exc.errors()), "errors": errors}, status_code=422)
+    return JSONResponse(error_body("validation_failed", readable(exc.errors()), errors=errors),
+                        status_code=422)
 
 
 def _status_of(exc: CaseError) -> int:

@@ -6,6 +6,12 @@ import json
 
 from fastapi import HTTPException
 
+from geo.i18n import _
+
+
+def _too_large(limit: int) -> str:
+    return _("the request body is larger than {limit} bytes").format(limit=limit)
+
 
 class BodyLimit:
     """413 for bodies over the limit: from Content-Length when given, else while streaming.
@@ -32,9 +38,10 @@ class BodyLimit:
             try:
                 too_big = int(declared) > limit
             except ValueError:
-                return await _reply(send, 400, "Content-Length is not a number")
+                return await _reply(send, 400, "invalid_content_length",
+                                    _("Content-Length is not a number"))
             if too_big:
-                return await _reply(send, 413, f"request body larger than {limit} bytes")
+                return await _reply(send, 413, "body_too_large", _too_large(limit))
         seen = 0
         replied = False
 
@@ -57,19 +64,21 @@ class BodyLimit:
             await self.app(scope, counted_receive, guarded_send)
         except BodyTooLarge:  # when a route let it pass: the answer is the same
             if not replied:
-                await _reply(send, 413, f"request body larger than {limit} bytes")
+                await _reply(send, 413, "body_too_large", _too_large(limit))
 
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive` once a streamed body passes its limit. An HTTPException, so that
     FastAPI's body parsing re-raises it instead of answering 400."""
 
+    code = "body_too_large"
+
     def __init__(self, limit: int):
-        super().__init__(status_code=413, detail=f"request body larger than {limit} bytes")
+        super().__init__(status_code=413, detail=_too_large(limit))
 
 
-async def _reply(send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _reply(send, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"code": code, "detail": detail}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

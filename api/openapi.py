@@ -1,9 +1,10 @@
 """The OpenAPI document, made to say what the service answers.
 
 FastAPI documents each route's success and a 422 in its own error shape. This module rewrites
-the generated document once: every failure refers to one schema (`Error`, what api/errors.py
-and the middleware send), and each operation gets the statuses that follow from what its
-route depends on, so that a new route is described without anyone remembering to:
+the generated document once: every failure refers to one schema (`Error`: a stable `code` and
+a `detail` in the request's language, as api/errors.py and the middleware send), and each
+operation gets the statuses that follow from what its route depends on, so that a new route
+is described without anyone remembering to:
 
 | the route has | it may answer |
 |---|---|

@@ -7,6 +7,8 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
+from geo.i18n import _
+
 
 def declared_query(dependant: Dependant) -> frozenset[str]:
     """The query parameter names (aliases) of an endpoint and of all its dependencies."""
@@ -38,8 +40,9 @@ async def refuse_unknown_query(request: Request) -> None:
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in accepted]
     if not unknown:
         return
-    listed = ", ".join(sorted(accepted)) if accepted else "none"
+    message = (_("unknown query parameter; this endpoint accepts: {names}").format(
+        names=", ".join(sorted(accepted))) if accepted
+        else _("unknown query parameter; this endpoint accepts none"))
     raise RequestValidationError([
         {"type": "unknown_parameter", "loc": ("query", name), "input": request.query_params[name],
-         "msg": f"unknown query parameter; this endpoint accepts: {listed}"}
-        for name in unknown])
+         "msg": message} for name in unknown])

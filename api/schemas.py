@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from geo.crs import SOURCE_CRS
+from geo.i18n import _
 from geo.model import Location
 from geo.taxonomy import CATEGORY_BY_CODE, TEAM_STATUSES
 
@@ -31,8 +32,8 @@ class Strict(BaseModel):
 
 def _number_not_text(value):
     if isinstance(value, str):
-        raise PydanticCustomError("number_type", "must be a finite number, not a string ({text})",
-                                  {"text": repr(value[:40])})
+        raise PydanticCustomError("number_type", _("must be a finite number, not a string "
+                                                   "({text})"), {"text": repr(value[:40])})
     return value
 
 
@@ -296,7 +297,17 @@ class ErrorItem(BaseModel):
 class Error(BaseModel):
     """Every 4xx and 5xx answer of the API (Open311 answers in its own format)."""
 
-    detail: str = Field(description="what is wrong, naming the field, in words a person can act on")
+    code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="what went wrong, as a stable machine-readable code for a client to branch "
+                    "on (it never changes with the language): e.g. invalid_input, not_found, "
+                    "forbidden, state_conflict, precondition_required, precondition_failed, "
+                    "validation_failed, not_authenticated, session_ended, insufficient_scope, "
+                    "too_many_attempts, body_too_large, database_busy, internal_error",
+        examples=["not_found"])
+    detail: str = Field(description="what is wrong, naming the field, in words a person can act "
+                                    "on, in the request's language (Chinese unless "
+                                    "Accept-Language or ?lang= asks for English)")
     errors: list[ErrorItem] | None = Field(None, description="422 on malformed input: each problem")
     state: str | None = Field(None, description="409 on an issue: the state it is in now")
     allowed_actions: list[str] | None = Field(

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.casework.throttle import Limits
+from geo.i18n import _
 from geo.model import DEFAULT_POLICY
 from geo.store import POOL_SIZE
 
@@ -53,9 +54,9 @@ class Settings(BaseSettings):
         """Settings that must not reach production."""
         problems = []
         if self.secret_key == _EPHEMERAL_KEY:
-            problems.append("GRIDDISPATCH_SECRET_KEY is not set")
+            problems.append(_("GRIDDISPATCH_SECRET_KEY is not set"))
         elif len(self.secret_key) < 32:
-            problems.append("GRIDDISPATCH_SECRET_KEY is shorter than 32 characters")
+            problems.append(_("GRIDDISPATCH_SECRET_KEY is shorter than 32 characters"))
         return problems
 
     def tile_origin(self) -> str | None:

@@ -87,7 +87,7 @@ def main() -> int:
     url = args.db or f"sqlite:///{Path(tmp.name) / 'hot.sqlite'}"
     store = open_store(url)
     if not args.db:
-        t, city = timed(lambda: generate(args.grids, args.reports))
+        t, city = timed(lambda: generate(args.grids, args.reports, now=REFERENCE_TIME))
         print(f"generated {args.grids:,} grids and {args.reports:,} reports in {t:.1f} s")
         store.migrate()
         t, _ = timed(lambda: store.load_city(city))

@@ -95,7 +95,7 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory()
     base = Path(args.keep) if args.keep else Path(tmp.name) / "city.sqlite"
     if not base.exists():
-        t, city = timed(lambda: generate(args.grids, args.issues))
+        t, city = timed(lambda: generate(args.grids, args.issues, now=REFERENCE_TIME))
         store = open_store(f"sqlite:///{base}")
         store.migrate()
         t2, _ = timed(lambda: store.load_city(city))

@@ -15,8 +15,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from geo.i18n import N_, _
+
 LEVELS = ("district", "street", "community", "grid")
 LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 15}
+LEVEL_NAMES = {"district": N_("district"), "street": N_("street"),  # in sentences, translated
+               "community": N_("community"), "grid": N_("grid")}
+
+
+def level_name(level: str) -> str:
+    """A level as the reader's language names it (区县, 街道, 社区, 网格)."""
+    return _(LEVEL_NAMES[level]) if level in LEVEL_NAMES else level
 _PATTERN = re.compile(r"[0-9]+")
 
 
@@ -29,28 +38,34 @@ def level_of(code: str) -> str:
     for level, length in LENGTHS.items():
         if len(code) == length:
             return level
-    raise CodeError(f"code {code!r} has {len(code)} digits; "
-                    f"expected {_or([str(n) for n in LENGTHS.values()])}")
+    raise CodeError(_("code {code} has {n} digits; expected {lengths}").format(
+        code=repr(code), n=len(code), lengths=_or([str(n) for n in LENGTHS.values()])))
 
 
 def named_lengths(levels: Sequence[str]) -> str:
     """Levels with the lengths of their codes, as messages name them: "district (6 digits),
     street (9) or community (12)"."""
-    return _or([f"{level} ({LENGTHS[level]}{' digits' if i == 0 else ''})"
-                for i, level in enumerate(levels)])
+    return _or([(_("{level} ({n} digits)") if i == 0 else _("{level} ({n})")).format(
+        level=level_name(level), n=LENGTHS[level]) for i, level in enumerate(levels)])
 
 
 def _or(words: Sequence[str]) -> str:
-    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+    """Alternatives in the reader's language: "6, 9 or 12"."""
+    if len(words) == 1:
+        return words[0]
+    # TRANSLATORS: {items} are alternatives separated by the ", " below; {last} the last one.
+    return _("{items} or {last}").format(items=_(", ").join(words[:-1]), last=words[-1])
 
 
 def check(code: str, level: str) -> str:
     """Return `code` if it is a well-formed code of `level`, else raise CodeError."""
     length = LENGTHS[level]
     if not isinstance(code, str) or len(code) != length or not _PATTERN.fullmatch(code):
-        raise CodeError(f"{level} code {code!r} must be {length} digits")
+        raise CodeError(_("{level} code {code} must be {n} digits").format(
+            level=level_name(level), code=repr(code), n=length))
     if level != "district" and code[-3:] == "000":
-        raise CodeError(f"{level} code {code!r} ends in sequence 000; sequences start at 001")
+        raise CodeError(_("{level} code {code} ends in sequence 000; sequences start at "
+                          "001").format(level=level_name(level), code=repr(code)))
     return code
 
 
@@ -58,14 +73,15 @@ def parent(code: str) -> str:
     """The code of the level above (a grid's community, a community's street, ...)."""
     level = level_of(code)
     if level == "district":
-        raise CodeError(f"district code {code!r} has no parent in this scheme")
+        raise CodeError(_("district code {code} has no parent in this scheme").format(
+            code=repr(code)))
     return code[:-3]
 
 
 def child(parent_code: str, sequence: int) -> str:
     """The code of the `sequence`-th child (1..999) of `parent_code`."""
     if not 1 <= sequence <= 999:
-        raise CodeError(f"sequence {sequence} is outside 1..999")
+        raise CodeError(_("sequence {n} is outside 1..999").format(n=sequence))
     return f"{parent_code}{sequence:03d}"
 
 

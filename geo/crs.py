@@ -17,6 +17,7 @@ import shapely
 from pyproj import Geod, Transformer
 
 from geo import chinacoords
+from geo.i18n import _
 
 STORAGE_EPSG = 4326
 METRIC_EPSG = 4551
@@ -46,19 +47,22 @@ def check_lonlat(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     if lon.shape != lat.shape:
-        raise CoordinateError(f"lon has {lon.size} values but lat has {lat.size}")
+        raise CoordinateError(_("lon has {lon} values but lat has {lat}").format(
+            lon=lon.size, lat=lat.size))
     bad = ~(np.isfinite(lon) & np.isfinite(lat))
     if bad.any():
         i = int(np.argmax(bad))
-        raise CoordinateError(f"coordinate #{i} ({lon[i]}, {lat[i]}) is not a finite number")
+        raise CoordinateError(_("coordinate #{i} ({lon}, {lat}) is not a finite number").format(
+            i=i, lon=lon[i], lat=lat[i]))
     bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any():
         i = int(np.argmax(bad))
-        hint = ("; lon and lat look swapped" if abs(lon[i]) <= 90 and abs(lat[i]) <= 180 else "")
-        raise CoordinateError(
-            f"coordinate #{i} (lon {lon[i]}, lat {lat[i]}) is outside lon -180..180, "
-            f"lat -90..90{hint}"
-        )
+        message = (_("coordinate #{i} (lon {lon}, lat {lat}) is outside lon -180..180, lat "
+                     "-90..90; lon and lat look swapped")
+                   if abs(lon[i]) <= 90 and abs(lat[i]) <= 180 else
+                   _("coordinate #{i} (lon {lon}, lat {lat}) is outside lon -180..180, lat "
+                     "-90..90"))
+        raise CoordinateError(message.format(i=i, lon=lon[i], lat=lat[i]))
     return lon, lat
 
 
@@ -71,7 +75,7 @@ def to_storage(lon, lat, crs: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
         return chinacoords.gcj02_to_wgs84(lon, lat)
     if crs == "bd09":
         return chinacoords.bd09_to_wgs84(lon, lat)
-    raise CoordinateError(f"unknown CRS {crs!r}; expected one of {', '.join(SOURCE_CRS)}")
+    raise CoordinateError(_unknown(crs))
 
 
 def from_storage(lon, lat, crs: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +87,12 @@ def from_storage(lon, lat, crs: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
         return chinacoords.wgs84_to_gcj02(lon, lat)
     if crs == "bd09":
         return chinacoords.wgs84_to_bd09(lon, lat)
-    raise CoordinateError(f"unknown CRS {crs!r}; expected one of {', '.join(SOURCE_CRS)}")
+    raise CoordinateError(_unknown(crs))
+
+
+def _unknown(crs: str) -> str:
+    return _("unknown CRS {crs}; expected one of {known}").format(
+        crs=repr(crs), known=", ".join(SOURCE_CRS))
 
 
 # EPSG:4551's area of use (its 3-degree zone, CM 126E), widened by half a degree of longitude:
@@ -104,10 +113,12 @@ def check_metric_area(lon, lat) -> None:
     if not np.all(ok):
         i = int(np.argmin(ok))
         west, south, east, north = METRIC_AREA
-        raise CoordinateError(
-            f"point ({float(np.atleast_1d(lon)[i])}, {float(np.atleast_1d(lat)[i])}) is outside "
-            f"the area this city measures distances in (EPSG:{METRIC_EPSG}: lon {west}..{east}, "
-            f"lat {south}..{north}); is it in the right CRS, or are lon and lat swapped?")
+        raise CoordinateError(_(
+            "point ({lon}, {lat}) is outside the area this city measures distances in "
+            "(EPSG:{epsg}: lon {west}..{east}, lat {south}..{north}); is it in the right CRS, or "
+            "are lon and lat swapped?").format(
+                lon=float(np.atleast_1d(lon)[i]), lat=float(np.atleast_1d(lat)[i]),
+                epsg=METRIC_EPSG, west=west, east=east, south=south, north=north))
 
 
 def to_metric(lon, lat) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from geo.i18n import _, current, format_datetime
+from geo.taxonomy import team_kind_label, team_status_label
+
 
 @dataclass(frozen=True)
 class Location:
@@ -34,16 +37,18 @@ class TeamFilter:
         """The filter in words, for a ranking's reason."""
         parts = []
         if self.kind:
-            parts.append(f"kind {self.kind}")
+            parts.append(_("kind {kind}").format(kind=team_kind_label(self.kind)))
         if self.statuses:
-            parts.append("status " + "/".join(self.statuses))
+            parts.append(_("status {statuses}").format(
+                statuses="/".join(team_status_label(s) for s in self.statuses)))
         if self.category:
-            parts.append(f"handles {self.category}")
+            parts.append(_("handles {category}").format(category=self.category))
         if self.street_code:
-            parts.append(f"jurisdiction covers street {self.street_code}")
+            parts.append(_("jurisdiction covers street {street}").format(street=self.street_code))
         if self.rosters:
-            parts.append("roster " + "/".join(self.rosters))
-        return ", ".join(parts) if parts else "any team"
+            parts.append(_("roster {rosters}").format(rosters="/".join(self.rosters)))
+        # TRANSLATORS: separates the conditions a team must meet, as ", " does in English.
+        return _(", ").join(parts) if parts else _("any team")
 
 
 @dataclass(frozen=True)
@@ -75,23 +80,29 @@ class CameraView:
 
 
 def ordinal(n: int) -> str:
-    """1 → '1st', 2 → '2nd', 11 → '11th'."""
+    """A rank as the reader's language writes it inside a sentence: 1 → '1st', 2 → '2nd',
+    11 → '11th' in English; the number alone in Chinese, whose sentences say 第{rank}."""
+    if current() != "en":
+        return str(n)
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def team_origin(position_source: str, position_at: datetime | None) -> str:
+    """Where a team's distance is measured from, in words (its report's time in the command
+    centre's zone)."""
+    if position_source == "live" and position_at:
+        return _("its last reported position ({time})").format(
+            time=format_datetime(position_at))
+    return _("its home base (no position reported)")
 
 
 def explain_rank(rank: int, distance_m: float, position_source: str,
                  position_at: datetime | None, team_filter: TeamFilter) -> str:
     """Why a team ranked where it did, in one sentence a dispatcher can read."""
-    where = (
-        f"its last reported position ({position_at.isoformat()})"
-        if position_source == "live" and position_at
-        else "its home base (no position reported)"
-    )
-    return (
-        f"{ordinal(rank)} nearest of the teams matching {team_filter.describe()}: "
-        f"{distance_m:,.0f} m from {where}"
-    )
+    return _("{rank} nearest of the teams matching {filter}: {distance} m from {origin}").format(
+        rank=ordinal(rank), filter=team_filter.describe(), distance=f"{distance_m:,.0f}",
+        origin=team_origin(position_source, position_at))
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,9 @@ class Workload:
     policy: Policy = DEFAULT_POLICY
 
     def describe(self) -> str:
-        return (f"ranked by ETA plus {self.policy.per_open_s:g} s per open assignment; a team "
-                f"with {self.policy.max_open} or more open assignments is not recommended")
+        return _("ranked by ETA plus {seconds} s per open assignment; a team with {max_open} or "
+                 "more open assignments is not recommended").format(
+                     seconds=f"{self.policy.per_open_s:g}", max_open=self.policy.max_open)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.i18n import N_, _, current
+
 NETWORKS = {
     "party": "党建网",
     "safety": "平安网",
@@ -20,6 +22,7 @@ TEAM_KINDS = {
 }
 
 TEAM_STATUSES = ("available", "busy", "off_duty")
+TEAM_STATUS_LABELS = {"available": N_("available"), "busy": N_("busy"), "off_duty": N_("off duty")}
 ROSTERS = ("A", "B")  # A: normal times; B: emergency (平急结合)
 CAMERA_KINDS = ("fixed", "dome", "high_dome")
 CAMERA_STATUSES = ("online", "offline", "maintenance")
@@ -76,5 +79,24 @@ def category(code: str) -> Category:
     try:
         return CATEGORY_BY_CODE[code]
     except KeyError:
-        known = ", ".join(CATEGORY_BY_CODE)
-        raise KeyError(f"unknown category {code!r}; known categories: {known}") from None
+        raise KeyError(_("unknown category {category}; known categories: {known}").format(
+            category=repr(code), known=", ".join(CATEGORY_BY_CODE))) from None
+
+
+def team_status_label(status: str) -> str:
+    """A team status in the reader's language (the machine value if unknown)."""
+    return _(TEAM_STATUS_LABELS[status]) if status in TEAM_STATUS_LABELS else status
+
+
+def team_kind_label(kind: str) -> str:
+    """A kind of team in the reader's language: its Chinese name, or the code in words."""
+    if kind not in TEAM_KINDS:
+        return kind
+    return kind.replace("_", " ") if current() == "en" else TEAM_KINDS[kind]
+
+
+def category_label(code_or_category: str | Category) -> str:
+    """A category's name in the reader's language: the English name for English, the Chinese
+    one otherwise."""
+    c = code_or_category if isinstance(code_or_category, Category) else category(code_or_category)
+    return c.name_en if current() == "en" else c.name_zh

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from geo.i18n import _
 from geo.taxonomy import category
 
 STATES = ("reported", "accepted", "dispatched", "claimed", "resolved", "checked",
@@ -30,7 +31,7 @@ WAITING_FOR = {
 }
 
 ROLES = ("grid_worker", "citizen", "operator", "dispatcher", "team", "supervisor", "planner",
-         "admin")
+         "admin", "device")
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,12 @@ class TransitionError(Exception):
     def __init__(self, action: str, state: str):
         self.action, self.state = action, state
         self.allowed = allowed_actions(state)
-        listed = ", ".join(self.allowed) if self.allowed else "none (the case is finished)"
-        super().__init__(f"cannot {action} an issue that is {state}; allowed now: {listed}")
+        message = (_("cannot {action} an issue that is {state}; allowed now: {actions}")
+                   if self.allowed else
+                   _("cannot {action} an issue that is {state}; allowed now: none (the case is "
+                     "finished)"))
+        super().__init__(message.format(action=action, state=state,
+                                        actions=", ".join(self.allowed)))
 
 
 def allowed_actions(state: str) -> list[str]:
@@ -122,12 +127,34 @@ def expected_close(category_code: str, reported_at: datetime) -> datetime:
     return reported_at + total
 
 
+WARN_SHARE = 0.8  # a step's light turns yellow once this share of its time is used
+
+
+def overdue(due: datetime | None, now: datetime) -> bool:
+    """Whether a step due at `due` is overdue at `now`: from its deadline on, the deadline's own
+    instant included. The one rule for lights, lists, counts and late steps; SQL says it with
+    `overdue_sql`."""
+    return due is not None and now >= due
+
+
+def overdue_sql(due: str, now: str) -> str:
+    """`overdue` as an SQL condition: `due` a column, `now` a bound parameter (":now")."""
+    return f"{due} <= {now}"
+
+
+def warn_since(category_code: str, state: str, now: datetime) -> datetime | None:
+    """The latest step start at which a step of this category in `state` is at least yellow at
+    `now` (its warning point passed), for counting lights in SQL with bound parameters."""
+    limit = step_limit(category_code, state)
+    return None if limit is None else now - limit * WARN_SHARE
+
+
 def light(state: str, since: datetime, due: datetime | None, now: datetime) -> str | None:
     """green (< 80% of the step's time used), yellow (80-100%), red (overdue); None if finished."""
     if state in TERMINAL or due is None:
         return None
+    if overdue(due, now):
+        return "red"
     span = (due - since).total_seconds()
     used = (now - since).total_seconds()
-    if used >= span:
-        return "red"
-    return "yellow" if used >= 0.8 * span else "green"
+    return "yellow" if used >= WARN_SHARE * span else "green"

@@ -32,6 +32,9 @@ MOUNTS = {
     "geoman": NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist",
     "folium": FOLIUM_DIR,
     "app": APP_DIR,
+    "echarts": NODE_MODULES / "echarts" / "dist",  # the big screen's charts
+    "swagger": NODE_MODULES / "swagger-ui-dist",
+    "redoc": NODE_MODULES / "redoc" / "bundles",
 }
 
 
@@ -44,7 +47,11 @@ def url(mount: str, file: str) -> str:
 # Each folium class we use → its scripts and styles, replacing folium's CDN defaults.
 LOCAL = {
     "Map": (
-        [("leaflet", url("leaflet", "leaflet.js")), ("griddispatch", url("app", "griddispatch.js"))],
+        # the page's message table comes first (maps.base.declare_language), then its reader
+        [("leaflet", url("leaflet", "leaflet.js")), ("gd_i18n", url("app", "i18n.js")),
+         ("griddispatch", url("app", "griddispatch.js")),
+         ("gd_places", url("app", "places.js")), ("gd_alarms", url("app", "alarms.js")),
+         ("griddispatch_basemap", url("app", "basemap.js"))],
         [("leaflet_css", url("leaflet", "leaflet.css")),
          ("griddispatch_css", url("app", "griddispatch.css"))],
     ),

@@ -11,14 +11,11 @@ from folium import JsCode
 from folium.plugins import Realtime
 from folium.template import Template
 
-from geo.taxonomy import CATEGORIES
+from geo.i18n import _, html_lang
+from geo.taxonomy import CATEGORIES, category_label
+from maps import messages
 from maps.assets import localise, url
-
-# One colour per category, in taxonomy order (colour-blind-safe hues first).
-PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442",
-           "#000000", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#9467bd", "#1f77b4",
-           "#ff7f0e", "#2ca02c")
-
+from maps.palette import PALETTE  # one colour per category, in taxonomy order
 
 MIN_ZOOM, MAX_ZOOM = 6, 19
 STATIC_REFRESH_MS = 5 * 60 * 1000  # outlines, cameras and sites change rarely
@@ -41,8 +38,34 @@ def js(value) -> str:
 
 
 def category_colours() -> dict:
-    return {c.code: {"name": c.name_zh, "colour": PALETTE[i % len(PALETTE)]}
-            for i, c in enumerate(CATEGORIES)}
+    """Each category's name in the page's language and its colour."""
+    return {c.code: {"name": category_label(c),
+                     "colour": PALETTE[i % len(PALETTE)]} for i, c in enumerate(CATEGORIES)}
+
+
+# branca's Figure template with the page's language declared (branca's own says none).
+_FIGURE = Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="{{ this.lang }}">\n'
+    "<head>\n"
+    "{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n"
+    "</head>\n"
+    "<body>\n"
+    "    {{this.html.render(**kwargs)}}\n"
+    "</body>\n"
+    "<script>\n"
+    "    {{this.script.render(**kwargs)}}\n"
+    "</script>\n"
+    "</html>\n")
+
+
+def declare_language(m: folium.Map) -> None:
+    """`<html lang>` of the request's language, and its message table loaded before our
+    scripts (maps/static/i18n.js reads it; maps.assets.LOCAL loads that before griddispatch.js)."""
+    root = m.get_root()
+    root._template, root.lang = _FIGURE, html_lang()
+    m.default_js = [("gd_messages", messages.url()), *m.default_js]
 
 
 def base_map(settings, area_levels: list[dict], bounds=None, location=None,
@@ -54,15 +77,19 @@ def base_map(settings, area_levels: list[dict], bounds=None, location=None,
     m = folium.Map(location=location, zoom_start=zoom, tiles=None, prefer_canvas=True,
                    control_scale=True, **{"maxZoom": MAX_ZOOM, "minZoom": MIN_ZOOM})
     localise(m)
+    declare_language(m)
     m.get_root().header.add_child(
         Element(f'<link rel="icon" href="{url("app", "favicon.svg")}">'), name="favicon")
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or "basemap",
                          name="basemap", max_zoom=MAX_ZOOM, overlay=False, control=False).add_to(m)
+    else:  # our own roads, water and area names (maps/static/basemap.js)
+        Script(f"griddispatch.basemap({m.get_name()});").add_to(m)
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     config = {"categories": category_colours(), "areaLevels": area_levels}
-    Script(f"griddispatch.configure({js(config)});").add_to(m)
+    Script(f"griddispatch.configure({js(config)});\n"
+           f"griddispatch.languageSwitch({m.get_name()});").add_to(m)
     return m
 
 
@@ -87,12 +114,12 @@ def api_layer(m: folium.Map, name: str, label: str, url: str, interval_ms: int,
 
 def grids_layer(m: folium.Map, interval_ms: int) -> Realtime:
     """Grids coloured by their open issues (communities when zoomed out)."""
-    return api_layer(m, "grids", "Grids (communities when zoomed out)", "griddispatch.urls.grids",
+    return api_layer(m, "grids", _("Grids (communities when zoomed out)"), "griddispatch.urls.grids",
                      interval_ms, style=JsCode("griddispatch.gridStyle"),
                      on_each_feature=JsCode("griddispatch.areaTooltips"))
 
 
 def streets_layer(m: folium.Map) -> Realtime:
-    return api_layer(m, "streets", "Street outlines", "griddispatch.urls.area('streets')",
+    return api_layer(m, "streets", _("Street outlines"), "griddispatch.urls.area('streets')",
                      STATIC_REFRESH_MS, style=JsCode("griddispatch.outline('#37474f', 2)"),
                      interactive=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import folium
 from folium import JsCode
 
+from geo.i18n import _
 from geo.workflow import ACTIONS
 from maps.base import Script, api_layer, base_map, grids_layer, js, streets_layer
 
@@ -25,7 +26,7 @@ def dispatch_map(settings, issue_id: int, lon: float, lat: float, who: str, role
     url = f"/api/v1/layers/dispatch/{int(issue_id)}?k=5"
     # Routes above the grids' fills, which would otherwise wash them out where issues are open.
     folium.map.CustomPane(ROUTE_PANE, z_index=450).add_to(m)
-    layer = api_layer(m, "dispatch", "Issue and candidates", f"griddispatch.urls.fixed({js(url)})",
+    layer = api_layer(m, "dispatch", _("Issue and candidates"), f"griddispatch.urls.fixed({js(url)})",
                       refresh_ms, pane=ROUTE_PANE, update_feature=JsCode("griddispatch.updateFeature"),
                       style=JsCode("griddispatch.dispatchStyle"),
                       point_to_layer=JsCode("griddispatch.dispatchPoint"))

@@ -10,6 +10,7 @@ import folium
 from folium import JsCode
 from folium.plugins import MarkerCluster
 
+from geo.i18n import _
 from maps.assets import localise
 from maps.base import STATIC_REFRESH_MS, Script, api_layer, base_map, grids_layer, js, streets_layer
 
@@ -21,36 +22,39 @@ def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
     mapvar = m.get_name()
     layers = {
         "grids": grids_layer(m, live_ms),
-        "communities": api_layer(m, "communities", "Community outlines",
+        "communities": api_layer(m, "communities", _("Community outlines"),
                                  "griddispatch.urls.communities", STATIC_REFRESH_MS,
                                  style=JsCode("griddispatch.outline('#546e7a', 1.5, '4 3')"),
                                  interactive=False),
         "streets": streets_layer(m),
-        "districts": api_layer(m, "districts", "District outlines",
+        "districts": api_layer(m, "districts", _("District outlines"),
                             "griddispatch.urls.area('districts')", STATIC_REFRESH_MS,
                             style=JsCode("griddispatch.outline('#212121', 3.5, '8 4')"),
                             interactive=False),
-        "views": api_layer(m, "views", "Camera views", "griddispatch.urls.cameraViews",
+        "views": api_layer(m, "views", _("Camera views"), "griddispatch.urls.cameraViews",
                         STATIC_REFRESH_MS, style=JsCode("griddispatch.viewStyle"),
                         interactive=False),
-        "cameras": api_layer(m, "cameras", "Cameras", "griddispatch.urls.cameras", STATIC_REFRESH_MS,
+        "cameras": api_layer(m, "cameras", _("Cameras"), "griddispatch.urls.cameras", STATIC_REFRESH_MS,
                           point_to_layer=JsCode("griddispatch.cameraMarker")),
-        "sites": api_layer(m, "sites", "Key sites", "griddispatch.urls.sites", STATIC_REFRESH_MS,
+        "sites": api_layer(m, "sites", _("Key sites"), "griddispatch.urls.sites", STATIC_REFRESH_MS,
                         point_to_layer=JsCode("griddispatch.siteMarker")),
     }
     cluster = localise(MarkerCluster(control=False, icon_create_function="griddispatch.clusterIcon",
                                      options={"disableClusteringAtZoom": 17,
                                               "chunkedLoading": True}))
     cluster.add_to(m)
-    layers["issues"] = api_layer(m, "issues", "Open issues", "griddispatch.urls.issues", live_ms,
+    layers["issues"] = api_layer(m, "issues", _("Open issues"), "griddispatch.urls.issues", live_ms,
                               container=cluster, point_to_layer=JsCode("griddispatch.issueMarker"),
                               update_feature=JsCode("griddispatch.updateFeature"))
-    layers["teams"] = api_layer(m, "teams", "Teams", "griddispatch.urls.teams", live_ms,
+    layers["teams"] = api_layer(m, "teams", _("Teams"), "griddispatch.urls.teams", live_ms,
                              point_to_layer=JsCode("griddispatch.teamMarker"),
                              update_feature=JsCode("griddispatch.updateFeature"))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
     names = ", ".join(f"{js(n)}: {layer.get_name()}" for n, layer in layers.items())
     Script(f"griddispatch.follow({mapvar}, {{{names}}});\n"
            f"griddispatch.liveControls({mapvar}, {layers['grids'].get_name()});\n"
            f"griddispatch.account({mapvar}, {js(who)});").add_to(m)
+    Script(f"gdPlaces.attach({mapvar}); "
+           f"gdAlarms.attach({mapvar}, {live_ms}, {control.get_name()});").add_to(m)
     return m

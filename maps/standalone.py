@@ -9,10 +9,12 @@ import mimetypes
 import re
 from pathlib import Path
 
+from maps import messages
 from maps.assets import MOUNTS, PREFIX
 
 _SCRIPT = re.compile(r'<script src="(' + PREFIX + r'/[^"]+)"></script>')
 _STYLE = re.compile(r'<link rel="stylesheet" href="(' + PREFIX + r'/[^"]+)"\s*/?>')
+_MESSAGES = re.compile(r'<script src="' + messages.PREFIX + r'/(\w+)\.js"></script>')
 _ICON = re.compile(r'<link rel="icon" href="(' + PREFIX + r'/[^"]+)">')
 _CSS_URL = re.compile(r"url\((['\"]?)(?!data:)([^'\")]+)\1\)")
 
@@ -40,7 +42,8 @@ def _css(path: Path) -> str:
 
 
 def inline(page: str) -> str:
-    """`page` with its local assets written in."""
+    """`page` with its local assets written in (its message table too)."""
+    page = _MESSAGES.sub(lambda m: "<script>" + messages.script(m.group(1)) + "</script>", page)
     page = _SCRIPT.sub(lambda m: "<script>" + asset_path(m.group(1)).read_text(encoding="utf-8")
                        .replace("</script", "<\\/script") + "</script>", page)
     page = _STYLE.sub(lambda m: "<style>" + _css(asset_path(m.group(1))) + "</style>", page)

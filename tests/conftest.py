@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from fixtures import accounts
-from fixtures.jilin import generate
+from fixtures.jilin import REFERENCE_TIME, generate
 from geo.store import open_store
 from tests.pgcluster import start
 from tests.processes import two_servers  # noqa: F401 - server processes, for any module
@@ -28,8 +28,8 @@ _counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def city():
-    """The small demo city every store fixture holds."""
-    return generate(TEST_GRIDS, TEST_ISSUES, seed=7)
+    """The small demo city every store fixture holds, built at a fixed "now"."""
+    return generate(TEST_GRIDS, TEST_ISSUES, seed=7, now=REFERENCE_TIME)
 
 
 @pytest.fixture(scope="session")

@@ -46,8 +46,13 @@ class Server:
         with contextlib.suppress(SystemExit):  # how uvicorn ends a failed start-up
             self.server.run()
 
-    def client(self, user: str | None = None, **kwargs) -> httpx.Client:
+    def client(self, user: str | None = None, lang: str | None = None, **kwargs) -> httpx.Client:
+        """A client, logged in as `user` if given. It asks for the service's default language
+        (Chinese) unless `lang` names one for its Accept-Language (e.g. "en")."""
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        if lang:
+            headers["Accept-Language"] = lang
+        headers.update(kwargs.pop("headers", {}))
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
     def token(self, user: str, password: str = "demo") -> str:

@@ -33,9 +33,11 @@ from shapely.geometry import mapping, shape
 
 from api.app import ProductionRefused, check_production
 from api.auth import ROLE_SCOPES, TOKEN_URL
+from api.routes.maps import ROLE_NAMES
 from api.settings import Settings
 from fixtures.jilin import REFERENCE_TIME
 from geo.crs import from_metric, to_metric
+from geo.i18n import using
 from geo.store import open_store
 from geo.workflow import ACTIONS, ROLES
 from tests.http import TEST_SECRET, Server
@@ -136,7 +138,9 @@ class World:
                                                          f"{r.request.url.path}")]}
         tls = ssl.create_default_context()  # unused on http://, but each client would load one
         self.setup = {role: server.client(role, verify=tls) for role in ROLES}
-        self.callers = {role: server.client(role, event_hooks=hooks, verify=tls)
+        # The cases' callers read the refusals in English, the words the table names (Chinese,
+        # the default, is tests/test_i18n_api.py's); every refusal carries its code either way.
+        self.callers = {role: server.client(role, lang="en", event_hooks=hooks, verify=tls)
                         for role in (*ROLES, None)}
         self.admin = self.setup["admin"]
         self.me = {role: ok(c.get("/api/v1/users/me")) for role, c in self.setup.items()}
@@ -533,6 +537,11 @@ def _mode(w, role, c):
     assert ok(c.get("/api/v1/mode"))["mode"] == "normal"
 
 
+@case("GET", "/api/v1/demo", probe=lambda w: ("/api/v1/demo", {}))
+def _demo(w, role, c):
+    assert ok(c.get("/api/v1/demo"))["demo"] is True  # the test city is the generated one
+
+
 def _normal(w):
     return {"json": {"mode": "normal", "reason": "drill over"}}
 
@@ -884,7 +893,8 @@ def _page(r: httpx.Response, role: str, *texts: str) -> None:
     assert r.status_code == 200, f"{r.status_code}: {r.text[:300]}"
     assert r.headers["content-type"].startswith("text/html")
     assert "connect-src 'self'" in r.headers["content-security-policy"]
-    for text in (f"{role} ({role})", *texts):  # the viewer, and what the page is of
+    # the viewer (the role in words, in English for these callers), and what the page is of
+    for text in (f"{role} ({ROLE_NAMES.get(role, role)})", *texts):
         assert text in r.text, text
 
 
@@ -986,6 +996,8 @@ def _expect(r: httpx.Response, status: int, *texts: str) -> None:
     detail = r.json().get("detail", "") if json_body else r.text
     assert r.status_code == status and all(t in detail for t in texts), \
         f"expected {status} {texts}, got {r.status_code}: {r.text[:300]}"
+    if json_body and status >= 400 and isinstance(r.json(), dict):
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", r.json().get("code", "")), r.text[:300]
     if status == 401:
         assert r.headers["www-authenticate"].startswith("Bearer")
 
@@ -1154,10 +1166,14 @@ def test_login_rejects_wrong_passwords_and_foreign_scopes(world):
 
 def test_production_refuses_demo_credentials(store):
     settings = Settings(environment="production", secret_key="x" * 40)
-    with pytest.raises(ProductionRefused, match="demo credentials are present: admin, citizen, dispatcher"):
-        check_production(settings, store)
-    with pytest.raises(ProductionRefused, match="SECRET_KEY is not set"):
-        check_production(Settings(environment="production"), store)
+    with pytest.raises(ProductionRefused, match="存在演示账号凭据：admin, citizen, "):
+        check_production(settings, store)  # the server's own language: no request chose one
+    with using("en"):
+        with pytest.raises(ProductionRefused, match="demo credentials are present: admin, "
+                                                    "citizen, device, dispatcher"):
+            check_production(settings, store)
+        with pytest.raises(ProductionRefused, match="SECRET_KEY is not set"):
+            check_production(Settings(environment="production"), store)
     with store.tx() as tx:
         tx.run("DELETE FROM app_user")
     check_production(settings, store)  # no demo accounts, a real key: starts

@@ -108,9 +108,9 @@ def test_density_and_repeats(hot_api, city):
 
 
 def test_jurisdiction_bounds_reports_and_area(hot_api, city):
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         everyone = c.get("/api/v1/hotspots/clusters", params=VENDORS).json()
-    with hot_api.client("operator") as c:
+    with hot_api.client("operator", lang="en") as c:
         mine = features(c.get("/api/v1/hotspots/clusters", params=VENDORS))
         laodong_street = c.get("/api/v1/hotspots/clusters",
                                params={**VENDORS, "area": "220203001"})
@@ -123,7 +123,7 @@ def test_jurisdiction_bounds_reports_and_area(hot_api, city):
     assert "jurisdiction" in laodong_street.json()["detail"]
     assert grids["features"]
     assert {f["id"][:9] for f in grids["features"]} <= {"220204001", "220204002"}
-    with hot_api.client("citizen") as c:
+    with hot_api.client("citizen", lang="en") as c:
         assert c.get("/api/v1/hotspots/clusters").status_code == 403
 
 
@@ -138,7 +138,7 @@ def test_jurisdiction_bounds_reports_and_area(hot_api, city):
 ])
 def test_bad_settings_are_explained(hot_api, params, words):
     path = "/api/v1/hotspots/emerging" if "slice" in params else "/api/v1/hotspots/clusters"
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         r = c.get(path, params=params)
     assert r.status_code == 422, r.text
     assert words in r.text
@@ -165,7 +165,7 @@ COSTLY = [  # analysis, settings, what the refusal names, the advice it gives
 def test_too_costly_settings_are_refused_before_running(hot_api):
     """The outside test's costly settings, priced before any work: each refusal names the
     setting and a value that fits."""
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         for path, params, named, advice in COSTLY:
             r = c.get(f"/api/v1/hotspots/{path}", params={**VENDORS, **params})
             assert r.status_code == 422, (path, params, r.text)
@@ -175,7 +175,7 @@ def test_too_costly_settings_are_refused_before_running(hot_api):
 
 def test_window_with_too_many_reports_is_refused_before_reading(hot_api, monkeypatch):
     monkeypatch.setattr(budget, "LIMITS", budget.Limits(reports=100))
-    with hot_api.client("operator") as c:
+    with hot_api.client("operator", lang="en") as c:
         refused = c.get("/api/v1/hotspots/repeats", params=VENDORS)
         narrow = c.get("/api/v1/hotspots/repeats",
                        params={**VENDORS, "since": "2026-11-15T00:00:00Z"})
@@ -188,7 +188,7 @@ def test_window_with_too_many_reports_is_refused_before_reading(hot_api, monkeyp
 
 def test_gistar_answer_size_is_bounded(hot_api, monkeypatch):
     monkeypatch.setattr(budget, "LIMITS", budget.Limits(answer_bytes=50_000))
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         every = c.get("/api/v1/hotspots/gistar", params=VENDORS)
         significant = c.get("/api/v1/hotspots/gistar",
                             params={**VENDORS, "significant_only": "true"})
@@ -201,7 +201,7 @@ def test_gistar_answer_size_is_bounded(hot_api, monkeypatch):
 
 def test_an_analysis_out_of_time_stops_with_advice(hot_api, monkeypatch):
     monkeypatch.setattr(budget, "LIMITS", budget.Limits(seconds=0))
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         r = c.get("/api/v1/hotspots/displacement", params=VENDORS)
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith("the analysis took more than 0 s (stopped at ")
@@ -216,23 +216,25 @@ def _cached(store, since: str):
 
 def test_a_refused_analysis_reads_no_reports(hot_api):
     since = "2026-01-02T03:04:05"  # a window no other test asks for
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         refused = c.get("/api/v1/hotspots/gistar",
                         params={"since": since + "Z", "bins": "h3", "h3_resolution": 11})
         (study,) = _cached(hot_api.store, since)
         unread = study.loaded
         page = c.get("/maps/hotspots", params={"since": "2023-11-25", "slice": "week"})
-        (three_years,) = _cached(hot_api.store, "2023-11-25")
+        # the page reaches back to whole weeks ending at "to": up to one week before "from"
+        (three_years,) = [s for s in STUDIES.values(hot_api.store)
+                          if "2023-11-18" <= s.query.since.date().isoformat() <= "2023-11-25"]
         accepted = c.get("/api/v1/hotspots/gistar", params={"since": since + "Z"})
     assert refused.status_code == 422 and "h3_resolution 11" in refused.json()["detail"]
-    assert page.status_code == 422 and "156 weekly" in page.text
+    assert page.status_code == 422 and "157 weekly" in page.text
     assert unread is False and three_years.loaded is False
     assert accepted.status_code == 200 and study.loaded
     assert accepted.json()["reports"] == study.count == len(study.reports)
 
 
 def test_the_cached_studies_hold_a_bounded_number_of_reports(hot_api, monkeypatch):
-    with hot_api.client("operator") as c:
+    with hot_api.client("operator", lang="en") as c:
         first = c.get("/api/v1/hotspots/repeats", params={"since": "2026-01-01T00:00:00Z"})
         per_study = first.json()["reports"]
         monkeypatch.setattr(STUDIES, "max_weight", int(2.5 * per_study))
@@ -249,7 +251,7 @@ def test_the_cached_studies_hold_a_bounded_number_of_reports(hot_api, monkeypatc
 
 def test_a_costly_repeat_search_is_refused_with_advice(hot_api, monkeypatch):
     monkeypatch.setattr(budget, "LIMITS", budget.Limits(repeat_checks=2_000))
-    with hot_api.client("admin") as c:
+    with hot_api.client("admin", lang="en") as c:
         wide = c.get("/api/v1/hotspots/repeats", params={"radius_m": 1000, "days": 365})
         detail = wide.json()["detail"]
         radius = int(detail.split("choose radius_m ", 1)[1].split()[0])

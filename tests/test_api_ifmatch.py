@@ -50,8 +50,8 @@ def test_a_stale_if_match_is_refused_and_nothing_is_written(api, city):
         # Our reassign, decided on what we saw, is refused, in words, and changes nothing.
         stale = c.post(f"/api/v1/issues/{iid}/reassign",
                        json={"team_ids": [lead, support], "reason": "closer by road"},
-                       headers={"If-Match": r.headers["ETag"]})
-        assert stale.status_code == 412, stale.text
+                       headers={"If-Match": r.headers["ETag"], "Accept-Language": "en"})
+        assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
         detail = stale.json()["detail"]
         assert f"issue {iid} changed" in detail and f"now version {seen['version'] + 1}" in detail
         assert "dispatched" in detail
@@ -109,7 +109,8 @@ def test_two_dispatchers_with_one_version_one_dispatches(two_servers, city):
             assert statuses == [200, 412], (ra.text, rb.text)
             won = picks[0] if ra.status_code == 200 else picks[1]
             lost = rb if ra.status_code == 200 else ra
-            assert f"issue {iid}" in lost.json()["detail"]
+            assert lost.json()["code"] == "precondition_failed"
+            assert f"事件 {iid} 在您加载后已被修改" in lost.json()["detail"]
             assert active_assignments(two_servers.db_url, iid) == sorted(
                 [(t, n == 0) for n, t in enumerate(won)], key=lambda p: (not p[1], p[0]))
             trail = ok(a.get(f"/api/v1/issues/{iid}/events"))

@@ -213,14 +213,16 @@ def test_import_a_gcj02_file_and_refuse_to_publish_an_invalid_draft(api, store, 
         bowtie_etag = _grids(r.json())[key]["properties"]["etag"]
         r = c.post(f"/api/v1/plans/{draft}/publish", headers={"If-Match": r.json()["draft"]["etag"]})
         assert r.status_code == 422 and "invalid_geometry" in r.json()["detail"]
+        assert r.json()["code"] == "draft_has_problems"
         # an invalid grid is not split (that would repair it behind the planner's back)
         r = c.post(f"/api/v1/plans/{draft}/split", headers={"If-Match": bowtie_etag},
                    json={"key": key, "line": _cut_across(shapely.box(x0, y0, x1, y1))})
-        assert r.status_code == 422 and "not a valid polygon" in r.json()["detail"]
+        assert r.status_code == 422 and "不是有效的多边形" in r.json()["detail"]
         unclosed = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1]]]}
         r = c.put(f"/api/v1/plans/{draft}/grids/{key}", json={"geometry": unclosed},
-                  headers={"If-Match": '"x"'})
+                  headers={"If-Match": '"x"', "Accept-Language": "en"})
         assert r.status_code == 422 and "not where it began" in r.json()["detail"]
+        assert r.json()["code"] == "invalid_geometry"
 
 
 def test_only_planners_of_the_area(api):
@@ -316,7 +318,7 @@ def test_a_draft_opened_before_another_publish_cannot_undo_it(api, store):
         stale = c.post(f"/api/v1/plans/{second['draft']['id']}/publish",
                        headers={"If-Match": second["draft"]["etag"]})
         assert stale.status_code == 409, stale.text
-        assert "published again" in stale.json()["detail"]
+        assert stale.json()["code"] == "draft_stale" and "又发布过" in stale.json()["detail"]
         fresh = _open(c)
         grids = {f["properties"]["code"]: f for f in fresh["features"]}
         assert new_code in grids

@@ -21,8 +21,8 @@ def report(api, city, user="dispatcher", category="L01", place=SCHOOL, **extra):
     return r.json()
 
 
-def act(api, user, issue_id, action, expect=200, **body):
-    with api.client(user) as c:
+def act(api, user, issue_id, action, expect=200, lang=None, **body):
+    with api.client(user, lang=lang) as c:
         r = c.post(f"/api/v1/issues/{issue_id}/{action}", json=body)
     assert r.status_code == expect, r.text
     return r.json()
@@ -45,7 +45,7 @@ def test_report_says_where_and_who(api, city):
     # Ranked by ETA with the workload's cost (120 s per open assignment by default).
     key = [t["eta_s"] + 120 * t["open_assignments"] for t in teams]
     assert key == sorted(key) and all(t["basis"] in ("road", "straight_line") for t in teams)
-    assert all("by ETA" in t["reason"] for t in teams)
+    assert all("按预计到达时间排第" in t["reason"] for t in teams)  # in Chinese by default
     # A second report at the same spot lists the first as a possible duplicate.
     again = report(api, city)
     assert [d["id"] for d in again["possible_duplicates"]] == [body["issue"]["id"]]
@@ -94,21 +94,23 @@ def test_the_whole_loop_with_rework_is_audited(api, city):
 
 def test_illegal_moves_are_409_with_the_allowed_ones(api, city):
     iid = report(api, city)["issue"]["id"]
-    with api.client("dispatcher") as c:
+    with api.client("dispatcher", lang="en") as c:
         r = c.post(f"/api/v1/issues/{iid}/dispatch", json={"team_ids": [team_of(api)]})
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.json()["code"] == "state_conflict"
     assert r.json()["state"] == "reported"
     assert r.json()["allowed_actions"] == ["accept", "reject", "merge"]
     assert "cannot dispatch an issue that is reported" in r.json()["detail"]
-    act(api, "dispatcher", iid, "reject", expect=422)  # a rejection needs a reason
+    # a rejection needs a reason
+    assert act(api, "dispatcher", iid, "reject", expect=422)["code"] == "reason_required"
     act(api, "dispatcher", iid, "reject", reason="not a vendor: a parked delivery van")
-    r = act(api, "dispatcher", iid, "accept", expect=409)
+    r = act(api, "dispatcher", iid, "accept", expect=409, lang="en")
     assert r["allowed_actions"] == [] and "finished" in r["detail"]
 
 
 def test_roles_are_held_to_their_steps(api, city):
     iid = report(api, city)["issue"]["id"]
-    assert "issues:triage" in act(api, "team", iid, "accept", expect=403)["detail"]
+    refused = act(api, "team", iid, "accept", expect=403)
+    assert refused["code"] == "insufficient_scope" and "issues:triage" in refused["detail"]
     act(api, "grid_worker", iid, "accept", expect=403)  # token lacks issues:triage
     act(api, "dispatcher", iid, "accept")
     act(api, "operator", iid, "dispatch", expect=403, team_ids=[team_of(api)])
@@ -140,14 +142,14 @@ def test_dispatch_checks_every_team(api, city):
     iid = report(api, city)["issue"]["id"]
     act(api, "dispatcher", iid, "accept")
     r = act(api, "dispatcher", iid, "dispatch", expect=422, team_ids=["T-NOPE"])
-    assert "no team with id 'T-NOPE'" in r["detail"]
+    assert r["code"] == "unknown_team" and r["detail"] == "没有编号为 'T-NOPE' 的队伍"
     far = city.teams[(city.teams.kind == "enforcement")
                      & city.teams.jurisdiction.map(lambda j: "220204001" not in j)].id.iloc[0]
-    r = act(api, "dispatcher", iid, "dispatch", expect=422, team_ids=[far])
-    assert "no jurisdiction over street" in r["detail"]
+    r = act(api, "dispatcher", iid, "dispatch", expect=422, lang="en", team_ids=[far])
+    assert r["code"] == "team_unsuitable" and "no jurisdiction over street" in r["detail"]
     grid_team = city.teams[(city.teams.kind == "party_volunteer")].id.iloc[0]
-    r = act(api, "dispatcher", iid, "dispatch", expect=422, team_ids=[grid_team])
-    assert "does not handle category L01" in r["detail"]
+    r = act(api, "dispatcher", iid, "dispatch", expect=422, lang="en", team_ids=[grid_team])
+    assert r["code"] == "team_unsuitable" and "does not handle category L01" in r["detail"]
     with api.client("dispatcher") as c:
         assert c.get(f"/api/v1/issues/{iid}").json()["state"] == "accepted"  # nothing half done
 
@@ -202,14 +204,14 @@ def test_emergency_mode_brings_in_the_b_roster(api, city):
         tx.run("UPDATE team SET roster = 'B' WHERE id = :t", {"t": reserve})
     with api.client("dispatcher") as c:
         normal = c.get(f"/api/v1/issues/{iid}/candidates", params={"k": 50}).json()
-    assert "roster A" in normal["filter"]
+    assert "班次 A" in normal["filter"]
     with api.client("supervisor") as c:
         r = c.put("/api/v1/mode", json={"mode": "emergency", "reason": "flood warning"})
         assert r.status_code == 200 and r.json()["changed_by"] == "supervisor"
     with api.client("dispatcher") as c:
         urgent = c.get(f"/api/v1/issues/{iid}/candidates", params={"k": 50}).json()
         assert c.put("/api/v1/mode", json={"mode": "normal"}).status_code == 403
-    assert urgent["mode"] == "emergency" and "roster A/B" in urgent["filter"]
+    assert urgent["mode"] == "emergency" and "班次 A/B" in urgent["filter"]
     normal_ids = {t["team_id"] for t in normal["candidates"]}
     urgent_ids = {t["team_id"] for t in urgent["candidates"]}
     assert reserve not in normal_ids and urgent_ids == normal_ids | {reserve}
@@ -226,7 +228,7 @@ def test_no_candidate_says_why(api, city):
     with api.client("dispatcher") as c:
         got = c.get(f"/api/v1/issues/{iid}/candidates").json()
     assert got["candidates"] == []
-    assert "busy or off duty" in got["none_reason"]
+    assert "均在忙或不在岗" in got["none_reason"]
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09"])

@@ -1,6 +1,8 @@
-"""The installed `griddispatch` command, run as a user would, on both backends."""
+"""The installed `griddispatch` command, run as a user would, on both backends. It speaks
+Chinese unless the environment asks for English; most tests here read its English."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +12,16 @@ import pyogrio
 import pytest
 
 EXE = str(Path(sys.executable).with_name("griddispatch"))  # the installed console script
+# The environment without a language of its own (the test runner's LANG may be anything).
+BARE = {k: v for k, v in os.environ.items()
+        if k not in ("LANG", "LC_ALL", "LC_MESSAGES", "GRIDDISPATCH_LANG")}
+ENGLISH = {**BARE, "GRIDDISPATCH_LANG": "en"}
 
 
-def run(*args, ok=True):
-    done = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=600)
+def run(*args, ok=True, env=None, **kwargs):
+    """The command with `args`, in English unless `env` says otherwise."""
+    done = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=600,
+                          env=ENGLISH if env is None else env, **kwargs)
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -60,7 +68,7 @@ def test_gcj02_input_gives_the_same_grid(url, city, tmp_path):
 @pytest.mark.parametrize("content, words", [
     ("id,x,y\n1,126.5,43.8\n", "missing column(s) lon, lat"),
     ("id,lon,lat\n1,east,43.8\n", "line 2 (id '1') has lon 'east'"),
-    ("id,lon,lat\n1,126.5,\n", "line 2 (id '1') has lat an empty value"),
+    ("id,lon,lat\n1,126.5,\n", "line 2 (id '1') has an empty lat"),
     ("id,lon,lat\n1,126.5,inf\n", "not a finite number"),
 ])
 def test_bad_csv_is_a_clear_error(sqlite_url, tmp_path, content, words):
@@ -127,18 +135,14 @@ def test_demo_answers_the_story_places(tmp_path):
 
 
 def test_users_and_api_keys(url):
-    done = subprocess.run([EXE, "--db", url, "users", "add", "li.wei", "--role", "dispatcher",
-                           "--jurisdiction", "220204001", "--password-stdin"],
-                          input="s3cret-pass\n", capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = run("--db", url, "users", "add", "li.wei", "--role", "dispatcher",
+               "--jurisdiction", "220204001", "--password-stdin", input="s3cret-pass\n")
     assert "created dispatcher li.wei for 220204001" in done.stdout
-    again = subprocess.run([EXE, "--db", url, "users", "add", "li.wei", "--role", "dispatcher",
-                            "--password-stdin"], input="x1234\n", capture_output=True, text=True,
-                           timeout=120)
+    again = run("--db", url, "users", "add", "li.wei", "--role", "dispatcher",
+                "--password-stdin", input="x1234\n", ok=False)
     assert again.returncode == 2 and "already exists" in again.stderr
-    bad = subprocess.run([EXE, "--db", url, "users", "add", "wang", "--role", "dispatcher",
-                          "--jurisdiction", "2202", "--password-stdin"], input="x1234\n",
-                         capture_output=True, text=True, timeout=120)
+    bad = run("--db", url, "users", "add", "wang", "--role", "dispatcher",
+              "--jurisdiction", "2202", "--password-stdin", input="x1234\n", ok=False)
     assert bad.returncode == 2 and "district (6 digits) or street (9 digits)" in bad.stderr
     key = run("--db", url, "api-keys", "add", "li.wei").stdout.strip()
     assert len(key) >= 30
@@ -152,7 +156,7 @@ def test_users_and_api_keys(url):
 
 
 def test_serve_refuses_production_with_demo_accounts(sqlite_url):
-    env = {"GRIDDISPATCH_ENVIRONMENT": "production",
+    env = {"GRIDDISPATCH_ENVIRONMENT": "production", "GRIDDISPATCH_LANG": "en",
            "GRIDDISPATCH_SECRET_KEY": "k" * 40, "PATH": "/usr/bin:/bin"}
     done = subprocess.run([EXE, "--db", sqlite_url, "serve", "--port", "0"], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -160,3 +164,35 @@ def test_serve_refuses_production_with_demo_accounts(sqlite_url):
     assert "refusing to start in production: demo credentials are present" in done.stderr
     assert "--workers > 1 needs PostgreSQL" in run("--db", sqlite_url, "serve", "--workers", "2",
                                                   ok=False).stderr
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, "zh_CN"), ({"LANG": "C.UTF-8"}, "zh_CN"), ({"LANG": "en_US.UTF-8"}, "en"),
+    ({"LANG": "zh_CN.UTF-8"}, "zh_CN"), ({"LC_ALL": "en_GB", "LANG": "zh_CN.UTF-8"}, "en"),
+    ({"LC_MESSAGES": "zh_TW.UTF-8@x", "LANG": "en_US.UTF-8"}, "zh_CN"),
+    ({"LC_ALL": "", "LC_MESSAGES": "en_US", "LANG": "zh_CN"}, "en"),
+    ({"GRIDDISPATCH_LANG": "zh-CN", "LC_ALL": "en_US.UTF-8"}, "zh_CN"),
+    ({"GRIDDISPATCH_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),
+    ({"LANG": "fr_FR.UTF-8"}, "zh_CN"),
+])
+def test_the_command_line_language_comes_from_the_environment(environ, expected):
+    from api.cli import cli_language
+
+    assert cli_language(environ) == expected
+
+
+def test_the_command_line_speaks_chinese_unless_asked_for_english(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    chinese = run("--db", url, "init", env={**BARE, "LANG": "C.UTF-8"})
+    assert "数据库结构版本" in chinese.stdout and "已就绪" in chinese.stdout
+    english = run("--db", url, "init", env={**BARE, "LANG": "en_US.UTF-8"})
+    assert english.stdout.startswith("schema ") and "nothing to apply" in english.stdout
+    refused = run("--db", "mysql://h/db", "init", ok=False, env=BARE)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "griddispatch：错误：不支持的数据库地址 'mysql://h/db'" in refused.stderr
+    usage = run("--help", env=BARE)
+    assert "网格化治理" in usage.stdout and "创建或升级数据库结构" in usage.stdout
+    csv = tmp_path / "bad.csv"
+    csv.write_text("id,x,y\n1,126.5,43.8\n")
+    bad = run("--db", url, "locate", str(csv), "-o", str(tmp_path / "o.csv"), ok=False, env=BARE)
+    assert bad.returncode == 2 and "缺少列 lon, lat" in bad.stderr

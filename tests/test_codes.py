@@ -3,6 +3,15 @@
 import pytest
 
 from geo import codes
+from geo.i18n import using
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def test_levels_are_prefixes():

@@ -7,10 +7,18 @@ import pytest
 
 from geo import chinacoords
 from geo.crs import GEOD, CoordinateError, check_metric_area, from_storage, to_metric, to_storage
+from geo.i18n import using
 
 rng = np.random.default_rng(1)
 LON = rng.uniform(74, 134, 2000)
 LAT = rng.uniform(18, 53, 2000)
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def test_forward_transforms_match_prcoords():

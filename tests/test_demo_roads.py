@@ -167,7 +167,7 @@ def frame_digest(frame: pd.DataFrame) -> str:
 FROZEN = {"districts": "e6f7efd63b6a8da4", "streets": "bdd3292d604aecaa",
           "communities": "ff1a651d0e535316", "grids": "6129417c1b9fed8c",
           "cameras": "16d1f84ed5a050ac", "sites": "50aa7243cb842b75", "teams": "adba85488d84388e",
-          "on_duty": "17d37e6493d3584a", "issues": "dbaf8240c758da59",
+          "on_duty": "1eb3a2f229d32612", "issues": "dbaf8240c758da59",
           "events": "475d9d686e1c3347", "assignments": "e4a7bbcd83dd9ad0"}
 
 

@@ -10,6 +10,7 @@ import pytest
 import shapely
 
 from geo.crs import from_metric, to_metric
+from geo.i18n import using
 from geo.model import Policy, TeamFilter, Workload
 from geo.roads.classes import OFF_NETWORK_SPEED_MS, SNAP_MAX_M
 from geo.roads.eta import straight_line_eta
@@ -19,6 +20,13 @@ from geo.roads.ranking import rank_by_eta
 from geo.teamrank import TeamTable
 
 ORIGIN = tuple(float(v[0]) for v in to_metric([126.55], [43.84]))
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def lattice_roads(rng, n=14, spacing=250.0, island=True) -> gpd.GeoDataFrame:

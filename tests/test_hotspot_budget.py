@@ -20,10 +20,18 @@ from geo.hotspots.density import frame
 from geo.hotspots.emerging import slice_edges
 from geo.hotspots.reports import HotspotQuery, count_reports, epoch, load_reports
 from geo.hotspots.study import open_study
+from geo.i18n import using
 
 ADMIN = Actor("admin", "admin")
 OPERATOR = Actor("operator", "operator", ("220204001", "220204002"))
 THREE_YEARS = datetime(2023, 11, 25, tzinfo=UTC)
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def _query(since=None, categories=()):

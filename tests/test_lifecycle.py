@@ -12,11 +12,19 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
+from geo.i18n import using
 from geo.store import POOL_SIZE, StoreError, open_store, store_for
 from geo.store.sqlite import SqliteStore
 from tests.http import TEST_SECRET, Server
 
 NOWHERE = "postgresql://someone:hunter2@127.0.0.1:9/nowhere?connect_timeout=1"
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def _lifespan(app) -> None:
@@ -44,8 +52,9 @@ def test_an_uninitialised_database_refuses_to_start(empty_store):
 
 
 def test_the_test_server_raises_what_stopped_the_start(empty_store):
+    """The server's start-up speaks the service's language (Chinese): no request chose one."""
     store = empty_store("sqlite")
-    with pytest.raises(StoreError, match="not initialised"):
+    with pytest.raises(StoreError, match="数据库尚未初始化"):
         Server(database_url=f"sqlite:///{store.path}")
 
 
@@ -144,7 +153,8 @@ def test_healthz_reports_a_database_that_went_away(pg_admin_url, pg_url):
         assert down.status_code == 503
         body = down.json()
         assert body["status"] == "down" and body["backend"] == "postgis"
-        assert body["detail"].startswith("the database does not answer: ")
+        assert body["code"] == "database_down"
+        assert body["detail"].startswith("数据库无响应：")
     finally:
         server.stop()
 

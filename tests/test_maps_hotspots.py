@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
 from fixtures.jilin import REFERENCE_TIME
+from geo.hotspots.emerging import slice_edges
+from geo.hotspots.reports import HotspotQuery, epoch
+from maps.hotspots import whole_slices
 from tests.test_cli import EXE, url  # noqa: F401
 from tests.test_maps import ARTIFACTS, _references, _session, chromium, maps_api, visit  # noqa: F401
 
@@ -49,7 +53,7 @@ def test_hotspot_page_shows_the_vendor_stories(visit, hot_maps):  # noqa: F811
     assert drawn["summary"]["reports"] > 0
     assert drawn["summary"]["clusters"] >= 3 and drawn["clusters"] == drawn["summary"]["clusters"]
     assert drawn["summary"]["displacement"] == 1 and drawn["arrows"] == 1
-    assert "hot spot" in drawn["legend"] and "cluster" in drawn["legend"]
+    assert "热点" in drawn["legend"] and "聚集区" in drawn["legend"]
     assert drawn["heat"] >= 1
     first = drawn["date"]
     v.page.click("a.timecontrol-forward")
@@ -72,7 +76,7 @@ def test_hotspot_page_shows_the_vendor_stories(visit, hot_maps):  # noqa: F811
     }""")
     v.page.mouse.move(x, y)
     v.wait("() => document.querySelector('.leaflet-tooltip') !== null")
-    assert "hotspot moved" in v.js("() => document.querySelector('.leaflet-tooltip').innerText")
+    assert "热点转移" in v.js("() => document.querySelector('.leaflet-tooltip').innerText")
 
 
 def test_hotspot_filters_explain_a_refusal(visit, hot_maps):  # noqa: F811
@@ -82,7 +86,8 @@ def test_hotspot_filters_explain_a_refusal(visit, hot_maps):  # noqa: F811
     v.page.select_option("select[name=slice]", "week")
     v.page.click(".gd-filters button[type=submit]")
     v.page.wait_for_url(re.compile(r".*since=2026-10-01.*"))
-    assert "at least 4" in v.page.inner_text("body")
+    body = v.page.inner_text("body")
+    assert "无法按这些条件分析" in body and "4" in body
     assert urlsplit(v.page.url).path == "/maps/hotspots"
 
 
@@ -91,9 +96,9 @@ def test_hotspot_page_refuses_other_roles_and_areas(hot_maps):
         assert c.get(VENDORS).status_code == 403
     with _session(hot_maps, "operator") as c:
         r = c.get(VENDORS + "&area=220203001")  # 山前街道: not the operator's
-        assert r.status_code == 404 and "jurisdiction" in r.text
+        assert r.status_code == 404 and "220203001" in r.text
         r = c.get(VENDORS + "&since=yesterday")
-        assert r.status_code == 422 and "YYYY-MM-DD" in r.text
+        assert r.status_code == 422 and "YYYY-MM-DD" in r.text and 'lang="zh-CN"' in r.text
         page = c.get(VENDORS)
     assert page.status_code == 200
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page.text)
@@ -108,7 +113,7 @@ def test_saved_hotspot_map_works_with_no_server(chromium, url, tmp_path):  # noq
     done = subprocess.run([EXE, "--db", url, "hotspots", "-o", str(out), "--category", "L01",
                            "--until", "2026-11-22"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "reports" in done.stdout
+    assert re.search(r"\d+ 件上报", done.stdout), done.stdout  # the CLI speaks Chinese by default
     text = out.read_text(encoding="utf-8")
     # every script, style and icon is written in (scripts may mention URLs in their text)
     assert not re.search(r'<(script|link)[^>]+(src|href)="(?!data:)', text)
@@ -136,10 +141,13 @@ def test_saved_hotspot_map_works_with_no_server(chromium, url, tmp_path):  # noq
     assert [u for u in asked if not u.startswith(("file://", "data:"))] == []
     assert drawn["summary"]["displacement"] >= 1 and drawn["arrows"] >= 1
     assert drawn["summary"]["clusters"] >= 4  # the whole city: all four story places
-    assert "reports" in re.sub(r"<[^>]+>", " ", text)
+    assert "件上报" in re.sub(r"<[^>]+>", " ", text)  # the summary, in Chinese
+    assert '<html lang="zh-CN">' in text and "window.GD_MESSAGES" in text  # its messages too
 
 
-COSTLY = "/maps/hotspots?since=2023-11-25&slice=week"  # 156 weekly heat maps of the city
+# 156 weekly heat maps of the city; the page reaches back to whole weeks ending at "to" (so
+# that its slider starts at "from"): 157.
+COSTLY = "/maps/hotspots?since=2023-11-25&slice=week"
 
 
 def test_hotspot_page_refuses_a_costly_analysis_as_its_other_filters(hot_maps):
@@ -148,11 +156,9 @@ def test_hotspot_page_refuses_a_costly_analysis_as_its_other_filters(hot_maps):
         pages = [c.get(COSTLY), c.get(COSTLY + "&bins=h3"), c.get(VENDORS + "&since=yesterday")]
     for r in pages:
         assert r.status_code == 422
-        assert "<h1>Cannot analyse these filters</h1>" in r.text
+        assert "<h1>无法按这些条件分析</h1>" in r.text
     for r in pages[:2]:
-        assert "156 weekly heat maps of" in r.text and "at most 100,000,000" in r.text
-        assert re.search(r"choose slice month, since 2025-\d\d-\d\d or later, or a smaller area",
-                         r.text)
+        assert "157" in r.text and "100,000,000" in r.text, r.text
 
 
 def test_saved_hotspot_map_refuses_a_costly_analysis(sqlite_url, tmp_path):
@@ -162,7 +168,25 @@ def test_saved_hotspot_map_refuses_a_costly_analysis(sqlite_url, tmp_path):
                            "--until", "2026-11-22", "--slice", "week"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr
-    assert "156 weekly heat maps of" in done.stderr
-    assert re.search(r"choose slice month, since 2025-\d\d-\d\d or later, or a smaller area",
-                     done.stderr)
+    assert "157" in done.stderr and "100,000,000" in done.stderr  # as the page: whole weeks
     assert not out.exists()
+
+
+def test_the_window_reaches_back_to_whole_slices_once():
+    """The page's window is whole slices ending at "to", so that the first slice, where the
+    slider starts, begins on the "from" day it shows; sent again with that day, it stays."""
+    until = datetime(2026, 11, 20, tzinfo=UTC)
+    asked = HotspotQuery(since=datetime(2026, 1, 1, tzinfo=UTC), until=until)
+    window = whole_slices(asked, "month")
+    edges = slice_edges(epoch(window.since), epoch(window.until), "month")
+    assert edges[0] == pytest.approx(epoch(window.since))  # the first slice starts at "from"
+    assert timedelta(0) < asked.since - window.since < timedelta(days=31)
+    assert window.until == until and len(edges) - 1 == 11
+    # unaligned, the slider would have started about three weeks after "from"
+    assert slice_edges(epoch(asked.since), epoch(until), "month")[0] > epoch(asked.since) + 18 * 86400
+    shown = datetime.combine(window.since.date(), time(), UTC)  # what the form says
+    again = whole_slices(HotspotQuery(since=shown, until=until), "month")
+    assert again.since == shown
+    # a window the analysis refuses is left to be refused in its own words
+    short = HotspotQuery(since=datetime(2026, 10, 1, tzinfo=UTC), until=datetime(2026, 10, 20, tzinfo=UTC))
+    assert whole_slices(short, "week") == short

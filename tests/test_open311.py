@@ -112,7 +112,7 @@ def test_chinese_text_is_stored_exactly_as_sent(api, city):
 
 
 def test_posting_needs_a_key_and_good_values(api, city):
-    with httpx.Client(base_url=api.url) as c:
+    with httpx.Client(base_url=api.url, headers={"Accept-Language": "en"}) as c:
         r = post(c, city, api_key="wrong")
         assert r.status_code == 403 and r.json()[0]["code"] == 403
         r = post(c, city, service_code="Z99")
@@ -173,13 +173,14 @@ def test_a_post_refuses_an_api_key_in_the_query_string(api, city):
         for body in (form, {**form, "api_key": "demo"}):
             r = c.post(f"{BASE}/requests.json", params={"api_key": "demo"}, data=body)
             assert r.status_code == 400, r.text
-            assert "send it in the form-encoded body" in r.json()[0]["description"]
+            assert "表单请求体" in r.json()[0]["description"]  # in Chinese unless asked
         r = c.post(f"{BASE}/requests.xml?api_key=demo", data=form)
         assert r.status_code == 400 and ET.fromstring(r.content).tag == "errors"
         assert c.get(f"{BASE}/services.json", params={"api_key": "demo"}).status_code == 200
 
 
-def test_api_keys_outlive_sessions_until_revoked(api, city, store, capsys):
+def test_api_keys_outlive_sessions_until_revoked(api, city, store, capsys, monkeypatch):
+    monkeypatch.setenv("GRIDDISPATCH_LANG", "en")  # the command line's sentences, in English
     db = ["--db", store.url if store.backend == "postgis" else f"sqlite:///{store.path}"]
     assert cli([*db, "api-keys", "add", "citizen"]) == 0
     issued = capsys.readouterr().out.strip()
@@ -191,6 +192,6 @@ def test_api_keys_outlive_sessions_until_revoked(api, city, store, capsys):
         assert "revoked 2 API keys of citizen" in capsys.readouterr().out
         for key in ("demo", issued):
             r = post(c, city, api_key=key)
-            assert r.status_code == 403 and "valid api_key" in r.json()[0]["description"]
+            assert r.status_code == 403 and "有效的 api_key" in r.json()[0]["description"]
     assert cli([*db, "api-keys", "revoke", "nobody"]) == 2
     assert "no user 'nobody'" in capsys.readouterr().err

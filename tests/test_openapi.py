@@ -51,6 +51,15 @@ def test_the_document_is_valid_openapi_31(served):
     assert not {"HTTPValidationError", "ValidationError"} & set(doc["components"]["schemas"])
 
 
+def test_every_error_has_a_stable_code_and_a_detail(served):
+    """The `Error` schema names the code a client branches on beside the translated detail."""
+    doc, _ = served
+    error = doc["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"code", "detail"}
+    assert error["properties"]["code"]["pattern"] == "^[a-z][a-z0-9_]*$"
+    assert "language" in error["properties"]["detail"]["description"]
+
+
 def test_every_failure_refers_to_the_one_error_schema(served):
     doc, _ = served
     wrong = []

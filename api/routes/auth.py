@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import deps
@@ -18,10 +18,12 @@ from api.auth import (
     same_origin,
     token_session,
 )
+from api.errors import Refusal
 from api.schemas import Me, Token
 from geo.casework import sessions, throttle
 from geo.casework.scope import Actor
 from geo.casework.users import authenticate
+from geo.i18n import _
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 LOGIN = {400: {"description": "a requested scope that the role does not have"},
@@ -52,12 +54,12 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
         throttle.count_attempt(store, form.username, address, deps.now(request),
                                _limits(settings))
     except throttle.Throttled as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
-                            {"Retry-After": str(exc.retry_after_s)}) from None
+        raise Refusal(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), "too_many_attempts",
+                      {"Retry-After": str(exc.retry_after_s)}) from None
     actor = authenticate(store, form.username, form.password)
     if actor is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password",
-                            {"WWW-Authenticate": "Bearer"})
+        raise Refusal(status.HTTP_401_UNAUTHORIZED, _("wrong username or password"),
+                      "wrong_credentials", {"WWW-Authenticate": "Bearer"})
     throttle.succeeded(store, form.username, address)
     scopes = grant(actor.role, form.scopes)
     access, expires = issue_token(store, actor, scopes, settings.secret_key,

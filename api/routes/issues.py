@@ -18,6 +18,7 @@ from geo.casework.intake import Report, report
 from geo.casework.nearby import merge_candidates
 from geo.casework.scope import Actor
 from geo.casework.transitions import Move, apply
+from geo.i18n import _
 from geo.model import Policy
 from geo.store import Store
 from geo.store.base import utc
@@ -51,8 +52,9 @@ def expected_version(if_match: str | None) -> int | None:
     text = if_match.strip()
     digits = text[1:-1] if len(text) > 2 and text[0] == text[-1] == '"' else text
     if not digits.isdigit():
-        raise InvalidInput(f"If-Match must be the issue's ETag as GET /issues/{{id}} sends it "
-                           f'(a quoted version such as "7"), not {if_match[:40]!r}')
+        raise InvalidInput(_("If-Match must be the issue's ETag as GET /issues/{{id}} sends it "
+                             '(a quoted version such as "7"), not {value}').format(
+                                 value=repr(if_match[:40])), code="invalid_if_match")
     return int(digits)
 
 
@@ -132,7 +134,7 @@ def issue_events(issue_id: Id, actor: Actor = deps.actor("issues:read"),
                  store: Store = Depends(deps.store)):
     """The audit trail: who did what, when, from which state, and why."""
     if actor.role == "citizen":
-        raise Forbidden("the audit trail is for staff; your report's state is on the issue")
+        raise Forbidden(_("the audit trail is for staff; your report's state is on the issue"))
     return read.events(store, actor, issue_id)
 
 

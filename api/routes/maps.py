@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,16 +18,20 @@ from fastapi.security.utils import get_authorization_scheme_param
 from api import deps
 from api.auth import current_actor
 from api.deps import Category, Id, analysis_params, study_query
-from geo.casework.errors import InvalidInput, NotFound
+from api.language import PARAM
+from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.hotspots.reports import day
+from geo.i18n import N_, _, html_lang
+from geo.indicators.dashboard import screen_view
 from geo.layers.mapview import draft_bounds, hotspot_view, issue_view, live_view
 from geo.store import Store
-from maps import assets
+from maps import assets, messages
 from maps.base import page
+from maps.dashboard import dashboard_page
 from maps.dispatch import dispatch_map
 from maps.editor import editor_map
-from maps.hotspots import hotspot_page
+from maps.hotspots import hotspot_page, whole_slices
 from maps.live import live_map
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -52,12 +57,32 @@ def _headers(settings) -> dict:
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
+def _switch(request: Request) -> str:
+    """The link to this page in the other language (as gdI18n.switchUrl gives it)."""
+    other, label = ("en", "English") if html_lang() == "zh-CN" else ("zh-CN", "中文")
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != PARAM]
+    target = request.url.path + "?" + urlencode([*query, (PARAM, other)])
+    return (f'<a class="gd-lang" href="{html.escape(target)}" hreflang="{other}" '
+            f'lang="{other}">{label}</a>')
+
+
+def _head(title: str) -> str:
+    """A plain page's head: its language, title, icon and style, and the pages' messages."""
+    return (f'<!DOCTYPE html>\n<html lang="{html_lang()}"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="{assets.url("app", "favicon.svg")}">'
+            f'<link rel="stylesheet" href="{assets.url("app", "griddispatch.css")}">'
+            f'<script src="{messages.url()}"></script>'
+            f'<script src="{assets.url("app", "i18n.js")}"></script></head>')
+
+
 def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
-    body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            "</title><link rel='icon' href='/static/app/favicon.svg'>"
-            "<link rel='stylesheet' href='/static/app/griddispatch.css'></head>"
-            f"<body><div class='gd-login'><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
-            f"<p><a href='{LOGIN}'>Log in as someone else</a></p></div></body></html>")
+    """A page saying why there is no map: `title` and `text` already in the reader's language."""
+    other = html.escape(_("Log in as someone else"))
+    body = (_head(title) + f"<body><div class='gd-login'>{_switch(request)}"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+            f"<p><a href='{LOGIN}'>{other}</a></p></div></body></html>")
     return HTMLResponse(body, status, headers=_headers(request.app.state.settings))
 
 
@@ -73,24 +98,38 @@ def _viewer(request: Request, scopes: list[str]) -> Actor | Response:
     Synchronous, like the pages that call it: the user is looked up in the database."""
     missing = assets.missing()
     if missing:
-        return _message(request, 503, "Map assets are not installed",
-                        f"Run `{assets.INSTALL_HINT}` on the server (missing: {missing[0]}).")
+        return _message(request, 503, _("Map assets are not installed"),
+                        _("Run `{command}` on the server (missing: {path}).").format(
+                            command=assets.INSTALL_HINT, path=missing[0]))
     try:
         return current_actor(request, SecurityScopes(scopes), _bearer(request))
     except HTTPException as exc:
         if exc.status_code == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"{LOGIN}?next={target if _SAFE_NEXT.match(target) else ''}",
-                                    status_code=303)
-        return _message(request, exc.status_code, "Not allowed", str(exc.detail))
+            back = quote(target, safe="/") if _SAFE_NEXT.match(target) else ""
+            return RedirectResponse(f"{LOGIN}?next={back}", status_code=303)
+        return _message(request, exc.status_code, _("Not allowed"), _detail(exc.detail))
+
+
+def _detail(detail) -> str:
+    """An error's sentence, from the plain or the coded form of an HTTPException's detail."""
+    return str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
 
 
 def _html(request: Request, text: str) -> HTMLResponse:
     return HTMLResponse(text, headers=_headers(request.app.state.settings))
 
 
+ROLE_NAMES = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
+              "operator": N_("command-centre operator"), "dispatcher": N_("dispatcher"),
+              "team": N_("team member"), "supervisor": N_("supervisor"), "planner": N_("planner"),
+              "admin": N_("administrator"), "device": N_("device")}
+
+
 def _who(actor: Actor) -> str:
-    return f"{actor.username} ({actor.role})"
+    """The user as their page names them: user name and role, the role in words."""
+    role = ROLE_NAMES.get(actor.role)
+    return _("{user} ({role})").format(user=actor.username, role=_(role) if role else actor.role)
 
 
 @router.get("", response_class=RedirectResponse, status_code=303,
@@ -103,19 +142,19 @@ def index():
 def login(request: Request, next: str = "/maps/live"):  # noqa: A002 - the conventional name
     """A login form; its script posts to /api/v1/auth/session and goes on to `next`."""
     target = next if _SAFE_NEXT.match(next or "") else "/maps/live"
-    body = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>griddispatch: log in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="{assets.url('app', 'favicon.svg')}">
-<link rel="stylesheet" href="{assets.url('app', 'griddispatch.css')}"></head>
-<body><form id="login" class="gd-login" data-next="{html.escape(target)}">
-<h1>griddispatch</h1>
-<label>User name <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required>
-</label>
-<button type="submit">Log in</button>
-<p id="message" class="gd-failure" role="alert"></p>
-</form><script src="{assets.url('app', 'login.js')}"></script></body></html>"""
+    say = {k: html.escape(v) for k, v in {"user": _("User name"), "password": _("Password"),
+                                             "submit": _("Log in"),
+                                             "what": _("Grid governance command centre")}.items()}
+    body = (_head(_("griddispatch: log in")) +
+            f'<body><form id="login" class="gd-login" data-next="{html.escape(target)}">'
+            f"{_switch(request)}<h1>griddispatch</h1><p class=\"gd-subtitle\">{say['what']}</p>"
+            f"<label>{say['user']} "
+            '<input name="username" autocomplete="username" required></label>'
+            f"<label>{say['password']} <input name=\"password\" type=\"password\" "
+            'autocomplete="current-password" required></label>'
+            f'<button type="submit">{say["submit"]}</button>'
+            '<p id="message" class="gd-failure" role="alert"></p></form>'
+            f'<script src="{assets.url("app", "login.js")}"></script></body></html>')
     return _html(request, body)
 
 
@@ -127,7 +166,7 @@ def live(request: Request, store: Store = Depends(deps.store)):
         return viewer
     view = live_view(store, viewer)
     m = live_map(request.app.state.settings, view.bounds, _who(viewer), view.levels)
-    return _html(request, page(m, "griddispatch: live operations"))
+    return _html(request, page(m, _("griddispatch: live operations")))
 
 
 @router.get("/issues/{issue_id}", response_class=HTMLResponse, responses={**PAGE, **NO_SUCH})
@@ -140,10 +179,10 @@ def issue(issue_id: Id, request: Request, store: Store = Depends(deps.store),
     try:
         view = issue_view(store, viewer, issue_id, now)
     except NotFound as exc:
-        return _message(request, 404, "No such issue", str(exc))
+        return _message(request, 404, _("No such issue"), str(exc))
     m = dispatch_map(request.app.state.settings, issue_id, view.issue["lon"], view.issue["lat"],
                      _who(viewer), viewer.role, view.levels)
-    return _html(request, page(m, f"griddispatch: dispatch issue {issue_id}"))
+    return _html(request, page(m, _("griddispatch: dispatch issue {id}").format(id=issue_id)))
 
 
 @router.get("/hotspots", response_class=HTMLResponse, responses={**PAGE, **NO_SUCH})
@@ -159,15 +198,16 @@ def hotspots(request: Request, category: Category = None, area: str | None = Non
     try:
         q = study_query(category, area or None, day(since, "From"), day(until, "To"), now)
         params = analysis_params(slice=slice, bins=bins)
+        q = whole_slices(q, params.slice)  # the slider starts at "from"
         view = hotspot_view(store, viewer, q)
         text = hotspot_page(request.app.state.settings, view.study, params, view.streets,
                             who=_who(viewer))
     except InvalidInput as exc:
-        return _message(request, 422, "Cannot analyse these filters", str(exc))
+        return _message(request, 422, _("Cannot analyse these filters"), str(exc))
     except NotFound as exc:
-        return _message(request, 404, "Nothing to analyse", str(exc))
+        return _message(request, 404, _("Nothing to analyse"), str(exc))
     except ValueError as exc:  # too few or too many time slices
-        return _message(request, 422, "Cannot analyse these filters", str(exc))
+        return _message(request, 422, _("Cannot analyse these filters"), str(exc))
     return _html(request, text)
 
 
@@ -180,6 +220,19 @@ def editor(draft_id: Id, request: Request, store: Store = Depends(deps.store)):
     try:
         bounds = draft_bounds(store, viewer, draft_id)
     except NotFound as exc:
-        return _message(request, 404, "No such draft", str(exc))
+        return _message(request, 404, _("No such draft"), str(exc))
     m = editor_map(request.app.state.settings, draft_id, bounds, _who(viewer))
-    return _html(request, page(m, f"griddispatch: grid editor, draft {draft_id}"))
+    return _html(request, page(m, _("griddispatch: grid editor, draft {id}").format(id=draft_id)))
+
+
+@router.get("/dashboard", response_class=HTMLResponse, responses=PAGE)
+def dashboard(request: Request, store: Store = Depends(deps.store)):
+    """The command centre's big screen (大屏); its figures come from /api/v1/dashboard."""
+    viewer = _viewer(request, ["issues:read", "layers:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        view = screen_view(store, viewer)
+    except Forbidden as exc:
+        return _message(request, 403, _("Not allowed"), str(exc))
+    return _html(request, dashboard_page(request.app.state.settings, _who(viewer), view.bounds))

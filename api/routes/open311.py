@@ -22,6 +22,7 @@ from geo.casework import public
 from geo.casework.errors import CaseError, Forbidden, InvalidInput, NotFound
 from geo.casework.intake import Report, report
 from geo.casework.users import actor_for_api_key
+from geo.i18n import _
 from geo.store import Store
 from geo.store.base import utc
 from geo.store.sql import InvalidText, as_dt
@@ -49,10 +50,10 @@ def client_params(request: Request,
     be this city's, and an api_key, which reading needs not and posting takes from the form
     body only (a query string ends up in access and proxy logs)."""
     if api_key is not None and request.method == "POST":
-        raise Open311Error(400, "api_key was sent in the query string: send it in the "
-                                "form-encoded body of the POST, where it stays out of logs")
+        raise Open311Error(400, _("api_key was sent in the query string: send it in the "
+                                  "form-encoded body of the POST, where it stays out of logs"))
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
-        raise Open311Error(404, f"unknown jurisdiction_id {jurisdiction_id!r}")
+        raise Open311Error(404, _("unknown jurisdiction_id {id}").format(id=repr(jurisdiction_id)))
 
 
 class Open311ErrorItem(BaseModel):
@@ -152,7 +153,7 @@ def services(fmt: Format):
 @router.get("/services/{service_code}.{fmt}", responses=XML)
 def service_definition(service_code: str, fmt: Format):
     if service_code not in CATEGORY_BY_CODE:
-        return error_response(404, f"no service {service_code!r}", fmt)
+        return error_response(404, _("no service {code}").format(code=repr(service_code)), fmt)
     return respond_document({"service_code": service_code, "attributes": []}, fmt,
                             "service_definition")
 
@@ -204,19 +205,20 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
             if not all(1 <= i <= MAX_ID for i in ids):
                 raise ValueError
         except ValueError:
-            return error_response(400, "service_request_id must be a comma-separated list of ids",
+            return error_response(400, _("service_request_id must be a comma-separated list of ids"),
                                   fmt)
     else:
         end = utc(end_date) or now
         start = utc(start_date) or end - DEFAULT_WINDOW
         if start >= end:
-            return error_response(400, "start_date must be before end_date", fmt)
+            return error_response(400, _("start_date must be before end_date"), fmt)
         window = (start, end)
     if service_code:
         codes = tuple(c for c in service_code.split(",") if c)
         unknown = [c for c in codes if c not in CATEGORY_BY_CODE]
         if unknown:
-            return error_response(400, f"unknown service_code {', '.join(unknown)}", fmt)
+            return error_response(400, _("unknown service_code {codes}").format(
+                codes=", ".join(unknown)), fmt)
     found = public.published_requests(store, MAX_REQUESTS, ids=ids, window=window,
                                       categories=codes, status=status)
     return respond(_public_list(found), fmt, "service_requests", "request")
@@ -226,7 +228,7 @@ def get_requests(fmt: Format, store: Store = Depends(deps.store),
 def get_request(request_id: Id, fmt: Format, store: Store = Depends(deps.store)):
     items = _public_list(public.published_request(store, request_id))
     if not items:
-        return error_response(404, f"no service request {request_id}", fmt)
+        return error_response(404, _("no service request {id}").format(id=request_id), fmt)
     return respond(items, fmt, "service_requests", "request")
 
 
@@ -235,7 +237,7 @@ def get_token(token: Annotated[str, Path(max_length=100)], fmt: Format,
               store: Store = Depends(deps.store)):
     issue_id = public.issue_for_token(store, token)
     if issue_id is None:
-        return error_response(404, "no service request with this token", fmt)
+        return error_response(404, _("no service request with this token"), fmt)
     return respond([{"service_request_id": str(issue_id), "token": token}], fmt,
                    "service_requests", "request")
 
@@ -263,15 +265,17 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
     """File a request (form-encoded, with the client's api_key). Coordinates are WGS84;
     media_url is never fetched: send photos through the main API instead."""
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
-        return error_response(404, f"unknown jurisdiction_id {jurisdiction_id!r}", fmt)
+        return error_response(404, _("unknown jurisdiction_id {id}").format(
+            id=repr(jurisdiction_id)), fmt)
     actor = actor_for_api_key(store, api_key) if api_key else None
     if actor is None:
-        return error_response(403, "a valid api_key is required to post requests", fmt)
+        return error_response(403, _("a valid api_key is required to post requests"), fmt)
     if service_code not in CATEGORY_BY_CODE:
-        return error_response(400, f"unknown service_code {service_code!r}; see services.{fmt}",
+        return error_response(400, _("unknown service_code {code}; see services.{fmt}").format(
+            code=repr(service_code), fmt=fmt),
                               fmt)
     if lat is None or long is None:
-        return error_response(400, "lat and long are required (addresses are not geocoded)", fmt)
+        return error_response(400, _("lat and long are required (addresses are not geocoded)"), fmt)
     try:
         body = report(store, actor, Report(service_code, description, long, lat, "wgs84",
                                            address_string), now, channel="open311",

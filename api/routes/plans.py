@@ -18,11 +18,13 @@ from pydantic import Field
 from shapely.geometry import mapping, shape
 
 from api import deps
+from api.errors import error_body
 from api.geojson import MEDIA_TYPE, collection
 from api.schemas import Strict
 from geo.casework.errors import InvalidInput
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS
+from geo.i18n import _
 from geo.planning import drafts
 from geo.planning.impact import impact
 from geo.planning.importing import BoundaryFileError, BoundaryFileTooLarge, read_boundaries
@@ -101,20 +103,24 @@ def _shaped(kind: str, coords) -> bool:
 
 def _geometry(g: Geometry, what: str, kind: tuple[str, ...]):
     if g.type not in kind:
-        raise InvalidInput(f"{what} must be a {' or '.join(kind)}")
+        raise InvalidInput(_("{what} must be a GeoJSON {types}").format(
+            what=what, types="/".join(kind)), code="invalid_geometry")
     if not _shaped(g.type, g.coordinates):
-        raise InvalidInput(f"{what}: the coordinates of a GeoJSON {g.type} are lists of "
-                           "[lon, lat] pairs of finite numbers")
+        raise InvalidInput(_("{what}: the coordinates of a GeoJSON {type} are lists of "
+                             "[lon, lat] pairs of finite numbers").format(what=what, type=g.type),
+                           code="invalid_geometry")
     raw = g.model_dump()
     unclosed = raw_ring_problems(what, raw)
     if unclosed:
-        raise InvalidInput(unclosed[0].message)
+        raise InvalidInput(unclosed[0].message, code="invalid_geometry")
     try:
         geom = shape(raw)
     except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
-        raise InvalidInput(f"{what} is not a readable GeoJSON {g.type}: {exc}") from None
+        raise InvalidInput(_("{what} is not a readable GeoJSON {type}: {problem}").format(
+            what=what, type=g.type, problem=exc), code="invalid_geometry") from None
     if shapely.get_num_coordinates(geom) > 20_000:
-        raise InvalidInput(f"{what} has more than 20,000 vertices")
+        raise InvalidInput(_("{what} has more than 20,000 vertices").format(what=what),
+                           code="invalid_geometry")
     return geom
 
 
@@ -161,7 +167,7 @@ def get_draft(draft_id: DraftId, actor: Actor = deps.actor(SCOPE),
 def redraw(draft_id: DraftId, key: Key, body: RedrawIn, if_match: IfMatch = None,
            actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
     """Redraw one grid (If-Match: that grid's ETag)."""
-    geom = _geometry(body.geometry, f"grid {key}", ("Polygon", "MultiPolygon"))
+    geom = _geometry(body.geometry, _("grid {key}").format(key=key), ("Polygon", "MultiPolygon"))
     return draft_response(drafts.redraw(store, actor, draft_id, key, geom, body.name,
                                         etags(if_match)))
 
@@ -170,7 +176,7 @@ def redraw(draft_id: DraftId, key: Key, body: RedrawIn, if_match: IfMatch = None
 def split(draft_id: DraftId, body: SplitIn, if_match: IfMatch = None,
           actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
     """Cut a grid along a line drawn across it (If-Match: the grid's ETag)."""
-    line = _geometry(body.line, "the cut", ("LineString",))
+    line = _geometry(body.line, _("the cut"), ("LineString",))
     return draft_response(drafts.split(store, actor, draft_id, body.key, line, etags(if_match)))
 
 
@@ -185,7 +191,7 @@ def merge(draft_id: DraftId, body: MergeIn, if_match: IfMatch = None,
 def move_boundary(draft_id: DraftId, body: BoundaryIn, if_match: IfMatch = None,
                   actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
     """Move the boundary between two grids to a new line (If-Match: both grids' ETags)."""
-    line = _geometry(body.line, "the new boundary", ("LineString",))
+    line = _geometry(body.line, _("the new boundary"), ("LineString",))
     return draft_response(drafts.move_boundary(store, actor, draft_id, body.a, body.b, line,
                                                etags(if_match)))
 
@@ -202,20 +208,21 @@ def import_file(draft_id: DraftId, file: Annotated[UploadFile, File()],
     reading and checking the file runs in the thread pool, off the event loop."""
     data = file.file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        return JSONResponse({"detail": f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB"},
-                            status_code=413)
+        return JSONResponse(error_body("file_too_large", _(
+            "the file is larger than {size} MiB").format(size=MAX_FILE_BYTES // 2**20)),
+            status_code=413)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / _upload_name(file.filename)
         path.write_bytes(data)
         try:
             imported = read_boundaries(path, code_field, shifted, name_field=name_field)
         except BoundaryFileTooLarge as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=413)
+            return JSONResponse(error_body("file_too_large", str(exc)), status_code=413)
         except BoundaryFileError as exc:
-            raise InvalidInput(str(exc)) from None
+            raise InvalidInput(str(exc), code="unreadable_file") from None
     frame = imported.frame
     if frame.empty:
-        raise InvalidInput("the file holds no features")
+        raise InvalidInput(_("the file holds no features"), code="unreadable_file")
     codes = [str(c) if c is not None else None for c in
              (frame[code_field] if code_field in frame else [None] * len(frame))]
     names = [str(n) for n in (frame[name_field] if name_field in frame else [""] * len(frame))]

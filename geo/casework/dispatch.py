@@ -12,6 +12,7 @@ from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
 from geo.casework.workload import last_assigned, read_workload
 from geo.crs import CoordinateError, check_metric_area, to_storage
+from geo.i18n import _, ngettext
 from geo.model import DEFAULT_POLICY, EtaMatch, Policy, TeamFilter, TeamMatch, Workload
 from geo.store import Store
 from geo.store.sql import Tx, as_dt, as_json
@@ -62,7 +63,7 @@ def get_mode(store: Store) -> dict:
 
 def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) -> dict:
     if mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+        raise InvalidInput(_("mode must be one of {modes}").format(modes=", ".join(MODES)))
     with store.tx() as tx:  # "mode" first: the row a dispatch locks (mode_for_dispatch)
         for key, value in (("mode", mode), ("mode_changed_by", actor.username),
                            ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
@@ -84,18 +85,26 @@ def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:
         return tx.one(f"SELECT count(*) AS n FROM team t WHERE {cond}", {**base, **(extra or {})})["n"]
 
     if count(handles) == 0:
-        return f"no team in the city handles category {category_code}"
+        return _("no team in the city handles category {category}").format(
+            category=category_code)
     in_area = count(f"{handles} AND {covers}")
     if in_area == 0:
-        return (f"no team that handles {category_code} has street {street_code} in its "
-                "jurisdiction")
+        return _("no team that handles {category} has street {street} in its "
+                 "jurisdiction").format(category=category_code, street=street_code)
     available = count(f"{handles} AND {covers} AND t.status = 'available'")
     if available == 0:
-        return (f"all {in_area} team(s) handling {category_code} in street {street_code} are busy "
-                "or off duty")
-    return (f"the {available} available team(s) handling {category_code} in street "
-            f"{street_code} are on the B (emergency) roster; switch to emergency mode to "
-            "dispatch them" if mode == "normal" else "no team qualifies")
+        return ngettext(
+            "the {n} team handling {category} in street {street} is busy or off duty",
+            "all {n} teams handling {category} in street {street} are busy or off duty",
+            in_area).format(n=in_area, category=category_code, street=street_code)
+    if mode != "normal":
+        return _("no team qualifies")
+    return ngettext(
+        "the {n} available team handling {category} in street {street} is on the B "
+        "(emergency) roster; switch to emergency mode to dispatch it",
+        "the {n} available teams handling {category} in street {street} are on the B "
+        "(emergency) roster; switch to emergency mode to dispatch them",
+        available).format(n=available, category=category_code, street=street_code)
 
 
 RANKINGS = ("eta", "distance")
@@ -126,16 +135,17 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     weighing workload by `policy`), or the nearest in a straight line
     (`by="distance"`); each with its distance, ETA, reason and staleness."""
     if not 1 <= k <= 50:
-        raise InvalidInput("k must be between 1 and 50")
+        raise InvalidInput(_("k must be between 1 and 50"))
     if by not in RANKINGS:
-        raise InvalidInput(f"rank by one of {', '.join(RANKINGS)}, not {by!r}")
+        raise InvalidInput(_("rank by one of {rankings}, not {by}").format(
+            rankings=", ".join(RANKINGS), by=repr(by)))
     with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
         mode = read_mode(tx)["mode"]
         workload = read_workload(tx, policy)
     if issue["street_code"] is None:
-        raise InvalidInput(f"issue {issue_id} lies outside every grid: no jurisdiction to "
-                           "dispatch in")
+        raise InvalidInput(_("issue {issue} lies outside every grid: no jurisdiction to "
+                             "dispatch in").format(issue=issue_id), code="outside_grids")
     team_filter = TeamFilter(category=issue["category_code"], statuses=("available",),
                              street_code=issue["street_code"], rosters=rosters(mode))
     if by == "eta":
@@ -147,7 +157,9 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     for m in ranked:
         stale = _stale(now, m.position_source, m.position_at)
         fields = match_fields(m, workload)
-        fields["reason"] += "; position is stale: confirm by radio before dispatch" if stale else ""
+        if stale:
+            fields["reason"] = _("{reason}; position is stale: confirm by radio before "
+                                 "dispatch").format(reason=fields["reason"])
         out.append({**fields, "status": m.status, "position_source": m.position_source,
                     "position_at": m.position_at, "stale": stale,
                     "route": [[round(x, 7), round(y, 7)] for x, y in getattr(m, "route", ())]})
@@ -162,7 +174,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
     return {"issue_id": issue_id, "mode": mode, "category_code": category.code,
             "handled_by": list(category.handled_by), "street_code": issue["street_code"],
             "filter": team_filter.describe(), "ranked_by": by,
-            "policy": workload.describe() if by == "eta" else "straight-line distance",
+            "policy": workload.describe() if by == "eta" else _("straight-line distance"),
             "candidates": out, "none_reason": why}
 
 
@@ -171,9 +183,9 @@ def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dic
     team fails and why. Their rows stay locked until the dispatch commits, so that a team
     going off duty or onto the B roster meanwhile waits, or is seen."""
     if not 1 <= len(team_ids) <= 10:
-        raise InvalidInput("name between 1 and 10 teams")
+        raise InvalidInput(_("name between 1 and 10 teams"))
     if len(set(team_ids)) != len(team_ids):
-        raise InvalidInput("a team is named twice")
+        raise InvalidInput(_("a team is named twice"))
     d = tx.dialect
     rows = {r["id"]: r for r in tx.rows(
         f"SELECT id, name, kind, status, roster, categories, jurisdiction FROM team t "
@@ -182,16 +194,20 @@ def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dic
     for tid in team_ids:
         t = rows.get(tid)
         if t is None:
-            raise InvalidInput(f"no team with id {tid!r}")
+            raise InvalidInput(_("no team with id {team}").format(team=repr(tid)),
+                               code="unknown_team")
         if issue["category_code"] not in as_json(t["categories"]):
-            raise InvalidInput(f"team {tid} does not handle category {issue['category_code']}")
+            raise InvalidInput(_("team {team} does not handle category {category}").format(
+                team=tid, category=issue["category_code"]), code="team_unsuitable")
         if issue["street_code"] not in as_json(t["jurisdiction"]):
-            raise InvalidInput(f"team {tid} has no jurisdiction over street {issue['street_code']}")
+            raise InvalidInput(_("team {team} has no jurisdiction over street {street}").format(
+                team=tid, street=issue["street_code"]), code="team_unsuitable")
         if t["status"] == "off_duty":
-            raise InvalidInput(f"team {tid} is off duty")
+            raise InvalidInput(_("team {team} is off duty").format(team=tid),
+                               code="team_off_duty")
         if t["roster"] not in rosters(mode):
-            raise InvalidInput(f"team {tid} is on the B roster, which serves only in emergency "
-                               "mode")
+            raise InvalidInput(_("team {team} is on the B roster, which serves only in "
+                                 "emergency mode").format(team=tid), code="team_b_roster")
         teams.append(t)
     return teams
 
@@ -201,13 +217,14 @@ def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
                 status: str | None = None) -> dict:
     """A team's device reports its position and/or status. The time is the server's."""
     if actor.role != "admin" and actor.team_id != team_id:
-        raise Forbidden("only members of this team (or an admin) may update it")
+        raise Forbidden(_("only members of this team (or an admin) may update it"))
     if status is not None and status not in TEAM_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(TEAM_STATUSES)}")
+        raise InvalidInput(_("status must be one of {statuses}").format(
+            statuses=", ".join(TEAM_STATUSES)))
     if (lon is None) != (lat is None):
-        raise InvalidInput("give both lon and lat, or neither")
+        raise InvalidInput(_("give both lon and lat, or neither"))
     if lon is None and status is None:
-        raise InvalidInput("nothing to update: give a position, a status or both")
+        raise InvalidInput(_("nothing to update: give a position, a status or both"))
     point = None
     if lon is not None:
         try:
@@ -219,7 +236,7 @@ def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
     with store.tx() as tx:
         d = tx.dialect
         if tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise NotFound(f"no team {team_id!r}")
+            raise NotFound(_("no team {team}").format(team=repr(team_id)))
         if point is not None:
             tx.run(f"UPDATE team SET {d.set_team_position()}, position_at = :now WHERE id = :t",
                    {"lon": point[0], "lat": point[1], "now": now, "t": team_id})

@@ -16,6 +16,7 @@ from geo.casework.nearby import nearby_open
 from geo.casework.read import get_issue
 from geo.casework.scope import Actor
 from geo.crs import to_metric
+from geo.i18n import _
 from geo.model import DEFAULT_POLICY, Policy
 from geo.store import Store
 from geo.store.base import valid_grids
@@ -28,7 +29,8 @@ def dispatch_view(store: Store, actor: Actor, issue_id: int, now: datetime, k: i
     """The issue (as `actor` may see it) and its surroundings, each with coordinates; the
     candidates ranked by ETA under the workload `policy`."""
     if not 0 < nearby_m <= MAX_NEARBY_M:
-        raise InvalidInput(f"nearby_m must be above 0 and at most {MAX_NEARBY_M:.0f} metres")
+        raise InvalidInput(_("nearby_m must be above 0 and at most {n} metres").format(
+            n=f"{MAX_NEARBY_M:.0f}"))
     ranked = candidates(store, actor, issue_id, now, k, policy=policy)  # NotFound unless `actor` may see it
     issue = get_issue(store, actor, issue_id, now)
     views = store.cameras_seeing(issue["lon"], issue["lat"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo.casework.errors import InvalidInput
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Tx, as_json
 
@@ -30,7 +31,8 @@ class IdempotencyKey:
         if key is None:
             return None
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-            raise InvalidInput(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters")
+            raise InvalidInput(_("Idempotency-Key must be 1-{n} printable characters").format(
+                n=MAX_KEY_LENGTH))
         canonical = json.dumps([method, path, body], sort_keys=True, default=str,
                                ensure_ascii=False)
         return cls(username, key, hashlib.sha256(canonical.encode()).hexdigest())
@@ -38,6 +40,8 @@ class IdempotencyKey:
 
 class KeyReused(InvalidInput):
     """The key was used before for a different request."""
+
+    code = "idempotency_key_reused"
 
 
 def replay(store: Store, idem: IdempotencyKey | None) -> tuple[int, dict] | None:
@@ -50,8 +54,8 @@ def replay(store: Store, idem: IdempotencyKey | None) -> tuple[int, dict] | None
     if row is None:
         return None
     if row["request_hash"] != idem.request_hash:
-        raise KeyReused("this Idempotency-Key was already used for a different request; "
-                        "use a new key for a new request")
+        raise KeyReused(_("this Idempotency-Key was already used for a different request; use a "
+                          "new key for a new request"))
     return int(row["status_code"]), as_json(row["response"])
 
 

@@ -18,6 +18,7 @@ from geo.casework.nearby import nearby_open
 from geo.casework.scope import AREA_ROLES, Actor
 from geo.casework.workload import read_workload
 from geo.crs import SOURCE_CRS, CoordinateError, check_metric_area, to_storage
+from geo.i18n import _
 from geo.model import DEFAULT_POLICY, Policy, TeamFilter
 from geo.store import Store
 from geo.store.base import valid_grids
@@ -27,7 +28,7 @@ from geo.workflow import due_at
 
 MAX_DESCRIPTION = 4000
 MAX_LOCATE_ATTEMPTS = 3
-CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app"}
+CHANNELS = {"grid_worker": "grid_worker", "citizen": "citizen_app", "device": "device"}
 
 
 @dataclass(frozen=True)
@@ -42,17 +43,20 @@ class Report:
 
 def _validate(r: Report) -> tuple[float, float]:
     if r.category_code not in CATEGORY_BY_CODE:
-        raise InvalidInput(f"unknown category {r.category_code!r}; known categories: "
-                           f"{', '.join(CATEGORY_BY_CODE)}")
+        raise InvalidInput(_("unknown category {category}; known categories: {known}").format(
+            category=repr(r.category_code), known=", ".join(CATEGORY_BY_CODE)),
+            code="unknown_category")
     if r.crs not in SOURCE_CRS:
-        raise InvalidInput(f"unknown crs {r.crs!r}; expected one of {', '.join(SOURCE_CRS)}")
+        raise InvalidInput(_("unknown crs {crs}; expected one of {known}").format(
+            crs=repr(r.crs), known=", ".join(SOURCE_CRS)), code="unknown_crs")
     if len(r.description) > MAX_DESCRIPTION:
-        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION} characters")
+        raise InvalidInput(_("description is longer than {n} characters").format(
+            n=MAX_DESCRIPTION))
     try:
         x, y = to_storage(r.lon, r.lat, r.crs)
         check_metric_area(x, y)
     except CoordinateError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(str(exc), code="invalid_coordinates") from None
     return float(x[0]), float(y[0])
 
 
@@ -90,11 +94,14 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
           idem: IdempotencyKey | None, channel: str | None, policy: Policy) -> dict:
     where = store.locate(lon, lat)
     if where is None:
-        raise InvalidInput(f"({r.lon}, {r.lat}) in {r.crs} lies outside every grid of this "
-                           "city: report it to the authority responsible for that place")
+        raise InvalidInput(_("({lon}, {lat}) in {crs} lies outside every grid of this city: "
+                             "report it to the authority responsible for that place").format(
+                                 lon=r.lon, lat=r.lat, crs=r.crs), code="outside_city")
     if actor.role in AREA_ROLES and not actor.covers(where.street_code):
-        raise Forbidden(f"the point lies in {where.street_name} ({where.street_code}), outside "
-                        "your jurisdiction")
+        raise Forbidden(_("the point lies in {street} ({code}), outside your "
+                          "jurisdiction").format(street=where.street_name,
+                                                 code=where.street_code),
+                        code="outside_jurisdiction")
     category = CATEGORY_BY_CODE[r.category_code]
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)

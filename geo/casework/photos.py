@@ -11,6 +11,7 @@ from geo.casework.errors import InvalidInput, NotFound, StateConflict
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.read import fetch
 from geo.casework.scope import Actor
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import as_dt
 from geo.workflow import TERMINAL
@@ -30,7 +31,7 @@ class Photo:
     def of(cls, data: bytes) -> Photo:
         """A JPEG, PNG or WebP image; InvalidInput for anything else, or nothing."""
         if not data:
-            raise InvalidInput("the photo is empty")
+            raise InvalidInput(_("the photo is empty"))
         return cls(data, _media_type(data), hashlib.sha256(data).hexdigest())
 
 
@@ -40,7 +41,8 @@ def _media_type(data: bytes) -> str:
             return media
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
+    raise InvalidInput(_("a photo must be a JPEG, PNG or WebP image"),
+                       code="unsupported_photo")
 
 
 def attach(store: Store, actor: Actor, issue_id: int, photo: Photo, now: datetime,
@@ -50,7 +52,8 @@ def attach(store: Store, actor: Actor, issue_id: int, photo: Photo, now: datetim
     with store.tx() as tx:
         issue = fetch(tx, actor, issue_id, hold=True)  # not closed meanwhile
         if issue["state"] in TERMINAL:
-            raise StateConflict(f"issue {issue_id} is {issue['state']}: no more photos",
+            raise StateConflict(_("issue {issue} is {state}: no more photos").format(
+                issue=issue_id, state=issue["state"]),
                                 [], issue["state"])
         row = tx.one("INSERT INTO photo (issue_id, content_type, data, sha256, uploaded_by, "
                      "uploaded_at) VALUES (:i, :c, :d, :h, :u, :now) RETURNING id",
@@ -80,5 +83,6 @@ def get_photo(store: Store, actor: Actor, issue_id: int, photo_id: int) -> tuple
         row = tx.one("SELECT content_type, data FROM photo WHERE id = :p AND issue_id = :i",
                      {"p": photo_id, "i": issue_id})
     if row is None:
-        raise NotFound(f"issue {issue_id} has no photo {photo_id}")
+        raise NotFound(_("issue {issue} has no photo {photo}").format(issue=issue_id,
+                                                                    photo=photo_id))
     return row["content_type"], bytes(row["data"])

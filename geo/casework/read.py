@@ -8,10 +8,11 @@ from datetime import datetime
 
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor, visible_issues
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Dialect, Tx, as_dt, as_json
 from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
-from geo.workflow import OPEN_STATES, STATES, TERMINAL, allowed_actions, light
+from geo.workflow import OPEN_STATES, STATES, TERMINAL, allowed_actions, light, overdue, overdue_sql
 
 MAX_PAGE = 5000
 
@@ -47,7 +48,7 @@ def present(row: dict, now: datetime, actor: Actor, teams: list[dict] | None = N
         "updated_at": as_dt(row["updated_at"]),
         "closed_at": as_dt(row["closed_at"]),
         "light": light(row["state"], since, due, now) if due else None,
-        "overdue": bool(due and now > due and row["state"] not in TERMINAL),
+        "overdue": overdue(due, now) and row["state"] not in TERMINAL,
         "allowed_actions": allowed_actions(row["state"]),
         "teams": teams or [],
     }
@@ -82,7 +83,7 @@ def fetch(tx: Tx, actor: Actor, issue_id: int, hold: bool = False) -> dict:
     row = tx.one(f"SELECT {issue_columns(tx.dialect)} FROM issue i WHERE i.id = :id AND {where}"
                  f"{lock}", {**params, "id": issue_id})
     if row is None:
-        raise NotFound(f"no issue {issue_id} that you can see")
+        raise NotFound(_("no issue {issue} that you can see").format(issue=issue_id))
     return row
 
 
@@ -106,11 +107,12 @@ def parse_bbox(text: str | None) -> Box | None:
     except ValueError:
         box = ()
     if len(box) != 4:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+        raise InvalidInput(_("bbox must be four numbers: minlon,minlat,maxlon,maxlat"),
+                           code="invalid_bbox")
     minx, miny, maxx, maxy = box
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min < max, in degrees "
-                           "(WGS84)")
+        raise InvalidInput(_("bbox must be minlon,minlat,maxlon,maxlat with min < max, in "
+                             "degrees (WGS84)"), code="invalid_bbox")
     return box
 
 
@@ -118,10 +120,12 @@ def check_categories(categories: tuple[str, ...], networks: tuple[str, ...]) -> 
     """InvalidInput naming an unknown category code or network."""
     for c in categories:
         if c not in CATEGORY_BY_CODE:
-            raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
+            raise InvalidInput(_("unknown category {category}; known: {known}").format(
+                category=repr(c), known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
     for n in networks:
         if n not in NETWORKS:
-            raise InvalidInput(f"unknown network {n!r}; known: {', '.join(NETWORKS)}")
+            raise InvalidInput(_("unknown network {network}; known: {known}").format(
+                network=repr(n), known=", ".join(NETWORKS)))
 
 
 def category_clauses(d: Dialect, categories: tuple[str, ...],
@@ -158,14 +162,15 @@ class IssueQuery:
     def check(self) -> IssueQuery:
         for s in self.states:
             if s not in STATES:
-                raise InvalidInput(f"unknown state {s!r}; expected one of {', '.join(STATES)}")
+                raise InvalidInput(_("unknown state {state}; expected one of {states}").format(
+                    state=repr(s), states=", ".join(STATES)))
         check_categories(self.categories, self.networks)
         if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+            raise InvalidInput(_("limit must be between 1 and {n}").format(n=MAX_PAGE))
         if self.offset < 0:
-            raise InvalidInput("offset must not be negative")
+            raise InvalidInput(_("offset must not be negative"))
         if self.since and self.until and self.since >= self.until:
-            raise InvalidInput("since must be earlier than until")
+            raise InvalidInput(_("since must be earlier than until"))
         return self
 
 
@@ -196,7 +201,8 @@ def _filters(q: IssueQuery, d: Dialect) -> tuple[list[str], dict]:
         params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), q.bbox,
                           strict=True))
     if q.overdue_at:
-        clauses.append(f"i.due_at < :overdue_at AND {d.in_list('i.state', 'overdue_states')}")
+        clauses.append(f"{overdue_sql('i.due_at', ':overdue_at')} AND "
+                       f"{d.in_list('i.state', 'overdue_states')}")
         params["overdue_at"] = q.overdue_at
         params["overdue_states"] = list(OPEN_STATES)
     return clauses, params
@@ -240,7 +246,7 @@ def summary(store: Store, actor: Actor, level: str, now: datetime,
     """Per area: open, overdue, closed, closed on time (no step late), rework rate, mean rating;
     of the issues of the given categories and networks (all when none are given)."""
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput(_("level must be one of {levels}").format(levels=", ".join(LEVELS)))
     check_categories(categories, networks)
     column = LEVELS[level]
     with store.snapshot() as tx:
@@ -255,7 +261,8 @@ def summary(store: Store, actor: Actor, level: str, now: datetime,
         rows = tx.rows(
             f"SELECT i.{column} AS code, "
             f"sum(CASE WHEN {d.in_list('i.state', 'open_states')} THEN 1 ELSE 0 END) AS open, "
-            f"sum(CASE WHEN {d.in_list('i.state', 'open_states')} AND i.due_at < :now "
+            f"sum(CASE WHEN {d.in_list('i.state', 'open_states')} AND "
+            f"{overdue_sql('i.due_at', ':now')} "
             "THEN 1 ELSE 0 END) AS overdue, "
             "sum(CASE WHEN i.state = 'closed' THEN 1 ELSE 0 END) AS closed, "
             "sum(CASE WHEN i.state = 'closed' AND i.overdue_steps = 0 THEN 1 ELSE 0 END) "
@@ -289,7 +296,7 @@ def open_load(tx: Tx, actor: Actor, level: str, codes: list[str] | None,
     Lights need each issue's step start and deadline, so they are worked out here rather than
     in SQL, where the two backends' time arithmetic differs. `codes` None means every area."""
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput(_("level must be one of {levels}").format(levels=", ".join(LEVELS)))
     column = LEVELS[level]
     d = tx.dialect
     where, params = visible_issues(actor, d)

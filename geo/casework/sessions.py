@@ -15,6 +15,7 @@ from datetime import datetime
 from geo.casework.errors import NotFound
 from geo.casework.scope import Actor
 from geo.casework.users import actor_from_row
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Conflict
 
@@ -64,5 +65,5 @@ def end_all(store: Store, username: str) -> int:
     ended."""
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
         return tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})

@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from geo.i18n import format_datetime, ngettext
 from geo.store import Store
 from geo.store.sql import as_dt
 
@@ -39,13 +40,18 @@ class Throttled(Exception):  # noqa: N818 - a state, like the HTTP status it bec
     """Too many failed logins for an account or from an address; `until` says when the
     window ends."""
 
-    def __init__(self, what: str, until: datetime, now: datetime):
-        self.what, self.until = what, until
+    def __init__(self, message: str, until: datetime, now: datetime, **names: str):
+        """`message` (translated) names what is throttled (by `names`) and says when to try
+        again by {minutes} and {until}."""
+        self.until = until
         self.retry_after_s = max(1, int((until - now).total_seconds() + 0.999))
         minutes = (self.retry_after_s + 59) // 60
-        super().__init__(f"too many failed logins {what}: try again in "
-                         f"{minutes} minute{'s' if minutes != 1 else ''} "
-                         f"(after {until:%Y-%m-%d %H:%M:%S} UTC)")
+        super().__init__(message.format(minutes=minutes, until=format_datetime(until), **names))
+
+
+def _minutes(until: datetime, now: datetime) -> int:
+    """The minutes a refusal names (as Throttled counts them), for the plural form."""
+    return (max(1, int((until - now).total_seconds() + 0.999)) + 59) // 60
 
 
 def address_key(address: str) -> str:
@@ -91,11 +97,19 @@ def count_attempt(store: Store, username: str, address: str, now: datetime,
         for_account = None if over else tx.one(_COUNT, {**params, "key": account})
     _purge(store, expired)
     if over:
-        raise Throttled(f"from address {address_key(address)}",
-                        as_dt(at_address["window_start"]) + limits.window, now)
+        until = as_dt(at_address["window_start"]) + limits.window
+        raise Throttled(ngettext(
+            "too many failed logins from address {address}: try again in {minutes} minute "
+            "(after {until})",
+            "too many failed logins from address {address}: try again in {minutes} minutes "
+            "(after {until})", _minutes(until, now)), until, now, address=address_key(address))
     if for_account["failures"] > limits.per_account:
-        raise Throttled(f"for account {username[:64]!r}",
-                        as_dt(for_account["window_start"]) + limits.window, now)
+        until = as_dt(for_account["window_start"]) + limits.window
+        raise Throttled(ngettext(
+            "too many failed logins for account {account}: try again in {minutes} minute "
+            "(after {until})",
+            "too many failed logins for account {account}: try again in {minutes} minutes "
+            "(after {until})", _minutes(until, now)), until, now, account=repr(username[:64]))
 
 
 def succeeded(store: Store, username: str, address: str) -> None:

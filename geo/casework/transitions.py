@@ -19,9 +19,10 @@ from geo.casework import read
 from geo.casework.dispatch import check_teams, mode_for_dispatch
 from geo.casework.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed, StateConflict
 from geo.casework.scope import Actor
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
-from geo.workflow import ACTIONS, TERMINAL, TransitionError, allowed_actions, due_at, target_state
+from geo.workflow import ACTIONS, TERMINAL, TransitionError, allowed_actions, due_at, overdue, target_state
 
 MAX_REASON = 2000
 
@@ -44,36 +45,45 @@ class Move:
 def _check_request(actor: Actor, move: Move) -> None:
     action = ACTIONS.get(move.action)
     if action is None:
-        raise InvalidInput(f"unknown action {move.action!r}; expected one of {', '.join(ACTIONS)}")
+        raise InvalidInput(_("unknown action {action}; expected one of {actions}").format(
+            action=repr(move.action), actions=", ".join(ACTIONS)), code="unknown_action")
     if actor.role not in action.roles:
-        raise Forbidden(f"role {actor.role!r} may not {move.action}; roles that may: "
-                        f"{', '.join(action.roles)}")
+        raise Forbidden(_("role {role} may not {action}; roles that may: {roles}").format(
+            role=repr(actor.role), action=move.action, roles=", ".join(action.roles)),
+            code="role_not_allowed")
     if len(move.reason) > MAX_REASON:
-        raise InvalidInput(f"reason is longer than {MAX_REASON} characters")
+        raise InvalidInput(_("reason is longer than {n} characters").format(n=MAX_REASON))
     if action.needs_reason and not move.reason.strip():
-        raise InvalidInput(f"{move.action} needs a reason")
+        raise InvalidInput(_("{action} needs a reason").format(action=move.action),
+                           code="reason_required")
     if move.action == "check":
         if move.passed is None:
-            raise InvalidInput("check needs passed: true (accept the result) or false (rework)")
+            raise InvalidInput(_("check needs passed: true (accept the result) or false "
+                                 "(rework)"))
         if not move.passed and not move.reason.strip():
-            raise InvalidInput("a failed check needs a reason: what must be reworked")
+            raise InvalidInput(_("a failed check needs a reason: what must be reworked"),
+                               code="reason_required")
     if move.action == "rate" and (move.rating is None or not 1 <= move.rating <= 5):
-        raise InvalidInput("rate needs a rating from 1 to 5")
+        raise InvalidInput(_("rate needs a rating from 1 to 5"))
     if move.action == "merge" and move.duplicate_of is None:
-        raise InvalidInput("merge needs duplicate_of: the id of the open issue this one repeats")
+        raise InvalidInput(_("merge needs duplicate_of: the id of the open issue this one "
+                             "repeats"))
     if move.action in ("dispatch", "reassign") and not move.team_ids:
-        raise InvalidInput(f"{move.action} needs team_ids (the first is the lead team)")
+        raise InvalidInput(_("{action} needs team_ids (the first is the lead team)").format(
+            action=move.action))
 
 
 def _acting_team(tx: Tx, actor: Actor, issue_id: int, move: Move) -> str:
     """The team a claim/resolve/return is made for; it must be assigned to the issue."""
     team = actor.team_id if actor.role == "team" else move.team_id
     if team is None:
-        raise InvalidInput(f"{move.action} on behalf of a team needs team_id")
+        raise InvalidInput(_("{action} on behalf of a team needs team_id").format(
+            action=move.action))
     row = tx.one("SELECT team_id FROM assignment WHERE issue_id = :id AND team_id = :t "
                  "AND active = :yes", {"id": issue_id, "t": team, "yes": True})
     if row is None:
-        raise Forbidden(f"team {team} is not assigned to issue {issue_id}")
+        raise Forbidden(_("team {team} is not assigned to issue {issue}").format(
+            team=team, issue=issue_id), code="team_not_assigned")
     return team
 
 
@@ -87,27 +97,35 @@ def _lock_issues(tx: Tx, ids: list[int]) -> None:
 def _check_version(issue: dict, expected: int | None) -> None:
     """The issue (locked) must still be at the version the caller decided on."""
     if expected is not None and issue["version"] != expected:
-        raise PreconditionFailed(
-            f"issue {issue['id']} changed since you loaded it (version {expected}): it is now "
-            f"version {issue['version']}, {issue['state']}; reload it and decide again")
+        raise PreconditionFailed(_(
+            "issue {issue} changed since you loaded it (version {expected}): it is now version "
+            "{version}, {state}; reload it and decide again").format(
+                issue=issue["id"], expected=expected, version=issue["version"],
+                state=issue["state"]))
 
 
 def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
     """The merge target must be open now (it is locked): a target merged meanwhile, even
     into this very issue, would close a cycle that nobody acts on."""
     if other_id == issue["id"]:
-        raise InvalidInput("an issue cannot be merged into itself")
+        raise InvalidInput(_("an issue cannot be merged into itself"))
     try:
         other = read.fetch(tx, actor, other_id)
     except NotFound:
-        raise InvalidInput(f"duplicate_of: no issue {other_id} that you can see") from None
+        raise InvalidInput(_("duplicate_of: no issue {issue} that you can see").format(
+            issue=other_id)) from None
     if other["state"] in TERMINAL:
-        into = f" into {other['duplicate_of']}" if other["duplicate_of"] else ""
-        raise StateConflict(f"issue {other_id} is {other['state']}{into}: merge into an open "
-                            "issue", allowed_actions(issue["state"]), issue["state"])
+        message = (_("issue {issue} is {state} into {target}: merge into an open issue")
+                   if other["duplicate_of"] else
+                   _("issue {issue} is {state}: merge into an open issue"))
+        raise StateConflict(message.format(issue=other_id, state=other["state"],
+                                           target=other["duplicate_of"]),
+                            allowed_actions(issue["state"]), issue["state"],
+                            code="merge_target_closed")
     if other["category_code"] != issue["category_code"]:
-        raise InvalidInput(f"issue {other_id} has category {other['category_code']}, not "
-                           f"{issue['category_code']}")
+        raise InvalidInput(_("issue {issue} has category {category}, not {own}").format(
+            issue=other_id, category=other["category_code"], own=issue["category_code"]),
+            code="category_mismatch")
 
 
 def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) -> dict:
@@ -147,7 +165,7 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
         if move.action == "rate":
             changes["rating"] = move.rating
             details["rating"] = move.rating
-        late = int(issue["due_at"] is not None and now > as_dt(issue["due_at"]))
+        late = int(overdue(as_dt(issue["due_at"]), now))
         sets = ", ".join(f"{c} = :{c}" for c in changes)
         updated = tx.rows(
             "UPDATE issue SET state = :to, version = version + 1, state_since = :now, "
@@ -160,8 +178,9 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
              "version": issue["version"], "from": state, **changes})
         if not updated:
             now_state = read.fetch(tx, actor, issue_id)["state"]
-            raise StateConflict(f"issue {issue_id} changed while you were acting: it is now "
-                                f"{now_state}", allowed_actions(now_state), now_state)
+            raise StateConflict(_("issue {issue} changed while you were acting: it is now "
+                                  "{state}").format(issue=issue_id, state=now_state),
+                                allowed_actions(now_state), now_state)
         if move.action in ("dispatch", "reassign", "return"):
             tx.run("UPDATE assignment SET active = :no WHERE issue_id = :id AND active = :yes",
                    {"id": issue_id, "yes": True, "no": False})

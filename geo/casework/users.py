@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from geo import codes
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
+from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Conflict, as_json
 from geo.workflow import ROLES
@@ -35,22 +36,25 @@ DEMO_API_KEY = "demo"
 
 def _check(username: str, role: str, jurisdiction: list[str], team_id: str | None) -> None:
     if not _USERNAME.match(username):
-        raise InvalidInput(f"username {username!r} must be 2-64 characters: lower-case letters, "
-                           "digits, '_', '.', '-', starting with a letter or digit")
+        raise InvalidInput(_("username {username} must be 2-64 characters: lower-case letters, "
+                             "digits, '_', '.', '-', starting with a letter or digit").format(
+                                 username=repr(username)))
     if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        raise InvalidInput(_("unknown role {role}; expected one of {roles}").format(
+            role=repr(role), roles=", ".join(ROLES)))
     for code in jurisdiction:
         level = _JURISDICTION_LEVELS.get(len(code))
         if level is None:
-            raise InvalidInput(f"jurisdiction {code!r} must be a district "
-                               f"({codes.LENGTHS['district']} digits) or street "
-                               f"({codes.LENGTHS['street']} digits) code")
+            raise InvalidInput(_("jurisdiction {code} must be a district ({district} digits) or "
+                                 "street ({street} digits) code").format(
+                                     code=repr(code), district=codes.LENGTHS["district"],
+                                     street=codes.LENGTHS["street"]))
         try:
             codes.check(code, level)
         except codes.CodeError as exc:
             raise InvalidInput(str(exc)) from None
     if role == "team" and not team_id:
-        raise InvalidInput("a user with role 'team' must belong to a team (team_id)")
+        raise InvalidInput(_("a user with role 'team' must belong to a team (team_id)"))
 
 
 def add_user(store: Store, username: str, password: str, role: str,
@@ -60,17 +64,19 @@ def add_user(store: Store, username: str, password: str, role: str,
     jurisdiction = list(jurisdiction)
     _check(username, role, jurisdiction, team_id)
     if len(password) < 4:
-        raise InvalidInput("password must have at least 4 characters")
+        raise InvalidInput(_("password must have at least 4 characters"))
     with store.tx() as tx:
         if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(f"no team with id {team_id!r}")
+            raise InvalidInput(_("no team with id {team}").format(team=repr(team_id)),
+                               code="unknown_team")
         try:
             tx.run("INSERT INTO app_user (username, password_hash, role, jurisdiction, team_id, "
                    "display_name, created_at) VALUES (:u, :h, :r, :j, :t, :n, :now)",
                    {"u": username, "h": _HASHER.hash(password), "r": role, "j": jurisdiction,
                     "t": team_id, "n": display_name, "now": datetime.now(UTC)})
         except Conflict:
-            raise InvalidInput(f"user {username!r} already exists") from None
+            raise InvalidInput(_("user {username} already exists").format(
+                username=repr(username)), code="user_exists") from None
     return Actor(username, role, tuple(jurisdiction), team_id)
 
 
@@ -85,14 +91,14 @@ def set_active(store: Store, username: str, active: bool) -> None:
     with store.tx() as tx:
         if not tx.run("UPDATE app_user SET active = :a WHERE username = :u",
                       {"a": active, "u": username}):
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
 
 
 def delete_user(store: Store, username: str) -> None:
     """Delete an account with its API keys and sessions. The audit trail keeps its name."""
     with store.tx() as tx:
         if not tx.run("DELETE FROM app_user WHERE username = :u", {"u": username}):
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
 
 
 def set_role(store: Store, username: str, role: str,
@@ -103,11 +109,12 @@ def set_role(store: Store, username: str, role: str,
     _check(username, role, jurisdiction, team_id)
     with store.tx() as tx:
         if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(f"no team with id {team_id!r}")
+            raise InvalidInput(_("no team with id {team}").format(team=repr(team_id)),
+                               code="unknown_team")
         if not tx.run("UPDATE app_user SET role = :r, jurisdiction = :j, team_id = :t "
                       "WHERE username = :u",
                       {"r": role, "j": jurisdiction, "t": team_id, "u": username}):
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
         tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})
     return Actor(username, role, tuple(jurisdiction), team_id)
 
@@ -131,13 +138,13 @@ def _digest(key: str) -> str:
 def add_api_key(store: Store, username: str, key: str, label: str = "") -> None:
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
         try:
             tx.run("INSERT INTO api_key (key_hash, username, label, created_at) "
                    "VALUES (:h, :u, :l, :now)",
                    {"h": _digest(key), "u": username, "l": label, "now": datetime.now(UTC)})
         except Conflict:
-            raise InvalidInput("this API key is already registered") from None
+            raise InvalidInput(_("this API key is already registered")) from None
 
 
 def revoke_api_keys(store: Store, username: str) -> int:
@@ -145,7 +152,7 @@ def revoke_api_keys(store: Store, username: str) -> int:
     number deleted. Keys are credentials of their own: ending sessions leaves them working."""
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(f"no user {username!r}")
+            raise NotFound(_("no user {username}").format(username=repr(username)))
         return tx.run("DELETE FROM api_key WHERE username = :u", {"u": username})
 
 

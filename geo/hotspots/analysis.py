@@ -20,6 +20,7 @@ from geo.hotspots.displacement import displacements
 from geo.hotspots.emerging import SLICE_SECONDS, Cube, classify, slice_edges, space_time_cube
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star, p_values
 from geo.hotspots.reports import HotspotQuery, Reports, epoch
+from geo.i18n import _
 from geo.taxonomy import CATEGORY_BY_CODE
 
 
@@ -41,21 +42,22 @@ class Params:
 
     def check(self) -> Params:
         if not 5 <= self.bandwidth_m <= 5000:
-            raise ValueError("bandwidth_m must be between 5 and 5000 metres")
+            raise ValueError(_("bandwidth_m must be between 5 and 5000 metres"))
         if not 5 <= self.eps_m <= 2000:
-            raise ValueError("eps_m must be between 5 and 2000 metres")
+            raise ValueError(_("eps_m must be between 5 and 2000 metres"))
         if self.min_reports is not None and not 2 <= self.min_reports <= 100_000:
-            raise ValueError("min_reports must be between 2 and 100000")
+            raise ValueError(_("min_reports must be between 2 and 100000"))
         if self.bins not in ("grid", "h3"):
-            raise ValueError("bins must be grid or h3")
+            raise ValueError(_("bins must be grid or h3"))
         if self.slice not in SLICE_SECONDS:
-            raise ValueError(f"slice must be one of {', '.join(SLICE_SECONDS)}")
+            raise ValueError(_("slice must be one of {slices}").format(
+                slices=", ".join(SLICE_SECONDS)))
         if self.confidence not in CONFIDENCE:
-            raise ValueError("confidence must be 0.9, 0.95 or 0.99")
+            raise ValueError(_("confidence must be 0.9, 0.95 or 0.99"))
         if not 0 < self.max_distance_m <= 50_000:
-            raise ValueError("max_distance_m must be between 0 and 50000 metres")
+            raise ValueError(_("max_distance_m must be between 0 and 50000 metres"))
         if not 1 <= self.repeat_radius_m <= 1000 or not 0 < self.repeat_days <= 365:
-            raise ValueError("repeat_radius_m must be 1-1000 metres and repeat_days 1-365")
+            raise ValueError(_("repeat_radius_m must be 1-1000 metres and repeat_days 1-365"))
         return self
 
 
@@ -101,7 +103,7 @@ def heat_slices(reports: Reports, q: HotspotQuery, p: Params) -> dict:
     # overall peak reaches 5% of its own slice's peak, so nothing is lost by filtering later.
     peaks, top = [], 0.0
     for k in range(len(labels)):
-        budget.on_time("the heat maps")
+        budget.on_time(_("the heat maps"))
         s = kde(reports.x[slot == k], reports.y[slot == k], p.bandwidth_m, lattice=lattice)
         peaks.append(s.peaks(share=0.05, limit=p.heat_cells))
         top = max(top, float(s.values.max()))
@@ -244,6 +246,6 @@ def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
              "repeats": lambda: repeat_spots(reports, p)}
     out = {}
     for name, step in steps.items():
-        budget.on_time(f"the {name} step")
+        budget.on_time(_("the {name} step").format(name=name))
         out[name] = step()
     return out

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import shapely
 
 from geo.crs import area_m2, to_metric
+from geo.i18n import _
 
 H3_RESOLUTIONS = range(6, 12)  # edge 3.7 km down to 28 m
 
@@ -68,8 +69,8 @@ def grid_bins(grids) -> Bins:
 def hex_bins(outline, resolution: int) -> Bins:
     """H3 cells of `resolution` at least half inside the study outline (WGS84)."""
     if resolution not in H3_RESOLUTIONS:
-        raise ValueError(f"h3 resolution must be between {H3_RESOLUTIONS.start} and "
-                         f"{H3_RESOLUTIONS.stop - 1}")
+        raise ValueError(_("h3 resolution must be between {low} and {high}").format(
+            low=H3_RESOLUTIONS.start, high=H3_RESOLUTIONS.stop - 1))
     cells = set()
     for part in getattr(outline, "geoms", [outline]):
         if part.is_empty:

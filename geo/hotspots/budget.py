@@ -33,6 +33,7 @@ from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
 from geo.hotspots.reports import Reports, epoch
+from geo.i18n import N_, _, format_date
 
 if TYPE_CHECKING:
     from geo.hotspots.analysis import Params
@@ -63,7 +64,7 @@ FEATURE_BYTES = 200
 VERTEX_BYTES = 25
 HEAT_BANDWIDTHS_MARGIN = 3.0  # density.frame's margin around the reports
 CLUSTER_REACH = math.ceil(1 / SNAP_FRACTION)  # clusters._may_cluster's margin, in cells
-SLICE_WORDS = {"week": "weekly", "month": "monthly"}
+SLICE_WORDS = {"week": N_("{n} weekly"), "month": N_("{n} monthly")}  # "{n} weekly slices"
 MAX_EPS_M = 2000  # the largest eps an analysis accepts (analysis.Params.check)
 
 # What each analysis costs besides its reports (which every one of them reads).
@@ -81,12 +82,31 @@ COSTS = {
 class TooCostly(InvalidInput):
     """An analysis that would cost more than a limit allows; the message says what to change."""
 
+    code = "too_costly"
 
-def _choose(options: list[str]) -> str:
+
+def _choose(options: list[str | None]) -> str:
+    """The advice: the options that fit, each a whole phrase (a setting and its value, or a
+    translated phrase), offered as alternatives."""
     options = [o for o in options if o]
-    if len(options) > 2:
-        return "choose " + ", ".join(options[:-1]) + ", or " + options[-1]
-    return "choose " + " or ".join(options)
+    if len(options) == 1:
+        return _("choose {option}").format(option=options[0])
+    if len(options) == 2:
+        return _("choose {first} or {last}").format(first=options[0], last=options[1])
+    # TRANSLATORS: {options} are alternatives separated by the ", " below; {last} the last.
+    return _("choose {options}, or {last}").format(options=_(", ").join(options[:-1]),
+                                                  last=options[-1])
+
+
+def _refusal(problem: str, limit: str, options: list[str | None]) -> TooCostly:
+    """A refusal in one sentence: what the analysis would cost, the limit, what to change."""
+    return TooCostly(_("{problem}: at most {limit}; {advice}").format(
+        problem=problem, limit=limit, advice=_choose(options)))
+
+
+def _since(t: datetime) -> str:
+    """The advice of a later start, as the `since` parameter is written (ISO 8601)."""
+    return _("since {date} or later").format(date=_day_after(t))
 
 
 def _day_after(t: datetime) -> str:
@@ -101,10 +121,10 @@ def check_reports(count: int, since: datetime, until: datetime, where: str) -> N
     if count <= limit:
         return
     shorter = until - (until - since) * (limit / count)
-    raise TooCostly(f"{where} holds {count:,} reports from {since.date()} to {until.date()}: at "
-                    f"most {limit:,} per analysis; "
-                    + _choose([f"since {_day_after(shorter)} or later", "fewer categories",
-                               "a smaller area"]))
+    raise _refusal(_("{where} holds {count} reports from {since} to {until}").format(
+        where=where, count=f"{count:,}", since=format_date(since), until=format_date(until)),
+        _("{n} per analysis").format(n=f"{limit:,}"),
+        [_since(shorter), _("fewer categories"), _("a smaller area")])
 
 
 def slices(study: Study, step: str) -> int:
@@ -133,7 +153,8 @@ def _fitting_resolution(study: Study, most: int, below: int | None = None) -> in
 
 
 def _where(study: Study) -> str:
-    return f"{study.label} ({study.area_m2 / 1e6:,.0f} km²)"
+    return _("{area} ({km2} km²)").format(area=_(study.label).format(area=study.query.area),
+                                          km2=f"{study.area_m2 / 1e6:,.0f}")
 
 
 def _check_bins(study: Study, kind: str, h3_resolution: int | None) -> int:
@@ -141,14 +162,20 @@ def _check_bins(study: Study, kind: str, h3_resolution: int | None) -> int:
     if n <= limit:
         return n
     coarser = _fitting_resolution(study, limit)
-    smaller = "a smaller area"
+    smaller = _("a smaller area")
     if kind == "grid":
-        raise TooCostly(f"{_where(study)} has {n:,} grids: at most {limit:,} bins; "
-                        + _choose([coarser and f"bins h3 with h3_resolution {coarser}", smaller]))
+        raise _refusal(_("{where} has {n} grids").format(where=_where(study), n=f"{n:,}"),
+                       _("{n} bins").format(n=f"{limit:,}"),
+                       [coarser and _h3(coarser), smaller])
     res = study.resolution(h3_resolution)
-    setting = f"h3_resolution {res}" if h3_resolution else f"bins h3 (resolution {res})"
-    raise TooCostly(f"{setting} gives about {n:,} cells in {_where(study)}: at most {limit:,}; "
-                    + _choose([coarser and f"h3_resolution {coarser}", smaller]))
+    problem = (_("h3_resolution {res} gives about {n} cells in {where}") if h3_resolution
+               else _("bins h3 (resolution {res}) gives about {n} cells in {where}"))
+    raise _refusal(problem.format(res=res, n=f"{n:,}", where=_where(study)), f"{limit:,}",
+                   [coarser and f"h3_resolution {coarser}", smaller])
+
+
+def _h3(resolution: int) -> str:
+    return _("bins h3 with h3_resolution {res}").format(res=resolution)
 
 
 @dataclass(frozen=True)
@@ -177,7 +204,7 @@ def _fewer_slices(study: Study, step: str, n: int, costs: list[PerSlice]) -> lis
     fit = min(c.most() for c in costs)
     if MIN_SLICES <= fit < n:
         start = study.query.until - timedelta(seconds=int(fit) * SLICE_SECONDS[step])
-        out.append(f"since {_day_after(start)} or later")
+        out.append(_since(start))
     return out
 
 
@@ -209,7 +236,7 @@ def _wider_eps(extent: tuple[float, float], eps_m: float, runs: int, limit: floa
     eps = math.ceil(eps_m * math.sqrt(runs * cluster_lattice(extent, eps_m) / limit) / 5) * 5
     while eps <= MAX_EPS_M:
         if runs * cluster_lattice(extent, eps) <= limit:
-            return f"eps_m {eps:g} or more"
+            return _("eps_m {eps} or more").format(eps=f"{eps:g}")
         eps += 5
     return None
 
@@ -240,25 +267,28 @@ def _check_slices(study: Study, analysis: str, p: Params, h3_resolution: int | N
             continue
         total = int(n * cost.per + cost.fixed)
         options = _fewer_slices(study, p.slice, n, list(costs.values()))
-        counted = f"{n} {SLICE_WORDS[p.slice]}"
+        counted = _(SLICE_WORDS[p.slice]).format(n=n)
         if name == "cube":
             most_bins = LIMITS.cube_cells // n
             if p.bins == "h3":
                 coarser = _fitting_resolution(study, most_bins, study.resolution(h3_resolution))
                 options.append(coarser and f"h3_resolution {coarser}")
             elif (res := _fitting_resolution(study, most_bins)) is not None:
-                options.append(f"bins h3 with h3_resolution {res}")
-            what = f"{bins:,} bins × {counted} slices make {total:,} space-time cells"
+                options.append(_h3(res))
+            what = _("{bins} bins × {counted} slices make {total} space-time cells").format(
+                bins=f"{bins:,}", counted=counted, total=f"{total:,}")
         elif name == "heat":
-            what = (f"{counted} heat maps of {int(cost.per):,} cells each over {_where(study)} "
-                    f"make {total:,} cells")
+            what = _("{counted} heat maps of {per} cells each over {where} make {total} "
+                     "cells").format(counted=counted, per=f"{int(cost.per):,}",
+                                     where=_where(study), total=f"{total:,}")
         else:
             if analysis != "map":  # the map's eps is fixed
                 options.append(_wider_eps(extent_m(study), p.eps_m, n, cost.limit))
-            what = (f"DBSCAN in {counted} slices on a lattice of {int(cost.per):,} cells (eps_m "
-                    f"{p.eps_m:g}) over {_where(study)} makes {total:,} cells")
-        raise TooCostly(f"{what}: at most {int(cost.limit):,}; "
-                        + _choose([*options, "a smaller area"]))
+            what = _("DBSCAN in {counted} slices on a lattice of {per} cells (eps_m {eps}) over "
+                     "{where} makes {total} cells").format(
+                         counted=counted, per=f"{int(cost.per):,}", eps=f"{p.eps_m:g}",
+                         where=_where(study), total=f"{total:,}")
+        raise _refusal(what, f"{int(cost.limit):,}", [*options, _("a smaller area")])
 
 
 def _check_answer(study: Study, kind: str, h3_resolution: int | None, bins: int) -> None:
@@ -274,8 +304,9 @@ def _check_answer(study: Study, kind: str, h3_resolution: int | None, bins: int)
         most = int(limit // (FEATURE_BYTES + VERTEX_BYTES * vertices))
         coarser = _fitting_resolution(study, most, below=study.resolution(h3_resolution))
         options.append(coarser and f"h3_resolution {coarser}")
-    raise TooCostly(f"all {bins:,} bins make an answer of about {size / 2**20:,.0f} MiB: at most "
-                    f"{limit / 2**20:,.0f} MiB; " + _choose([*options, "a smaller area"]))
+    raise _refusal(_("all {bins} bins make an answer of about {size} MiB").format(
+        bins=f"{bins:,}", size=f"{size / 2**20:,.0f}"),
+        _("{size} MiB").format(size=f"{limit / 2**20:,.0f}"), [*options, _("a smaller area")])
 
 
 def repeat_checks(reports: Reports, radius_m: float, days: float) -> float:
@@ -314,7 +345,7 @@ def _smaller(setting: str, value: float, checks: float, limit: float, power: flo
     """The advice of a smaller `setting` (whole units, steps of 5 above 10) whose repeat search
     fits `limit`; the checks grow about as `value` ** `power`, so each guess starts near the
     answer, and `price` confirms it."""
-    for _ in range(12):
+    for _attempt in range(12):
         guess = value * (limit / checks) ** (1 / power)
         step = 5 if guess >= 10 else 1
         value = min(value - step, math.floor(guess / step) * step)
@@ -322,7 +353,7 @@ def _smaller(setting: str, value: float, checks: float, limit: float, power: flo
             return None
         checks = price(value)
         if checks <= limit:
-            return f"{setting} {value:g} or less"
+            return _("{setting} {value} or less").format(setting=setting, value=f"{value:g}")
     return None
 
 
@@ -337,9 +368,11 @@ def _check_repeats(study: Study, analysis: str, p: Params) -> None:
                              lambda r: repeat_checks(study.reports, r, days)),
                     _smaller("days", days, checks, limit, 1,
                              lambda d: repeat_checks(study.reports, radius, d))]
-    raise TooCostly(f"repeat spots within radius_m {radius:g} and days {days:g} make about "
-                    f"{checks:,.0f} comparisons in {_where(study)}: at most {limit:,}; "
-                    + _choose([*options, "fewer categories", "a smaller area"]))
+    raise _refusal(_("repeat spots within radius_m {radius} and days {days} make about {checks} "
+                     "comparisons in {where}").format(
+                         radius=f"{radius:g}", days=f"{days:g}", checks=f"{checks:,.0f}",
+                         where=_where(study)),
+                   f"{limit:,}", [*options, _("fewer categories"), _("a smaller area")])
 
 
 def afford(study: Study, analysis: str, p: Params, h3_resolution: int | None = None,
@@ -374,6 +407,8 @@ def on_time(step: str) -> None:
     `time_limit` (the benchmark, the tests of the statistics) it never does."""
     deadline = _deadline.get()
     if deadline is not None and time.monotonic() > deadline[0]:
-        raise TooCostly(f"the analysis took more than {deadline[1]:g} s (stopped at {step}): "
-                        + _choose(["a shorter window (a later since)", "slice month",
-                                   "fewer categories", "a smaller area"]))
+        raise TooCostly(_("the analysis took more than {seconds} s (stopped at {step}): "
+                          "{advice}").format(
+                              seconds=f"{deadline[1]:g}", step=step, advice=_choose([
+                                  _("a shorter window (a later since)"), "slice month",
+                                  _("fewer categories"), _("a smaller area")])))

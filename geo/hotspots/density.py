@@ -14,6 +14,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from geo.crs import from_metric
+from geo.i18n import _
 
 MAX_CELLS = 4_000_000
 TRUNCATE = 4.0  # the kernel is cut at four bandwidths
@@ -70,14 +71,14 @@ def kde(x: np.ndarray, y: np.ndarray, bandwidth_m: float, cell_m: float | None =
     """The density surface of points (EPSG:4551). `lattice` (from `frame`) fixes the cells,
     so that several surfaces (time slices) share them."""
     if bandwidth_m <= 0:
-        raise ValueError("bandwidth must be positive")
+        raise ValueError(_("bandwidth must be positive"))
     cell_m = cell_m or bandwidth_m / 4
     if lattice is None:
         if len(x) == 0:
             return Surface(0.0, 0.0, cell_m, np.zeros((0, 0)))
         lattice = frame(x, y, bandwidth_m, cell_m)
     x0, y0, rows, cols, cell = lattice
-    counts, _, _ = np.histogram2d(y, x, bins=(rows, cols),
-                                  range=((y0, y0 + rows * cell), (x0, x0 + cols * cell)))
+    counts = np.histogram2d(y, x, bins=(rows, cols),
+                            range=((y0, y0 + rows * cell), (x0, x0 + cols * cell)))[0]
     smooth = gaussian_filter(counts, sigma=bandwidth_m / cell, mode="constant", truncate=TRUNCATE)
     return Surface(x0, y0, cell, smooth / (cell * cell) * 1e6)

@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from geo.hotspots import budget
 from geo.hotspots.clusters import auto_min_reports, dbscan
 from geo.hotspots.reports import Reports
+from geo.i18n import _
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def slice_clusters(reports: Reports, edges: np.ndarray, eps_m: float,
     slot = np.searchsorted(edges, reports.reported, side="right") - 1
     found = []
     for k in range(len(edges) - 1):
-        budget.on_time("the clusters of each slice")
+        budget.on_time(_("the clusters of each slice"))
         idx = np.flatnonzero(slot == k)
         if idx.size == 0:
             continue
@@ -83,7 +84,7 @@ def tracks(found: list, link_m: float, max_gap: int = 1) -> list[Track]:
         rows.extend([i] * len(near))
         cols.extend(near.tolist())
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
+    _count, label = connected_components(graph, directed=False)
     out = []
     for lab in np.unique(label):
         parts = np.flatnonzero(label == lab)

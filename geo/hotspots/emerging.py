@@ -12,8 +12,10 @@ import numpy as np
 from geo.hotspots.bins import Bins, counts, pearson
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star
 from geo.hotspots.trend import mann_kendall
+from geo.i18n import N_, _
 
 SLICE_SECONDS = {"week": 7 * 86400.0, "month": 365.25 / 12 * 86400.0}
+SLICE_UNITS = {"week": N_("week"), "month": N_("month")}  # in sentences, translated
 MIN_SLICES, MAX_SLICES = 4, 160
 PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
             "oscillating", "historical")
@@ -40,14 +42,17 @@ def slice_edges(since: float, until: float, step: str) -> np.ndarray:
     """Equal slices ending at `until` (trend tests need equal steps); a remainder shorter
     than one step at the start is left out."""
     if step not in SLICE_SECONDS:
-        raise ValueError(f"slice must be one of {', '.join(SLICE_SECONDS)}")
+        raise ValueError(_("slice must be one of {slices}").format(
+            slices=", ".join(SLICE_SECONDS)))
     length = SLICE_SECONDS[step]
     n = int((until - since) // length)
     if n < MIN_SLICES:
-        raise ValueError(f"the window holds {n} {step}(s); space-time patterns need at least "
-                         f"{MIN_SLICES}: widen the window or use shorter slices")
+        raise ValueError(_("the window holds {n} slices of one {unit}; space-time patterns need "
+                           "at least {min}: widen the window or use shorter slices").format(
+                               n=n, unit=_(SLICE_UNITS[step]), min=MIN_SLICES))
     if n > MAX_SLICES:
-        raise ValueError(f"the window holds {n} {step}s; at most {MAX_SLICES} slices")
+        raise ValueError(_("the window holds {n} slices of one {unit}; at most {max} "
+                           "slices").format(n=n, unit=_(SLICE_UNITS[step]), max=MAX_SLICES))
     return until - length * np.arange(n, -1, -1, dtype=float)
 
 
@@ -102,7 +107,7 @@ def classify(cube: Cube, confidence: float = 0.90, alpha: float = 0.05) -> tuple
     bin reaches `confidence` (90% by default, after the FDR correction)."""
     level = CONFIDENCE.index(confidence) + 1
     hot, cold = cube.gbin >= level, cube.gbin <= -level
-    _, trend_z, trend_p = mann_kendall(cube.z)
+    _statistic, trend_z, trend_p = mann_kendall(cube.z)
     hot_kind = _patterns(hot, cold, trend_z, trend_p, alpha, +1)
     cold_kind = _patterns(cold, hot, trend_z, trend_p, alpha, -1)
     names = np.where(hot_kind != "", hot_kind + " hot spot",

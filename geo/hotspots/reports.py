@@ -17,6 +17,7 @@ from geo.casework.errors import InvalidInput
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
 from geo.codes import LENGTHS, LEVELS, named_lengths
 from geo.crs import to_metric
+from geo.i18n import _
 from geo.store import Store
 from geo.taxonomy import CATEGORY_BY_CODE
 
@@ -42,21 +43,22 @@ class HotspotQuery:
             until = (until or now).astimezone(UTC)
             since = (since or until - DEFAULT_WINDOW).astimezone(UTC)
         except OverflowError:
-            raise InvalidInput("the window must lie between the years 1 and 9999") from None
+            raise InvalidInput(_("the window must lie between the years 1 and 9999")) from None
         q = cls(since, until, tuple(dict.fromkeys(categories or ())), area or None)
         return q.check()
 
     def check(self) -> HotspotQuery:
         if self.since >= self.until:
-            raise InvalidInput("since must be earlier than until")
+            raise InvalidInput(_("since must be earlier than until"))
         if self.until - self.since > MAX_WINDOW:
-            raise InvalidInput(f"the window may span at most {MAX_WINDOW.days} days")
+            raise InvalidInput(_("the window may span at most {n} days").format(n=MAX_WINDOW.days))
         for c in self.categories:
             if c not in CATEGORY_BY_CODE:
-                raise InvalidInput(f"unknown category {c!r}; known: {', '.join(CATEGORY_BY_CODE)}")
+                raise InvalidInput(_("unknown category {category}; known: {known}").format(
+                    category=repr(c), known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
         if self.area is not None and (len(self.area) not in _AREA_COLUMN
                                       or not self.area.isdigit()):
-            raise InvalidInput(f"area must be a {named_lengths(LEVELS)} code")
+            raise InvalidInput(_("area must be a {levels} code").format(levels=named_lengths(LEVELS)))
         return self
 
 
@@ -101,7 +103,8 @@ def day(text: str | None, name: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), not {text!r}") from None
+        raise InvalidInput(_("{name} must be a date (YYYY-MM-DD), not {text}").format(
+            name=name, text=repr(text))) from None
 
 
 def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:

@@ -28,6 +28,7 @@ from geo.hotspots.reports import (
     study_grids,
     study_outline,
 )
+from geo.i18n import N_, _
 from geo.store import Store
 from geo.ttlcache import TTLCache
 
@@ -40,7 +41,9 @@ class Study:
     area_m2: float
     count: int  # the reports of the query, counted in the database before any is read
     read: Callable[[], Reports] = field(repr=False)
-    label: str = "the area"  # how messages name the area: "area 220204", "your jurisdiction"
+    # How messages name the area, as a message id to translate where it is shown (the study
+    # is cached across readers of either language), its {area} the query's area code.
+    label: str = N_("the area")
     _reports: Reports | None = field(default=None, repr=False)
     _reading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bins: dict = field(default_factory=dict, repr=False)
@@ -56,7 +59,7 @@ class Study:
         with self._reading:
             if self._reports is None:
                 self._reports = self.read()
-                budget.on_time("reading the reports")
+                budget.on_time(_("reading the reports"))
         return self._reports
 
     def resolution(self, h3_resolution: int | None = None) -> int:
@@ -96,12 +99,12 @@ def open_study(store: Store, actor: Actor, q: HotspotQuery) -> Study:
     it holds more reports than one analysis may read."""
     grids = study_grids(store, actor, q.area)
     if grids.empty:
-        where = f"area {q.area}" if q.area else "any area"
-        raise NotFound(f"no grids of {where} in your jurisdiction")
-    label = (f"area {q.area}" if q.area else
-             "the whole city" if actor.role == "admin" else "your jurisdiction")
+        raise NotFound(_("no grids of area {area} in your jurisdiction").format(area=q.area)
+                       if q.area else _("no grids of any area in your jurisdiction"))
+    label = (N_("area {area}") if q.area else
+             N_("the whole city") if actor.role == "admin" else N_("your jurisdiction"))
     count = count_reports(store, actor, q)
-    budget.check_reports(count, q.since, q.until, label)
+    budget.check_reports(count, q.since, q.until, _(label).format(area=q.area))
     outline = study_outline(grids)
     return Study(q, grids, outline, float(area_m2(outline)), count, _reader(store, actor, q),
                  label)

@@ -23,8 +23,9 @@ from geo.casework.errors import (
     StateConflict,
 )
 from geo.casework.scope import Actor
-from geo.codes import LENGTHS, at_level, named_lengths
+from geo.codes import LENGTHS, at_level, level_name, named_lengths
 from geo.crs import area_m2
+from geo.i18n import _
 from geo.planning.validate import UNMEASURABLE, Problem, validate
 from geo.store import Store
 from geo.store.base import valid_grids
@@ -65,7 +66,7 @@ class Draft:
         for g in self.grids:
             if g.key == key:
                 return g
-        raise NotFound(f"draft {self.id} has no grid {key!r}")
+        raise NotFound(_("draft {draft} has no grid {key}").format(draft=self.id, key=repr(key)))
 
 
 def _wkb(geom) -> bytes:
@@ -95,7 +96,7 @@ def _covers(actor: Actor, area_code: str) -> bool:
 
 def _covering(actor: Actor, area_code: str) -> None:
     if not _covers(actor, area_code):
-        raise NotFound(f"no area {area_code} in your jurisdiction")
+        raise NotFound(_("no area {area} in your jurisdiction").format(area=area_code))
 
 
 def newest_grid_row(tx: Tx, area_code: str) -> int | None:
@@ -108,12 +109,13 @@ def newest_grid_row(tx: Tx, area_code: str) -> int | None:
 def open_draft(store: Store, actor: Actor, area_code: str, title: str, now: datetime) -> Draft:
     """A new draft holding a copy of the area's current grids."""
     if len(area_code) not in LEVEL_TABLE or not area_code.isdigit():
-        raise InvalidInput(f"area must be a {named_lengths(AREA_LEVELS)} code")
+        raise InvalidInput(_("area must be a {levels} code").format(
+            levels=named_lengths(AREA_LEVELS)))
     _covering(actor, area_code)
     with store.tx() as tx:
         table = LEVEL_TABLE[len(area_code)]
         if tx.one(f"SELECT code FROM {table} WHERE code = :c", {"c": area_code}) is None:
-            raise NotFound(f"no {table} {area_code}")
+            raise NotFound(_("no {level} {area}").format(level=level_name(table), area=area_code))
         d = tx.dialect
         draft_id = tx.one("INSERT INTO plan_draft (area_code, title, created_by, created_at, "
                           "base_grid_id) VALUES (:a, :t, :u, :now, :base) RETURNING id",
@@ -137,7 +139,7 @@ def _load(tx: Tx, actor: Actor, draft_id: int, keys: list[str] | None = None,
     row = tx.one(f"SELECT * FROM plan_draft WHERE id = :id{tx.dialect.for_update() if lock else ''}",
                  {"id": draft_id})
     if row is None or not _covers(actor, row["area_code"]):
-        raise NotFound(f"no draft {draft_id} that you can see")
+        raise NotFound(_("no draft {draft} that you can see").format(draft=draft_id))
     where, params = "draft_id = :id", {"id": draft_id}
     if keys is not None:
         where += f" AND {tx.dialect.in_list('key', 'keys')}"
@@ -158,21 +160,22 @@ def _check(draft: Draft, expected: list[str] | None, keys: list[str] | None) -> 
     """The caller's If-Match etags must name the current version of every grid in `keys`
     (or of the draft when `keys` is None)."""
     if draft.state != "open":
-        raise StateConflict(f"draft {draft.id} is {draft.state}; open a new draft to change "
-                            "the boundaries again", state=draft.state)
+        raise StateConflict(_("draft {draft} is {state}; open a new draft to change the "
+                              "boundaries again").format(draft=draft.id, state=draft.state),
+                            state=draft.state, code="draft_published")
     wanted = [draft.etag] if keys is None else [draft.grid(k).etag(draft.id) for k in keys]
     if not expected:
-        raise PreconditionRequired(
-            "send If-Match with the ETag of what you changed (" + ", ".join(wanted) + ")")
+        raise PreconditionRequired(_("send If-Match with the ETag of what you changed "
+                                     "({etags})").format(etags=", ".join(wanted)))
     stale = [w for w in wanted if w not in expected]
     if stale:
-        raise PreconditionFailed("someone changed this draft since you loaded it; reload it "
-                                 f"(current: {', '.join(wanted)})")
+        raise PreconditionFailed(_("someone changed this draft since you loaded it; reload it "
+                                   "(current: {etags})").format(etags=", ".join(wanted)))
 
 
-def _polygonal(geom, what: str):
+def _polygonal(geom):
     if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidInput(f"{what} must be a polygon or multipolygon")
+        raise InvalidInput(_("the grid's geometry must be a polygon or multipolygon"))
     return geom
 
 
@@ -191,11 +194,13 @@ def _save(tx: Tx, draft: Draft, changed: list[DraftGrid], removed: list[str] = (
                          {"g": _wkb(g.geom), "name": g.name, "h": g.households,
                           "c": g.community_code, "d": draft.id, "k": g.key, "v": g.version})
         if updated == 0:
-            raise PreconditionFailed(f"grid {g.key} changed meanwhile; reload the draft")
+            raise PreconditionFailed(_("grid {key} changed meanwhile; reload the draft").format(
+                key=g.key))
     moved = tx.run("UPDATE plan_draft SET version = version + 1 WHERE id = :d AND version = :v",
                    {"d": draft.id, "v": draft.version})
     if moved == 0:
-        raise PreconditionFailed(f"draft {draft.id} changed meanwhile; reload it")
+        raise PreconditionFailed(_("draft {draft} changed meanwhile; reload it").format(
+            draft=draft.id))
 
 
 def _new_key(tx: Tx, draft: Draft) -> str:
@@ -207,7 +212,7 @@ def _new_key(tx: Tx, draft: Draft) -> str:
 def redraw(store: Store, actor: Actor, draft_id: int, key: str, geom, name: str | None,
            expected: list[str] | None) -> Draft:
     """Replace one grid's outline (and name)."""
-    _polygonal(geom, "the grid's geometry")
+    _polygonal(geom)
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [key])
         _check(draft, expected, [key])
@@ -221,8 +226,8 @@ def _valid(g: DraftGrid) -> DraftGrid:
     """A grid that overlay can cut or join: an invalid one is refused, never repaired behind
     the planner's back (GEOS could not compute with it anyway)."""
     if not g.geom.is_valid:
-        raise InvalidInput(f"grid {g.key} is not a valid polygon "
-                           f"({shapely.is_valid_reason(g.geom)}); redraw it first")
+        raise InvalidInput(_("grid {key} is not a valid polygon ({why}); redraw it first").format(
+            key=g.key, why=shapely.is_valid_reason(g.geom)))
     return g
 
 
@@ -230,15 +235,15 @@ def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -
     """Cut a grid in two (or more) along a line drawn across it; the largest piece keeps the
     grid, the others become new grids of the same community. Households go by area."""
     if line is None or line.geom_type not in ("LineString", "MultiLineString"):
-        raise InvalidInput("the cut must be a line")
+        raise InvalidInput(_("the cut must be a line"))
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [key])
         _check(draft, expected, [key])
         g = _valid(draft.grid(key))
         pieces = sorted(split_by(g.geom, line).geoms, key=area_m2, reverse=True)
         if len(pieces) < 2:
-            raise InvalidInput(f"the line does not cut grid {key} in two: draw it across the "
-                               "grid, from outside to outside")
+            raise InvalidInput(_("the line does not cut grid {key} in two: draw it across the "
+                                 "grid, from outside to outside").format(key=key))
         total = sum(area_m2(p) for p in pieces)
         households = g.households
         g.geom = pieces[0]
@@ -255,15 +260,15 @@ def split(store: Store, actor: Actor, draft_id: int, key: str, line, expected) -
 def merge(store: Store, actor: Actor, draft_id: int, keys: list[str], expected) -> Draft:
     """Merge grids into the first one named; they must touch."""
     if len(set(keys)) < 2:
-        raise InvalidInput("name at least two different grids to merge")
+        raise InvalidInput(_("name at least two different grids to merge"))
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, keys)
         _check(draft, expected, keys)
         grids = [_valid(draft.grid(k)) for k in keys]
         union = shapely.union_all([g.geom for g in grids])
         if len(getattr(union, "geoms", [union])) > 1:
-            raise InvalidInput("these grids do not touch; merging them would make a grid of "
-                               "separate pieces")
+            raise InvalidInput(_("these grids do not touch; merging them would make a grid of "
+                                 "separate pieces"))
         first = grids[0]
         first.geom = union
         if all(g.households is not None for g in grids):
@@ -278,9 +283,10 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
     cut by the line, and each keeps the piece that overlaps it most. Both change together,
     so no sliver or gap can appear between them."""
     if line is None or line.geom_type != "LineString":
-        raise InvalidInput("the new boundary must be a line")
+        raise InvalidInput(_("the new boundary must be a line"))
     if a == b:
-        raise InvalidInput(f"a and b must be two different grids, not {a!r} twice")
+        raise InvalidInput(_("a and b must be two different grids, not {key} twice").format(
+            key=repr(a)))
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [a, b])
         _check(draft, expected, [a, b])
@@ -288,8 +294,9 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
         union = shapely.union_all([ga.geom, gb.geom])
         pieces = list(split_by(union, line).geoms)
         if len(pieces) != 2:
-            raise InvalidInput(f"the new line cuts grids {a} and {b} into {len(pieces)} pieces; "
-                               "draw it across their union, from outside to outside, once")
+            raise InvalidInput(_("the new line cuts grids {a} and {b} into {n} pieces; draw it "
+                                 "across their union, from outside to outside, once").format(
+                                     a=a, b=b, n=len(pieces)))
         first, second = pieces
         if (area_m2(first.intersection(ga.geom)) + area_m2(second.intersection(gb.geom))
                 < area_m2(first.intersection(gb.geom)) + area_m2(second.intersection(ga.geom))):
@@ -319,7 +326,7 @@ def replace_all(store: Store, actor: Actor, draft_id: int, codes: list[str | Non
             grids.append(DraftGrid(keep or f"file{k + 1}", keep, home, name or "", None, geom, 1))
         keys = [g.key for g in grids]
         if len(set(keys)) != len(keys):
-            raise InvalidInput("the file names the same grid code twice")
+            raise InvalidInput(_("the file names the same grid code twice"))
         tx.run("DELETE FROM plan_grid WHERE draft_id = :d", {"d": draft.id})
         _save(tx, draft, [], added=grids)
     return get_draft(store, actor, draft_id)
@@ -345,7 +352,7 @@ def area_outline(store: Store, area_code: str):
                               "community": "communities"}[table])
     match = frame[frame.code == area_code]
     if match.empty:
-        raise NotFound(f"no {table} {area_code}")
+        raise NotFound(_("no {level} {area}").format(level=level_name(table), area=area_code))
     return match.geometry.values[0]
 
 

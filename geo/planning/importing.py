@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 
 from geo.crs import STORAGE_EPSG, CoordinateError, geoms_to_storage
+from geo.i18n import _
 from geo.planning import rawgeojson
 
 SHIFTED = ("gcj02", "bd09")
@@ -60,8 +61,9 @@ def _in_time(deadline: float, what: str, step: str) -> None:
     """Stop between steps once the time limit has passed (a step itself is bounded by the
     feature and vertex limits)."""
     if time.monotonic() > deadline:
-        raise BoundaryFileTooLarge(f"{what}: {step} took longer than the {MAX_SECONDS:g} s "
-                                   "limit; split the file by street or community")
+        raise BoundaryFileTooLarge(_("{file}: {step} took longer than the {seconds} s limit; "
+                                     "split the file by street or community").format(
+                                         file=what, step=step, seconds=f"{MAX_SECONDS:g}"))
 
 
 def _check_containers(data: bytes, filename: str) -> None:
@@ -73,10 +75,11 @@ def _check_containers(data: bytes, filename: str) -> None:
         bare = _JSON_STRING.sub(b'""', data)
         containers = bare.count(b"[") + bare.count(b"{")
     if containers > MAX_CONTAINERS:
-        raise BoundaryFileTooLarge(
-            f"{filename} has {containers:,} arrays and objects; a file within the limits "
-            f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) has at most "
-            f"{MAX_CONTAINERS:,}")
+        raise BoundaryFileTooLarge(_(
+            "{file} has {n} arrays and objects; a file within the limits ({vertices} vertices, "
+            "{features} features) has at most {max}").format(
+                file=filename, n=f"{containers:,}", vertices=f"{MAX_VERTICES:,}",
+                features=f"{MAX_FEATURES:,}", max=f"{MAX_CONTAINERS:,}"))
 
 
 def _check_geojson(path: Path, code_field: str, name_field: str, deadline: float) -> None:
@@ -98,10 +101,12 @@ def _check_counts(path: Path, layer: str | None, filename: str) -> None:
     try:
         features = pyogrio.read_info(path, layer=layer)["features"]
     except Exception as exc:  # pyogrio raises its own errors for unreadable files
-        raise BoundaryFileError(f"{filename} cannot be read: {exc}") from None
+        raise BoundaryFileError(_("{file} cannot be read: {problem}").format(
+            file=filename, problem=exc)) from None
     if features > MAX_FEATURES:
-        raise BoundaryFileTooLarge(f"{filename} has {features:,} features; at most "
-                                   f"{MAX_FEATURES:,} grids are accepted in one file")
+        raise BoundaryFileTooLarge(_("{file} has {n} features; at most {max} grids are accepted "
+                                     "in one file").format(file=filename, n=f"{features:,}",
+                                                           max=f"{MAX_FEATURES:,}"))
 
 
 def _shapefile_members(archive: zipfile.ZipFile, filename: str) -> list[zipfile.ZipInfo]:
@@ -114,36 +119,46 @@ def _shapefile_members(archive: zipfile.ZipFile, filename: str) -> list[zipfile.
             continue
         name = PurePosixPath(info.filename.replace("\\", "/"))
         if name.is_absolute() or ".." in name.parts:
-            raise BoundaryFileError(f"{filename} holds {info.filename!r}, a path outside the "
-                                    "archive")
+            raise BoundaryFileError(_("{file} holds {member}, a path outside the archive").format(
+                file=filename, member=repr(info.filename)))
         suffix = name.suffix.lower()
         if suffix in _SPATIAL_INDEXES:
             continue
         if suffix not in SHAPEFILE_MEMBERS:
-            raise BoundaryFileError(
-                f"{filename} holds {name.name}; a zipped Shapefile holds only "
-                f"{', '.join((*SHAPEFILE_MEMBERS, *_SPATIAL_INDEXES))} files (send a GeoJSON or "
-                "GeoPackage file as it is)")
+            raise BoundaryFileError(_(
+                "{file} holds {member}; a zipped Shapefile holds only {kinds} files (send a "
+                "GeoJSON or GeoPackage file as it is)").format(
+                    file=filename, member=name.name,
+                    kinds=", ".join((*SHAPEFILE_MEMBERS, *_SPATIAL_INDEXES))))
         if suffix in members:
-            raise BoundaryFileError(f"{filename} holds {members[suffix].filename} and "
-                                    f"{info.filename}; one Shapefile is accepted in one file")
+            raise BoundaryFileError(_("{file} holds {first} and {second}; one Shapefile is "
+                                      "accepted in one file").format(
+                                          file=filename, first=members[suffix].filename,
+                                          second=info.filename))
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise BoundaryFileError(f"{filename}: {name.name} is compressed with method "
-                                    f"{info.compress_type}; only stored or deflated files are read")
+            raise BoundaryFileError(_("{file}: {member} is compressed with method {method}; only "
+                                      "stored or deflated files are read").format(
+                                          file=filename, member=name.name,
+                                          method=info.compress_type))
         if info.flag_bits & 0x1:
-            raise BoundaryFileError(f"{filename}: {name.name} is encrypted")
+            raise BoundaryFileError(_("{file}: {member} is encrypted").format(
+                file=filename, member=name.name))
         if info.file_size > SHAPEFILE_MEMBERS[suffix]:
-            raise BoundaryFileTooLarge(
-                f"{filename}: {name.name} unpacks to {info.file_size:,} bytes; within the limits "
-                f"({MAX_VERTICES:,} vertices, {MAX_FEATURES:,} features) a {suffix} file has at "
-                f"most {SHAPEFILE_MEMBERS[suffix]:,}")
+            raise BoundaryFileTooLarge(_(
+                "{file}: {member} unpacks to {size} bytes; within the limits ({vertices} "
+                "vertices, {features} features) a {suffix} file has at most {max}").format(
+                    file=filename, member=name.name, size=f"{info.file_size:,}",
+                    vertices=f"{MAX_VERTICES:,}", features=f"{MAX_FEATURES:,}", suffix=suffix,
+                    max=f"{SHAPEFILE_MEMBERS[suffix]:,}"))
         members[suffix] = info
         stems.add(name.stem.lower())
     if ".shp" not in members:
-        raise BoundaryFileError(f"{filename} holds no .shp file; a zipped Shapefile holds one")
+        raise BoundaryFileError(_("{file} holds no .shp file; a zipped Shapefile holds "
+                                  "one").format(file=filename))
     if len(stems) > 1:
-        raise BoundaryFileError(f"{filename} holds files of several names "
-                                f"({', '.join(sorted(stems))}); a Shapefile's files share one")
+        raise BoundaryFileError(_("{file} holds files of several names ({names}); a Shapefile's "
+                                  "files share one").format(file=filename,
+                                                            names=", ".join(sorted(stems))))
     return list(members.values())
 
 
@@ -158,7 +173,8 @@ def _unzip_shapefile(path: Path, into: Path) -> Path:
                 with archive.open(info) as member, open(into / f"boundaries{suffix}", "wb") as out:
                     shutil.copyfileobj(member, out, 2**20)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
-        raise BoundaryFileError(f"{path.name} is not a readable zip archive: {exc}") from None
+        raise BoundaryFileError(_("{file} is not a readable zip archive: {problem}").format(
+            file=path.name, problem=exc)) from None
     return into / "boundaries.shp"
 
 
@@ -172,10 +188,12 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
     path = Path(path)
     deadline = time.monotonic() + MAX_SECONDS if deadline is None else deadline
     if path.suffix.lower() not in SUFFIXES:
-        raise BoundaryFileError(f"{path.name}: expected GeoJSON, GeoPackage or a zipped Shapefile "
-                           f"({', '.join(SUFFIXES)})")
+        raise BoundaryFileError(_("{file}: expected GeoJSON, GeoPackage or a zipped Shapefile "
+                                  "({suffixes})").format(file=path.name,
+                                                         suffixes=", ".join(SUFFIXES)))
     if shifted not in (None, *SHIFTED):
-        raise BoundaryFileError(f"shifted must be one of {', '.join(SHIFTED)}")
+        raise BoundaryFileError(_("shifted must be one of {values}").format(
+            values=", ".join(SHIFTED)))
     with tempfile.TemporaryDirectory(prefix="griddispatch-import-") as unpacked:
         source = path
         if path.suffix.lower() in (".geojson", ".json"):
@@ -183,24 +201,28 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
         else:
             if path.suffix.lower() == ".zip":
                 source = _unzip_shapefile(path, Path(unpacked))
-                _in_time(deadline, path.name, "unpacking")
+                _in_time(deadline, path.name, _("unpacking"))
             _check_counts(source, layer, path.name)
         try:
             frame = pyogrio.read_dataframe(source, layer=layer)
         except Exception as exc:  # pyogrio raises its own errors for unreadable files
-            raise BoundaryFileError(f"{path.name} cannot be read: {exc}") from None
+            raise BoundaryFileError(_("{file} cannot be read: {problem}").format(
+                file=path.name, problem=exc)) from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
-        raise BoundaryFileError(f"{path.name} holds no geometries")
+        raise BoundaryFileError(_("{file} holds no geometries").format(file=path.name))
     vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
     if vertices > MAX_VERTICES:
-        raise BoundaryFileTooLarge(f"{path.name} has {vertices:,} vertices; at most "
-                                   f"{MAX_VERTICES:,} are accepted in one file")
-    what = f"{path.name} ({len(frame):,} feature(s), {vertices:,} vertices)"
-    _in_time(deadline, what, "reading")
+        raise BoundaryFileTooLarge(_("{file} has {n} vertices; at most {max} are accepted in one "
+                                     "file").format(file=path.name, n=f"{vertices:,}",
+                                                    max=f"{MAX_VERTICES:,}"))
+    what = _("{file} ({features} features, {vertices} vertices)").format(
+        file=path.name, features=f"{len(frame):,}", vertices=f"{vertices:,}")
+    _in_time(deadline, what, _("reading"))
     declared = frame.crs.to_string() if frame.crs is not None else "EPSG:4326"
     if shifted and frame.crs is not None and frame.crs.to_epsg() != STORAGE_EPSG:
-        raise BoundaryFileError(f"{path.name} declares {declared}; GCJ-02 and BD-09 files are "
-                                "lon/lat files declared as WGS84 or with no CRS")
+        raise BoundaryFileError(_("{file} declares {crs}; GCJ-02 and BD-09 files are lon/lat "
+                                  "files declared as WGS84 or with no CRS").format(
+                                      file=path.name, crs=declared))
     try:
         if frame.crs is None:
             frame = frame.set_crs(STORAGE_EPSG)
@@ -210,6 +232,7 @@ def read_boundaries(path: str | Path, code_field: str = "code", shifted: str | N
             frame = frame.set_geometry(geoms_to_storage(frame.geometry.values, shifted),
                                        crs=STORAGE_EPSG)
     except (ValueError, CoordinateError) as exc:  # pyproj, or lon/lat out of range
-        raise BoundaryFileError(f"{path.name}: its coordinates cannot be converted: {exc}") from None
-    _in_time(deadline, what, "converting the coordinates")
+        raise BoundaryFileError(_("{file}: its coordinates cannot be converted: {problem}").format(
+            file=path.name, problem=exc)) from None
+    _in_time(deadline, what, _("converting the coordinates"))
     return Imported(frame, shifted or declared)

@@ -22,6 +22,7 @@ from geo.casework.read import is_open
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS, at_level, child
 from geo.gridindex import GridIndex
+from geo.i18n import _, ngettext
 from geo.planning.drafts import Draft, DraftGrid, _check, _load, check_draft, newest_grid_row
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
@@ -70,9 +71,10 @@ def _check_not_stale(tx: Tx, draft_id: int, area_code: str) -> None:
     base = tx.one("SELECT base_grid_id FROM plan_draft WHERE id = :id", {"id": draft_id})
     newest = newest_grid_row(tx, area_code)
     if base["base_grid_id"] is not None and newest is not None and newest > base["base_grid_id"]:
-        raise StateConflict(f"the grids of {area_code} were published again after draft "
-                            f"{draft_id} was opened: open a new draft of the area and redo "
-                            "its changes there", [], "open")
+        raise StateConflict(_("the grids of {area} were published again after draft {draft} "
+                              "was opened: open a new draft of the area and redo its changes "
+                              "there").format(area=area_code, draft=draft_id), [], "open",
+                            code="draft_stale")
 
 
 def _after_the_last_publish(tx: Tx, area_code: str, now: datetime) -> datetime:
@@ -124,13 +126,18 @@ def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | Non
     draft, problems = check_draft(store, actor, draft_id)
     if problems:
         kinds = sorted({p.kind for p in problems})
-        raise InvalidInput(f"the draft has {len(problems)} problem(s) ({', '.join(kinds)}); "
-                           "fix them before publishing (see its validation report)")
+        raise InvalidInput(ngettext(
+            "the draft has {n} problem ({kinds}); fix it before publishing (see its validation "
+            "report)",
+            "the draft has {n} problems ({kinds}); fix them before publishing (see its "
+            "validation report)", len(problems)).format(n=len(problems), kinds=", ".join(kinds)),
+            code="draft_has_problems")
     with store.tx() as tx:
         current = _load(tx, actor, draft_id, [])
         _check(current, expected, None)
         if current.version != draft.version:
-            raise PreconditionFailed(f"draft {draft_id} changed while it was being checked")
+            raise PreconditionFailed(_("draft {draft} changed while it was being checked").format(
+                draft=draft_id))
         _lock_district(tx, draft.area_code)
         _check_not_stale(tx, draft_id, draft.area_code)
         d = tx.dialect

@@ -13,6 +13,8 @@ from itertools import chain
 
 import numpy as np
 
+from geo.i18n import _
+
 MAX_DEPTH = 32  # a MultiPolygon in a FeatureCollection needs 8; the rest is for properties
 _STRINGS = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
@@ -42,17 +44,19 @@ def load(data: bytes, filename: str) -> object:
     """The file as Python objects, refused when too deep to parse safely or not JSON."""
     depth = nesting_depth(data)
     if depth > MAX_DEPTH:
-        raise RawFileError(f"{filename} nests arrays and objects {depth:,} deep; a boundary file "
-                           f"needs 8 levels and at most {MAX_DEPTH} are accepted")
+        raise RawFileError(_("{file} nests arrays and objects {depth} deep; a boundary file "
+                             "needs 8 levels and at most {max} are accepted").format(
+                                 file=filename, depth=f"{depth:,}", max=MAX_DEPTH))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RawFileError(f"{filename} is not UTF-8 text (byte {exc.start:,}); GeoJSON files "
-                           "are UTF-8") from None
+        raise RawFileError(_("{file} is not UTF-8 text (byte {offset}); GeoJSON files are "
+                             "UTF-8").format(file=filename, offset=f"{exc.start:,}")) from None
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise RawFileError(f"{filename} is not JSON: {exc}") from None
+        raise RawFileError(_("{file} is not JSON: {problem}").format(
+            file=filename, problem=exc)) from None
 
 
 def _show(value) -> str:
@@ -87,13 +91,15 @@ def _all_positions(ring: list) -> bool:
 def _ring_problem(ring, where: str) -> tuple[str | None, int]:
     """What is wrong with one ring (None when nothing) and its number of positions."""
     if not isinstance(ring, list):
-        return f"{where} is {_show(ring)}, not a list of [lon, lat] positions", 0
+        return _("{ring} is {value}, not a list of [lon, lat] positions").format(
+            ring=where, value=_show(ring)), 0
     if not _all_positions(ring):
         k, p = next((k, p) for k, p in enumerate(ring) if not _position(p))
-        return (f"position {k + 1} of {where} is {_show(p)}; a position is [lon, lat] "
-                "(or [lon, lat, height]) of finite numbers"), 0
+        return _("position {k} of {ring} is {value}; a position is [lon, lat] (or [lon, lat, "
+                 "height]) of finite numbers").format(k=k + 1, ring=where, value=_show(p)), 0
     if len(ring) >= 2 and ring[0] != ring[-1]:
-        return f"a ring ends at {ring[-1]}, not where it began ({ring[0]})", 0
+        return _("a ring ends at {end}, not where it began ({start})").format(
+            end=ring[-1], start=ring[0]), 0
     return None, len(ring)
 
 
@@ -102,18 +108,23 @@ def _geometry_problem(geometry) -> tuple[str | None, int]:
     if geometry is None:
         return None, 0  # no geometry: the draft reports the grid as empty
     if not isinstance(geometry, dict):
-        return f"geometry must be a GeoJSON object or null, not {_show(geometry)}", 0
+        return _("geometry must be a GeoJSON object or null, not {value}").format(
+            value=_show(geometry)), 0
     kind, coords = geometry.get("type"), geometry.get("coordinates")
     if kind not in ("Polygon", "MultiPolygon"):
-        what = "has no type" if kind is None else f"is a {_show(kind)}"
-        return f"geometry {what}; a grid is a Polygon or MultiPolygon", 0
+        if kind is None:
+            return _("geometry has no type; a grid is a Polygon or MultiPolygon"), 0
+        return _("geometry is a {type}; a grid is a Polygon or MultiPolygon").format(
+            type=_show(kind)), 0
     polygons = [coords] if kind == "Polygon" else coords
     if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):
-        return f"the coordinates of a {kind} are lists of rings, not {_show(coords)}", 0
+        return _("the coordinates of a {type} are lists of rings, not {value}").format(
+            type=kind, value=_show(coords)), 0
     vertices = 0
     for i, polygon in enumerate(polygons):
         for j, ring in enumerate(polygon):
-            where = f"ring {j + 1}" + (f" of polygon {i + 1}" if kind == "MultiPolygon" else "")
+            where = (_("ring {j} of polygon {i}") if kind == "MultiPolygon"
+                     else _("ring {j}")).format(i=i + 1, j=j + 1)
             problem, n = _ring_problem(ring, where)
             if problem:
                 return problem, 0
@@ -123,14 +134,14 @@ def _geometry_problem(geometry) -> tuple[str | None, int]:
 
 def _label(k: int, properties, code_field: str, name_field: str) -> str:
     """`feature #3, 电东社区第3网格, code 220204001001003`: the index, and name and code if any."""
-    parts = [f"feature #{k + 1}"]
+    parts = [_("feature #{k}").format(k=k + 1)]
     if isinstance(properties, dict):
         name, code = properties.get(name_field), properties.get(code_field)
         if name not in (None, ""):
             parts.append(str(name)[:40])
         if code not in (None, ""):
-            parts.append(f"code {str(code)[:40]}")
-    return ", ".join(parts)
+            parts.append(_("code {code}").format(code=str(code)[:40]))
+    return _(", ").join(parts)
 
 
 def check(doc, filename: str, code_field: str, name_field: str, max_features: int,
@@ -142,38 +153,47 @@ def check(doc, filename: str, code_field: str, name_field: str, max_features: in
     elif isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         features = doc.get("features")
         if not isinstance(features, list):
-            raise RawFileError(f"{filename}: features must be a list of GeoJSON Features, not "
-                               f"{_show(features)}")
+            raise RawFileError(_("{file}: features must be a list of GeoJSON Features, not "
+                                 "{value}").format(file=filename, value=_show(features)))
     else:
-        what = (f"a GeoJSON {_show(doc.get('type'))}" if isinstance(doc, dict)
-                else f"the JSON value {_show(doc)}")
-        raise RawFileError(f"{filename} holds {what}; a boundary file is a GeoJSON "
-                           "FeatureCollection of polygon features")
+        message = (_("{file} holds a GeoJSON {value}; a boundary file is a GeoJSON "
+                     "FeatureCollection of polygon features") if isinstance(doc, dict) else
+                   _("{file} holds the JSON value {value}; a boundary file is a GeoJSON "
+                     "FeatureCollection of polygon features"))
+        raise RawFileError(message.format(file=filename, value=_show(
+            doc.get("type") if isinstance(doc, dict) else doc)))
     if len(features) > max_features:
-        raise OverLimit(f"{filename} has {len(features):,} features; at most {max_features:,} "
-                        "grids are accepted in one file")
+        raise OverLimit(_("{file} has {n} features; at most {max} grids are accepted in one "
+                          "file").format(file=filename, n=f"{len(features):,}",
+                                         max=f"{max_features:,}"))
     problems, vertices = [], 0
     for k, feature in enumerate(features):
         if k % 256 == 0 and time.monotonic() > deadline:
-            raise OverLimit(f"{filename}: checking took longer than the {seconds:g} s limit, at "
-                            f"feature #{k + 1} of {len(features):,}")
+            raise OverLimit(_("{file}: checking took longer than the {seconds} s limit, at "
+                              "feature #{k} of {n}").format(
+                                  file=filename, seconds=f"{seconds:g}", k=k + 1,
+                                  n=f"{len(features):,}"))
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            problems.append(f"feature #{k + 1} is {_show(feature)}, not a GeoJSON Feature")
+            problems.append(_("feature #{k} is {value}, not a GeoJSON Feature").format(
+                k=k + 1, value=_show(feature)))
             continue
         properties = feature.get("properties")
         label = _label(k, properties, code_field, name_field)
         if properties is not None and not isinstance(properties, dict):
-            problems.append(f"{label}: properties must be an object or null, not "
-                            f"{_show(properties)}")
+            problems.append(_("{feature}: properties must be an object or null, not "
+                              "{value}").format(feature=label, value=_show(properties)))
             continue
         problem, n = _geometry_problem(feature.get("geometry"))
         if problem:
-            problems.append(f"{label}: {problem}")
+            problems.append(_("{feature}: {problem}").format(feature=label, problem=problem))
         vertices += n
     if problems:
         more = len(problems) - _SHOWN
-        raise RawFileError(f"{filename}: " + "; ".join(problems[:_SHOWN])
-                           + (f"; and {more:,} more feature(s)" if more > 0 else ""))
+        listed = _("; ").join(problems[:_SHOWN])
+        raise RawFileError(_("{file}: {problems}; and {n} more features").format(
+            file=filename, problems=listed, n=f"{more:,}") if more > 0 else
+            _("{file}: {problems}").format(file=filename, problems=listed))
     if vertices > max_vertices:
-        raise OverLimit(f"{filename} has {vertices:,} vertices; at most {max_vertices:,} are "
-                        "accepted in one file")
+        raise OverLimit(_("{file} has {n} vertices; at most {max} are accepted in one "
+                          "file").format(file=filename, n=f"{vertices:,}",
+                                         max=f"{max_vertices:,}"))

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.codes import LENGTHS, CodeError, check
+from geo.codes import LENGTHS, CodeError, check, level_name
 from geo.crs import METRES_PER_DEGREE, area_m2
+from geo.i18n import _
 
 MAX_VERTICES = 10_000  # a grid is a few blocks; more means a traced raster or an error
 MIN_AREA_M2 = 2_000.0  # smaller than a courtyard: a sliver left by editing
@@ -52,37 +53,46 @@ def raw_ring_problems(code: str, geometry: dict) -> list[Problem]:
         for ring in polygon if isinstance(polygon, list) else []:
             if (isinstance(ring, list) and len(ring) >= 2 and isinstance(ring[0], list)
                     and isinstance(ring[-1], list) and ring[0] != ring[-1]):
-                out.append(Problem("unclosed_ring", (code,),
-                                   f"{code}: a ring ends at {ring[-1]}, not where it began "
-                                   f"({ring[0]})", location=shapely.Point(ring[0][:2])))
+                out.append(Problem("unclosed_ring", (code,), _(
+                    "{code}: a ring ends at {end}, not where it began ({start})").format(
+                        code=code, end=ring[-1], start=ring[0]),
+                    location=shapely.Point(ring[0][:2])))
     return out
 
 
 def _shape_problems(code: str, geom, max_vertices: int, unit: str = "grid") -> list[Problem]:
     """Problems of one geometry on its own; an empty list means it can be measured."""
+    unit = level_name(unit)
     if geom is None or shapely.is_empty(geom):
-        return [Problem("empty", (code,), f"{unit} {code} has no geometry")]
+        return [Problem("empty", (code,), _("{unit} {code} has no geometry").format(
+            unit=unit, code=code))]
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return [Problem("not_a_polygon", (code,), f"{unit} {code} is a {geom.geom_type}, not a polygon")]
+        return [Problem("not_a_polygon", (code,), _("{unit} {code} is a {type}, not a "
+                                                    "polygon").format(
+                                                        unit=unit, code=code, type=geom.geom_type))]
     coords = shapely.get_coordinates(geom, include_z=True)
     if np.isnan(coords[:, :2]).any():
-        return [Problem("nan_coordinates", (code,), f"{unit} {code} has coordinates that are not "
-                                                    "numbers (NaN)")]
+        return [Problem("nan_coordinates", (code,), _("{unit} {code} has coordinates that are "
+                                                      "not numbers (NaN)").format(
+                                                          unit=unit, code=code))]
     out = []
     if shapely.has_z(geom):
-        out.append(Problem("has_z", (code,), f"{unit} {code} has heights (3D coordinates); grids are "
-                                             "flat: drop the Z values"))
+        out.append(Problem("has_z", (code,), _("{unit} {code} has heights (3D coordinates); "
+                                               "grids are flat: drop the Z values").format(
+                                                   unit=unit, code=code)))
     n = shapely.get_num_coordinates(geom)
     if n > max_vertices:
-        out.append(Problem("too_many_vertices", (code,), f"{unit} {code} has {n:,} vertices; at most "
-                                                         f"{max_vertices:,} are accepted"))
+        out.append(Problem("too_many_vertices", (code,), _(
+            "{unit} {code} has {n} vertices; at most {max} are accepted").format(
+                unit=unit, code=code, n=f"{n:,}", max=f"{max_vertices:,}")))
     reason = shapely.is_valid_reason(geom)
     if reason != "Valid Geometry":
         match = _REASON_AT.match(reason)
         where = shapely.Point(float(match["x"]), float(match["y"])) if match else None
         text = match["reason"].strip() if match else reason
-        out.append(Problem("invalid_geometry", (code,), f"{unit} {code} is not a valid polygon: "
-                                                        f"{text}", location=where))
+        out.append(Problem("invalid_geometry", (code,), _(
+            "{unit} {code} is not a valid polygon: {why}").format(unit=unit, code=code, why=text),
+            location=where))
     return out
 
 
@@ -97,14 +107,18 @@ def _code_problems(codes: list[str], parent_code: str | None, level: str,
         try:
             check(code, level)
             if parent_code and not code.startswith(parent_code):
-                raise CodeError(f"{level} code {code!r} does not start with its area's code "
-                                f"{parent_code}")
+                raise CodeError(_("{level} code {code} does not start with its area's code "
+                                  "{parent}").format(level=level_name(level), code=repr(code),
+                                                     parent=parent_code))
         except CodeError as exc:
-            out.append(Problem("malformed_code", (code,), f"{exc} (a {level} code is "
-                                                          f"{LENGTHS[level]} digits)"))
+            out.append(Problem("malformed_code", (code,), _(
+                "{problem} (a {level} code is {n} digits)").format(
+                    problem=exc, level=level_name(level), n=LENGTHS[level])))
     for code, n in seen.items():
         if n > 1:
-            out.append(Problem("duplicate_code", (code,), f"{level} code {code} is used by {n} features"))
+            out.append(Problem("duplicate_code", (code,), _(
+                "{level} code {code} is used by {n} features").format(
+                    level=level_name(level), code=code, n=n)))
     return out
 
 
@@ -130,12 +144,14 @@ def validate(codes: list[str], geoms, parent=None, parent_code: str | None = Non
         area = area_m2(flat)
         parts = _pieces(flat)
         if len(parts) > 1:
-            problems.append(Problem("non_contiguous", (code,), f"{level} {code} is {len(parts)} "
-                                    f"separate pieces; a {level} must be one piece", location=flat))
+            problems.append(Problem("non_contiguous", (code,), _(
+                "{level} {code} is {n} separate pieces; a {level} must be one piece").format(
+                    level=level_name(level), code=code, n=len(parts)), location=flat))
         if area < min_area_m2:
-            problems.append(Problem("sliver", (code,), f"{level} {code} covers {area:,.0f} m², "
-                                    f"less than the {min_area_m2:,.0f} m² a {level} needs",
-                                    area, flat))
+            problems.append(Problem("sliver", (code,), _(
+                "{level} {code} covers {area} m², less than the {min} m² a {level} "
+                "needs").format(level=level_name(level), code=code, area=f"{area:,.0f}",
+                                min=f"{min_area_m2:,.0f}"), area, flat))
         measurable.append((code, flat))
     problems.extend(_overlaps(measurable, tolerance_m2))
     if parent is not None and not parent.is_empty:
@@ -168,14 +184,15 @@ def _overlaps(measurable, tolerance_m2: float) -> list[Problem]:
         area = _m2(shared)
         if area > tolerance_m2:
             a, b = measurable[i][0], measurable[j][0]
-            out.append(Problem("overlap", (a, b), f"grids {a} and {b} overlap by "
-                               f"{area:,.0f} m²", area, shared))
+            out.append(Problem("overlap", (a, b), _("grids {a} and {b} overlap by {area} "
+                                                    "m²").format(a=a, b=b, area=f"{area:,.0f}"),
+                               area, shared))
     return out
 
 
 def _against_parent(measurable, parent, parent_code, tolerance_m2) -> list[Problem]:
     out = []
-    name = parent_code or "the area"
+    name = parent_code or _("the area")
     shapely.prepare(parent)
     geoms = np.array([g for _, g in measurable], dtype=object)
     within = shapely.covers(parent, geoms) if len(geoms) else np.zeros(0, bool)
@@ -185,13 +202,16 @@ def _against_parent(measurable, parent, parent_code, tolerance_m2) -> list[Probl
         outside = shapely.difference(geom, parent)
         area = _m2(outside)
         if area > tolerance_m2:
-            out.append(Problem("outside_parent", (code,), f"{area:,.0f} m² of grid {code} "
-                               f"lie outside {name}", area, outside))
+            out.append(Problem("outside_parent", (code,), _(
+                "{area} m² of grid {code} lie outside {parent}").format(
+                    area=f"{area:,.0f}", code=code, parent=name), area, outside))
     covered = shapely.union_all([g for _, g in measurable]) if measurable else shapely.Polygon()
     for hole in _pieces(shapely.difference(parent, covered)):
         area = _m2(hole)
         if area > tolerance_m2:
             centre = hole.representative_point()
-            out.append(Problem("gap", (), f"{area:,.0f} m² of {name} near "
-                               f"({centre.x:.5f}, {centre.y:.5f}) belong to no grid", area, hole))
+            out.append(Problem("gap", (), _(
+                "{area} m² of {parent} near ({x}, {y}) belong to no grid").format(
+                    area=f"{area:,.0f}", parent=name, x=f"{centre.x:.5f}", y=f"{centre.y:.5f}"),
+                area, hole))
     return out

@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
 from geo.crs import from_metric
+from geo.i18n import _
 from geo.roads.classes import (
     FALLBACK_DETOUR,
     FALLBACK_SPEED_MS,
@@ -59,14 +60,15 @@ ROUTED, ISSUE_OFF, TEAM_OFF, APART, NO_ROUTE = range(5)
 
 def why_straight(code: int, team_offset_m: float, issue_offset_m: float) -> str:
     """The reason behind a straight-line time, in words."""
-    return {
-        ISSUE_OFF: f"the issue is {issue_offset_m:,.0f} m from the nearest road (more than "
-                   f"{SNAP_MAX_M:,.0f} m)",
-        TEAM_OFF: f"the team is {team_offset_m:,.0f} m from the nearest road (more than "
-                  f"{SNAP_MAX_M:,.0f} m)",
-        APART: "no road connects the team's road to the issue's",
-        NO_ROUTE: "no route along the roads from the team to the issue",
-    }[code]
+    if code == ISSUE_OFF:
+        return _("the issue is {offset} m from the nearest road (more than {limit} m)").format(
+            offset=f"{issue_offset_m:,.0f}", limit=f"{SNAP_MAX_M:,.0f}")
+    if code == TEAM_OFF:
+        return _("the team is {offset} m from the nearest road (more than {limit} m)").format(
+            offset=f"{team_offset_m:,.0f}", limit=f"{SNAP_MAX_M:,.0f}")
+    if code == APART:
+        return _("no road connects the team's road to the issue's")
+    return _("no route along the roads from the team to the issue")
 
 
 @dataclass

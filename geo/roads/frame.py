@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from geo.crs import STORAGE_EPSG, in_metric_area
+from geo.i18n import _
 from geo.roads.classes import ROAD_CLASSES, ROAD_COLUMNS
 from geo.roads.noding import split_at_shared_vertices
 
@@ -30,9 +31,12 @@ def _where(frame: gpd.GeoDataFrame, bad: np.ndarray) -> str:
     rows = np.flatnonzero(bad)
     first = rows[0]
     name = frame["name"].iloc[first] if "name" in frame else None
-    more = f" (and {len(rows) - 1:,} more)" if len(rows) > 1 else ""
-    return (f"row {frame[SOURCE_ROW].iloc[first]}"
-            + (f" ({name})" if isinstance(name, str) and name else "") + more)
+    facts = {"row": frame[SOURCE_ROW].iloc[first], "name": name, "more": f"{len(rows) - 1:,}"}
+    named = isinstance(name, str) and name
+    if len(rows) > 1:
+        return (_("row {row} ({name}) (and {more} more)") if named
+                else _("row {row} (and {more} more)")).format(**facts)
+    return (_("row {row} ({name})") if named else _("row {row}")).format(**facts)
 
 
 def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -43,39 +47,40 @@ def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     lines, a missing geometry, no or a wrong CRS, a broken line, an unknown class, a speed
     out of range."""
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
-        raise RoadError("the layer has no geometry column")
+        raise RoadError(_("the layer has no geometry column"))
     if len(frame) == 0:
-        raise RoadError("the layer has no features: there are no roads to import")
+        raise RoadError(_("the layer has no features: there are no roads to import"))
     if len(frame) > MAX_ROADS:
-        raise RoadError(f"the layer has {len(frame):,} features; at most {MAX_ROADS:,} may be "
-                        "imported at once")
+        raise RoadError(_("the layer has {n} features; at most {max} may be imported at "
+                          "once").format(n=f"{len(frame):,}", max=f"{MAX_ROADS:,}"))
     if frame.crs is None:
-        raise RoadError("the layer declares no coordinate reference system; give it one "
-                        "(for example EPSG:4326 or EPSG:4551)")
+        raise RoadError(_("the layer declares no coordinate reference system; give it one (for "
+                          "example EPSG:4326 or EPSG:4551)"))
     frame = frame.copy()
     if SOURCE_ROW not in frame:
         frame[SOURCE_ROW] = np.arange(1, len(frame) + 1)
     missing = frame.geometry.isna().to_numpy()
     if missing.all():
-        raise RoadError("the layer has no geometries: there are no roads to import")
+        raise RoadError(_("the layer has no geometries: there are no roads to import"))
     if missing.any():
-        raise RoadError(f"{_where(frame, missing)} has no geometry")
+        raise RoadError(_("{row} has no geometry").format(row=_where(frame, missing)))
     kinds = frame.geom_type.to_numpy(dtype=object)
     lines = np.isin(kinds, ["LineString", "MultiLineString"])
     if not lines.any():
-        found = ", ".join(sorted(set(kinds))) or "nothing"
-        raise RoadError(f"the layer has no lines (found {found}): roads must be LineStrings")
+        found = ", ".join(sorted(set(kinds))) or _("nothing")
+        raise RoadError(_("the layer has no lines (found {found}): roads must be "
+                          "LineStrings").format(found=found))
     if not lines.all():
-        raise RoadError(f"{_where(frame, ~lines)} is a {kinds[~lines][0]}, not a line: a road "
-                        "layer holds LineStrings only")
+        raise RoadError(_("{row} is a {type}, not a line: a road layer holds LineStrings "
+                          "only").format(row=_where(frame, ~lines), type=kinds[~lines][0]))
     frame = frame.explode(index_parts=False, ignore_index=True)  # a part keeps its row number
     broken = ~shapely.is_valid(frame.geometry.values) | shapely.is_empty(frame.geometry.values)
     coords = shapely.get_coordinates(frame.geometry.values)
     if not np.isfinite(coords).all():
-        raise RoadError("the layer has coordinates that are not finite numbers")
+        raise RoadError(_("the layer has coordinates that are not finite numbers"))
     if broken.any():
-        raise RoadError(f"{_where(frame, broken)} has a broken or empty line (fewer than two "
-                        "distinct points)")
+        raise RoadError(_("{row} has a broken or empty line (fewer than two distinct "
+                          "points)").format(row=_where(frame, broken)))
     pieces, row = split_at_shared_vertices(frame.geometry.values)
     frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name).iloc[row].reset_index(
         drop=True), geometry=pieces, crs=frame.crs).to_crs(STORAGE_EPSG)
@@ -83,8 +88,9 @@ def check_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     outside = ~in_metric_area(coords[:, 0], coords[:, 1])
     if outside.any():
         lon, lat = coords[np.argmax(outside)]
-        raise RoadError(f"the layer reaches ({lon:.5f}, {lat:.5f}), outside the city's area "
-                        "(longitude 124-128E of EPSG:4551): is its CRS declared correctly?")
+        raise RoadError(_("the layer reaches ({lon}, {lat}), outside the city's area (longitude "
+                          "124-128E of EPSG:4551): is its CRS declared correctly?").format(
+                              lon=f"{lon:.5f}", lat=f"{lat:.5f}"))
     out = gpd.GeoDataFrame(
         {"name": _names(frame), "class": _classes(frame), "oneway": _oneway(frame)},
         geometry=frame.geometry.values, crs=STORAGE_EPSG)
@@ -105,8 +111,9 @@ def _classes(frame) -> np.ndarray:
     cls = frame["class"].astype(object).where(frame["class"].notna(), "local").astype(str)
     unknown = ~cls.isin(list(ROAD_CLASSES)).to_numpy()
     if unknown.any():
-        raise RoadError(f"{_where(frame, unknown)} has the road class {cls.iloc[np.argmax(unknown)]!r}; "
-                        f"expected one of {', '.join(ROAD_CLASSES)}")
+        raise RoadError(_("{row} has the road class {value}; expected one of {classes}").format(
+            row=_where(frame, unknown), value=repr(cls.iloc[np.argmax(unknown)]),
+            classes=", ".join(ROAD_CLASSES)))
     return cls.to_numpy(dtype=object)
 
 
@@ -121,8 +128,9 @@ def _oneway(frame) -> np.ndarray:
     text = text.str.strip().str.lower()
     wrong = ~text.isin(_TRUE | _FALSE).to_numpy()
     if wrong.any():
-        raise RoadError(f"{_where(frame, wrong)} has oneway {text.iloc[np.argmax(wrong)]!r}; "
-                        "expected true/false (a one-way road runs in the order of its points)")
+        raise RoadError(_("{row} has oneway {value}; expected true/false (a one-way road runs in "
+                          "the order of its points)").format(
+                              row=_where(frame, wrong), value=repr(text.iloc[np.argmax(wrong)])))
     return text.isin(_TRUE).to_numpy()
 
 
@@ -134,11 +142,13 @@ def _speeds(frame, classes: pd.Series) -> np.ndarray:
     text = frame["speed_kmh"].astype(object)
     unreadable = np.isnan(given) & text.notna().to_numpy() & (text.astype(str).str.strip() != "")
     if unreadable.any():
-        raise RoadError(f"{_where(frame, unreadable)} has speed_kmh {text.iloc[np.argmax(unreadable)]!r}, "
-                        "not a number")
+        raise RoadError(_("{row} has speed_kmh {value}, not a number").format(
+            row=_where(frame, unreadable), value=repr(text.iloc[np.argmax(unreadable)])))
     speed = np.where(np.isnan(given), default, given)
     wrong = (speed <= 0) | (speed > MAX_SPEED_KMH)
     if wrong.any():
-        raise RoadError(f"{_where(frame, wrong)} has speed_kmh {speed[np.argmax(wrong)]:g}; "
-                        f"expected above 0 and at most {MAX_SPEED_KMH:g}")
+        raise RoadError(_("{row} has speed_kmh {value}; expected above 0 and at most "
+                          "{max}").format(row=_where(frame, wrong),
+                                          value=f"{speed[np.argmax(wrong)]:g}",
+                                          max=f"{MAX_SPEED_KMH:g}"))
     return speed

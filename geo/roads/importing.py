@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.i18n import _
 from geo.roads.classes import OSM_HIGHWAY_CLASS, ROAD_CLASSES
 from geo.roads.frame import MAX_SPEED_KMH, RoadError, check_roads
 
@@ -39,18 +40,18 @@ def read_roads(path: str | Path) -> gpd.GeoDataFrame:
     path = Path(path)
     name = path.name.lower()
     if not path.is_file():
-        raise RoadError(f"{path}: no such file")
+        raise RoadError(_("{path}: no such file").format(path=path))
     if name.endswith(PBF_SUFFIXES):
         frame = _read_pbf(path)
     elif name.endswith(LINE_SUFFIXES):
         frame = _read_lines(path)
     else:
-        raise RoadError(f"{path}: unknown kind of road file; expected one of "
-                        f"{', '.join(PBF_SUFFIXES + LINE_SUFFIXES)}")
+        raise RoadError(_("{path}: unknown kind of road file; expected one of {kinds}").format(
+            path=path, kinds=", ".join(PBF_SUFFIXES + LINE_SUFFIXES)))
     try:
         return check_roads(frame)
     except RoadError as exc:
-        raise RoadError(f"{path}: {exc}") from None
+        raise RoadError(_("{path}: {problem}").format(path=path, problem=exc)) from None
 
 
 def _read_pbf(path: Path) -> gpd.GeoDataFrame:
@@ -63,16 +64,17 @@ def _read_pbf(path: Path) -> gpd.GeoDataFrame:
             network = OSM(str(path)).get_network(network_type="driving", nodes=True,
                                                  extra_attributes=["junction"])
     except PBFException as exc:
-        raise RoadError(f"{path}: not a readable OpenStreetMap PBF file ({exc})") from None
+        raise RoadError(_("{path}: not a readable OpenStreetMap PBF file ({problem})").format(
+            path=path, problem=exc)) from None
     edges = None if network is None else network[1]
     if edges is None or len(edges) == 0:
-        raise RoadError(f"{path}: the file has no drivable ways (highway=* roads a vehicle may "
-                        "use), so there are no roads to import")
+        raise RoadError(_("{path}: the file has no drivable ways (highway=* roads a vehicle may "
+                          "use), so there are no roads to import").format(path=path))
     roads = from_osm_tags(edges)
     if len(roads) == 0:
         found = ", ".join(sorted(edges["highway"].dropna().astype(str).unique()))
-        raise RoadError(f"{path}: none of the file's ways has a highway class we route on "
-                        f"(found highway={found})")
+        raise RoadError(_("{path}: none of the file's ways has a highway class we route on "
+                          "(found highway={found})").format(path=path, found=found))
     return roads
 
 
@@ -84,18 +86,20 @@ def _read_lines(path: Path) -> gpd.GeoDataFrame:
         layer = _pick_layer(path, pyogrio.list_layers(path)[:, 0].tolist())
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (DataSourceError, DataLayerError) as exc:
-        raise RoadError(f"{path}: not a readable road file ({exc})") from None
+        raise RoadError(_("{path}: not a readable road file ({problem})").format(
+            path=path, problem=exc)) from None
     except shapely.errors.GEOSException as exc:  # a line GEOS cannot build, e.g. of one point
-        raise RoadError(f"{path}: {_undecodable(path, layer)} has a broken line "
-                       f"({str(exc).strip()})") from None
+        raise RoadError(_("{path}: {row} has a broken line ({problem})").format(
+            path=path, row=_undecodable(path, layer), problem=str(exc).strip())) from None
     frame["source_row"] = np.arange(1, len(frame) + 1)  # errors name the file's own rows
     if "class" not in frame and "highway" in frame:
         # OpenStreetMap tags, as an export from OSM tools gives them.
         roads = from_osm_tags(frame)
         if len(roads) == 0 and len(frame):
             found = ", ".join(sorted(frame["highway"].dropna().astype(str).unique()))
-            raise RoadError(f"{path}: no line has a highway class we route on (found "
-                            f"highway={found}); expected one of {', '.join(OSM_HIGHWAY_CLASS)}")
+            raise RoadError(_("{path}: no line has a highway class we route on (found "
+                              "highway={found}); expected one of {classes}").format(
+                                  path=path, found=found, classes=", ".join(OSM_HIGHWAY_CLASS)))
         return roads
     if "speed_kmh" not in frame and "maxspeed" in frame:
         frame["speed_kmh"] = maxspeed_kmh(frame["maxspeed"])
@@ -109,7 +113,7 @@ def _undecodable(path: Path, layer: str | None) -> str:
     wkb = pyogrio.raw.read(path, layer=layer, columns=[])[2]
     shapes = shapely.from_wkb(wkb, on_invalid="ignore")
     bad = np.flatnonzero(shapely.is_missing(shapes) & pd.notna(wkb))
-    return f"row {bad[0] + 1}" if len(bad) else "a feature"
+    return _("row {row}").format(row=bad[0] + 1) if len(bad) else _("a feature")
 
 
 def _pick_layer(path: Path, layers: list[str]) -> str | None:
@@ -118,8 +122,9 @@ def _pick_layer(path: Path, layers: list[str]) -> str | None:
         return None
     if "roads" in layers:
         return "roads"
-    raise RoadError(f"{path}: the file has {len(layers)} layers ({', '.join(layers)}) and none "
-                    "is named roads; keep the road layer only, or name it roads")
+    raise RoadError(_("{path}: the file has {n} layers ({layers}) and none is named roads; keep "
+                      "the road layer only, or name it roads").format(
+                          path=path, n=len(layers), layers=", ".join(layers)))
 
 
 def from_osm_tags(ways: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -8,7 +8,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from geo.model import EtaMatch, TeamFilter, Workload, ordinal
+from geo.i18n import _, ngettext
+from geo.model import EtaMatch, TeamFilter, Workload, ordinal, team_origin
 from geo.roads.eta import (
     ROUTED,
     IssueSearch,
@@ -26,29 +27,39 @@ DETOUR_RATIO = 2.0  # road distance this many times the straight line is called 
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
+    return _("{minutes} min").format(minutes=f"{seconds / 60:.1f}")
 
 
 def _explain(rank: int, recommended: bool, eta: float, straight: float, road: Route | None,
              why: str | None, source: str, at: datetime | None, open_n: int,
              workload: Workload, team_filter: TeamFilter) -> str:
-    where = (f"its last reported position ({at.isoformat()})" if source == "live" and at
-             else "its home base (no position reported)")
+    """The reason a dispatcher reads: how the ETA was found (the road, its bridges, a detour,
+    or the straight line and why), then the rank or why the team is held back, and its load.
+    Each part is a whole phrase of the catalogue, placed by the sentence that holds it."""
+    facts = {"eta": _minutes(eta), "straight": f"{straight:,.0f}",
+             "origin": team_origin(source, at)}
     if road is None:
-        head = (f"ETA {_minutes(eta)} estimated from the straight line ({straight:,.0f} m "
-                f"from {where}): {why}")
+        head = _("ETA {eta} estimated from the straight line ({straight} m from {origin}): "
+                 "{why}").format(why=why, **facts)
     else:
-        head = (f"ETA {_minutes(eta)} by road, {road.road_m:,.0f} m from {where} "
-                f"({straight:,.0f} m as the crow flies)")
+        facts["road"] = f"{road.road_m:,.0f}"
         if road.bridges:
-            head += f", across {', '.join(road.bridges)}"
+            # TRANSLATORS: {bridges} names the bridges the route crosses the river by.
+            head = _("ETA {eta} by road, {road} m from {origin} ({straight} m as the crow "
+                     "flies), across the river via {bridges}").format(
+                         bridges=_(", ").join(road.bridges), **facts)
+        else:
+            head = _("ETA {eta} by road, {road} m from {origin} ({straight} m as the crow "
+                     "flies)").format(**facts)
         if straight > 0 and road.road_m > DETOUR_RATIO * straight:
-            head += f"; a detour of {road.road_m / straight:.1f}x the straight line"
-    load = f"{open_n} open assignment{'s' if open_n != 1 else ''}"
+            head = _("{route}; a detour of {ratio}x the straight line").format(
+                route=head, ratio=f"{road.road_m / straight:.1f}")
+    load = ngettext("{n} open assignment", "{n} open assignments", open_n).format(n=open_n)
     if not recommended:
-        return (f"not recommended: {load}, at the limit of {workload.policy.max_open}; {head}")
-    return (f"{ordinal(rank)} by ETA of the teams matching {team_filter.describe()}: {head}; "
-            f"{load}")
+        return _("not recommended: {load}, at the limit of {limit}; {eta}").format(
+            load=load, limit=workload.policy.max_open, eta=head)
+    return _("{rank} by ETA of the teams matching {filter}: {eta}; {load}").format(
+        rank=ordinal(rank), filter=team_filter.describe(), eta=head, load=load)
 
 
 def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k: int,
@@ -97,7 +108,7 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
             road = route(search, teams.x[i], teams.y[i], int(snap.edge[i]),
                          float(snap.fraction[i]), int(leave[i]), geometry)
         elif straight[i] == NO_NETWORK:
-            why = "the city has no road network"
+            why = _("the city has no road network")
         else:
             why = why_straight(int(straight[i]), float(snap.offset_m[i]), search.offset_m)
         recommended = not held[i]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from geo.i18n import _
 from geo.store.base import LAYERS, POOL_SIZE, Store, StoreError
 
 ENV_URL = "GRIDDISPATCH_DATABASE_URL"
@@ -32,7 +33,8 @@ def store_for(url: str | None = None, statement_timeout_ms: int | None = None,
         from geo.store.sqlite import SqliteStore
 
         return SqliteStore(url.removeprefix("sqlite:///") or ":memory:", statement_timeout_ms)
-    raise StoreError(f"unsupported database URL {url!r}: use postgresql://... or sqlite:///path")
+    raise StoreError(_("unsupported database URL {url}: use postgresql://... or "
+                       "sqlite:///path").format(url=repr(url)))
 
 
 def open_store(url: str | None = None, statement_timeout_ms: int | None = None,

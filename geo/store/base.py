@@ -18,9 +18,11 @@ from typing import Self
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo.codes import LENGTHS, at_level
-from geo.crs import check_metric_area, in_metric_area, to_metric, to_storage
+from geo.crs import STORAGE_EPSG, check_metric_area, in_metric_area, to_metric, to_storage
+from geo.i18n import _
 from geo.model import CameraView, EtaMatch, Location, TeamFilter, TeamMatch, Workload
 from geo.roads.frame import check_roads
 from geo.roads.network import RoadNetwork
@@ -38,9 +40,12 @@ OPEN_TIMEOUT_S = 15.0  # how long opening a store waits for its database
 Progress = Callable[[str], None]
 
 # Every table that holds data, those that refer to others first (`clear` empties them all).
-DATA_TABLES = ("idempotency", "photo", "assignment", "issue_event", "auth_session",
+DATA_TABLES = ("alarm_raise", "alarm",  # alarms refer to issues
+               "idempotency", "photo", "assignment", "issue_event", "auth_session",
                "login_throttle", "api_key", "app_user", "issue", "team", "site", "camera",
-               "grid", "community", "street", "district", "road")
+               "grid", "community", "street", "district", "road", "water")
+# The `setting` row a loaded demo city leaves (`load_city`, `demo_city`); `clear` removes it.
+DEMO_MARKER = "demo_city"
 
 
 def valid_grids(at: datetime | None, alias: str = "g") -> str:
@@ -125,18 +130,20 @@ class StoreError(Exception):
 def check_team_filter(f: TeamFilter) -> TeamFilter:
     """Reject filter values that can never match, naming the valid ones."""
     if f.kind is not None and f.kind not in TEAM_KINDS:
-        raise ValueError(f"unknown team kind {f.kind!r}; expected one of {', '.join(TEAM_KINDS)}")
+        raise ValueError(_("unknown team kind {kind}; expected one of {kinds}").format(
+            kind=repr(f.kind), kinds=", ".join(TEAM_KINDS)))
     for s in f.statuses or ():
         if s not in TEAM_STATUSES:
-            raise ValueError(f"unknown team status {s!r}; expected one of "
-                             f"{', '.join(TEAM_STATUSES)}")
+            raise ValueError(_("unknown team status {status}; expected one of {statuses}").format(
+                status=repr(s), statuses=", ".join(TEAM_STATUSES)))
     return f
 
 
 def check_k(k: int) -> int:
     """k for nearest queries: 1..MAX_K."""
     if not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        raise ValueError(_("k must be a whole number from 1 to {max}, got {k}").format(
+            max=MAX_K, k=repr(k)))
     return int(k)
 
 
@@ -199,8 +206,8 @@ class Store(ABC):
             return
         self._ready = self.schema_version() is not None
         if not self._ready:
-            raise StoreError(f"database {self._label()} is not initialised: "
-                             "run `griddispatch init`")
+            raise StoreError(_("database {name} is not initialised: run `griddispatch "
+                               "init`").format(name=self._label()))
 
     def counts(self, layers: tuple[str, ...] = tuple(_COUNTED)) -> dict[str, int]:
         """Rows per layer (current grids only), of every layer or of those named, in one
@@ -218,7 +225,21 @@ class Store(ABC):
         if getattr(city, "roads", None) is not None:
             n = self.add_roads(city.roads)
             progress(f"stored {n:,} roads")
+        if getattr(city, "river", None) is not None:
+            self.add_water([city.river], [getattr(city, "river_name", None) or ""], ["river"])
         self.add_issues(city.issues, progress, city.events, city.assignments)
+        with self.tx() as tx:  # last: only a city loaded whole is marked (`demo_city`)
+            tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO "
+                   "UPDATE SET value = excluded.value",
+                   {"k": DEMO_MARKER, "v": datetime.now(UTC).isoformat()})
+
+    def demo_city(self) -> datetime | None:
+        """When the generated demo city was loaded into this database (None: it holds no demo
+        city). The living demo's simulator runs only against a database so marked."""
+        self._require_schema()
+        with self.snapshot() as tx:
+            row = tx.one("SELECT value FROM setting WHERE key = :k", {"k": DEMO_MARKER})
+        return datetime.fromisoformat(row["value"]) if row else None
 
     @abstractmethod
     def _load_layers(self, city, progress: Progress) -> None:
@@ -231,6 +252,7 @@ class Store(ABC):
         with self.tx() as tx:
             for statement in tx.dialect.delete_all(DATA_TABLES):
                 tx.run(statement)
+            tx.run("DELETE FROM setting WHERE key = :k", {"k": DEMO_MARKER})
 
     def add_roads(self, roads: gpd.GeoDataFrame, replace: bool = False) -> int:
         """Store a road layer (see geo.roads.frame), noded into junctions, in one transaction:
@@ -274,6 +296,33 @@ class Store(ABC):
             net = RoadNetwork(roads) if len(roads) else None
             self._network = (rev, net)
             return net
+
+    def add_water(self, polygons, names: list[str], kinds: list[str]) -> int:
+        """Store water polygons (storage CRS) for the offline basemap in place of those held,
+        in one transaction; `kinds` are "river" or "lake"."""
+        self._require_schema()
+        geoms = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+                 for g in polygons]
+        with self.tx() as tx:
+            d = tx.dialect
+            tx.run("DELETE FROM water")
+            tx.run_many(f"INSERT INTO water (id, name, kind, {d.polygon_columns()}) "
+                        f"VALUES (:id, :name, :kind, {d.polygon_values('g')})",
+                        [{"id": i, "name": n, "kind": k, **d.polygon_params(g, "g")}
+                         for i, (g, n, k) in enumerate(zip(geoms, names, kinds, strict=True), 1)])
+        return len(geoms)
+
+    def water(self) -> gpd.GeoDataFrame:
+        """The water held (id, name, kind, geometry in the storage CRS), by id."""
+        self._require_schema()
+        with self.snapshot() as tx:
+            rows = tx.rows(f"SELECT id, name, kind, {tx.dialect.wkb('geom')} AS wkb FROM water "
+                           "ORDER BY id")
+        geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
+        return gpd.GeoDataFrame({"id": [int(r["id"]) for r in rows],
+                                 "name": [r["name"] for r in rows],
+                                 "kind": [r["kind"] for r in rows]}, geometry=list(geoms),
+                                crs=STORAGE_EPSG)
 
     @abstractmethod
     def _teams_passing(self, f: TeamFilter) -> TeamTable:
@@ -323,7 +372,8 @@ class Store(ABC):
         """A whole layer as a GeoDataFrame in the storage CRS (current grids only)."""
         self._require_schema()
         if layer not in LAYERS:
-            raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+            raise ValueError(_("unknown layer {layer}; expected one of {layers}").format(
+                layer=repr(layer), layers=", ".join(LAYERS)))
         return self._read_layer(layer)
 
     @abstractmethod

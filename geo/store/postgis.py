@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from geo.cameras import MAX_RANGE_M
 from geo.codes import LENGTHS
 from geo.crs import METRIC_EPSG, STORAGE_EPSG
+from geo.i18n import _
 from geo.model import CameraView, TeamFilter, TeamMatch, explain_rank
 from geo.store.base import (
     OPEN_TIMEOUT_S,
@@ -221,7 +222,8 @@ class PostgisStore(Store):
                 self.pool.open(wait=True, timeout=timeout_s)
             except Exception as exc:  # the pool wraps connection errors in PoolTimeout
                 self.pool.close()
-                raise StoreError(f"cannot connect to {_redact(self.url)}: {exc}") from exc
+                raise StoreError(_("cannot connect to {url}: {problem}").format(
+                    url=_redact(self.url), problem=exc)) from exc
             return self
 
     def close(self) -> None:
@@ -396,8 +398,8 @@ class PostgisStore(Store):
             cur.execute("LOCK TABLE road IN SHARE ROW EXCLUSIVE MODE")
             held = cur.execute("SELECT count(*) FROM road").fetchone()[0]
             if held and not replace:
-                raise StoreError(f"the database already holds {held:,} roads: replace them "
-                                 "(--replace) or keep them")
+                raise StoreError(_("the database already holds {n} roads: replace them "
+                                   "(--replace) or keep them").format(n=f"{held:,}"))
             cur.execute("DELETE FROM road")
             with cur.copy("COPY road (id, name, class, oneway, speed_kmh, length_m, source, "
                           "target, cost, reverse_cost, geom) FROM STDIN") as copy:

@@ -20,6 +20,7 @@ import shapely
 
 from geo.codes import LENGTHS
 from geo.crs import STORAGE_EPSG
+from geo.i18n import _
 
 # SQLite keeps times as fixed-width UTC text, so that text order is time order.
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -357,7 +358,7 @@ def _check_text(params: dict | None) -> None:
     for value in (params or {}).values():
         values = value if isinstance(value, list | tuple) else (value,)
         if any(isinstance(v, str) and "\x00" in v for v in values):
-            raise InvalidText("text must not contain the NUL character (\\x00)")
+            raise InvalidText(_("text must not contain the NUL character (\\x00)"))
 
 
 class Tx:

@@ -24,6 +24,7 @@ from geo.cameras import MAX_RANGE_M, visible
 from geo.codes import LENGTHS
 from geo.crs import STORAGE_EPSG, degree_box
 from geo.gridindex import GridIndex
+from geo.i18n import _
 from geo.model import CameraView, TeamMatch
 from geo.store.base import (
     AREA_TABLES,
@@ -116,7 +117,8 @@ class SqliteStore(Store):
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection (an in-memory database has one, shared under the lock)."""
         if self._closed:
-            raise StoreError(f"the database {self.path} is closed: open it again first")
+            raise StoreError(_("the database {path} is closed: open it again first").format(
+                path=self.path))
         if self._shared is not None:
             return self._shared
         conn = getattr(self._local, "conn", None)
@@ -356,8 +358,8 @@ class SqliteStore(Store):
         with self._transaction() as c:
             held = c.execute("SELECT count(*) FROM road").fetchone()[0]
             if held and not replace:
-                raise StoreError(f"the database already holds {held:,} roads: replace them "
-                                 "(--replace) or keep them")
+                raise StoreError(_("the database already holds {n} roads: replace them "
+                                   "(--replace) or keep them").format(n=f"{held:,}"))
             c.execute("DELETE FROM road")
             c.executemany(
                 "INSERT INTO road (id, name, class, oneway, speed_kmh, length_m, source, target, "

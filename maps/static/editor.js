@@ -5,20 +5,16 @@
  * the panel. Changes carry a short-lived bearer token: the session cookie only reads. */
 (function () {
   "use strict";
+  var _ = gdI18n.t, fmt = gdI18n.fmt;
   var gd = window.griddispatch;
   var ed = (gd.editor = { loaded: 0, saves: 0, failures: [], selected: null, problems: null });
   var token = null;
-
-  function esc(text) {
-    return String(text).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
+  var esc = gd.esc;
 
   function bearer() {
     if (token) return Promise.resolve(token);
     return fetch("/api/v1/auth/session/token", { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("log in again"); return r.json(); })
+      .then(function (r) { if (!r.ok) throw new Error(_("log in again")); return r.json(); })
       .then(function (j) { token = j.access_token; return token; });
   }
 
@@ -32,7 +28,7 @@
       });
     }).then(function (r) {
       return r.json().then(function (j) {
-        if (!r.ok) throw new Error(r.status + ": " + (j.detail || "refused"));
+        if (!r.ok) throw new Error(r.status + ": " + (j.detail || _("refused")));
         ed.saves += 1;
         return j;
       });
@@ -44,6 +40,18 @@
     if (el) { el.textContent = text; el.className = failed ? "gd-failure" : ""; }
     if (failed) ed.failures.push(text);
   }
+
+  // The validation's kinds of problem (the API's machine values) in words.
+  var PROBLEMS = {
+    overlap: _("overlap"), gap: _("gap"), sliver: _("sliver"), empty: _("empty outline"),
+    outside_parent: _("outside its community"), non_contiguous: _("in pieces"),
+    duplicate_code: _("duplicate code"), malformed_code: _("malformed code"),
+    invalid_geometry: _("invalid outline"), not_a_polygon: _("not a polygon"),
+    nan_coordinates: _("coordinates not numbers"), has_z: _("has heights"),
+    too_many_vertices: _("too many vertices"), unclosed_ring: _("unclosed ring"),
+  };
+
+  function problemKind(kind) { return PROBLEMS[kind] || kind; }
 
   function feature(key) {
     return ed.draft.features.filter(function (f) { return f.id === key; })[0];
@@ -61,8 +69,8 @@
     var f = feature(key);
     document.getElementById("gd-editor-selected").innerHTML = f
       ? "<b>" + esc(f.properties.code || f.id) + "</b> " + esc(f.properties.name || "") +
-        "<br><small>draw a line across it to split it, or edit its vertices</small>"
-      : "click a grid";
+        "<br><small>" + esc(_("draw a line across it to split it, or edit its vertices")) + "</small>"
+      : esc(_("click a grid"));
   };
 
   function drawDraft() {
@@ -73,10 +81,10 @@
         layer.on("click", function () { ed.select(f.id); });
         layer.on("pm:edit", function () {
           var geometry = layer.toGeoJSON().geometry;
-          status("saving " + f.id + "...");
+          status(fmt(_("saving {grid}…"), { grid: f.id }));
           send("PUT", "/api/v1/plans/" + ed.id + "/grids/" + encodeURIComponent(f.id),
                { geometry: geometry }, [f.properties.etag])
-            .then(function () { status("saved " + f.id); return load(false); })
+            .then(function () { status(fmt(_("saved {grid}"), { grid: f.id })); return load(false); })
             .catch(function (e) { status(e.message, true); load(false); });
         });
         ed.grids.addLayer(layer);
@@ -97,15 +105,18 @@
     }).eachLayer(function (l) { ed.problemLayer.addLayer(l); });
     var list = document.getElementById("gd-editor-problems");
     list.innerHTML = report.valid
-      ? "<b>No problems</b>: the draft can be published."
-      : "<b>" + report.features.length + " problem(s)</b><ol>" + report.features.map(function (f) {
-          return "<li>" + esc(f.properties.kind) + ": " + esc(f.properties.message) + "</li>";
+      ? "<b>" + esc(_("No problems: the draft can be published.")) + "</b>"
+      : "<b>" + esc(fmt(_("{n} problem(s)"), { n: report.features.length })) + "</b><ol>" + report.features.map(function (f) {
+          return "<li>" + esc(problemKind(f.properties.kind)) + ": " + esc(f.properties.message) + "</li>";
         }).join("") + "</ol>";
   }
 
   function load(fit) {
     return fetch("/api/v1/plans/" + ed.id, { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("the draft could not be loaded (" + r.status + ")"); return r.json(); })
+      .then(function (r) {
+        if (!r.ok) throw new Error(fmt(_("the draft could not be loaded ({status})"), { status: r.status }));
+        return r.json();
+      })
       .then(function (doc) {
         ed.draft = doc;
         drawDraft();
@@ -124,12 +135,12 @@
     var drawn = e.layer;
     ed.map.removeLayer(drawn);
     if (e.shape !== "Line") return;
-    if (!ed.selected) { status("select the grid to split first", true); return; }
+    if (!ed.selected) { status(_("select the grid to split first"), true); return; }
     var f = feature(ed.selected);
-    status("splitting " + f.id + "...");
+    status(fmt(_("splitting {grid}…"), { grid: f.id }));
     send("POST", "/api/v1/plans/" + ed.id + "/split",
          { key: f.id, line: drawn.toGeoJSON().geometry }, [f.properties.etag])
-      .then(function () { status("split " + f.id); return load(false); })
+      .then(function () { status(fmt(_("split {grid}"), { grid: f.id })); return load(false); })
       .catch(function (err) { status(err.message, true); });
   }
 
@@ -145,8 +156,8 @@
       onAdd: function () {
         var div = L.DomUtil.create("div", "gd-panel leaflet-bar");
         div.id = "gd-editor";
-        div.innerHTML = "<b>Draft " + esc(draftId) + "</b> <small>" + esc(who) + "</small>" +
-          "<div id='gd-editor-selected'>click a grid</div>" +
+        div.innerHTML = "<b>" + esc(fmt(_("Draft {id}"), { id: draftId })) + "</b> <small>" + esc(who) + "</small>" +
+          "<div id='gd-editor-selected'>" + esc(_("click a grid")) + "</div>" +
           "<div id='gd-editor-status'></div><div id='gd-editor-problems'></div>";
         L.DomEvent.disableClickPropagation(div);
         L.DomEvent.disableScrollPropagation(div);
@@ -154,6 +165,7 @@
       },
     });
     new Panel().addTo(map);
+    map.pm.setLang(gdI18n.english ? "en" : "zh"); // GeoMan's own words (its tooltips)
     map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false,
                          drawCircle: false, drawRectangle: false, drawPolygon: false,
                          drawText: false, cutPolygon: false, rotateMode: false,

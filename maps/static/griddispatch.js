@@ -3,6 +3,7 @@
  * Nothing here talks to any host but the one that served the page. */
 (function () {
   "use strict";
+  var _ = gdI18n.t, fmt = gdI18n.fmt;
 
   var gd = (window.griddispatch = {
     config: {
@@ -23,6 +24,66 @@
 
   var LIGHT = { green: "#2e7d32", yellow: "#f9a825", red: "#c62828" };
   var TEAM_STATUS = { available: "#2e7d32", busy: "#ef6c00", off_duty: "#757575" };
+
+  /* Machine values as the page's language names them (an unknown value is shown as it is). */
+  var WORDS = {
+    light: { green: _("green"), yellow: _("yellow"), red: _("red: overdue") },
+    state: {
+      reported: _("reported"), accepted: _("accepted"), dispatched: _("dispatched"),
+      claimed: _("claimed"), resolved: _("resolved"), checked: _("checked"),
+      closed: _("closed"), rejected: _("rejected"), merged: _("merged"),
+    },
+    mode: { normal: _("normal times"), emergency: _("emergency") },
+    teamStatus: { available: _("available"), busy: _("busy"), off_duty: _("off duty") },
+    teamKind: {
+      safety_livelihood: _("safety and livelihood officer"), grid_worker: _("grid worker"),
+      enforcement: _("enforcement team"), enterprise_service: _("enterprise service team"),
+      party_volunteer: _("party volunteer team"),
+    },
+    cameraKind: { fixed: _("fixed camera"), dome: _("dome camera"), high_dome: _("high-point dome camera") },
+    cameraStatus: { online: _("online"), offline: _("offline"), maintenance: _("under maintenance") },
+    siteKind: {
+      manhole_cover: _("manhole cover"), sewer: _("sewer"), school_gate: _("school gate"),
+      market: _("market"), night_market: _("night market"), hazard_point: _("hazard point"),
+    },
+    level: { grids: _("grids"), communities: _("communities"), streets: _("streets"), districts: _("districts") },
+    action: { dispatch: _("Dispatch"), joint: _("Joint dispatch"), reassign: _("Reassign"), "return": _("Return") },
+  };
+
+  /* Times in the command centre's zone (Asia/Shanghai), as the page's language writes them:
+   * 2026/12/02 08:05, or 02/12/2026, 08:05 in English (day first, 24-hour clock). */
+  var TIME_LOCALE = gdI18n.english ? "en-GB" : "zh-CN";
+  var LOCAL_TIME = new Intl.DateTimeFormat(TIME_LOCALE, {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+  var CLOCK = new Intl.DateTimeFormat(TIME_LOCALE, {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  });
+  // A calendar day typed as 2026-10-01 (the hotspot filters'), in words: 2026年10月1日, 1 Oct 2026.
+  var DAY = new Intl.DateTimeFormat(TIME_LOCALE, { timeZone: "UTC", year: "numeric",
+    month: gdI18n.english ? "short" : "long", day: "numeric" });
+  var LIST_SEPARATOR = gdI18n.english ? ", " : "、";
+
+  gd.localDay = function (text) {
+    if (!/^\d{4}-\d\d-\d\d$/.test(text || "")) return "";
+    var date = new Date(text + "T00:00:00Z");
+    return isNaN(date.getTime()) ? "" : DAY.format(date);
+  };
+
+  var LAYER_LABELS = {
+    grids: _("Grids (communities when zoomed out)"), communities: _("Community outlines"),
+    streets: _("Street outlines"), districts: _("District outlines"), views: _("Camera views"),
+    cameras: _("Cameras"), sites: _("Key sites"), issues: _("Open issues"), teams: _("Teams"),
+    dispatch: _("Issue and candidates"),
+  };
+  gd.layerLabel = function (name) { return LAYER_LABELS[name] || name; };
+
+  function word(table, value) {
+    var w = WORDS[table][value];
+    return w === undefined ? String(value == null ? "" : value) : w;
+  }
+  gd.word = word;
   var OPEN_STEPS = [0, 1, 3, 6, 11];
   var OPEN_COLOURS = ["#eceff1", "#ffe0b2", "#ffb74d", "#f57c00", "#bf360c"];
 
@@ -30,14 +91,16 @@
     for (var k in options) gd.config[k] = options[k];
   };
 
+  /* Text made safe inside HTML; the other scripts of a map page use this one. */
   function esc(value) {
     return String(value == null ? "" : value).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+  gd.esc = esc;
 
   function when(value) {
-    return value ? esc(String(value).replace("T", " ").slice(0, 16)) : "";
+    return esc(gd.localTime(value));
   }
 
   function rows(pairs) {
@@ -134,7 +197,7 @@
         .then(function (response) {
           if (response.status === 401) {
             gd.sessionExpired();
-            throw new Error("the session has ended");
+            throw new Error(_("the session has ended"));
           }
           if (!response.ok) {
             return response.json().then(function (body) {
@@ -145,9 +208,9 @@
         })
         .then(apply)
         .catch(function (error) {
-          gd.failures.push(name + ": " + error.message);
+          gd.failures.push(fmt(_("{layer}: {problem}"), { layer: gd.layerLabel(name), problem: error.message }));
           gd.status();
-          fail(error, name + " could not be loaded");
+          fail(error, fmt(_("{layer} could not be loaded"), { layer: gd.layerLabel(name) }));
         });
     };
   };
@@ -229,8 +292,8 @@
     layer.bindTooltip(function (l) {
       var p = l.feature.properties;
       return "<b>" + esc(p.name) + "</b>" + rows([
-        ["code", esc(p.code)], ["open", p.open], ["yellow", p.yellow], ["overdue", p.overdue],
-        ["households", p.households],
+        [_("code"), esc(p.code)], [_("open issues"), p.open], [_("yellow lights"), p.yellow],
+        [_("overdue"), p.overdue], [_("households"), p.households],
       ]);
     }, { sticky: true });
   };
@@ -240,6 +303,12 @@
   function categoryColour(code) {
     var c = gd.config.categories[code];
     return c ? c.colour : "#607d8b";
+  }
+
+  /* A category's name in the page's language (the server's name when it is not listed). */
+  function categoryName(p) {
+    var c = gd.config.categories[p.category_code];
+    return c ? c.name : p.category_name;
   }
 
   gd.issueMarker = function (feature, latlng) {
@@ -254,9 +323,10 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      return "<b>#" + esc(l.feature.id) + " " + esc(q.category_name) + "</b>" + rows([
-        ["state", esc(q.state)], ["light", esc(q.light)], ["grid", esc(q.grid_code)],
-        ["reported", when(q.reported_at)], ["due", when(q.due_at)],
+      return "<b>#" + esc(l.feature.id) + " " + esc(categoryName(q)) + "</b>" + rows([
+        [_("state"), esc(word("state", q.state))], [_("light"), esc(q.light ? word("light", q.light) : "")],
+        [_("grid"), esc(q.grid_code)],
+        [_("reported"), when(q.reported_at)], [_("step due"), when(q.due_at)],
         ["", esc((q.description || "").slice(0, 80))],
       ]);
     });
@@ -288,13 +358,13 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      var age = q.position_age_s == null ? "home base (no position reported)"
-        : Math.round(q.position_age_s / 60) + " min ago";
+      var age = q.position_age_s == null ? _("home base (no position reported)")
+        : fmt(_("{n} min ago"), { n: Math.round(q.position_age_s / 60) });
       return "<b>" + esc(q.name) + "</b>" + rows([
-        ["team", esc(l.feature.id)], ["kind", esc(q.kind)],
-        ["status", "<span style='color:" + (TEAM_STATUS[q.status] || "#000") + "'>" +
-          esc(q.status) + "</span>"],
-        ["roster", esc(q.roster)], ["position", age],
+        [_("team"), esc(l.feature.id)], [_("kind"), esc(word("teamKind", q.kind))],
+        [_("status"), "<span style='color:" + (TEAM_STATUS[q.status] || "#000") + "'>" +
+          esc(word("teamStatus", q.status)) + "</span>"],
+        [_("roster"), esc(q.roster)], [_("position"), esc(age)],
       ]);
     });
     return marker;
@@ -311,11 +381,12 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      return "<b>camera " + esc(q.camera_id || l.feature.id) + "</b>" + rows([
-        ["kind", esc(q.camera_kind || q.kind)], ["status", esc(q.status)],
-        ["distance", q.distance_m == null ? null : Math.round(q.distance_m) + " m"],
-        ["heading", q.heading_deg == null ? "all round" : q.heading_deg + "°"],
-        ["view", q.fov_deg + "°"], ["range", q.range_m + " m"],
+      return "<b>" + esc(fmt(_("camera {id}"), { id: q.camera_id || l.feature.id })) + "</b>" + rows([
+        [_("kind"), esc(word("cameraKind", q.camera_kind || q.kind))],
+        [_("status"), esc(word("cameraStatus", q.status))],
+        [_("distance"), q.distance_m == null ? null : Math.round(q.distance_m) + " m"],
+        [_("heading"), q.heading_deg == null ? esc(_("all round")) : q.heading_deg + "°"],
+        [_("field of view"), q.fov_deg + "°"], [_("range"), q.range_m + " m"],
       ]);
     });
     return marker;
@@ -331,7 +402,8 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      return "<b>" + esc(q.name) + "</b>" + rows([["kind", esc(q.kind)], ["site", esc(l.feature.id)]]);
+      return "<b>" + esc(q.name) + "</b>" + rows([[_("kind"), esc(word("siteKind", q.kind))],
+        [_("key site"), esc(l.feature.id)]]);
     });
     return marker;
   };
@@ -343,25 +415,26 @@
     gd._expired = true;
     var next = encodeURIComponent(location.pathname + location.search);
     var banner = L.DomUtil.create("div", "gd-banner", document.body);
-    banner.innerHTML = "Your session has ended. <a href='" + gd.config.loginUrl + "?next=" +
-      next + "'>Log in again</a>";
+    banner.innerHTML = esc(_("Your session has ended.")) + " <a href='" + gd.config.loginUrl + "?next=" +
+      next + "'>" + esc(_("Log in again")) + "</a>";
   };
 
   gd.status = function () {
     var el = document.getElementById("gd-status");
     if (!el) return;
     var parts = [];
-    if (gd.updatedAt) parts.push("updated " + gd.updatedAt.toTimeString().slice(0, 8));
+    if (gd.updatedAt) parts.push(fmt(_("updated {time}"), { time: CLOCK.format(gd.updatedAt) }));
     if ("grids" in gd.counts) {
-      var areaName = gd.map ? gd.areaLevel(gd.map) : "areas";
-      parts.push(gd.counts.grids + " " + areaName);
-      if (gd.matched.grids > gd.counts.grids) parts.push("zoom in to see all " + gd.matched.grids);
+      var level = gd.map ? gd.areaLevel(gd.map) : "grids";
+      parts.push(fmt(_("{n} {areas}"), { n: gd.counts.grids, areas: word("level", level) }));
+      if (gd.matched.grids > gd.counts.grids) parts.push(fmt(_("zoom in to see all {n}"), { n: gd.matched.grids }));
     }
     if ("issues" in gd.counts) {
-      parts.push(gd.counts.issues + " open issues" +
-        (gd.matched.issues > gd.counts.issues ? " of " + gd.matched.issues : ""));
+      parts.push(gd.matched.issues > gd.counts.issues
+        ? fmt(_("{n} of {total} open issues"), { n: gd.counts.issues, total: gd.matched.issues })
+        : fmt(_("{n} open issues"), { n: gd.counts.issues }));
     }
-    if ("teams" in gd.counts) parts.push(gd.counts.teams + " teams");
+    if ("teams" in gd.counts) parts.push(fmt(_("{n} teams"), { n: gd.counts.teams }));
     var failed = gd.failures.length ? "<div class='gd-failure'>" +
       esc(gd.failures[gd.failures.length - 1]) + "</div>" : "";
     el.innerHTML = esc(parts.join(" · ")) + failed;
@@ -383,11 +456,22 @@
 
   gd.account = function (map, who) {
     control("topright", function (div) {
-      div.innerHTML = "<span>" + esc(who) + "</span> <button type='button'>Log out</button>";
+      div.innerHTML = "<span>" + esc(who) + "</span> <button type='button'>" + esc(_("Log out")) + "</button>";
       div.querySelector("button").onclick = function () {
         fetch("/api/v1/auth/session", { method: "DELETE", credentials: "same-origin" })
           .then(function () { location.href = gd.config.loginUrl; });
       };
+    }).addTo(map);
+  };
+
+  /* The link to this page in the other language (a saved file has only the one). */
+  gd.languageSwitch = function (map) {
+    if (location.protocol === "file:") return;
+    var other = gdI18n.other();
+    control("topright", function (div) {
+      div.className += " gd-lang-switch";
+      div.innerHTML = "<a class='gd-lang' href='" + esc(gdI18n.switchUrl()) + "' hreflang='" + other.lang +
+        "' lang='" + other.lang + "'>" + esc(other.label) + "</a>";
     }).addTo(map);
   };
 
@@ -399,12 +483,19 @@
     control("topleft", function (div) {
       div.id = "gd-hotspot-filters";
       div.innerHTML = panel;
+      // each typed date, in words beside it
+      div.querySelectorAll("input.gd-date").forEach(function (input) {
+        var out = input.parentNode.querySelector(".gd-date-text");
+        input.addEventListener("input", function () { if (out) out.textContent = gd.localDay(input.value); });
+      });
     }).addTo(map);
     control("bottomright", function (div) {
       div.id = "gd-legend";
       div.innerHTML = legend;
     }).addTo(map);
     if (who) gd.account(map, who);
+    gd.fitLegend();
+    map.on("resize", gd.fitLegend);
     gd.drawn = true;
   };
 
@@ -414,9 +505,9 @@
       div.id = "gd-status";
     }).addTo(map);
     control("topleft", function (div) {
-      div.innerHTML = "<b>Colour areas by</b><br>" +
-        "<label><input type='radio' name='gd-colour' value='open' checked> open issues</label><br>" +
-        "<label><input type='radio' name='gd-colour' value='light'> worst light</label>";
+      div.innerHTML = "<b>" + esc(_("Colour areas by")) + "</b>" +
+        "<label><input type='radio' name='gd-colour' value='open' checked> " + esc(_("open issues")) + "</label><br>" +
+        "<label><input type='radio' name='gd-colour' value='light'> " + esc(_("worst light")) + "</label>";
       div.querySelectorAll("input").forEach(function (input) {
         input.onchange = function () {
           gd.colourBy = input.value;
@@ -428,134 +519,130 @@
     control("bottomright", function (div) { div.id = "gd-legend"; }).addTo(map);
     gd.legend();
     gd.status();
+    // the controls above it are all in place once the page's scripts have run
+    setTimeout(gd.fitLegend, 0);
+    map.on("resize", gd.fitLegend);
   };
 
-  function swatch(colour, label, shape) {
-    return "<div><i class='gd-swatch " + (shape || "") + "' style='background:" + colour +
-      "'></i>" + esc(label) + "</div>";
+  function swatch(colour, label, shape, style) {
+    return "<div><i class='gd-swatch " + (shape || "") + "' style='background:" + colour + ";" +
+      (style || "") + "'></i>" + esc(label) + "</div>";
   }
 
+  /* Sections other scripts add to the live map's legend: {id, title, html()} (html() may
+   * return "" to leave the section out). */
+  gd.legendSections = [];
+
+  function section(id, title, body, closed) {
+    var open = id in gd._legendOpen ? gd._legendOpen[id] : !closed;
+    return "<details data-section='" + id + "'" + (open ? " open" : "") + "><summary>" + esc(title) +
+      "</summary>" + body + "</details>";
+  }
+  gd._legendOpen = {};
+
+  /* The live map's legend: a section for every layer drawn, each of which folds away; the
+   * whole legend scrolls within the window (griddispatch.css). */
   gd.legend = function () {
     var el = document.getElementById("gd-legend");
     if (!el) return;
-    var html = "<b>Areas: " + (gd.colourBy === "light" ? "worst light" : "open issues") + "</b>";
+    el.querySelectorAll("details[data-section]").forEach(function (d) {
+      gd._legendOpen[d.dataset.section] = d.open;
+    });
+    var areas = "";
     if (gd.colourBy === "light") {
-      html += swatch(LIGHT.green, "all in time") + swatch(LIGHT.yellow, "80% of step time used") +
-        swatch(LIGHT.red, "overdue") + swatch("#eceff1", "no open issue");
+      areas += swatch(LIGHT.green, _("all in time")) + swatch(LIGHT.yellow, _("80% of step time used")) +
+        swatch(LIGHT.red, _("overdue")) + swatch("#eceff1", _("no open issue"));
     } else {
       OPEN_STEPS.forEach(function (step, i) {
         var next = OPEN_STEPS[i + 1];
-        html += swatch(OPEN_COLOURS[i], next === undefined ? step + "+" :
+        areas += swatch(OPEN_COLOURS[i], next === undefined ? step + "+" :
           (next - 1 === step ? String(step) : step + "–" + (next - 1)));
       });
     }
-    html += "<b>Issues (ring: light)</b>";
-    var cats = gd.config.categories;
+    var outlines = swatch("#212121", _("district"), "gd-line") + swatch("#37474f", _("street"), "gd-line") +
+      swatch("#546e7a", _("community"), "gd-line gd-dashed");
+    var cats = gd.config.categories, categories = "";
     Object.keys(cats).forEach(function (code) {
-      html += swatch(cats[code].colour, code + " " + cats[code].name, "gd-round");
+      categories += swatch(cats[code].colour, code + " " + cats[code].name, "gd-round");
     });
-    html += "<b>Teams (dashed: at home base)</b>" +
-      swatch(TEAM_STATUS.available, "available", "gd-round") +
-      swatch(TEAM_STATUS.busy, "busy", "gd-round") +
-      swatch(TEAM_STATUS.off_duty, "off duty", "gd-round");
-    el.innerHTML = html;
+    var rings = ["green", "yellow", "red"].map(function (light) {
+      return swatch("#fff", word("light", light), "gd-round gd-ring", "border-color:" + LIGHT[light]);
+    }).join("") + swatch("#fff", _("cluster: count, worst light"), "gd-round gd-ring", "border-color:" + LIGHT.yellow);
+    var teams = ["available", "busy", "off_duty"].map(function (status) {
+      return swatch(TEAM_STATUS[status], word("teamStatus", status), "gd-round");
+    }).join("") + swatch("#9e9e9e", _("dashed ring: at its home base"), "gd-round gd-dashed-ring");
+    var cameras = ["online", "offline", "maintenance"].map(function (status) {
+      return swatch(CAMERA_STATUS[status], word("cameraStatus", status), "gd-round");
+    }).join("") + swatch("rgba(126, 87, 194, 0.35)", _("camera view (from zoom 16)"), "gd-sector");
+    var html = section("areas", gd.colourBy === "light" ? _("Areas: worst light") : _("Areas: open issues"), areas) +
+      section("outlines", _("Outlines"), outlines, true) +
+      section("issues", _("Issues: fill by category"), categories) +
+      section("lights", _("Issues: ring by light"), rings) +
+      section("teams", _("Teams by status"), teams) +
+      section("cameras", _("Cameras (from zoom 14)"), cameras, true) +
+      section("sites", _("Key sites"), "<div><i class='gd-site gd-site-key'>◆</i>" +
+        esc(_("key site (school gate, market, manhole ...)")) + "</div>", true);
+    gd.legendSections.forEach(function (extra) {
+      var body = extra.html();
+      if (body) html += section(extra.id, extra.title, body, extra.closed);
+    });
+    el.innerHTML = "<div class='gd-legend-title'>" + esc(_("Legend")) + "</div>" + html;
+    gd.fitLegend();
+  };
+
+  /* The legend (bottom right) as tall as the room below the controls above it, scrolling
+   * beyond: never cut off by the window, never over the layer list, at any screen size. */
+  gd.fitLegend = function () {
+    var el = document.getElementById("gd-legend");
+    if (!el || !gd.map) return;
+    var corner = gd.map.getContainer().querySelector(".leaflet-top.leaflet-right");
+    var top = gd.map.getContainer().getBoundingClientRect().top;
+    if (corner) {
+      [].forEach.call(corner.children, function (c) { top = Math.max(top, c.getBoundingClientRect().bottom); });
+    }
+    var bottom = el.getBoundingClientRect().bottom;
+    el.style.maxHeight = Math.max(80, Math.floor(bottom - top - 12)) + "px";
   };
 
   /* ---- the dispatch map ---- */
 
-  /* Every word the dispatch page shows, Chinese first with the English beside it. */
+  /* Every word the dispatch page shows, in the page's language. */
   var SAY = {
-    issue: { zh: "事件", en: "Issue" },
-    category: { zh: "类别", en: "category" },
-    state: { zh: "状态", en: "state" },
-    light: { zh: "灯色", en: "light" },
-    reported: { zh: "上报", en: "reported" },
-    due: { zh: "本环节时限", en: "step due" },
-    address: { zh: "地址", en: "address" },
-    grid: { zh: "网格", en: "grid" },
-    description: { zh: "描述", en: "description" },
-    assigned: { zh: "已派队伍", en: "assigned" },
-    candidates: { zh: "候选队伍", en: "Candidates" },
-    choose: { zh: "勾选队伍：先选的为主办，其余协办", en: "tick teams: the first leads, the others support" },
-    eta: { zh: "预计到达", en: "ETA" },
-    minutes: { zh: "分钟", en: "min" },
-    road: { zh: "路程", en: "road" },
-    straight: { zh: "直线", en: "straight line" },
-    byStraight: { zh: "无道路可循，按直线估算", en: "no road route: estimated by straight line" },
-    workload: { zh: "在办", en: "open assignments" },
-    lastAssigned: { zh: "最近派单", en: "last assigned" },
-    via: { zh: "经", en: "via" },
-    stale: { zh: "位置过时：派单前请电台确认", en: "position stale: confirm by radio" },
-    notRecommended: { zh: "不推荐", en: "not recommended" },
-    lead: { zh: "主办", en: "lead" },
-    support: { zh: "协办", en: "support" },
-    reason: { zh: "理由（改派、退回必填）", en: "reason (needed to reassign or return)" },
-    dispatch: { zh: "派单", en: "Dispatch" },
-    joint: { zh: "联合派单", en: "Joint dispatch" },
-    reassign: { zh: "改派", en: "Reassign" },
-    "return": { zh: "退回", en: "Return" },
-    noTeams: { zh: "请先勾选队伍", en: "tick a team first" },
-    noReason: { zh: "请填写理由", en: "give a reason" },
-    sending: { zh: "提交中…", en: "sending…" },
-    dispatched: { zh: "已派单给", en: "dispatched to" },
-    reassigned: { zh: "已改派给", en: "reassigned to" },
-    returned: { zh: "已退回指挥中心，待重新派单", en: "returned to dispatch" },
-    refused412: { zh: "事件已被他人更改，本次操作未执行", en: "the issue changed meanwhile; nothing was done" },
-    refused409: { zh: "事件当前状态不允许此操作", en: "not allowed in the issue's state" },
-    refused403: { zh: "无权执行此操作", en: "not allowed for you" },
-    refused422: { zh: "请求无法执行", en: "the request cannot be used" },
-    refused: { zh: "操作失败", en: "failed" },
-    unreachable: { zh: "无法连接服务器", en: "the server cannot be reached" },
-    changed: { zh: "事件已在别处更改，请重新载入后再操作", en: "the issue changed elsewhere: reload before acting" },
-    reload: { zh: "重新载入", en: "Reload" },
-    loading: { zh: "载入中…", en: "loading…" },
-    noCandidate: { zh: "没有可派队伍", en: "no candidate" },
-    mode: { zh: "模式", en: "mode" },
-    policy: { zh: "排序规则", en: "ranking" },
-    cameras: { zh: "个摄像头可见现场", en: "camera(s) see the spot" },
-    nearby: { zh: "件同类事件在附近未办结", en: "open issue(s) of this category nearby" },
-    lights: { green: { zh: "绿灯", en: "green" }, yellow: { zh: "黄灯", en: "yellow" },
-              red: { zh: "红灯", en: "red: overdue" } },
-    states: {
-      reported: { zh: "已上报", en: "reported" }, accepted: { zh: "已受理", en: "accepted" },
-      dispatched: { zh: "已派单", en: "dispatched" }, claimed: { zh: "已领单", en: "claimed" },
-      resolved: { zh: "已办结", en: "resolved" }, checked: { zh: "已核查", en: "checked" },
-      closed: { zh: "已结案", en: "closed" }, rejected: { zh: "已驳回", en: "rejected" },
-      merged: { zh: "已合并", en: "merged" },
-    },
-    modes: { normal: { zh: "平时", en: "normal" }, emergency: { zh: "应急", en: "emergency" } },
+    issue: _("Issue"), category: _("Category"), state: _("State"), light: _("Light"),
+    reported: _("Reported"), due: _("Step due"), address: _("Address"), grid: _("Grid"),
+    assigned: _("Assigned teams"), candidates: _("Candidate teams"),
+    choose: _("Tick teams: the first ticked leads, the others support"),
+    eta: _("ETA"), road: _("road"), byStraight: _("no road route: estimated by straight line"),
+    workload: _("open assignments"), lastAssigned: _("last assigned"),
+    stale: _("position stale: confirm by radio before dispatching"),
+    notRecommended: _("not recommended"), lead: _("lead"), support: _("support"),
+    reason: _("Reason (needed to reassign or return)"),
+    noTeams: _("Tick a team first"), noReason: _("Give a reason"), sending: _("Sending…"),
+    returned: _("Returned to the command centre, to be dispatched again"),
+    refused412: _("The issue was changed by someone else; nothing was done"),
+    refused409: _("The issue's state does not allow this"),
+    refused403: _("You may not do this"), refused422: _("The request cannot be carried out"),
+    refused: _("The action failed"), unreachable: _("The server cannot be reached"),
+    changed: _("The issue was changed elsewhere: reload it before acting"),
+    reload: _("Reload"), loading: _("Loading…"), noCandidate: _("No team can be dispatched"),
+    mode: _("mode"), policy: _("ranking"),
   };
 
-  function entry(key, table) {
-    var m = (table || SAY)[key];
-    return m || { zh: String(key), en: String(key) };
-  }
-
-  /* A phrase as HTML: the Chinese, then the English in small type. */
+  /* A phrase as HTML: a key of SAY, or a machine value in one of WORDS' tables. */
   function say(key, table) {
-    var m = entry(key, table);
-    return esc(m.zh) + " <small class='gd-en' lang='en'>" + esc(m.en) + "</small>";
+    return esc(table ? word(table, key) : (SAY[key] === undefined ? key : SAY[key]));
   }
 
-  /* A phrase as plain text, for titles and messages: "中文 / English". */
-  function sayText(key, table) {
-    var m = entry(key, table);
-    return m.zh + " / " + m.en;
+  /* "{team} (lead)" or "{team} (support)" in the page's language. */
+  function teamRole(t) {
+    return fmt(t.lead ? _("{team} (lead)") : _("{team} (support)"), { team: t.name });
   }
-
-  // The operator's local time (the command centre is in Asia/Shanghai), as 2026-11-21 08:05.
-  var LOCAL_TIME = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-  });
 
   gd.localTime = function (iso) {
     if (!iso) return "";
     var date = new Date(iso);
     if (isNaN(date.getTime())) return "";
-    var part = {};
-    LOCAL_TIME.formatToParts(date).forEach(function (p) { part[p.type] = p.value; });
-    return part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" + part.minute;
+    return LOCAL_TIME.format(date);
   };
 
   // An ISO 8601 time inside a server's sentence (a reason, a refusal), shown as local time.
@@ -596,8 +683,9 @@
     if (p.eta_s == null) {
       parts.push(Math.round(p.distance_m) + " m");
     } else {
-      parts.push((offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) + " " + SAY.minutes.zh);
-      parts.push(p.road_m == null ? SAY.straight.zh + " " + metres(p.distance_m) : metres(p.road_m));
+      parts.push(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) }));
+      parts.push(p.road_m == null ? fmt(_("straight line {distance}"), { distance: metres(p.distance_m) })
+        : metres(p.road_m));
     }
     return parts.join(" · ");
   }
@@ -621,9 +709,9 @@
         icon: L.divIcon({ className: "gd-target gd-light-" + (p.light || "none"), html: "!", iconSize: [26, 26] }),
         zIndexOffset: 2000,
       }).bindTooltip(function () {
-        return "<b>#" + esc(p.id) + " " + esc(p.category_name) + "</b>" + rows([
-          [SAY.state.zh, say(p.state, SAY.states)], [SAY.grid.zh, esc(p.grid_code)],
-          [SAY.address.zh, esc(p.address)], ["", esc(p.description)],
+        return "<b>#" + esc(p.id) + " " + esc(categoryName(p)) + "</b>" + rows([
+          [SAY.state, say(p.state, "state")], [SAY.grid, esc(p.grid_code)],
+          [SAY.address, esc(p.address)], ["", esc(p.description)],
         ]);
       });
     }
@@ -646,7 +734,7 @@
     if (p.kind === "camera") return gd.cameraMarker(feature, latlng);
     if (p.kind === "nearby") {
       return L.circleMarker(latlng, { radius: 6, color: "#6d4c41", weight: 2, fillColor: "#ffcc80", fillOpacity: 0.9 })
-        .bindTooltip("#" + esc(p.id) + " · " + say(p.state, SAY.states) + " · " + Math.round(p.distance_m) + " m");
+        .bindTooltip("#" + esc(p.id) + " · " + say(p.state, "state") + " · " + Math.round(p.distance_m) + " m");
     }
     return L.marker(latlng);
   };
@@ -770,7 +858,7 @@
     return fetch("/api/v1/auth/session/token", { credentials: "same-origin" })
       .then(function (r) {
         if (r.status === 401) gd.sessionExpired();
-        if (!r.ok) throw new Error(r.status + ": the page's session has ended; log in again");
+        if (!r.ok) throw new Error(r.status + ": " + _("the page's session has ended; log in again"));
         return r.json();
       })
       .then(function (t) {
@@ -812,13 +900,11 @@
     var d = gd.dispatch, i = d.issue, el = document.getElementById("gd-issue");
     if (!el || !i) return;
     var light = i.light ? "<i class='gd-swatch gd-round' style='background:" + LIGHT[i.light] + "'></i>" +
-      say(i.light, SAY.lights) : "";
-    var teams = (i.teams || []).map(function (t) {
-      return esc(t.name) + "（" + say(t.lead ? "lead" : "support") + "）";
-    }).join("、");
+      say(i.light, "light") : "";
+    var teams = (i.teams || []).map(function (t) { return esc(teamRole(t)); }).join(LIST_SEPARATOR);
     el.innerHTML = "<h3>" + say("issue") + " #" + esc(i.id) + "</h3>" +
-      field(say("category"), esc(i.category_name) + " <small>" + esc(i.category_code) + "</small>") +
-      field(say("state"), say(i.state, SAY.states)) +
+      field(say("category"), esc(categoryName(i)) + " <small>" + esc(i.category_code) + "</small>") +
+      field(say("state"), say(i.state, "state")) +
       field(say("light"), light) +
       field(say("reported"), "<time>" + esc(gd.localTime(i.reported_at)) + "</time>") +
       field(say("due"), i.due_at ? "<time>" + esc(gd.localTime(i.due_at)) + "</time>" : "") +
@@ -831,24 +917,25 @@
   /* A candidate's reason without the filter the list states once above it. */
   function shortReason(reason) {
     var d = gd.dispatch, text = localiseText(reason);
-    return d.meta && d.meta.filter ? text.split(" of the teams matching " + d.meta.filter).join("") : text;
+    return d.meta && d.meta.filter ? text.split(d.meta.filter).join("…") : text;
   }
 
   function candidateItem(c) {
     var d = gd.dispatch, p = c.props, at = d.selected.indexOf(p.team_id);
     var facts = [];
     if (p.eta_s != null) {
-      facts.push(say("eta") + " <strong>" + (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) + "</strong> " + say("minutes"));
+      facts.push(say("eta") + " <strong>" + esc(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) })) +
+        "</strong>");
     }
     if (p.road_m != null) facts.push(say("road") + " " + metres(p.road_m));
-    facts.push(say("straight") + " " + metres(p.distance_m));
+    facts.push(esc(fmt(_("straight line {distance}"), { distance: metres(p.distance_m) })));
     var work = [];
     if (p.open_assignments != null) work.push(say("workload") + " " + p.open_assignments);
     if (p.open_assignments != null || p.last_assigned_at) {
       work.push(say("lastAssigned") + " " + (p.last_assigned_at ? "<time>" + esc(gd.localTime(p.last_assigned_at)) + "</time>" : "—"));
     }
     var notes = [];
-    if (p.via && p.via.length) notes.push(say("via") + " " + esc(p.via.join("、")));
+    if (p.via && p.via.length) notes.push(esc(fmt(_("via {roads}"), { roads: p.via.join(LIST_SEPARATOR) })));
     if (p.basis === "straight_line") notes.push("<span class='gd-warn'>" + say("byStraight") + "</span>");
     if (p.stale) notes.push("<span class='gd-warn'>" + say("stale") + "</span>");
     var role = at < 0 ? "" : " <span class='gd-role'>" + (at + 1) + " " + say(at === 0 ? "lead" : "support") + "</span>";
@@ -874,7 +961,7 @@
     var html = "<h3>" + say("candidates") + "</h3>";
     if (d.meta) {
       html += "<div class='gd-filter'>" + esc(d.meta.filter) + " · " + say("mode") + " " +
-        say(d.meta.mode, SAY.modes) + "</div>";
+        say(d.meta.mode, "mode") + "</div>";
       if (d.meta.policy) html += "<div class='gd-filter'>" + say("policy") + ": " + esc(d.meta.policy) + "</div>";
       if (!d.candidates.length) {
         html += "<div class='gd-failure'>" + say("noCandidate") + ": " + esc(d.meta.none_reason || "") + "</div>";
@@ -905,8 +992,8 @@
     });
     el.innerHTML = allowed.map(function (a) {
       var label = a === "dispatch" && d.selected.length > 1 ? "joint" : a;
-      return "<button type='button' data-action='" + a + "' title='" + esc(sayText(label)) + "'" +
-        (d.busy ? " disabled" : "") + ">" + say(label) + "</button>";
+      return "<button type='button' data-action='" + a + "'" +
+        (d.busy ? " disabled" : "") + ">" + say(label, "action") + "</button>";
     }).join(" ");
     el.querySelectorAll("button").forEach(function (b) {
       b.onclick = function () { gd.dispatchAct(b.dataset.action); };
@@ -921,23 +1008,16 @@
     }
   }
 
-  function teamList(teams) {
-    return teams.map(function (t) {
-      return { zh: t.name + "（" + SAY[t.lead ? "lead" : "support"].zh + "）",
-               en: t.name + " (" + SAY[t.lead ? "lead" : "support"].en + ")" };
-    });
-  }
-
   function succeeded(action, issue) {
     if (action === "return") return say("returned");
-    var done = SAY[action === "dispatch" ? "dispatched" : "reassigned"], teams = teamList(issue.teams || []);
-    return esc(done.zh + " " + teams.map(function (t) { return t.zh; }).join("、")) +
-      " <small class='gd-en' lang='en'>" + esc(done.en + " " + teams.map(function (t) { return t.en; }).join(", ")) + "</small>";
+    var teams = (issue.teams || []).map(teamRole).join(LIST_SEPARATOR);
+    return esc(fmt(action === "dispatch" ? _("dispatched to {teams}") : _("reassigned to {teams}"),
+                   { teams: teams }));
   }
 
   function refused(status, detail) {
     var key = { 412: "refused412", 409: "refused409", 403: "refused403", 422: "refused422" }[status] || "refused";
-    return "<strong>" + say(key) + "</strong><br><span lang='en'>" + esc(localiseText(detail)) + "</span>";
+    return "<strong>" + say(key) + "</strong><br><span>" + esc(localiseText(detail)) + "</span>";
   }
 
   /* Take `action` with the version the page loaded (If-Match), show what came of it in
@@ -1036,7 +1116,7 @@
     }).addTo(map);
     map.on("zoomend viewreset resize", gd.placeLabels);
     layer.on("error", function () {
-      showResult(esc(gd.failures[gd.failures.length - 1] || "the issue could not be loaded"), "failure");
+      showResult(esc(gd.failures[gd.failures.length - 1] || _("the issue could not be loaded")), "failure");
     });
     layer.on("update", function () {
       var features = Object.keys(layer._features).map(function (k) { return layer._features[k]; });
@@ -1063,8 +1143,9 @@
       }
       var cams = features.filter(function (f) { return f.properties.kind === "camera"; }).length;
       var near = features.filter(function (f) { return f.properties.kind === "nearby"; }).length;
-      document.getElementById("gd-around").innerHTML = "<div>" + cams + " " + say("cameras") + "</div><div>" +
-        near + " " + say("nearby") + "</div>";
+      document.getElementById("gd-around").innerHTML =
+        "<div>" + esc(fmt(_("{n} camera(s) can see the spot"), { n: cams })) + "</div><div>" +
+        esc(fmt(_("{n} open issue(s) of this category nearby"), { n: near })) + "</div>";
       renderList(false);
       if (!fitted && features.length) {
         fitted = true;

@@ -1,6 +1,7 @@
 /* The login page: exchange a user name and password for the map pages' session cookie. */
 (function () {
   "use strict";
+  var _ = gdI18n.t;
   var form = document.getElementById("login");
   var message = document.getElementById("message");
   form.addEventListener("submit", function (event) {
@@ -16,8 +17,8 @@
         return null;
       }
       return response.json().then(function (body) {
-        message.textContent = body.detail || "login failed";
+        message.textContent = body.detail || _("login failed");
       });
-    }).catch(function () { message.textContent = "the server cannot be reached"; });
+    }).catch(function () { message.textContent = _("The server cannot be reached"); });
   });
 })();

@@ -1,0 +1,106 @@
+/* Click a point of the live map: what is there (GET /api/v1/places) in a popup, and the view
+ * sectors of the cameras that can see it drawn on the map until the next click. Clicks on
+ * markers do not reach the map, so this answers clicks on the ground only. */
+(function () {
+  "use strict";
+  var _ = gdI18n.t, fmt = gdI18n.fmt;
+  var esc = window.griddispatch.esc;
+
+  function people(list) {
+    if (!list || !list.length) return "<span class='gd-muted'>" + esc(_("none recorded")) + "</span>";
+    return list.map(function (p) {
+      return esc(p.name) + (p.role_label ? " <span class='gd-muted'>(" + esc(p.role_label) + ")</span>" : "");
+    }).join(gdI18n.english ? ", " : "、");
+  }
+
+  function area(label, a) {
+    return "<tr><th>" + esc(label) + "</th><td><b>" + esc(a.name) + "</b> <span class='gd-muted'>" +
+      esc(a.code) + "</span><br>" + people(a.people) + "</td></tr>";
+  }
+
+  function render(body) {
+    var html = "<div class='gd-place-panel'>";
+    if (!body.grid) {
+      html += "<p class='gd-place-outside'>" + esc(body.message) + "</p>";
+    } else {
+      html += "<h3 class='gd-place-grid'>" + esc(body.grid.name) + "</h3><table>" +
+        area(_("Grid"), body.grid) + area(_("Community"), body.community) +
+        area(_("Street"), body.street) + area(_("District"), body.district) + "</table>";
+      if (body.street.teams && body.street.teams.length) {
+        html += "<p>" + esc(fmt(_("{n} teams serve this street"), { n: body.street.teams.length })) + "</p>";
+      }
+    }
+    var cams = body.cameras || [];
+    html += "<h4>" + esc(fmt(_("Cameras that can see this point: {n}"), { n: cams.length })) + "</h4><ul class='gd-place-cameras'>";
+    cams.slice(0, 10).forEach(function (c) {
+      html += "<li>" + esc(fmt(_("{camera}: {distance} m away, range {range} m, field of view {fov}°"), {
+        camera: c.id, distance: Math.round(c.distance_m), range: Math.round(c.range_m), fov: Math.round(c.fov_deg),
+      })) + (c.status !== "online" ? " <span class='gd-muted'>(" + esc(_("offline")) + ")</span>" : "") + "</li>";
+    });
+    html += "</ul>";
+    var near = body.nearby_issues || { items: [], total: 0 };
+    html += "<h4>" + esc(fmt(_("Open issues within {radius} m: {n}"), { radius: Math.round(near.radius_m), n: near.total })) +
+      "</h4><ul class='gd-place-issues'>";
+    near.items.slice(0, 8).forEach(function (i) {
+      html += "<li><a href='/maps/issues/" + esc(i.id) + "'>#" + esc(i.id) + "</a> " + esc(i.category_name) + " · " +
+        esc(fmt(_("{distance} m"), { distance: Math.round(i.distance_m) })) + "</li>";
+    });
+    return html + "</ul></div>";
+  }
+
+  var STYLE = ".gd-place-panel table{border-collapse:collapse}" +
+    ".gd-place-panel th{white-space:nowrap;text-align:left;vertical-align:top;padding:2px 10px 2px 0;color:#455a64}" +
+    ".gd-place-panel td{padding:2px 0}.gd-place-panel h3{margin:0 0 6px}.gd-place-panel h4{margin:8px 0 2px}" +
+    ".gd-place-panel ul{margin:2px 0;padding-left:18px}.gd-place-panel .gd-muted{color:#78909c}";
+
+  var places = (window.gdPlaces = { last: null, sectors: 0, failed: null });
+
+  places.attach = function (map) {
+    if (!document.getElementById("gd-place-style")) {
+      var style = document.createElement("style");
+      style.id = "gd-place-style";
+      style.textContent = STYLE;
+      document.head.appendChild(style);
+    }
+    var drawn = L.layerGroup().addTo(map);
+    // SVG, not the page's canvas: the drawn sectors stay elements a test (or a style) can find.
+    var svg = L.svg({ padding: 0.5 });
+    var ticket = 0;
+    map.on("click", function (e) {
+      var mine = ++ticket;
+      function failed(message) {
+        places.failed = message;
+        L.popup({ className: "gd-place-failed" }).setLatLng(e.latlng).setContent(esc(message)).openOn(map);
+      }
+      drawn.clearLayers();
+      places.sectors = 0;
+      var url = "/api/v1/places?lon=" + e.latlng.lng.toFixed(7) + "&lat=" + e.latlng.lat.toFixed(7);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            return { ok: response.ok, status: response.status, body: body };
+          }, function () { return { ok: false, status: response.status, body: null }; });
+        })
+        .then(function (answer) {
+          if (mine !== ticket) return; // a newer click overtook this one
+          var body = answer.body;
+          if (!answer.ok) { // the API's refusal is a sentence in the reader's language
+            failed(body && body.detail ? body.detail : fmt(_("This place could not be looked up (status {status})"),
+              { status: answer.status }));
+            return;
+          }
+          (body.cameras || []).forEach(function (c) {
+            L.geoJSON(c.sector, { interactive: false, renderer: svg, style: { className: "gd-place-sector",
+              color: "#6a1b9a", weight: 2, fillColor: "#ab47bc", fillOpacity: 0.18 } }).addTo(drawn);
+          });
+          places.sectors = (body.cameras || []).length;
+          L.circleMarker(e.latlng, { radius: 5, color: "#6a1b9a", fillOpacity: 1, interactive: false, renderer: svg }).addTo(drawn);
+          places.last = body;
+          L.popup({ maxWidth: 380, className: "gd-place" }).setLatLng(e.latlng).setContent(render(body)).openOn(map);
+        })
+        .catch(function () { // no answer at all (the network, or the server is down)
+          if (mine === ticket) failed(_("This place could not be looked up: no answer from the server"));
+        });
+    });
+  };
+})();

@@ -1,0 +1,176 @@
+"""GET /api/v1/places over real HTTP on both backends, against brute force: the grid by the tie
+rule over every grid, the cameras by geo.cameras on every camera, the open issues nearby by a
+geodesic distance of its own; coordinates in the Chinese systems; the caller's jurisdiction;
+points outside the city."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from fixtures.timeline import REFERENCE_TIME
+from geo.cameras import visible
+from geo.casework.users import add_user
+from geo.chinacoords import wgs84_to_bd09, wgs84_to_gcj02
+
+OWN_GEOD = Geod(a=6378137.0, rf=298.257223563)  # WGS84 spelt out, not the project's GEOD
+RADIUS = 300.0
+EDGE_M = 0.5  # issues this close to the radius may fall either way by rounding
+
+
+def ok(r, status=200) -> dict:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+@pytest.fixture
+def world(api, city):
+    api.now = REFERENCE_TIME
+    from fixtures.accounts import STORY_PLACES
+    streets = sorted({api.store.locate(*city.landmarks[p]).street_code for p in STORY_PLACES})
+    grids = api.store.read_layer("grids")
+    return api, streets, grids
+
+
+def expected_grid(grids, lon, lat):
+    """The tie rule by brute force: of the grids covering the point, the smallest code."""
+    covering = grids[shapely.covers(grids.geometry.values, shapely.Point(lon, lat))]
+    return None if covering.empty else min(covering.code)
+
+
+def expected_cameras(cams, lon, lat) -> set[str]:
+    heading = cams.heading_deg.to_numpy(float)
+    sees, _d, _b = visible(cams.geometry.x, cams.geometry.y, heading, cams.fov_deg, cams.range_m,
+                           lon, lat)
+    return set(cams.id[sees])
+
+
+def expected_nearby(issues, streets, lon, lat) -> tuple[list[int], set[int]]:
+    """Open issues of the streets within RADIUS by our own geodesic; and those at the edge."""
+    open_ = issues[~issues.state.isin(["closed", "rejected", "merged"]) &
+                   issues.street_code.isin(streets)]
+    _a, _b, dist = OWN_GEOD.inv(np.full(len(open_), lon), np.full(len(open_), lat),
+                                open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy())
+    inside = dist <= RADIUS
+    order = np.lexsort((open_.id.to_numpy()[inside], dist[inside]))
+    edge = set(open_.id[np.abs(dist - RADIUS) < EDGE_M])
+    return [int(i) for i in open_.id.to_numpy()[inside][order]], edge
+
+
+def test_the_answer_equals_brute_force(world, city):
+    api, streets, grids = world
+    operator = api.client("operator")
+    cams = api.store.read_layer("cameras")
+    issues = api.store.read_layer("issues")
+    rng = np.random.default_rng(14)
+    mine = grids[grids.code.str[:9].isin(streets)]
+    # Shared vertices of the staff's grids (ties), random points in them, the story places,
+    # and the open issues' own points (cameras and neighbours around them).
+    corners = shapely.get_coordinates(mine.geometry.values)
+    points = [tuple(p) for p in corners[rng.choice(len(corners), 12, replace=False)]]
+    box = mine.total_bounds
+    points += list(zip(rng.uniform(box[0], box[2], 12), rng.uniform(box[1], box[3], 12),
+                       strict=True))
+    points += [city.landmarks[p] for p in ("电东胡同小学门口", "岭北胡同")]
+    open_mine = issues[~issues.state.isin(["closed", "rejected", "merged"]) &
+                       issues.street_code.isin(streets)]
+    points += list(zip(open_mine.geometry.x[:6], open_mine.geometry.y[:6], strict=True))
+    seen_cameras = seen_issues = ties = 0
+    for lon, lat in points:
+        got = ok(operator.get("/api/v1/places", params={"lon": lon, "lat": lat}))
+        grid = expected_grid(grids, lon, lat)
+        assert (got["grid"] or {}).get("code") == grid, (lon, lat)
+        ties += grid is not None and int(shapely.covers(grids.geometry.values,
+                                                        shapely.Point(lon, lat)).sum()) > 1
+        if grid is not None:
+            row = grids[grids.code == grid].iloc[0]
+            assert got["grid"]["name"] == row["name"]
+            assert got["community"]["code"] == grid[:12] and got["street"]["code"] == grid[:9]
+            assert got["district"]["code"] == grid[:6]
+            assert [p["name"] for p in got["grid"]["people"]] == [
+                w for w in row.workers.split(", ") if w]
+            assert got["community"]["people"] == []
+        cameras = {c["id"] for c in got["cameras"]}
+        assert cameras == expected_cameras(cams, lon, lat), (lon, lat)
+        for c in got["cameras"]:
+            sector = shapely.geometry.shape(c["sector"])
+            assert sector.geom_type == "Polygon" and sector.is_valid
+            # The drawn arc is a polygon inside the true one: near the rim it may miss.
+            assert (sector.buffer(1e-6).covers(shapely.Point(lon, lat))
+                    or c["distance_m"] > 0.99 * c["range_m"]), c["id"]
+            assert sector.buffer(1e-6).covers(shapely.Point(c["lon"], c["lat"]))
+        seen_cameras += len(cameras)
+        want, edge = expected_nearby(issues, streets, lon, lat)
+        items = got["nearby_issues"]["items"]
+        ids = [i["id"] for i in items]
+        assert [i for i in ids if i not in edge] == [i for i in want if i not in edge][:20]
+        assert got["nearby_issues"]["radius_m"] == RADIUS and len(items) <= 20
+        dist = [i["distance_m"] for i in items]
+        assert dist == sorted(dist) and all(d <= RADIUS for d in dist)
+        seen_issues += len(items)
+    assert ties > 0 and seen_cameras > 0 and seen_issues > 0  # the cases were exercised
+
+
+def test_coordinates_in_chinese_systems_name_the_same_place(world, city):
+    api, _streets, grids = world
+    operator = api.client("operator")
+    lon, lat = city.landmarks["电东胡同小学门口"]
+    plain = ok(operator.get("/api/v1/places", params={"lon": lon, "lat": lat}))
+    for crs, convert in (("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)):
+        x, y = convert(np.array([lon]), np.array([lat]))
+        got = ok(operator.get("/api/v1/places", params={"lon": float(x[0]), "lat": float(y[0]),
+                                                         "crs": crs}))
+        assert got["grid"]["code"] == plain["grid"]["code"]
+        assert abs(got["point"]["lon"] - lon) < 1e-7 and abs(got["point"]["lat"] - lat) < 1e-7
+        assert got["point"]["given"]["crs"] == crs
+        assert {c["id"] for c in got["cameras"]} == {c["id"] for c in plain["cameras"]}
+        # Taken as WGS84, the shifted point lies hundreds of metres away.
+        shifted = ok(operator.get("/api/v1/places", params={"lon": float(x[0]),
+                                                             "lat": float(y[0])}))
+        assert shifted["point"]["lon"] != got["point"]["lon"]
+    assert plain["street"]["name"] and plain["cameras"], "the school gate has a story camera"
+
+
+def test_an_operator_sees_no_issues_of_another_street(world, city):
+    api, streets, grids = world
+    issues = api.store.read_layer("issues")
+    open_mine = issues[~issues.state.isin(["closed", "rejected", "merged"]) &
+                       issues.street_code.isin(streets)]
+    spot = open_mine.iloc[0].geometry
+    ours = ok(api.client("operator").get("/api/v1/places", params={"lon": spot.x, "lat": spot.y}))
+    assert ours["nearby_issues"]["items"] and ours["street"]["people"]
+    other = sorted(set(grids.code.str[:9]) - set(streets))[0]
+    add_user(api.store, "op-elsewhere", "demo", "operator", [other])
+    elsewhere = api.client("op-elsewhere")
+    theirs = ok(elsewhere.get("/api/v1/places", params={"lon": spot.x, "lat": spot.y}))
+    assert theirs["grid"]["code"] == ours["grid"]["code"]  # the map is public to staff
+    assert theirs["nearby_issues"]["items"] == [] and theirs["nearby_issues"]["total"] == 0
+    assert theirs["street"]["people"] == []  # nor who is on duty there
+    # The teams shown are only those the other operator may see anyway.
+    may_see = {t["id"] for t in ok(elsewhere.get("/api/v1/teams"))}
+    assert {t["id"] for t in theirs["street"]["teams"]} <= may_see
+    assert ours["street"]["teams"], "the story street has teams"
+    assert {t["id"] for t in ours["street"]["teams"]} - may_see, "some are ours only"
+
+
+def test_outside_the_city_and_bad_coordinates(world):
+    api, _streets, grids = world
+    operator = api.client("operator", headers={"Accept-Language": "en"})
+    west, south, _east, north = grids.total_bounds
+    got = ok(operator.get("/api/v1/places", params={"lon": west - 0.05, "lat": (south + north) / 2}))
+    assert got["inside"] is False and got["grid"] is None and got["street"] is None
+    assert "outside the city's grids" in got["message"]
+    zh = ok(api.client("operator").get("/api/v1/places",
+                                       params={"lon": west - 0.05, "lat": (south + north) / 2}))
+    assert "网格" in zh["message"]
+    for params in ({"lon": 126.5, "lat": 200}, {"lon": "east", "lat": 43.8},
+                   {"lon": 100.0, "lat": 43.8}, {"lon": 126.5}, {"lon": 126.5, "lat": 43.8,
+                                                                 "crs": "utm"},
+                   {"lon": 126.5, "lat": 43.8, "radius_m": 0}):
+        r = operator.get("/api/v1/places", params=params)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["detail"], r.text
+    assert api.client("citizen").get("/api/v1/places",
+                                     params={"lon": 126.5, "lat": 43.8}).status_code == 403
