@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.http import Server
+from tests.pages import MAP_READY, Tab, browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "maps"
 SCHOOL = "电东胡同小学门口"  # in the demo staff's street
 FOREIGN = "劳动路"  # nobody's but the admin's
 REFRESH_S = 1.0
@@ -25,15 +22,8 @@ REFRESH_S = 1.0
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
+    with browser() as b:
+        yield b
 
 
 @pytest.fixture
@@ -43,36 +33,12 @@ def maps_api(store):
     server.stop()
 
 
-class Visit:
-    """One user's browser tab: what it logged, what it asked for and from where."""
+class Visit(Tab):
+    """One user's tab on a map page, in a Chinese browser as the command centre's are, with
+    the page's layers at hand."""
 
-    def __init__(self, browser, server: Server, user: str, path: str,
-                 ready: str = "() => window.griddispatch && griddispatch.ready()"):
-        self.server = server
-        # a Chinese browser (its Accept-Language), as the command centre's are
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        self.page = self.context.new_page()
-        self.console_errors: list[str] = []
-        self.requests: list[str] = []
-        self.failed: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("response",
-                     lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
-        self.page.goto(server.url + path)
-        self.page.wait_for_url(re.compile(r".*/maps/login\?next=.*"))
-        self.page.fill("input[name=username]", user)
-        self.page.fill("input[name=password]", "demo")
-        self.page.click("button[type=submit]")
-        self.page.wait_for_url(server.url + path)
-        self.wait(ready)
-
-    def wait(self, predicate: str, arg=None, timeout_s: float = 20):
-        self.page.wait_for_function(predicate, arg=arg, timeout=timeout_s * 1000)
-
-    def js(self, expression: str, arg=None):
-        return self.page.evaluate(expression, arg)
+    def __init__(self, browser, server: Server, user: str, path: str, ready: str = MAP_READY):
+        super().__init__(browser, server, user, path, ready=ready)
 
     def features(self, layer: str) -> list[dict]:
         return self.js("(n) => Object.values(griddispatch.layers[n]._features)", layer)
@@ -82,20 +48,6 @@ class Visit:
                 [lon, lat, zoom])
         # every layer shows the answer for the new view
         self.wait("() => griddispatch.settled()")
-
-    def shot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path))
-        return path
-
-    def foreign_requests(self) -> list[str]:
-        origin = urlsplit(self.server.url)
-        return [u for u in self.requests if urlsplit(u)[:2] != origin[:2]
-                and not u.startswith("data:")]
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from fixtures.jilin import REFERENCE_TIME
 from geo.hotspots.emerging import slice_edges
 from geo.hotspots.reports import HotspotQuery, epoch
 from maps.hotspots import whole_slices
+from tests.pages import ARTIFACTS
 from tests.test_cli import EXE, url  # noqa: F401
-from tests.test_maps import ARTIFACTS, _references, _session, chromium, maps_api, visit  # noqa: F401
+from tests.test_maps import _references, _session, chromium, maps_api, visit  # noqa: F401
 
 VENDORS = "/maps/hotspots?category=L01"
 DRAWN = "() => window.griddispatch && griddispatch.drawn === true"  # results are embedded
