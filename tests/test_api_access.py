@@ -36,6 +36,7 @@ from api.auth import ROLE_SCOPES, TOKEN_URL
 from api.routes.maps import ROLE_NAMES
 from api.settings import Settings
 from fixtures.jilin import REFERENCE_TIME
+from geo.alarms.kinds import kinds_for
 from geo.crs import from_metric, to_metric
 from geo.i18n import using
 from geo.store import open_store
@@ -48,6 +49,8 @@ PLAN_AREA = "220204003001"  # 天胜社区 (船营区, the planner's district): 
 FOREIGN_AREA = "220203001001"  # a community of 龙潭区
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))  # the magic is all the server reads
 MANY = 5000
+# Who watches the big screen (大屏): the command centre's staff; the others have their pages.
+SCREEN = ("operator", "dispatcher", "supervisor", "admin")
 
 # Operations that get no well-formed request here, each with the reason; the test prints them.
 EXEMPT: dict[tuple[str, str], str] = {}
@@ -126,7 +129,8 @@ class World:
     """The module's server with its clock on the demo city's "now", and the objects the cases
     share: an issue that every role sees (a citizen's report in the staff's street,
     dispatched to the demo team), an open duplicate of it, a finished issue, one outside the
-    staff's jurisdiction, a photo, and planners' drafts."""
+    staff's jurisdiction, a photo, planners' drafts, and the device's alarms: one whose issue
+    went to the demo team, one still waiting to be accepted, and the admin's one in 山前街道."""
 
     def __init__(self, server: Server, city):
         self.server, self.city = server, city
@@ -151,6 +155,7 @@ class World:
         self.act(self.shared, "dispatch", team_ids=[self.team])
         got = ok(self.admin.get(f"/api/v1/issues/{self.shared}"))
         self.school_street, self.shared_grid = got["street_code"], got["grid_code"]
+        self.shared_at = got["lon"], got["lat"]
         self.shared_areas = {"districts": got["district_code"], "streets": got["street_code"],
                              "communities": got["community_code"]}
         self.partner = self.report("admin", dlon=0.0002)["issue"]["id"]
@@ -159,6 +164,7 @@ class World:
         foreign = self.report("admin", place=FOREIGN)["issue"]
         self.foreign, self.foreign_street = foreign["id"], foreign["street_code"]
         self.foreign_lon = f"{foreign['lon']:.5f}"[:8]
+        self.foreign_at = foreign["lon"], foreign["lat"]
         self.photo = ok(self.admin.post(f"/api/v1/issues/{self.shared}/photos",
                                         files={"file": ("gate.png", PNG, "image/png")}), 201)["id"]
         ranked = ok(self.admin.get(f"/api/v1/issues/{self.shared}/candidates",
@@ -172,6 +178,17 @@ class World:
         self.published_doc = published
         self.foreign_doc = ok(self.admin.post("/api/v1/plans", json={"area_code": FOREIGN_AREA}),
                               201)
+        sent_site, self.waiting_site = self.sites_in(self.school_street)[:2]
+        self.foreign_site = self.sites_in(self.foreign_street)[0]
+        sent = ok(self.setup["device"].post("/api/v1/alarms", json=self.alarm(sent_site)), 201)
+        self.alarm_sent = sent["alarm"]["id"]
+        self.act(sent["issue"]["id"], "accept")
+        self.act(sent["issue"]["id"], "dispatch", team_ids=[self.team])
+        waiting = ok(self.setup["device"].post("/api/v1/alarms",
+                                               json=self.alarm(self.waiting_site)), 201)
+        self.alarm_waiting, self.waiting_issue = waiting["alarm"]["id"], waiting["issue"]["id"]
+        self.alarm_foreign = ok(self.admin.post("/api/v1/alarms", json=self.alarm(
+            self.foreign_site)), 201)["alarm"]["id"]
 
     def close(self) -> None:
         for c in (*self.setup.values(), *self.callers.values()):
@@ -220,6 +237,26 @@ class World:
 
     def open_draft(self, c: httpx.Client) -> dict:
         return ok(c.post("/api/v1/plans", json={"area_code": PLAN_AREA}), 201)
+
+    def sites_in(self, street: str) -> list[tuple[str, str]]:
+        """The key sites of a street (id, site kind), from the city's own table."""
+        sites = self.city.sites
+        spots = sites.geometry.representative_point()
+        where = self.server.store.locate_many(spots.x, spots.y)
+        found = [(i, k) for i, k, s in zip(sites.id, sites.kind, where.street_code, strict=True)
+                 if s == street]
+        assert found, f"the test city has no key site in {street}"
+        return found
+
+    @staticmethod
+    def alarm(site: tuple[str, str]) -> dict:
+        """An alarm of the first kind the site may raise, seen a minute before the server's now."""
+        return {"site_id": site[0], "kind": kinds_for(site[1])[0],
+                "observed_at": (REFERENCE_TIME - timedelta(minutes=1)).isoformat()}
+
+    def alarm_count(self, alarm_id: int) -> int:
+        listed = ok(self.admin.get("/api/v1/alarms", params={"status": "all", "limit": 1000}))
+        return next(a["count"] for a in listed["items"] if a["id"] == alarm_id)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
@@ -510,6 +547,85 @@ def _stats(w, role, c):
         assert w.foreign_street not in rows
 
 
+# alarms from key sites, and the big screen
+
+@case("POST", "/api/v1/alarms", probe=lambda w: ("/api/v1/alarms", {"json": w.alarm(w.waiting_site)}),
+      foreign=lambda w: ("/api/v1/alarms", {"json": w.alarm(w.foreign_site)}, 403,
+                         f"{w.foreign_site[0]} lies in ", f"({w.foreign_street}), outside the "
+                         "jurisdiction of this device"))
+def _raise_alarm(w, role, c):
+    # The waiting alarm's issue is open: the same source and kind attach to it and count.
+    before = w.alarm_count(w.alarm_waiting)
+    got = ok(c.post("/api/v1/alarms", json=w.alarm(w.waiting_site)))
+    assert got["created"] is False and got["alarm"]["id"] == w.alarm_waiting
+    assert got["alarm"]["count"] == before + 1 and got["alarm"]["site_id"] == w.waiting_site[0]
+    assert got["issue"]["id"] == w.waiting_issue and got["issue"]["state"] == "reported"
+    assert got["issue"]["street_code"] == w.school_street
+
+
+@case("GET", "/api/v1/alarms", probe=lambda w: ("/api/v1/alarms", {}))
+def _alarms(w, role, c):
+    every = ok(c.get("/api/v1/alarms", params={"status": "all", "limit": 1000}))
+    seen = ids(every["items"])
+    assert every["status"] == "all" and every["returned"] == len(every["items"])
+    assert (w.alarm_sent in seen) == (role != "citizen")  # the team's: it went to the team
+    assert (w.alarm_waiting in seen) == (role not in ("citizen", "team"))
+    assert (w.alarm_foreign in seen) == (role == "admin")
+    waiting = ok(c.get("/api/v1/alarms"))["items"]  # open: their issue is not yet accepted
+    assert all(a["open"] and a["issue_state"] == "reported" for a in waiting)
+    assert w.alarm_sent not in ids(waiting)
+    assert (w.alarm_waiting in ids(waiting)) == (role not in ("citizen", "team"))
+
+
+def _screen_refusal(role):
+    if role in SCREEN:
+        return None
+    return 403, ("the big screen is for operators, dispatchers, supervisors and administrators,"
+                 f" not for role {role}")
+
+
+@case("GET", "/api/v1/dashboard", probe=lambda w: ("/api/v1/dashboard", {}),
+      refused=_screen_refusal)
+def _dashboard(w, role, c):
+    board = ok(c.get("/api/v1/dashboard"))
+    assert (board["viewer"]["username"], board["viewer"]["role"]) == (role, role)
+
+    def total(path="/api/v1/issues", **params):
+        return ok(c.get(path, params={"limit": 1, **params}))["total"]
+
+    # The screen's figures are those of the lists the viewer may read.
+    assert board["lights"]["open"] == total(open_only=True) >= 1
+    assert board["today"]["reported"] == total(since=board["today"]["since"]) >= 1
+    assert board["lights"]["red"] == board["overdue"]["total"] > 0
+    if "issues:supervise" in ROLE_SCOPES[role]:
+        assert board["overdue"]["total"] == total("/api/v1/issues/overdue")
+    foreign_district = w.foreign_street[:6]
+    if role != "admin":
+        assert all(not a["code"].startswith(foreign_district) for a in board["ranking"]["areas"])
+        assert all(i["street_code"] != w.foreign_street for i in board["overdue"]["items"])
+
+
+# what is at a point: the live map's click
+
+def _at(point, **params):
+    return {"params": {"lon": point[0], "lat": point[1], **params}}
+
+
+@case("GET", "/api/v1/places", probe=lambda w: ("/api/v1/places", _at(w.shared_at)))
+def _places(w, role, c):
+    here = ok(c.get("/api/v1/places", **_at(w.shared_at, limit=100)))
+    assert here["inside"] is True and here["grid"]["code"] == w.shared_grid
+    assert here["street"]["code"] == w.school_street
+    assert w.shared in ids(here["nearby_issues"]["items"])  # every role sees the shared issue
+    people = {p["username"] for p in here["street"]["people"]}
+    assert ("operator" in people) == (role != "team")  # the street's staff, to its staff
+    there = ok(c.get("/api/v1/places", **_at(w.foreign_at, limit=100)))
+    assert there["street"]["code"] == w.foreign_street  # the map is the same for everyone
+    assert (w.foreign in ids(there["nearby_issues"]["items"])) == (role == "admin")
+    if role != "admin":
+        assert there["street"]["people"] == [] and there["district"]["people"] == []
+
+
 # teams and the mode switch
 
 @case("GET", "/api/v1/teams", probe=lambda w: ("/api/v1/teams", {}))
@@ -615,6 +731,40 @@ def _dispatch_layer(w, role, c):
     assert [p["id"] for p in kinds["issue"]] == [w.shared]
     assert [p["code"] for p in kinds["grid"]] == [w.shared_grid]
     assert kinds["candidate"]
+
+
+# the offline basemap: the same geography for every reader
+
+def _around_foreign(w):
+    lon, lat = w.city.landmarks[FOREIGN]
+    return f"{lon - 0.01},{lat - 0.007},{lon + 0.01},{lat + 0.007}"
+
+
+@case("GET", "/api/v1/layers/roads", probe=lambda w: ("/api/v1/layers/roads", {}))
+def _road_layer(w, role, c):
+    doc = features(c.get("/api/v1/layers/roads", params={"bbox": _around_foreign(w),
+                                                         "simplify_m": 2}))
+    assert doc["numberReturned"] == len(doc["features"]) <= doc["limit"]
+    assert FOREIGN in {f["properties"]["name"] for f in doc["features"]}
+    assert {f["geometry"]["type"] for f in doc["features"]} <= {"LineString", "MultiLineString"}
+
+
+@case("GET", "/api/v1/layers/water", probe=lambda w: ("/api/v1/layers/water", {}))
+def _water_layer(w, role, c):
+    doc = features(c.get("/api/v1/layers/water", params={"simplify_m": 16}))
+    assert [(f["properties"]["name"], f["properties"]["kind"]) for f in doc["features"]] == [
+        (w.city.river_name, "river")]
+
+
+@case("GET", "/api/v1/layers/labels",
+      probe=lambda w: ("/api/v1/layers/labels", {"params": {"level": "streets"}}))
+def _label_layer(w, role, c):
+    for level, frame in (("districts", w.city.districts), ("streets", w.city.streets),
+                         ("communities", w.city.communities)):
+        doc = features(c.get("/api/v1/layers/labels", params={"level": level}))
+        assert ids(doc) == set(frame.code), level
+        names = dict(zip(frame.code, frame.name, strict=True))
+        assert all(f["properties"]["name"] == names[f["id"]] for f in doc["features"]), level
 
 
 # hotspots: the school street's vendor reports
@@ -944,6 +1094,12 @@ def _hotspot_page(w, role, c):
                          f"no draft {w.foreign_doc['draft']['id']} that you can see"))
 def _editor_page(w, role, c):
     _page(c.get(f"/maps/editor/{_draft(w)}"), role, f"grid editor, draft {_draft(w)}")
+
+
+@case("GET", "/maps/dashboard", probe=lambda w: ("/maps/dashboard", {}),
+      page_scopes=("issues:read", "layers:read"), refused=_screen_refusal)
+def _dashboard_page(w, role, c):
+    _page(c.get("/maps/dashboard"), role, "griddispatch: Command centre big screen")
 
 
 # --- the harness ------------------------------------------------------------------------------
