@@ -165,5 +165,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={"/photos": settings.max_photo_bytes,
                                "/import": plans.MAX_FILE_BYTES + 64 * 1024})
-    app.add_middleware(Language)  # outermost: refusals of the other middlewares are worded too
+    # outermost: refusals of the other middlewares are worded too. Static files and the
+    # message tables (which say their own language) do not depend on the reader's.
+    app.add_middleware(Language, fixed=(f"{assets.PREFIX}/", f"{page_messages.router.prefix}/"))
     return app

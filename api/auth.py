@@ -20,7 +20,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from api.errors import Refusal
 from geo.casework import sessions
 from geo.casework.scope import Actor
-from geo.i18n import N_, _
+from geo.i18n import N_, _, ngettext
 from geo.store import Store
 
 SCOPES = {  # what each scope allows, in the login form's words (translated where shown)
@@ -80,8 +80,10 @@ def grant(role: str, requested: list[str]) -> list[str]:
     refused = [s for s in requested if s not in allowed]
     if refused:
         raise Refusal(status.HTTP_400_BAD_REQUEST,
-                      _("scope(s) {scopes} are not available to role {role}").format(
-                          scopes=", ".join(refused), role=repr(role)), "scope_not_available")
+                      ngettext("scope {scopes} is not available to role {role}",
+                               "scopes {scopes} are not available to role {role}",
+                               len(refused)).format(scopes=", ".join(refused), role=role),
+                      "scope_not_available")
     return requested
 
 
@@ -153,11 +155,15 @@ def current_actor(request: Request, scopes: SecurityScopes,
     missing = [s for s in scopes.scopes if s not in granted]
     if missing:
         needed = ", ".join(missing)
-        message = (_("this needs scope(s) {scopes}, which role {role} does not have").format(
-                       scopes=needed, role=repr(actor.role))
+        message = (ngettext("this needs scope {scopes}, which role {role} does not have",
+                            "this needs scopes {scopes}, which role {role} does not have",
+                            len(missing)).format(scopes=needed, role=actor.role)
                    if any(m not in role_scopes for m in missing)
-                   else _("this needs scope(s) {scopes}, which this token was issued without: "
-                          "request them at login").format(scopes=needed))
+                   else ngettext("this needs scope {scopes}, which this token was issued "
+                                 "without: request it at login",
+                                 "this needs scopes {scopes}, which this token was issued "
+                                 "without: request them at login",
+                                 len(missing)).format(scopes=needed))
         raise Refusal(status.HTTP_403_FORBIDDEN, message, "insufficient_scope",
                       {"WWW-Authenticate": f'Bearer scope="{scopes.scope_str}"'})
     return actor
@@ -196,4 +202,4 @@ def same_origin(request: Request) -> None:
     raise Refusal(status.HTTP_403_FORBIDDEN,
                   _("cross-site request refused: the {header} header names {sent}, not this "
                     "server ({own}); log in from the server's own pages").format(
-                      header=header, sent=repr(sent[:200]), own=own), "cross_site_refused")
+                      header=header, sent=sent[:200], own=own), "cross_site_refused")

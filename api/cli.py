@@ -60,8 +60,11 @@ def _read_points(path: str) -> pd.DataFrame:
             path=path, problem=exc)) from None
     missing = [c for c in ("id", "lon", "lat") if c not in df.columns]
     if missing:
-        raise UsageError(_("{path}: missing column(s) {columns}; expected a header line "
-                           "id,lon,lat").format(path=path, columns=", ".join(missing)))
+        raise UsageError(ngettext("{path}: missing column {columns}; expected a header line "
+                                  "id,lon,lat",
+                                  "{path}: missing columns {columns}; expected a header line "
+                                  "id,lon,lat", len(missing)).format(
+                                      path=path, columns=", ".join(missing)))
     for col in ("lon", "lat"):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.to_numpy(float))
@@ -72,8 +75,8 @@ def _read_points(path: str) -> pd.DataFrame:
                          "finite number") if pd.isna(raw) else
                        _("{path}: line {line} (id {id}) has {column} {value}, which is not a "
                          "finite number"))
-            raise UsageError(message.format(path=path, line=row + 2, id=repr(df.id.iloc[row]),
-                                            column=col, value=repr(str(raw))))
+            raise UsageError(message.format(path=path, line=row + 2, id=df.id.iloc[row],
+                                            column=col, value=str(raw)))
         df[col] = values.astype(float)
     return df
 
@@ -131,8 +134,8 @@ def _load_demo(store: Store, city) -> None:
     store.load_city(city, progress=_say)
     names = accounts.install(store, city.landmarks)
     _say(_("demo-only accounts (password {password}): {names}; Open311 api_key {key}").format(
-        password=repr(accounts.DEMO_PASSWORD), names=", ".join(names),
-        key=repr(accounts.DEMO_API_KEY)))
+        password=accounts.DEMO_PASSWORD, names=", ".join(names),
+        key=accounts.DEMO_API_KEY))
 
 
 def cmd_serve(store: Store, args) -> int:
@@ -358,7 +361,9 @@ def cmd_hotspots(store: Store, args) -> int:
     except (InvalidInput, NotFound, ValueError) as exc:
         raise UsageError(str(exc)) from None
     out.write_text(inline(text), encoding="utf-8")
-    print(_("wrote {path}: {n} reports from {since} to {until} analysed in {seconds} s").format(
+    print(ngettext("wrote {path}: {n} report from {since} to {until} analysed in {seconds} s",
+                   "wrote {path}: {n} reports from {since} to {until} analysed in {seconds} s",
+                   len(study.reports)).format(
         path=out, n=f"{len(study.reports):,}", since=format_date(q.since),
         until=format_date(q.until), seconds=f"{time.perf_counter() - started:.1f}"))
     return 0

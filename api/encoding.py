@@ -55,7 +55,7 @@ def form_charset(params: dict) -> str:
     if label not in FORM_CHARSETS:
         raise BodyEncodingError(_("form bodies in charset {charset} are not accepted; send "
                                   "UTF-8 (or declare charset=gb18030, gbk or gb2312)").format(
-                                      charset=repr(label)), code="unsupported_charset")
+                                      charset=label), code="unsupported_charset")
     return FORM_CHARSETS[label]
 
 
@@ -87,7 +87,7 @@ def canonical_form(body: bytes, charset: str) -> bytes:
             "UTF-8 text, or declare the charset the text is in (charset=gb18030)"))
         value = _decode(unquote_to_bytes(raw_value.replace(b"+", b" ")), charset, _(
             "form field {name} is not valid {charset} (bytes {bad} at offset {offset}); send "
-            "UTF-8 text, or declare the charset the text is in (charset=gb18030)"), repr(name))
+            "UTF-8 text, or declare the charset the text is in (charset=gb18030)"), name)
         pairs.append(quote(name, safe="") + ("=" + quote(value, safe="") if eq else ""))
     return "&".join(pairs).encode("ascii")
 
@@ -142,7 +142,7 @@ class _MultipartText:
             _decode(options[b"filename"], self.charset, _(
                 "the file name of field {name} is not valid {charset} (bytes {bad} at offset "
                 "{offset}); send UTF-8 text, or declare the charset the text is in "
-                "(charset=gb18030)"), repr(self._name))
+                "(charset=gb18030)"), self._name)
             return
         _media, part = parse_options_header(self._headers.get(b"content-type", b""))
         label = _label(part)
@@ -151,7 +151,7 @@ class _MultipartText:
                 "multipart field {name} declares charset {charset}, but text fields are read in "
                 "the form's charset ({form}); send them in it, or declare that charset on the "
                 "multipart/form-data Content-Type").format(
-                    name=repr(self._name), charset=repr(label), form=_named(self.charset)),
+                    name=self._name, charset=label, form=_named(self.charset)),
                 code="unsupported_charset")
         self._text = bytearray()
 
@@ -164,7 +164,7 @@ class _MultipartText:
             _decode(bytes(self._text), self.charset, _(
                 "multipart field {name} is not valid {charset} (bytes {bad} at offset {offset}); "
                 "send UTF-8 text, or declare the charset the text is in (charset=gb18030)"),
-                repr(self._name))
+                self._name)
             self._text = None
 
 
@@ -295,7 +295,7 @@ def _json_receive(receive, params):
     async def checked():
         if label is not None and label not in JSON_CHARSETS:
             raise BodyEncodingError(_("JSON bodies must be UTF-8 (RFC 8259), not {charset}").format(
-                charset=repr(label)), 415, code="unsupported_charset")
+                charset=label), 415, code="unsupported_charset")
         message = await receive()
         if message["type"] == "http.request":
             checker.write(message.get("body", b""), not message.get("more_body", False))

@@ -8,6 +8,7 @@ English and name no code."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 
 from fastapi import FastAPI, HTTPException, Request
@@ -24,8 +25,8 @@ from geo.casework.errors import (
     PreconditionRequired,
     StateConflict,
 )
-from geo.i18n import _
-from geo.store.sql import InvalidText, StatementTimeout
+from geo.i18n import N_, _
+from geo.store.sql import DatabaseBusy, InvalidText, StatementTimeout
 
 log = logging.getLogger("griddispatch.api")
 
@@ -36,7 +37,7 @@ CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "n
          405: "method_not_allowed", 406: "not_acceptable", 409: "state_conflict",
          412: "precondition_failed", 413: "body_too_large", 415: "unsupported_media_type",
          422: "validation_failed", 428: "precondition_required", 429: "too_many_attempts",
-         500: "internal_error", 503: "database_busy"}
+         500: "internal_error", 503: "service_unavailable"}
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
 _BODY_NOT_PARSED = "There was an error parsing the body"  # FastAPI's words for a broken body
 
@@ -60,16 +61,57 @@ def _field(loc) -> str:
     return ".".join(parts) or _("request")
 
 
+# Pydantic's problems in our words, by their `type`; the {names} are the keys of its `ctx`.
+# A type not listed keeps pydantic's own (English) sentence.
+PROBLEMS = {
+    "missing": N_("is required"),
+    "string_too_long": N_("must be at most {max_length} characters long"),
+    "string_too_short": N_("must be at least {min_length} characters long"),
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be {ge} or more"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be {le} or less"),
+    "int_parsing": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "datetime_parsing": N_("must be a date and time (ISO 8601, e.g. 2026-12-02T08:00:00+08:00)"),
+    "datetime_from_date_parsing": N_("must be a date and time (ISO 8601, e.g. "
+                                     "2026-12-02T08:00:00+08:00)"),
+    "string_pattern_mismatch": N_("does not have the expected form (pattern {pattern})"),
+    "literal_error": N_("must be one of: {expected}"),
+    "enum": N_("must be one of: {expected}"),
+    "too_long": N_("must have at most {max_length} items"),
+    "too_short": N_("must have at least {min_length} items"),
+    "json_invalid": N_("is not valid JSON"),
+    "dict_type": N_("must be an object"),
+    "list_type": N_("must be a list"),
+    "string_type": N_("must be text"),
+    "extra_forbidden": N_("is not accepted here (server-owned or unknown field)"),
+}
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def problem(error: dict) -> str:
+    """One pydantic problem as a phrase in the reader's language."""
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind == "value_error" and ctx.get("error") is not None:
+        return str(ctx["error"])  # our own validators' sentences, already translated
+    template = PROBLEMS.get(kind)
+    if template is None:
+        return error.get("msg") or _("is not valid")
+    values = {k: str(v) for k, v in ctx.items()}
+    if "expected" in values:  # pydantic's "'open' or 'all'": the choices, without its words
+        values["expected"] = ", ".join(_QUOTED.findall(values["expected"])) or values["expected"]
+    try:
+        return _(template).format(**values)
+    except (KeyError, IndexError):  # a pydantic release naming its context otherwise
+        return error.get("msg") or _("is not valid")
+
+
 def readable(errors: list[dict]) -> str:
-    """Pydantic's error list as sentences in the reader's language: `field: what is wrong`.
-    Pydantic's own wording of a problem is kept; ours (an unknown field) is translated."""
-    out = []
-    for e in errors[:10]:
-        message = e.get("msg") or _("is not valid")
-        if e.get("type") == "extra_forbidden":
-            message = _("is not accepted here (server-owned or unknown field)")
-        out.append(_("{field}: {problem}").format(field=_field(e.get("loc", ())),
-                                                  problem=message))
+    """Pydantic's error list as sentences in the reader's language: `field: what is wrong`."""
+    out = [_("{field}: {problem}").format(field=_field(e.get("loc", ())), problem=problem(e))
+           for e in errors[:10]]
     # TRANSLATORS: separates the problems of one request, as "; " does in English.
     return _("; ").join(out)
 
@@ -113,9 +155,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StatementTimeout)
     async def timeout(_request: Request, exc: StatementTimeout):
-        return JSONResponse(error_body("database_busy", _(
+        return JSONResponse(error_body("statement_timeout", _(
             "the database took too long to answer; narrow the query (smaller bbox, fewer "
             "days) or try again")), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DatabaseBusy)  # before StatementTimeout's: Starlette takes the MRO
+    async def busy(_request: Request, exc: DatabaseBusy):
+        detail = exc.detail or _("the database is busy; try again in a few seconds")
+        return JSONResponse(error_body("database_busy", detail), status_code=503,
+                            headers={"Retry-After": "2"})
 
     @app.exception_handler(StarletteHTTPException)
     async def refusal(request: Request, exc: StarletteHTTPException):
@@ -127,9 +175,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception):
+        """The last resort, outside api.language.Language (which answers the errors that
+        reach it in the reader's language): an error of a middleware outside it."""
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", _("internal error; it has been logged")),
-                            status_code=500)
+        return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """The answer to a bug: 500, nothing of its internals."""
+    return JSONResponse(error_body("internal_error", _("internal error; it has been logged")),
+                        status_code=500)
 
 
 async def validation_error_response(exc: RequestValidationError) -> JSONResponse:

@@ -14,7 +14,7 @@ is described without anyone remembering to:
 | a request body | 400 (not text in its charset), 413 (over the size limit), 415 (JSON not in UTF-8) |
 | any parameter or body, or the unknown-query check | 422 |
 | an If-Match header | 409 (no longer editable), 412 (stale), 428 (missing) |
-| the store | 503 (statement timeout, with Retry-After) |
+| the store | 503 (statement timeout or a lock conflict, with Retry-After) |
 
 What only a route knows (its 409, a login's 429) it declares in its `responses`; a status it
 declares without content gets the `Error` schema, and one it declares with `headers` (even
@@ -61,7 +61,8 @@ DESCRIPTIONS = {
     422: "the input cannot be used: `detail` names the field and the problem",
     428: "a change to something others may edit needs If-Match with its ETag",
     429: "too many attempts: wait for Retry-After seconds",
-    503: "the database took too long (statement timeout): narrow the query or retry",
+    503: "the database took too long (`statement_timeout`: narrow the query or retry) or "
+         "was busy with concurrent work (`database_busy`: retry)",
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer, with the scopes the operation needs",

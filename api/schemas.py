@@ -33,7 +33,7 @@ class Strict(BaseModel):
 def _number_not_text(value):
     if isinstance(value, str):
         raise PydanticCustomError("number_type", _("must be a finite number, not a string "
-                                                   "({text})"), {"text": repr(value[:40])})
+                                                   "({text})"), {"text": value[:40]})
     return value
 
 
@@ -115,7 +115,7 @@ class IssueOut(BaseModel):
 
     id: int
     category_code: str
-    category_name: str
+    category_name: str = Field(description="the category's name in the request's language")
     description: str
     lon: float
     lat: float
@@ -303,7 +303,8 @@ class Error(BaseModel):
                     "on (it never changes with the language): e.g. invalid_input, not_found, "
                     "forbidden, state_conflict, precondition_required, precondition_failed, "
                     "validation_failed, not_authenticated, session_ended, insufficient_scope, "
-                    "too_many_attempts, body_too_large, database_busy, internal_error",
+                    "too_many_attempts, body_too_large, statement_timeout, database_busy, "
+                    "internal_error",
         examples=["not_found"])
     detail: str = Field(description="what is wrong, naming the field, in words a person can act "
                                     "on, in the request's language (Chinese unless "

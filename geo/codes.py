@@ -39,7 +39,7 @@ def level_of(code: str) -> str:
         if len(code) == length:
             return level
     raise CodeError(_("code {code} has {n} digits; expected {lengths}").format(
-        code=repr(code), n=len(code), lengths=_or([str(n) for n in LENGTHS.values()])))
+        code=code, n=len(code), lengths=_or([str(n) for n in LENGTHS.values()])))
 
 
 def named_lengths(levels: Sequence[str]) -> str:
@@ -62,10 +62,10 @@ def check(code: str, level: str) -> str:
     length = LENGTHS[level]
     if not isinstance(code, str) or len(code) != length or not _PATTERN.fullmatch(code):
         raise CodeError(_("{level} code {code} must be {n} digits").format(
-            level=level_name(level), code=repr(code), n=length))
+            level=level_name(level), code=code, n=length))
     if level != "district" and code[-3:] == "000":
         raise CodeError(_("{level} code {code} ends in sequence 000; sequences start at "
-                          "001").format(level=level_name(level), code=repr(code)))
+                          "001").format(level=level_name(level), code=code))
     return code
 
 
@@ -74,7 +74,7 @@ def parent(code: str) -> str:
     level = level_of(code)
     if level == "district":
         raise CodeError(_("district code {code} has no parent in this scheme").format(
-            code=repr(code)))
+            code=code))
     return code[:-3]
 
 

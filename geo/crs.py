@@ -53,7 +53,7 @@ def check_lonlat(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         i = int(np.argmax(bad))
         raise CoordinateError(_("coordinate #{i} ({lon}, {lat}) is not a finite number").format(
-            i=i, lon=lon[i], lat=lat[i]))
+            i=i + 1, lon=lon[i], lat=lat[i]))
     bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.any():
         i = int(np.argmax(bad))
@@ -62,7 +62,7 @@ def check_lonlat(lon, lat) -> tuple[np.ndarray, np.ndarray]:
                    if abs(lon[i]) <= 90 and abs(lat[i]) <= 180 else
                    _("coordinate #{i} (lon {lon}, lat {lat}) is outside lon -180..180, lat "
                      "-90..90"))
-        raise CoordinateError(message.format(i=i, lon=lon[i], lat=lat[i]))
+        raise CoordinateError(message.format(i=i + 1, lon=lon[i], lat=lat[i]))
     return lon, lat
 
 
@@ -92,7 +92,7 @@ def from_storage(lon, lat, crs: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
 
 def _unknown(crs: str) -> str:
     return _("unknown CRS {crs}; expected one of {known}").format(
-        crs=repr(crs), known=", ".join(SOURCE_CRS))
+        crs=crs, known=", ".join(SOURCE_CRS))
 
 
 # EPSG:4551's area of use (its 3-degree zone, CM 126E), widened by half a degree of longitude:

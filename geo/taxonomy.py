@@ -6,19 +6,21 @@ from dataclasses import dataclass
 
 from geo.i18n import N_, _, current
 
+# The names are English message ids (党建网, 平安网 ... in the catalogues): show them with
+# `network_label` / `team_kind_label`, which translate them for the reader.
 NETWORKS = {
-    "party": "党建网",
-    "safety": "平安网",
-    "livelihood": "民生网",
-    "enterprise": "企业网",
+    "party": N_("Party-building network"),
+    "safety": N_("Safety network"),
+    "livelihood": N_("Livelihood network"),
+    "enterprise": N_("Enterprise network"),
 }
 
 TEAM_KINDS = {
-    "safety_livelihood": "平安/民生负责人",
-    "grid_worker": "网格员",
-    "enforcement": "综合执法队",
-    "enterprise_service": "助企服务队",
-    "party_volunteer": "党员志愿服务队",
+    "safety_livelihood": N_("safety and livelihood officer"),
+    "grid_worker": N_("grid worker"),
+    "enforcement": N_("enforcement team"),
+    "enterprise_service": N_("enterprise service team"),
+    "party_volunteer": N_("party volunteer team"),
 }
 
 TEAM_STATUSES = ("available", "busy", "off_duty")
@@ -80,7 +82,7 @@ def category(code: str) -> Category:
         return CATEGORY_BY_CODE[code]
     except KeyError:
         raise KeyError(_("unknown category {category}; known categories: {known}").format(
-            category=repr(code), known=", ".join(CATEGORY_BY_CODE))) from None
+            category=code, known=", ".join(CATEGORY_BY_CODE))) from None
 
 
 def team_status_label(status: str) -> str:
@@ -89,10 +91,13 @@ def team_status_label(status: str) -> str:
 
 
 def team_kind_label(kind: str) -> str:
-    """A kind of team in the reader's language: its Chinese name, or the code in words."""
-    if kind not in TEAM_KINDS:
-        return kind
-    return kind.replace("_", " ") if current() == "en" else TEAM_KINDS[kind]
+    """A kind of team in the reader's language (the machine value if unknown)."""
+    return _(TEAM_KINDS[kind]) if kind in TEAM_KINDS else kind
+
+
+def network_label(network: str) -> str:
+    """One of the four networks in the reader's language (the machine value if unknown)."""
+    return _(NETWORKS[network]) if network in NETWORKS else network
 
 
 def category_label(code_or_category: str | Category) -> str:

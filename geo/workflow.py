@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from geo.i18n import _
+from geo.i18n import N_, _
 from geo.taxonomy import category
 
 STATES = ("reported", "accepted", "dispatched", "claimed", "resolved", "checked",
@@ -32,6 +32,45 @@ WAITING_FOR = {
 
 ROLES = ("grid_worker", "citizen", "operator", "dispatcher", "team", "supervisor", "planner",
          "admin", "device")
+
+# The machine values in words, for sentences a person reads (the JSON keeps the values).
+STATE_LABELS = {"reported": N_("reported"), "accepted": N_("accepted"),
+                "dispatched": N_("dispatched"), "claimed": N_("claimed"),
+                "resolved": N_("resolved"), "checked": N_("checked"), "closed": N_("closed"),
+                "rejected": N_("rejected"), "merged": N_("merged")}
+ACTION_LABELS = {"accept": N_("accept"), "reject": N_("reject"), "merge": N_("merge"),
+                 "dispatch": N_("dispatch"), "reassign": N_("reassign"), "return": N_("return"),
+                 "claim": N_("claim"), "resolve": N_("resolve"), "check": N_("check"),
+                 "rate": N_("rate"), "close": N_("close")}
+ROLE_LABELS = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
+               "operator": N_("command-centre operator"), "dispatcher": N_("dispatcher"),
+               "team": N_("team member"), "supervisor": N_("supervisor"),
+               "planner": N_("planner"), "admin": N_("administrator"), "device": N_("device")}
+
+
+def _label(table: dict[str, str], value: str) -> str:
+    return _(table[value]) if value in table else value
+
+
+def state_label(state: str) -> str:
+    """An issue state in the reader's language (the value itself if unknown)."""
+    return _label(STATE_LABELS, state)
+
+
+def action_label(action: str) -> str:
+    """An action in the reader's language (the value itself if unknown)."""
+    return _label(ACTION_LABELS, action)
+
+
+def role_label(role: str) -> str:
+    """A role in the reader's language (the value itself if unknown)."""
+    return _label(ROLE_LABELS, role)
+
+
+def labels(values, label) -> str:
+    """Several values in words, as a list in the reader's language."""
+    # TRANSLATORS: separates the items of a list in a sentence, as ", " does in English.
+    return _(", ").join(label(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -87,8 +126,8 @@ class TransitionError(Exception):
                    if self.allowed else
                    _("cannot {action} an issue that is {state}; allowed now: none (the case is "
                      "finished)"))
-        super().__init__(message.format(action=action, state=state,
-                                        actions=", ".join(self.allowed)))
+        super().__init__(message.format(action=action_label(action), state=state_label(state),
+                                        actions=labels(self.allowed, action_label)))
 
 
 def allowed_actions(state: str) -> list[str]:

@@ -48,7 +48,7 @@ _FIGURE = Template(
     "<!DOCTYPE html>\n"
     '<html lang="{{ this.lang }}">\n'
     "<head>\n"
-    "{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "{% if this.title %}<title>{{this.title|e}}</title>{% endif %}"
     "    {{this.header.render(**kwargs)}}\n"
     "</head>\n"
     "<body>\n"

@@ -60,16 +60,16 @@ def dashboard_page(settings, who: str, bounds) -> str:
                          ("closure_rate", _("Closure rate")),
                          ("rework_rate", _("Rework rate")),
                          ("satisfaction", _("Satisfaction"))))
+    heads = "".join(f"<th>{html.escape(h)}</th>" for h in (_("Today"), _("7 days"), _("30 days")))
     indicators = ('<table class="gd-indicators"><thead><tr><th></th>'
-                  f"<th>{html.escape(_('Today'))}</th><th>{html.escape(_('7 days'))}</th>"
-                  f"<th>{html.escape(_('30 days'))}</th></tr></thead><tbody>{rows}</tbody>"
-                  "</table>")
+                  f"{heads}</tr></thead><tbody>{rows}</tbody></table>")
     overdue = ('<table class="gd-overdue"><thead><tr>'
                + "".join(f"<th>{html.escape(h)}</th>" for h in (
                    _("Issue"), _("Street / grid"), _("Category"), _("Waiting for"),
                    _("Overdue by")))
                + '</tr></thead><tbody id="overdue-rows"></tbody></table>')
-    alarms = (f'<div class="gd-alarms" id="alarms" hidden><h3>{html.escape(_("Open alarms"))}'
+    open_alarms = html.escape(_("Open alarms"))
+    alarms = (f'<div class="gd-alarms" id="alarms" hidden><h3>{open_alarms}'
               '</h3><ul id="alarm-rows"></ul></div>')
     left = (_panel("today", _("Today"), f'<div class="gd-tiles">{today}</div>')
             + _panel("lights", _("Open issues by light"), lights)
@@ -87,9 +87,10 @@ def dashboard_page(settings, who: str, bounds) -> str:
              + _panel("ranking", _("Areas by overdue issues, last 30 days"), _chart("ranking"))
              + _panel("teams", _("Teams"), _chart("teams")))
     title = _("Command centre big screen")
+    page_title = html.escape(_("griddispatch: {title}").format(title=title))
     return f"""<!DOCTYPE html>
 <html lang="{html_lang()}"><head><meta charset="utf-8">
-<title>{html.escape(_("griddispatch: {title}").format(title=title))}</title>
+<title>{page_title}</title>
 <meta name="viewport" content="width=1920, initial-scale=1">
 <link rel="icon" href="{url("app", "favicon.svg")}">
 <link rel="stylesheet" href="{url("leaflet", "leaflet.css")}">

@@ -23,7 +23,7 @@ from geo.hotspots import budget
 from geo.hotspots.analysis import Layer, analyse
 from geo.hotspots.emerging import MAX_SLICES, MIN_SLICES, PATTERNS, SLICE_SECONDS
 from geo.hotspots.reports import HotspotQuery
-from geo.i18n import N_, _, current, format_date
+from geo.i18n import N_, _, current, format_date, ngettext
 from geo.taxonomy import CATEGORIES, category_label
 from maps.assets import localise
 from maps.base import Script, base_map, js, page
@@ -155,7 +155,9 @@ def _displacement(m, layer: Layer) -> None:
 def _repeats(m, layer: Layer) -> None:
     group = folium.FeatureGroup(name=_("Repeat spots ({n})").format(n=len(layer.ids)), show=False)
     for point, p in zip(layer.geoms[:500], layer.props[:500], strict=True):
-        text = _("{repeats} repeat(s) of {reports} reports, {category}, {first} to {last}").format(
+        text = ngettext("{repeats} repeat of {reports} reports, {category}, {first} to {last}",
+                        "{repeats} repeats of {reports} reports, {category}, {first} to {last}",
+                        p["repeats"]).format(
             repeats=p["repeats"], reports=p["reports"], category=category_label(p["category"]),
             first=_day(p["first_reported"]), last=_day(p["last_reported"]))
         folium.CircleMarker([point.y, point.x], radius=3 + 1.5 * math.sqrt(p["repeats"]),
@@ -197,9 +199,11 @@ def _legend(results: dict) -> str:
 def _date_field(name: str, label: str, value: str) -> str:
     """A date typed as 2026-10-01 (never the browser's own, maybe month-first, rendering),
     shown beside in the page's words (griddispatch.hotspotPage keeps that up to date)."""
+    hint = html.escape(_("yyyy-mm-dd"))  # outside the f-string, where Babel finds it
     return (f"<label>{html.escape(label)} <input type='text' name='{name}' value='{value}' "
             f"lang='{'en-GB' if current() == 'en' else 'zh-CN'}' inputmode='numeric' "
-            "pattern='\\d{4}-\\d{2}-\\d{2}' placeholder='yyyy-mm-dd' size='10' "
+            "pattern='\\d{4}-\\d{2}-\\d{2}' size='10' "
+            f"placeholder='{hint}' "
             f"class='gd-date' required> <output class='gd-date-text' for='{name}'>"
             f"{html.escape(_day(value))}</output></label>")
 
@@ -240,7 +244,7 @@ def _summary(filters: dict, reports: int) -> str:
         categories=cats, area=filters.get("area") or _("whole area"),
         since=_day(filters["since"]), until=_day(filters["until"]),
         slices=_(SLICE_LABELS[filters["slice"]]), bins=_(BIN_LABELS[filters["bins"]]))
-    count = _("{n} reports").format(n=f"{reports:,}")
+    count = ngettext("{n} report", "{n} reports", reports).format(n=f"{reports:,}")
     return (f"<div class='gd-filters'><b>{html.escape(count)}</b> {html.escape(text)}</div>")
 
 

@@ -15,8 +15,11 @@ PREFIX = "/i18n"
 
 
 def url(locale: str | None = None) -> str:
-    """Where the table of `locale` (the request's language by default) is served."""
-    return f"{PREFIX}/{locale or current()}.js"
+    """Where the pages load the table of `locale` (the request's language by default): its
+    address names its content (`?v=`), so a browser may keep it for good and a new release's
+    pages ask for the new table."""
+    locale = locale or current()
+    return f"{PREFIX}/{locale}.js?v={version(locale)}"
 
 
 @functools.cache
@@ -29,5 +32,10 @@ def script(locale: str) -> str:
 
 
 @functools.cache
+def version(locale: str) -> str:
+    """A hash of the table's content (KeyError for a language we do not carry)."""
+    return hashlib.sha256(script(locale).encode()).hexdigest()[:32]
+
+
 def etag(locale: str) -> str:
-    return '"' + hashlib.sha256(script(locale).encode()).hexdigest()[:32] + '"'
+    return f'"{version(locale)}"'

@@ -14,7 +14,7 @@ from maps.assets import MOUNTS, PREFIX
 
 _SCRIPT = re.compile(r'<script src="(' + PREFIX + r'/[^"]+)"></script>')
 _STYLE = re.compile(r'<link rel="stylesheet" href="(' + PREFIX + r'/[^"]+)"\s*/?>')
-_MESSAGES = re.compile(r'<script src="' + messages.PREFIX + r'/(\w+)\.js"></script>')
+_MESSAGES = re.compile(r'<script src="' + messages.PREFIX + r'/(\w+)\.js(?:\?v=[^"]*)?"></script>')
 _ICON = re.compile(r'<link rel="icon" href="(' + PREFIX + r'/[^"]+)">')
 _CSS_URL = re.compile(r"url\((['\"]?)(?!data:)([^'\")]+)\1\)")
 

@@ -54,23 +54,37 @@ def log_in(page, base_url: str, user: str, password: str = "demo") -> None:
 
 
 _UNTRANSLATED = r"""(allowed) => {
-    const page = document.documentElement.lang || "";
+    const chinese = (document.documentElement.lang || "").startsWith("zh");
     const found = (window.gdI18n ? gdI18n.missing.slice() : []);
-    if (!page.startsWith("zh")) return found;
+    const seen = {checkOpacity: true, checkVisibilityCSS: true};
+    const visible = (el) => !el.checkVisibility || el.checkVisibility(seen);
+    // An element's own language: its text and its attributes are in it (data names are
+    // marked lang="zh-CN" on an English page; the language switch lang="en" on a Chinese one).
+    const inPageLanguage = (el) => {
+        const marked = el.closest("[lang]");
+        return chinese ? !marked || marked.lang.startsWith("zh") : !marked || !marked.lang.startsWith("zh");
+    };
+    // A Chinese page: a run of three or more Latin letters that is not data or a unit.
+    // Codes are data: permission scopes (layers:read), ids with digits (cam-0012).
+    const latin = (text) => {
+        const words = text.replace(/\b[a-z_]+:[a-z_]+\b/g, " ").replace(/\b[\w-]*\d[\w-]*\b/g, " ");
+        return (words.match(/[A-Za-z]{3,}/g) || []).some((run) => !allowed.includes(run));
+    };
+    // An English page: any Chinese character.
+    const cjk = (text) => /[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]/.test(text);
+    const wrong = chinese ? latin : cjk;
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
         const el = node.parentElement;
         if (!el || el.closest("script, style, noscript, textarea")) continue;
-        // text marked as being in another language on purpose (the language switch)
-        const lang = el.closest("[lang]");
-        if (lang && !lang.lang.startsWith("zh")) continue;
-        const seen = {checkOpacity: true, checkVisibilityCSS: true};
-        if (el.checkVisibility && !el.checkVisibility(seen)) continue;
-        const text = node.textContent;
-        // codes are data: permission scopes (layers:read), ids with digits (cam-0012)
-        const words = text.replace(/\b[a-z_]+:[a-z_]+\b/g, " ").replace(/\b[\w-]*\d[\w-]*\b/g, " ");
-        for (const run of words.match(/[A-Za-z]{3,}/g) || []) {
-            if (!allowed.includes(run)) found.push(text.trim());
+        if (!inPageLanguage(el) || !visible(el)) continue;
+        if (wrong(node.textContent)) found.push(node.textContent.trim());
+    }
+    for (const el of document.body.querySelectorAll("[placeholder], [title], [aria-label]")) {
+        if (el.closest("script, style, noscript") || !inPageLanguage(el) || !visible(el)) continue;
+        for (const name of ["placeholder", "title", "aria-label"]) {
+            const value = el.getAttribute(name);
+            if (value && wrong(value)) found.push(`${name}="${value.trim()}"`);
         }
     }
     return [...new Set(found)];
@@ -78,9 +92,13 @@ _UNTRANSLATED = r"""(allowed) => {
 
 
 def untranslated(page, allow=()) -> list[str]:
-    """Messages the page's table lacked (gdI18n.missing), and on a Chinese page every visible
-    text holding a run of three or more Latin letters that is not data or a unit (ALLOWED and
-    `allow`, e.g. the user's name): a string nobody marked for translation shows up here."""
+    """What a page shows that is not in its language: the messages its table lacked
+    (gdI18n.missing); on a Chinese page every visible text or placeholder, title or aria-label
+    holding a run of three or more Latin letters that is not data or a unit (ALLOWED and
+    `allow`, e.g. the user's name); on an English page every visible text or such attribute
+    holding Chinese, unless an element marks it as Chinese data (lang="zh-CN": a grid's,
+    street's or team's name). A string nobody marked for translation shows up here, as
+    `name="value"` when it is an attribute's."""
     return page.evaluate(_UNTRANSLATED, sorted(ALLOWED | set(allow)))
 
 

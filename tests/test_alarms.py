@@ -300,14 +300,14 @@ def test_alarm_issues_come_by_the_device_channel_in_the_citys_language(world):
                    note="液位持续上升"), 201)
     issue = ok(admin.get(f"/api/v1/issues/{got['issue']['id']}"))
     assert issue["channel"] == "device"
-    assert issue["description"] == (f"报警：{site['name']}（{site.id}）下水道冒溢，置信度 87%，"
+    assert issue["description"] == (f"告警：{site['name']}（{site.id}）下水道冒溢，置信度 87%，"
                                     "上报设备 device。备注：液位持续上升")
     assert got["alarm"]["kind_label"] == "sewer overflow"  # the answer is in the device's language
     cam = cams.iloc[0]
     got = ok(alarm(device, camera_id=cam.id, kind="crowd"), 201)
     issue = ok(admin.get(f"/api/v1/issues/{got['issue']['id']}"))
     assert issue["channel"] == "device"
-    assert issue["description"] == f"报警：摄像头 {cam.id} 发现人员聚集，上报设备 device"
+    assert issue["description"] == f"告警：摄像头 {cam.id} 发现人员聚集，上报设备 device"
     # A person's report keeps its own channel.
     lon, lat = site.lon + 0.0005, site.lat
     mine = ok(api.client("operator").post("/api/v1/issues", json={

@@ -33,14 +33,13 @@ from shapely.geometry import mapping, shape
 
 from api.app import ProductionRefused, check_production
 from api.auth import ROLE_SCOPES, TOKEN_URL
-from api.routes.maps import ROLE_NAMES
 from api.settings import Settings
 from fixtures.jilin import REFERENCE_TIME
 from geo.alarms.kinds import kinds_for
 from geo.crs import from_metric, to_metric
 from geo.i18n import using
 from geo.store import open_store
-from geo.workflow import ACTIONS, ROLES
+from geo.workflow import ACTIONS, ROLE_LABELS, ROLES
 from tests.http import TEST_SECRET, Server
 
 SCHOOL = "电东胡同小学门口"  # 长春路街道, 船营区: the demo staff's jurisdiction
@@ -474,7 +473,8 @@ def _transition(action: str) -> Case:
 
     def refused(role):
         if role not in roles:
-            return 403, f"role {role!r} may not {action}; roles that may: {', '.join(roles)}"
+            may = ", ".join(ROLE_LABELS[r] for r in roles)  # the roles in words (English)
+            return 403, f"role {ROLE_LABELS[role]} may not {action}; roles that may: {may}"
         return None
 
     def run(w, role, c):
@@ -581,7 +581,7 @@ def _screen_refusal(role):
     if role in SCREEN:
         return None
     return 403, ("the big screen is for operators, dispatchers, supervisors and administrators,"
-                 f" not for role {role}")
+                 f" not for role {ROLE_LABELS[role]}")  # the role in words
 
 
 @case("GET", "/api/v1/dashboard", probe=lambda w: ("/api/v1/dashboard", {}),
@@ -1044,7 +1044,7 @@ def _page(r: httpx.Response, role: str, *texts: str) -> None:
     assert r.headers["content-type"].startswith("text/html")
     assert "connect-src 'self'" in r.headers["content-security-policy"]
     # the viewer (the role in words, in English for these callers), and what the page is of
-    for text in (f"{role} ({ROLE_NAMES.get(role, role)})", *texts):
+    for text in (f"{role} ({ROLE_LABELS.get(role, role)})", *texts):
         assert text in r.text, text
 
 
@@ -1212,7 +1212,8 @@ def _check_operation(w: World, method: str, template: str, scopes: list[str] | N
         refusal = case.refused(role)
         if missing:
             attempt(role, True, expect(case.probe(w), 403,
-                                       f"this needs scope(s) {', '.join(missing)}", role))
+                                       f"this needs scope{'s' * (len(missing) > 1)} {', '.join(missing)}",
+                                       role))
         elif refusal:
             attempt(role, True, expect(case.probe(w), *refusal))
         else:
@@ -1317,7 +1318,7 @@ def test_login_rejects_wrong_passwords_and_foreign_scopes(world):
                                         "scope": "issues:read"}))
     assert narrow["scope"] == "issues:read"
     r = c.post("/api/v1/issues", json={}, headers={"Authorization": f"Bearer {narrow['access_token']}"})
-    _expect(r, 403, "request them at login")
+    _expect(r, 403, "request it at login")
 
 
 def test_production_refuses_demo_credentials(store):

@@ -226,7 +226,7 @@ def test_refused_planning_edits_leave_the_draft_as_it_was(api):
             ("PUT", f"{url}/grids/{mate}", {"json": {"geometry": {"type": "Point", "coordinates": [1, 2]}},
                                              "headers": tags(mate)}, 422, "geometry.type"),
             ("PUT", f"{url}/grids/nosuch", {"json": {"geometry": {"type": "Polygon", "coordinates": [ring]}},
-                                             "headers": tags(mate)}, 404, "has no grid 'nosuch'"),
+                                             "headers": tags(mate)}, 404, "has no grid nosuch"),
             ("GET", "/api/v1/plans/999999", {}, 404, "no draft 999999"),
             ("POST", "/api/v1/plans", {"json": {"area_code": "22020"}}, 422, "area_code"),
             ("POST", "/api/v1/plans", {"json": {"area_code": "220203001"}}, 404, "220203001"),

@@ -142,7 +142,7 @@ def test_dispatch_checks_every_team(api, city):
     iid = report(api, city)["issue"]["id"]
     act(api, "dispatcher", iid, "accept")
     r = act(api, "dispatcher", iid, "dispatch", expect=422, team_ids=["T-NOPE"])
-    assert r["code"] == "unknown_team" and r["detail"] == "没有编号为 'T-NOPE' 的队伍"
+    assert r["code"] == "unknown_team" and r["detail"] == "没有编号为 T-NOPE 的队伍"
     far = city.teams[(city.teams.kind == "enforcement")
                      & city.teams.jurisdiction.map(lambda j: "220204001" not in j)].id.iloc[0]
     r = act(api, "dispatcher", iid, "dispatch", expect=422, lang="en", team_ids=[far])
@@ -204,14 +204,14 @@ def test_emergency_mode_brings_in_the_b_roster(api, city):
         tx.run("UPDATE team SET roster = 'B' WHERE id = :t", {"t": reserve})
     with api.client("dispatcher") as c:
         normal = c.get(f"/api/v1/issues/{iid}/candidates", params={"k": 50}).json()
-    assert "班次 A" in normal["filter"]
+    assert "A岗" in normal["filter"]
     with api.client("supervisor") as c:
         r = c.put("/api/v1/mode", json={"mode": "emergency", "reason": "flood warning"})
         assert r.status_code == 200 and r.json()["changed_by"] == "supervisor"
     with api.client("dispatcher") as c:
         urgent = c.get(f"/api/v1/issues/{iid}/candidates", params={"k": 50}).json()
         assert c.put("/api/v1/mode", json={"mode": "normal"}).status_code == 403
-    assert urgent["mode"] == "emergency" and "班次 A/B" in urgent["filter"]
+    assert urgent["mode"] == "emergency" and "A/B岗" in urgent["filter"]
     normal_ids = {t["team_id"] for t in normal["candidates"]}
     urgent_ids = {t["team_id"] for t in urgent["candidates"]}
     assert reserve not in normal_ids and urgent_ids == normal_ids | {reserve}
@@ -228,7 +228,7 @@ def test_no_candidate_says_why(api, city):
     with api.client("dispatcher") as c:
         got = c.get(f"/api/v1/issues/{iid}/candidates").json()
     assert got["candidates"] == []
-    assert "均在忙或不在岗" in got["none_reason"]
+    assert "均为处置中或不在岗" in got["none_reason"]
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09"])

@@ -11,10 +11,11 @@ import pytest
 
 from geo.casework.scope import Actor
 from geo.casework.users import add_user
+from geo.i18n import using
 from geo.indicators.days import day_bounds, day_start, window_start
 from geo.store.sql import as_dt
 from geo.taxonomy import CATEGORY_BY_CODE, NETWORKS
-from geo.workflow import TERMINAL, light
+from geo.workflow import TERMINAL, light, role_label
 
 SCHOOL = "电东胡同小学门口"  # 长春路街道, in the demo staff's streets
 FOREIGN = "劳动路"  # 山前街道, 龙潭区: nobody's but the admin's
@@ -298,7 +299,9 @@ def test_only_the_command_centre_sees_the_big_screen(api, user):
     with api.client(user) as c:
         r = c.get("/api/v1/dashboard")
     assert r.status_code == 403
-    assert r.json()["code"] == "dashboard_role" and user in r.json()["detail"]
+    assert r.json()["code"] == "role_not_allowed"
+    with using("zh_CN"):
+        assert role_label(user) in r.json()["detail"]  # the role in words, as the page says it
 
 
 def test_the_big_screen_needs_a_login(api):

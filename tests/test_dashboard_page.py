@@ -190,7 +190,7 @@ def test_the_screen_refreshes_itself(chromium, screen_api, city):
 def test_the_screen_is_for_the_command_centre(chromium, screen_api):
     tab = Tab(chromium, screen_api, "grid_worker", "/maps/dashboard", viewport=WALL, ready=None)
     try:
-        assert "大屏仅供值班员、调度员、督办员和管理员查看" in tab.page.content()
+        assert "大屏仅供指挥中心值班员、派单员、督办员和管理员查看" in tab.page.content()
         assert tab.js("() => window.gdDashboard === undefined")
     finally:
         tab.close()

@@ -18,6 +18,7 @@ import pytest
 
 from fixtures.jilin import REFERENCE_TIME
 from geo.i18n import messages
+from maps.messages import url as messages_url
 from tests.http import Server
 from tests.pages import Tab, browser, untranslated
 
@@ -65,20 +66,38 @@ def _draft(server: Server) -> int:
 
 
 def test_the_message_table_is_a_cacheable_script(server):
+    """At the address the pages use (named by its content) it is kept for good; at any other
+    it is revalidated. It says its own language, and depends on nothing of the request."""
     with httpx.Client(base_url=server.url, timeout=30) as c:
-        r = c.get("/i18n/zh_CN.js")
+        r = c.get("/i18n/zh_CN.js", headers={"Accept-Language": "en", "Cookie": "gd_lang=en"})
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/javascript")
         assert r.text.startswith("window.GD_MESSAGES = {")
         assert '"Log out": "退出登录"' in r.text
-        assert r.headers["cache-control"] == "public, max-age=86400"
+        assert r.headers["cache-control"] == "no-cache"
+        assert r.headers["content-language"] == "zh-CN"  # the file's, not the request's "en"
+        assert "cookie" not in r.headers.get("vary", "").lower()
         again = c.get("/i18n/zh_CN.js", headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
+        versioned = messages_url("zh_CN")
+        assert versioned == "/i18n/zh_CN.js?v=" + r.headers["etag"].strip('"')
+        kept = c.get(versioned)
+        assert kept.text == r.text
+        assert kept.headers["cache-control"] == "public, max-age=31536000, immutable"
+        stale = c.get("/i18n/zh_CN.js?v=0123")  # a page of an older release: revalidate
+        assert stale.headers["cache-control"] == "no-cache" and stale.text == r.text
         english = c.get("/i18n/en.js")
         assert english.status_code == 200 and english.text.strip() == "window.GD_MESSAGES = {};"
         assert english.headers["etag"] != r.headers["etag"]
+        assert english.headers["content-language"] == "en"
         for wrong in ("/i18n/fr.js", "/i18n/zh-CN.js", "/i18n/..%2Fsecret.js"):
             assert c.get(wrong).status_code == 404, wrong
+        refused = c.get("/i18n/fr.js").json()
+        assert refused["code"] == "not_found" and "zh_CN" in refused["detail"], refused
+        static = c.get("/static/app/i18n.js", headers={"Cookie": "gd_lang=en"})
+        assert static.status_code == 200
+        assert "content-language" not in static.headers
+        assert "cookie" not in static.headers.get("vary", "").lower()
         assert not any(p.startswith("/i18n") for p in c.get("/openapi.json").json()["paths"])
     assert len(messages("zh_CN")) > 100
 
@@ -187,7 +206,7 @@ def test_login_and_refusal_pages_in_chinese_and_english(chromium, server):
         assert '<html lang="zh-CN">' in c.get("/maps/login").text
         english = c.get("/maps/login", headers={"Accept-Language": "en-US,en;q=0.9"}).text
         assert '<html lang="en">' in english and ">Log in</button>" in english
-        assert '<script src="/i18n/en.js"></script>' in english
+        assert f'<script src="{messages_url("en")}"></script>' in english
 
 
 def _artifact(name: str):

@@ -66,7 +66,7 @@ def test_click_a_point_and_watch_an_alarm_flash(server, city, lang):
         tab = Tab(b, server, "operator", "/maps/live", lang=lang)
         assert tab.lang() == lang
         # The alarms have their layer in the layer control and their section in the legend.
-        named = "Alarms" if lang == "en" else "报警"
+        named = "Alarms" if lang == "en" else "告警"
         assert named in tab.page.locator(".leaflet-control-layers-overlays").inner_text()
         assert named in tab.page.locator("#gd-legend details[data-section='alarms']").inner_text()
         tab.js("([lon, lat]) => { griddispatch.map.setView([lat, lon], 18, {animate: false}); }",

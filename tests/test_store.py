@@ -153,7 +153,7 @@ def test_nearest_explains_home_base_and_live_positions(store, city):
 def test_nearest_rejects_bad_requests(store):
     with pytest.raises(ValueError, match="k must be"):
         store.nearest_teams(126.55, 43.84, k=0)
-    with pytest.raises(ValueError, match="unknown team kind 'police'"):
+    with pytest.raises(ValueError, match="unknown team kind police"):
         store.nearest_teams(126.55, 43.84, team_filter=TeamFilter(kind="police"))
     with pytest.raises(CoordinateError, match="outside the area"):
         store.nearest_teams(100.0, 30.0)

@@ -41,7 +41,8 @@ class AlarmIn(Strict):
 
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                           description="retry-safe: same key, same alarm → the "
-                                                      "first response")]
+                                                      "first response, verbatim (in the first "
+                                                      "request's language)")]
 
 
 @router.post("", status_code=201, responses={

@@ -16,11 +16,12 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import SecurityScopes
 from starlette.routing import Match
 
 from api.auth import current_actor
+from api.errors import error_body
 from geo.i18n import _, html_lang
 from maps import assets
 
@@ -136,8 +137,9 @@ def redoc_script(request: Request):
     try:
         body, etag = _redoc_script(str(path), path.stat().st_mtime_ns)
     except FileNotFoundError:
-        return Response(_("ReDoc is not installed: run {hint} on the server").format(
-            hint=assets.INSTALL_HINT), status_code=503, media_type="text/plain")
+        return JSONResponse(error_body("assets_missing", _(
+            "ReDoc is not installed: run {hint} on the server").format(
+                hint=assets.INSTALL_HINT)), status_code=503)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

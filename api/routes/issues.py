@@ -28,7 +28,8 @@ router = APIRouter(prefix="/api/v1", tags=["issues"])
 
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                           description="retry-safe creation: same key, same "
-                                                      "request → the first response")]
+                                                      "request → the first response, verbatim "
+                                                      "(in the first request's language)")]
 
 
 IfMatch = Annotated[str | None, Header(
@@ -54,7 +55,7 @@ def expected_version(if_match: str | None) -> int | None:
     if not digits.isdigit():
         raise InvalidInput(_("If-Match must be the issue's ETag as GET /issues/{{id}} sends it "
                              '(a quoted version such as "7"), not {value}').format(
-                                 value=repr(if_match[:40])), code="invalid_if_match")
+                                 value=if_match[:40]), code="invalid_if_match")
     return int(digits)
 
 

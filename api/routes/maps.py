@@ -22,10 +22,11 @@ from api.language import PARAM
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.hotspots.reports import day
-from geo.i18n import N_, _, html_lang
+from geo.i18n import _, html_lang
 from geo.indicators.dashboard import screen_view
 from geo.layers.mapview import draft_bounds, hotspot_view, issue_view, live_view
 from geo.store import Store
+from geo.workflow import role_label
 from maps import assets, messages
 from maps.base import page
 from maps.dashboard import dashboard_page
@@ -120,16 +121,9 @@ def _html(request: Request, text: str) -> HTMLResponse:
     return HTMLResponse(text, headers=_headers(request.app.state.settings))
 
 
-ROLE_NAMES = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
-              "operator": N_("command-centre operator"), "dispatcher": N_("dispatcher"),
-              "team": N_("team member"), "supervisor": N_("supervisor"), "planner": N_("planner"),
-              "admin": N_("administrator"), "device": N_("device")}
-
-
 def _who(actor: Actor) -> str:
     """The user as their page names them: user name and role, the role in words."""
-    role = ROLE_NAMES.get(actor.role)
-    return _("{user} ({role})").format(user=actor.username, role=_(role) if role else actor.role)
+    return _("{user} ({role})").format(user=actor.username, role=role_label(actor.role))
 
 
 @router.get("", response_class=RedirectResponse, status_code=303,
@@ -196,7 +190,7 @@ def hotspots(request: Request, category: Category = None, area: str | None = Non
     if isinstance(viewer, Response):
         return viewer
     try:
-        q = study_query(category, area or None, day(since, "From"), day(until, "To"), now)
+        q = study_query(category, area or None, day(since, _("From")), day(until, _("To")), now)
         params = analysis_params(slice=slice, bins=bins)
         q = whole_slices(q, params.slice)  # the slider starts at "from"
         view = hotspot_view(store, viewer, q)

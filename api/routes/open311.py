@@ -26,7 +26,7 @@ from geo.i18n import _
 from geo.store import Store
 from geo.store.base import utc
 from geo.store.sql import InvalidText, as_dt
-from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
+from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, network_label
 from geo.workflow import TERMINAL, expected_close
 
 
@@ -53,7 +53,7 @@ def client_params(request: Request,
         raise Open311Error(400, _("api_key was sent in the query string: send it in the "
                                   "form-encoded body of the POST, where it stays out of logs"))
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
-        raise Open311Error(404, _("unknown jurisdiction_id {id}").format(id=repr(jurisdiction_id)))
+        raise Open311Error(404, _("unknown jurisdiction_id {id}").format(id=jurisdiction_id))
 
 
 class Open311ErrorItem(BaseModel):
@@ -131,7 +131,7 @@ def _xml_fill(node: ET.Element, value) -> None:
 def _service(c) -> dict:
     return {"service_code": c.code, "service_name": c.name_zh, "description": c.name_en,
             "metadata": False, "type": "realtime", "keywords": c.name_en,
-            "group": NETWORKS[c.network]}
+            "group": network_label(c.network)}
 
 
 @router.get("/discovery.{fmt}", responses=XML)
@@ -153,7 +153,7 @@ def services(fmt: Format):
 @router.get("/services/{service_code}.{fmt}", responses=XML)
 def service_definition(service_code: str, fmt: Format):
     if service_code not in CATEGORY_BY_CODE:
-        return error_response(404, _("no service {code}").format(code=repr(service_code)), fmt)
+        return error_response(404, _("no service {code}").format(code=service_code), fmt)
     return respond_document({"service_code": service_code, "attributes": []}, fmt,
                             "service_definition")
 
@@ -266,13 +266,13 @@ def post_request(fmt: Format, request: Request, store: Store = Depends(deps.stor
     media_url is never fetched: send photos through the main API instead."""
     if jurisdiction_id and jurisdiction_id != request.app.state.settings.open311_jurisdiction:
         return error_response(404, _("unknown jurisdiction_id {id}").format(
-            id=repr(jurisdiction_id)), fmt)
+            id=jurisdiction_id), fmt)
     actor = actor_for_api_key(store, api_key) if api_key else None
     if actor is None:
         return error_response(403, _("a valid api_key is required to post requests"), fmt)
     if service_code not in CATEGORY_BY_CODE:
         return error_response(400, _("unknown service_code {code}; see services.{fmt}").format(
-            code=repr(service_code), fmt=fmt),
+            code=service_code, fmt=fmt),
                               fmt)
     if lat is None or long is None:
         return error_response(400, _("lat and long are required (addresses are not geocoded)"), fmt)

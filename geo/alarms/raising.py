@@ -77,7 +77,7 @@ def _check(a: Alarm, now: datetime) -> None:
                              "camera that raised the alarm"), code="alarm_source")
     if a.kind not in KINDS:
         raise InvalidInput(_("unknown alarm kind {kind}; known kinds: {known}").format(
-            kind=repr(a.kind), known=", ".join(KINDS)), code="unknown_alarm_kind")
+            kind=a.kind, known=", ".join(KINDS)), code="unknown_alarm_kind")
     if a.observed_at.tzinfo is None:
         raise InvalidInput(_("observed_at must carry a time zone (for example 2026-12-02T08:05:00+08:00)"),
                            code="observed_at_zone")
@@ -97,7 +97,7 @@ def _check(a: Alarm, now: datetime) -> None:
                              "placed at the site"), code="point_for_camera_only")
     if a.crs not in SOURCE_CRS:
         raise InvalidInput(_("unknown crs {crs}; expected one of {known}").format(
-            crs=repr(a.crs), known=", ".join(SOURCE_CRS)))
+            crs=a.crs, known=", ".join(SOURCE_CRS)))
 
 
 def _source(tx: Tx, a: Alarm) -> Source:
@@ -106,7 +106,7 @@ def _source(tx: Tx, a: Alarm) -> Source:
         row = tx.one(f"SELECT id, kind, name, {d.wkb('s.geom')} AS wkb FROM site s WHERE id = :i",
                      {"i": a.site_id})
         if row is None:
-            raise InvalidInput(_("no key site {site}").format(site=repr(a.site_id)),
+            raise InvalidInput(_("no key site {site}").format(site=a.site_id),
                                code="unknown_site")
         geom = shapely.from_wkb(bytes(row["wkb"]))
         spot = geom if geom.geom_type == "Point" else geom.point_on_surface()
@@ -114,7 +114,7 @@ def _source(tx: Tx, a: Alarm) -> Source:
     row = tx.one(f"SELECT id, kind, {d.lon('c')} AS lon, {d.lat('c')} AS lat, heading_deg, "
                  "fov_deg, range_m FROM camera c WHERE id = :i", {"i": a.camera_id})
     if row is None:
-        raise InvalidInput(_("no camera {camera}").format(camera=repr(a.camera_id)),
+        raise InvalidInput(_("no camera {camera}").format(camera=a.camera_id),
                            code="unknown_camera")
     lon, lat = float(row["lon"]), float(row["lat"])
     if a.lon is not None:
@@ -193,8 +193,8 @@ def raise_alarm(store: Store, actor: Actor, a: Alarm, now: datetime,
         if outcome is not None:  # our claim: file its issue
             return _file(store, actor, a, src, outcome, now, idem, policy)
         if time.monotonic() > deadline:
-            raise DatabaseBusy(_("another alarm of the same source is still being filed; "
-                                 "send this one again"))
+            raise DatabaseBusy("the filer of this source did not finish in time", detail=_(
+                "another alarm of the same source is still being filed; send this one again"))
         time.sleep(POLL_S)
 
 

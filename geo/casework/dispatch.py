@@ -138,14 +138,14 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
         raise InvalidInput(_("k must be between 1 and 50"))
     if by not in RANKINGS:
         raise InvalidInput(_("rank by one of {rankings}, not {by}").format(
-            rankings=", ".join(RANKINGS), by=repr(by)))
+            rankings=", ".join(RANKINGS), by=by))
     with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
         mode = read_mode(tx)["mode"]
         workload = read_workload(tx, policy)
     if issue["street_code"] is None:
         raise InvalidInput(_("issue {issue} lies outside every grid: no jurisdiction to "
-                             "dispatch in").format(issue=issue_id), code="outside_grids")
+                             "dispatch in").format(issue=issue_id), code="outside_city")
     team_filter = TeamFilter(category=issue["category_code"], statuses=("available",),
                              street_code=issue["street_code"], rosters=rosters(mode))
     if by == "eta":
@@ -194,7 +194,7 @@ def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dic
     for tid in team_ids:
         t = rows.get(tid)
         if t is None:
-            raise InvalidInput(_("no team with id {team}").format(team=repr(tid)),
+            raise InvalidInput(_("no team with id {team}").format(team=tid),
                                code="unknown_team")
         if issue["category_code"] not in as_json(t["categories"]):
             raise InvalidInput(_("team {team} does not handle category {category}").format(
@@ -236,7 +236,7 @@ def update_team(store: Store, actor: Actor, team_id: str, now: datetime,
     with store.tx() as tx:
         d = tx.dialect
         if tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise NotFound(_("no team {team}").format(team=repr(team_id)))
+            raise NotFound(_("no team {team}").format(team=team_id))
         if point is not None:
             tx.run(f"UPDATE team SET {d.set_team_position()}, position_at = :now WHERE id = :t",
                    {"lon": point[0], "lat": point[1], "now": now, "t": team_id})

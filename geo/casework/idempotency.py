@@ -2,7 +2,9 @@
 
 The first response to a (user, key) is stored in the same transaction as what it created; a
 retry with the same key and the same request gets that response back and creates nothing, the
-same key with a different request is refused.
+same key with a different request is refused. The response comes back verbatim, as a
+replay should: its sentences and labels (`category_name`, a rank's reasons) in the language of
+the first request, whatever the retry asks for.
 """
 
 from __future__ import annotations

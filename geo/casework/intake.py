@@ -44,11 +44,11 @@ class Report:
 def _validate(r: Report) -> tuple[float, float]:
     if r.category_code not in CATEGORY_BY_CODE:
         raise InvalidInput(_("unknown category {category}; known categories: {known}").format(
-            category=repr(r.category_code), known=", ".join(CATEGORY_BY_CODE)),
+            category=r.category_code, known=", ".join(CATEGORY_BY_CODE)),
             code="unknown_category")
     if r.crs not in SOURCE_CRS:
         raise InvalidInput(_("unknown crs {crs}; expected one of {known}").format(
-            crs=repr(r.crs), known=", ".join(SOURCE_CRS)), code="unknown_crs")
+            crs=r.crs, known=", ".join(SOURCE_CRS)), code="unknown_crs")
     if len(r.description) > MAX_DESCRIPTION:
         raise InvalidInput(_("description is longer than {n} characters").format(
             n=MAX_DESCRIPTION))

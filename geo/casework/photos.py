@@ -14,7 +14,7 @@ from geo.casework.scope import Actor
 from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import as_dt
-from geo.workflow import TERMINAL
+from geo.workflow import TERMINAL, state_label
 
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 
@@ -53,7 +53,7 @@ def attach(store: Store, actor: Actor, issue_id: int, photo: Photo, now: datetim
         issue = fetch(tx, actor, issue_id, hold=True)  # not closed meanwhile
         if issue["state"] in TERMINAL:
             raise StateConflict(_("issue {issue} is {state}: no more photos").format(
-                issue=issue_id, state=issue["state"]),
+                issue=issue_id, state=state_label(issue["state"])),
                                 [], issue["state"])
         row = tx.one("INSERT INTO photo (issue_id, content_type, data, sha256, uploaded_by, "
                      "uploaded_at) VALUES (:i, :c, :d, :h, :u, :now) RETURNING id",

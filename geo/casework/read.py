@@ -11,7 +11,7 @@ from geo.casework.scope import Actor, visible_issues
 from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Dialect, Tx, as_dt, as_json
-from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS
+from geo.taxonomy import CATEGORIES, CATEGORY_BY_CODE, NETWORKS, category_label
 from geo.workflow import OPEN_STATES, STATES, TERMINAL, allowed_actions, light, overdue, overdue_sql
 
 MAX_PAGE = 5000
@@ -41,7 +41,7 @@ def present(row: dict, now: datetime, actor: Actor, teams: list[dict] | None = N
     since, due = as_dt(row["state_since"]), as_dt(row["due_at"])
     out = {
         **row,
-        "category_name": CATEGORY_BY_CODE[row["category_code"]].name_zh,
+        "category_name": category_label(row["category_code"]),  # as alarms and places say it
         "reported_at": as_dt(row["reported_at"]),
         "state_since": since,
         "due_at": due,
@@ -121,11 +121,11 @@ def check_categories(categories: tuple[str, ...], networks: tuple[str, ...]) -> 
     for c in categories:
         if c not in CATEGORY_BY_CODE:
             raise InvalidInput(_("unknown category {category}; known: {known}").format(
-                category=repr(c), known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
+                category=c, known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
     for n in networks:
         if n not in NETWORKS:
             raise InvalidInput(_("unknown network {network}; known: {known}").format(
-                network=repr(n), known=", ".join(NETWORKS)))
+                network=n, known=", ".join(NETWORKS)), code="unknown_network")
 
 
 def category_clauses(d: Dialect, categories: tuple[str, ...],
@@ -163,7 +163,7 @@ class IssueQuery:
         for s in self.states:
             if s not in STATES:
                 raise InvalidInput(_("unknown state {state}; expected one of {states}").format(
-                    state=repr(s), states=", ".join(STATES)))
+                    state=s, states=", ".join(STATES)), code="unknown_state")
         check_categories(self.categories, self.networks)
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidInput(_("limit must be between 1 and {n}").format(n=MAX_PAGE))

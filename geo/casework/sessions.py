@@ -65,5 +65,5 @@ def end_all(store: Store, username: str) -> int:
     ended."""
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
         return tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})

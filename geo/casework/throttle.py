@@ -109,7 +109,7 @@ def count_attempt(store: Store, username: str, address: str, now: datetime,
             "too many failed logins for account {account}: try again in {minutes} minute "
             "(after {until})",
             "too many failed logins for account {account}: try again in {minutes} minutes "
-            "(after {until})", _minutes(until, now)), until, now, account=repr(username[:64]))
+            "(after {until})", _minutes(until, now)), until, now, account=username[:64])
 
 
 def succeeded(store: Store, username: str, address: str) -> None:

@@ -22,7 +22,19 @@ from geo.casework.scope import Actor
 from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import Tx, as_dt
-from geo.workflow import ACTIONS, TERMINAL, TransitionError, allowed_actions, due_at, overdue, target_state
+from geo.workflow import (
+    ACTIONS,
+    TERMINAL,
+    TransitionError,
+    action_label,
+    allowed_actions,
+    due_at,
+    labels,
+    overdue,
+    role_label,
+    state_label,
+    target_state,
+)
 
 MAX_REASON = 2000
 
@@ -46,15 +58,16 @@ def _check_request(actor: Actor, move: Move) -> None:
     action = ACTIONS.get(move.action)
     if action is None:
         raise InvalidInput(_("unknown action {action}; expected one of {actions}").format(
-            action=repr(move.action), actions=", ".join(ACTIONS)), code="unknown_action")
+            action=move.action, actions=", ".join(ACTIONS)), code="unknown_action")
     if actor.role not in action.roles:
         raise Forbidden(_("role {role} may not {action}; roles that may: {roles}").format(
-            role=repr(actor.role), action=move.action, roles=", ".join(action.roles)),
+            role=role_label(actor.role), action=action_label(move.action),
+            roles=labels(action.roles, role_label)),
             code="role_not_allowed")
     if len(move.reason) > MAX_REASON:
         raise InvalidInput(_("reason is longer than {n} characters").format(n=MAX_REASON))
     if action.needs_reason and not move.reason.strip():
-        raise InvalidInput(_("{action} needs a reason").format(action=move.action),
+        raise InvalidInput(_("{action} needs a reason").format(action=action_label(move.action)),
                            code="reason_required")
     if move.action == "check":
         if move.passed is None:
@@ -70,7 +83,7 @@ def _check_request(actor: Actor, move: Move) -> None:
                              "repeats"))
     if move.action in ("dispatch", "reassign") and not move.team_ids:
         raise InvalidInput(_("{action} needs team_ids (the first is the lead team)").format(
-            action=move.action))
+            action=action_label(move.action)))
 
 
 def _acting_team(tx: Tx, actor: Actor, issue_id: int, move: Move) -> str:
@@ -78,7 +91,7 @@ def _acting_team(tx: Tx, actor: Actor, issue_id: int, move: Move) -> str:
     team = actor.team_id if actor.role == "team" else move.team_id
     if team is None:
         raise InvalidInput(_("{action} on behalf of a team needs team_id").format(
-            action=move.action))
+            action=action_label(move.action)))
     row = tx.one("SELECT team_id FROM assignment WHERE issue_id = :id AND team_id = :t "
                  "AND active = :yes", {"id": issue_id, "t": team, "yes": True})
     if row is None:
@@ -101,7 +114,7 @@ def _check_version(issue: dict, expected: int | None) -> None:
             "issue {issue} changed since you loaded it (version {expected}): it is now version "
             "{version}, {state}; reload it and decide again").format(
                 issue=issue["id"], expected=expected, version=issue["version"],
-                state=issue["state"]))
+                state=state_label(issue["state"])))
 
 
 def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
@@ -118,7 +131,7 @@ def _check_duplicate(tx: Tx, actor: Actor, issue: dict, other_id: int) -> None:
         message = (_("issue {issue} is {state} into {target}: merge into an open issue")
                    if other["duplicate_of"] else
                    _("issue {issue} is {state}: merge into an open issue"))
-        raise StateConflict(message.format(issue=other_id, state=other["state"],
+        raise StateConflict(message.format(issue=other_id, state=state_label(other["state"]),
                                            target=other["duplicate_of"]),
                             allowed_actions(issue["state"]), issue["state"],
                             code="merge_target_closed")
@@ -179,7 +192,8 @@ def apply(store: Store, actor: Actor, issue_id: int, move: Move, now: datetime) 
         if not updated:
             now_state = read.fetch(tx, actor, issue_id)["state"]
             raise StateConflict(_("issue {issue} changed while you were acting: it is now "
-                                  "{state}").format(issue=issue_id, state=now_state),
+                                  "{state}").format(issue=issue_id,
+                                                    state=state_label(now_state)),
                                 allowed_actions(now_state), now_state)
         if move.action in ("dispatch", "reassign", "return"):
             tx.run("UPDATE assignment SET active = :no WHERE issue_id = :id AND active = :yes",

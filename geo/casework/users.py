@@ -38,16 +38,16 @@ def _check(username: str, role: str, jurisdiction: list[str], team_id: str | Non
     if not _USERNAME.match(username):
         raise InvalidInput(_("username {username} must be 2-64 characters: lower-case letters, "
                              "digits, '_', '.', '-', starting with a letter or digit").format(
-                                 username=repr(username)))
+                                 username=username))
     if role not in ROLES:
         raise InvalidInput(_("unknown role {role}; expected one of {roles}").format(
-            role=repr(role), roles=", ".join(ROLES)))
+            role=role, roles=", ".join(ROLES)))
     for code in jurisdiction:
         level = _JURISDICTION_LEVELS.get(len(code))
         if level is None:
             raise InvalidInput(_("jurisdiction {code} must be a district ({district} digits) or "
                                  "street ({street} digits) code").format(
-                                     code=repr(code), district=codes.LENGTHS["district"],
+                                     code=code, district=codes.LENGTHS["district"],
                                      street=codes.LENGTHS["street"]))
         try:
             codes.check(code, level)
@@ -67,7 +67,7 @@ def add_user(store: Store, username: str, password: str, role: str,
         raise InvalidInput(_("password must have at least 4 characters"))
     with store.tx() as tx:
         if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(_("no team with id {team}").format(team=repr(team_id)),
+            raise InvalidInput(_("no team with id {team}").format(team=team_id),
                                code="unknown_team")
         try:
             tx.run("INSERT INTO app_user (username, password_hash, role, jurisdiction, team_id, "
@@ -76,7 +76,7 @@ def add_user(store: Store, username: str, password: str, role: str,
                     "t": team_id, "n": display_name, "now": datetime.now(UTC)})
         except Conflict:
             raise InvalidInput(_("user {username} already exists").format(
-                username=repr(username)), code="user_exists") from None
+                username=username), code="user_exists") from None
     return Actor(username, role, tuple(jurisdiction), team_id)
 
 
@@ -91,14 +91,14 @@ def set_active(store: Store, username: str, active: bool) -> None:
     with store.tx() as tx:
         if not tx.run("UPDATE app_user SET active = :a WHERE username = :u",
                       {"a": active, "u": username}):
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
 
 
 def delete_user(store: Store, username: str) -> None:
     """Delete an account with its API keys and sessions. The audit trail keeps its name."""
     with store.tx() as tx:
         if not tx.run("DELETE FROM app_user WHERE username = :u", {"u": username}):
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
 
 
 def set_role(store: Store, username: str, role: str,
@@ -109,12 +109,12 @@ def set_role(store: Store, username: str, role: str,
     _check(username, role, jurisdiction, team_id)
     with store.tx() as tx:
         if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(_("no team with id {team}").format(team=repr(team_id)),
+            raise InvalidInput(_("no team with id {team}").format(team=team_id),
                                code="unknown_team")
         if not tx.run("UPDATE app_user SET role = :r, jurisdiction = :j, team_id = :t "
                       "WHERE username = :u",
                       {"r": role, "j": jurisdiction, "t": team_id, "u": username}):
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
         tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})
     return Actor(username, role, tuple(jurisdiction), team_id)
 
@@ -138,7 +138,7 @@ def _digest(key: str) -> str:
 def add_api_key(store: Store, username: str, key: str, label: str = "") -> None:
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
         try:
             tx.run("INSERT INTO api_key (key_hash, username, label, created_at) "
                    "VALUES (:h, :u, :l, :now)",
@@ -152,7 +152,7 @@ def revoke_api_keys(store: Store, username: str) -> int:
     number deleted. Keys are credentials of their own: ending sessions leaves them working."""
     with store.tx() as tx:
         if tx.one("SELECT 1 AS x FROM app_user WHERE username = :u", {"u": username}) is None:
-            raise NotFound(_("no user {username}").format(username=repr(username)))
+            raise NotFound(_("no user {username}").format(username=username))
         return tx.run("DELETE FROM api_key WHERE username = :u", {"u": username})
 
 
@@ -180,6 +180,6 @@ def demo_credentials_present(store: Store) -> list[str]:
         except (VerificationError, InvalidHashError):
             pass
     if actor_for_api_key(store, DEMO_API_KEY) is not None:
-        found.append(f"api_key {DEMO_API_KEY!r}")
+        found.append(f"api_key {DEMO_API_KEY}")
     return found
 

@@ -20,8 +20,8 @@ from geo.hotspots.displacement import displacements
 from geo.hotspots.emerging import SLICE_SECONDS, Cube, classify, slice_edges, space_time_cube
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star, p_values
 from geo.hotspots.reports import HotspotQuery, Reports, epoch
-from geo.i18n import _
-from geo.taxonomy import CATEGORY_BY_CODE
+from geo.i18n import N_, _
+from geo.taxonomy import category_label
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def clusters(reports: Reports, p: Params, area_m2: float | None = None) -> Layer
     for c in found:
         d = dbscan.describe(reports, c)
         d["first_reported"], d["last_reported"] = iso(d["first_reported"]), iso(d["last_reported"])
-        d["dominant_category_name"] = CATEGORY_BY_CODE[d["dominant_category"]].name_zh
+        d["dominant_category_name"] = category_label(d["dominant_category"])  # as category_name
         d["centre"] = [round(v, 6) for v in _lonlat(c.x, c.y)]
         props.append(d)
     outlines = geoms_from_metric(np.array([c.outline for c in found], dtype=object))
@@ -232,6 +232,12 @@ def repeat_spots(reports: Reports, p: Params, limit: int = 2000) -> Layer:
                   "repeat_rate": round(repeated / len(reports), 4) if len(reports) else None})
 
 
+# The steps of `analyse`, as a refusal out of time names the one it stopped at.
+STEP_LABELS = {"heat": N_("the heat maps"), "clusters": N_("the clusters"),
+               "gistar": N_("the Gi* hot and cold spots"), "emerging": N_("the emerging patterns"),
+               "displacement": N_("the hotspot displacement"), "repeats": N_("the repeat spots")}
+
+
 def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
             area_m2: float | None = None) -> dict:
     """Every result at once (the hotspot map and the benchmark). Reports are put in their bins
@@ -246,6 +252,6 @@ def analyse(reports: Reports, bins: Bins, q: HotspotQuery, p: Params,
              "repeats": lambda: repeat_spots(reports, p)}
     out = {}
     for name, step in steps.items():
-        budget.on_time(_("the {name} step").format(name=name))
+        budget.on_time(_(STEP_LABELS[name]))
         out[name] = step()
     return out

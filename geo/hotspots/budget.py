@@ -33,7 +33,7 @@ from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
 from geo.hotspots.reports import Reports, epoch
-from geo.i18n import N_, _, format_date
+from geo.i18n import _, format_date
 
 if TYPE_CHECKING:
     from geo.hotspots.analysis import Params
@@ -64,7 +64,6 @@ FEATURE_BYTES = 200
 VERTEX_BYTES = 25
 HEAT_BANDWIDTHS_MARGIN = 3.0  # density.frame's margin around the reports
 CLUSTER_REACH = math.ceil(1 / SNAP_FRACTION)  # clusters._may_cluster's margin, in cells
-SLICE_WORDS = {"week": N_("{n} weekly"), "month": N_("{n} monthly")}  # "{n} weekly slices"
 MAX_EPS_M = 2000  # the largest eps an analysis accepts (analysis.Params.check)
 
 # What each analysis costs besides its reports (which every one of them reads).
@@ -200,7 +199,7 @@ def _fewer_slices(study: Study, step: str, n: int, costs: list[PerSlice]) -> lis
         months = int((epoch(study.query.until) - epoch(study.query.since))
                      // SLICE_SECONDS["month"])
         if months >= MIN_SLICES and all(c.fits(months) for c in costs):
-            out.append("slice month")
+            out.append(_("slice month"))
     fit = min(c.most() for c in costs)
     if MIN_SLICES <= fit < n:
         start = study.query.until - timedelta(seconds=int(fit) * SLICE_SECONDS[step])
@@ -267,7 +266,7 @@ def _check_slices(study: Study, analysis: str, p: Params, h3_resolution: int | N
             continue
         total = int(n * cost.per + cost.fixed)
         options = _fewer_slices(study, p.slice, n, list(costs.values()))
-        counted = _(SLICE_WORDS[p.slice]).format(n=n)
+        weekly = p.slice == "week"
         if name == "cube":
             most_bins = LIMITS.cube_cells // n
             if p.bins == "h3":
@@ -275,19 +274,24 @@ def _check_slices(study: Study, analysis: str, p: Params, h3_resolution: int | N
                 options.append(coarser and f"h3_resolution {coarser}")
             elif (res := _fitting_resolution(study, most_bins)) is not None:
                 options.append(_h3(res))
-            what = _("{bins} bins × {counted} slices make {total} space-time cells").format(
-                bins=f"{bins:,}", counted=counted, total=f"{total:,}")
+            what = (_("{bins} bins × {n} weekly slices make {total} space-time cells") if weekly
+                    else _("{bins} bins × {n} monthly slices make {total} space-time cells")
+                    ).format(bins=f"{bins:,}", n=n, total=f"{total:,}")
         elif name == "heat":
-            what = _("{counted} heat maps of {per} cells each over {where} make {total} "
-                     "cells").format(counted=counted, per=f"{int(cost.per):,}",
-                                     where=_where(study), total=f"{total:,}")
+            what = (_("{n} weekly heat maps of {per} cells each over {where} make {total} cells")
+                    if weekly else
+                    _("{n} monthly heat maps of {per} cells each over {where} make {total} cells")
+                    ).format(n=n, per=f"{int(cost.per):,}", where=_where(study),
+                             total=f"{total:,}")
         else:
             if analysis != "map":  # the map's eps is fixed
                 options.append(_wider_eps(extent_m(study), p.eps_m, n, cost.limit))
-            what = _("DBSCAN in {counted} slices on a lattice of {per} cells (eps_m {eps}) over "
-                     "{where} makes {total} cells").format(
-                         counted=counted, per=f"{int(cost.per):,}", eps=f"{p.eps_m:g}",
-                         where=_where(study), total=f"{total:,}")
+            what = (_("DBSCAN in {n} weekly slices on a lattice of {per} cells (eps_m {eps}) "
+                      "over {where} makes {total} cells") if weekly else
+                    _("DBSCAN in {n} monthly slices on a lattice of {per} cells (eps_m {eps}) "
+                      "over {where} makes {total} cells")
+                    ).format(n=n, per=f"{int(cost.per):,}", eps=f"{p.eps_m:g}",
+                             where=_where(study), total=f"{total:,}")
         raise _refusal(what, f"{int(cost.limit):,}", [*options, _("a smaller area")])
 
 
@@ -410,5 +414,5 @@ def on_time(step: str) -> None:
         raise TooCostly(_("the analysis took more than {seconds} s (stopped at {step}): "
                           "{advice}").format(
                               seconds=f"{deadline[1]:g}", step=step, advice=_choose([
-                                  _("a shorter window (a later since)"), "slice month",
+                                  _("a shorter window (a later since)"), _("slice month"),
                                   _("fewer categories"), _("a smaller area")])))

@@ -12,10 +12,9 @@ import numpy as np
 from geo.hotspots.bins import Bins, counts, pearson
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star
 from geo.hotspots.trend import mann_kendall
-from geo.i18n import N_, _
+from geo.i18n import _, ngettext
 
 SLICE_SECONDS = {"week": 7 * 86400.0, "month": 365.25 / 12 * 86400.0}
-SLICE_UNITS = {"week": N_("week"), "month": N_("month")}  # in sentences, translated
 MIN_SLICES, MAX_SLICES = 4, 160
 PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
             "oscillating", "historical")
@@ -47,12 +46,21 @@ def slice_edges(since: float, until: float, step: str) -> np.ndarray:
     length = SLICE_SECONDS[step]
     n = int((until - since) // length)
     if n < MIN_SLICES:
-        raise ValueError(_("the window holds {n} slices of one {unit}; space-time patterns need "
-                           "at least {min}: widen the window or use shorter slices").format(
-                               n=n, unit=_(SLICE_UNITS[step]), min=MIN_SLICES))
+        raise ValueError((
+            ngettext("the window holds {n} weekly slice; space-time patterns need at least "
+                     "{min}: widen the window or use shorter slices",
+                     "the window holds {n} weekly slices; space-time patterns need at least "
+                     "{min}: widen the window or use shorter slices", n) if step == "week" else
+            ngettext("the window holds {n} monthly slice; space-time patterns need at least "
+                     "{min}: widen the window or use shorter slices",
+                     "the window holds {n} monthly slices; space-time patterns need at least "
+                     "{min}: widen the window or use shorter slices", n)
+        ).format(n=n, min=MIN_SLICES))
     if n > MAX_SLICES:
-        raise ValueError(_("the window holds {n} slices of one {unit}; at most {max} "
-                           "slices").format(n=n, unit=_(SLICE_UNITS[step]), max=MAX_SLICES))
+        raise ValueError((
+            _("the window holds {n} weekly slices; at most {max} slices") if step == "week"
+            else _("the window holds {n} monthly slices; at most {max} slices")
+        ).format(n=n, max=MAX_SLICES))
     return until - length * np.arange(n, -1, -1, dtype=float)
 
 

@@ -55,7 +55,7 @@ class HotspotQuery:
         for c in self.categories:
             if c not in CATEGORY_BY_CODE:
                 raise InvalidInput(_("unknown category {category}; known: {known}").format(
-                    category=repr(c), known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
+                    category=c, known=", ".join(CATEGORY_BY_CODE)), code="unknown_category")
         if self.area is not None and (len(self.area) not in _AREA_COLUMN
                                       or not self.area.isdigit()):
             raise InvalidInput(_("area must be a {levels} code").format(levels=named_lengths(LEVELS)))
@@ -104,7 +104,7 @@ def day(text: str | None, name: str) -> datetime | None:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         raise InvalidInput(_("{name} must be a date (YYYY-MM-DD), not {text}").format(
-            name=name, text=repr(text))) from None
+            name=name, text=text)) from None
 
 
 def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:

@@ -13,7 +13,8 @@ from geo.indicators import breakdown, lights, national, teams, today, trends
 from geo.indicators.days import WINDOWS, window_start
 from geo.layers.mapview import LiveView, live_view
 from geo.store import Store
-from geo.taxonomy import CATEGORIES, NETWORKS
+from geo.taxonomy import CATEGORIES, NETWORKS, network_label
+from geo.workflow import role_label
 
 # Who watches the big screen: the command centre's staff (others have their own pages).
 ROLES = ("operator", "dispatcher", "supervisor", "admin")
@@ -24,8 +25,8 @@ def check_viewer(actor: Actor) -> None:
     """Forbidden unless `actor` is one of the command centre's roles."""
     if actor.role not in ROLES:
         raise Forbidden(_("the big screen is for operators, dispatchers, supervisors and "
-                          "administrators, not for role {role}").format(role=actor.role),
-                        code="dashboard_role")
+                          "administrators, not for role {role}").format(role=role_label(actor.role)),
+                        code="role_not_allowed")
 
 
 def screen_view(store: Store, actor: Actor) -> LiveView:
@@ -60,5 +61,5 @@ def assemble(store: Store, actor: Actor, now: datetime) -> dict:
             "teams": teams.team_status(tx, actor),
             "categories": [{"code": c.code, "network": c.network, "name_zh": c.name_zh,
                             "name_en": c.name_en} for c in CATEGORIES],
-            "network_names": dict(NETWORKS),
+            "network_names": {n: network_label(n) for n in NETWORKS},
         }

@@ -28,7 +28,7 @@ from geo.i18n import N_, _
 from geo.store import Store
 from geo.store.base import valid_grids
 from geo.store.sql import Tx, as_dt, as_json
-from geo.taxonomy import category_label
+from geo.taxonomy import category_label, team_kind_label
 from geo.workflow import light
 
 DEFAULT_RADIUS_M = 300.0
@@ -39,10 +39,6 @@ MAX_TEAMS = 50
 MAX_PEOPLE = 20
 SECTOR_DIGITS = 6  # about 0.1 m: enough to draw a sector
 ARC_POINTS = 48  # a drawn dome's edge is within 0.3% of its range
-KIND_LABELS = {"safety_livelihood": N_("safety and livelihood team"),
-               "grid_worker": N_("grid worker"), "enforcement": N_("enforcement team"),
-               "enterprise_service": N_("enterprise service team"),
-               "party_volunteer": N_("party volunteer team")}
 ROLE_LABELS = {"grid_worker": N_("grid worker"), "operator": N_("operator"),
                "dispatcher": N_("dispatcher"), "supervisor": N_("supervisor"),
                "planner": N_("planner")}
@@ -65,7 +61,7 @@ def place_at(store: Store, actor: Actor, lon: float, lat: float, now: datetime,
         x, y = to_storage(lon, lat, crs)
         check_metric_area(x, y)
     except CoordinateError as exc:
-        raise InvalidInput(str(exc), code="bad_coordinates") from None
+        raise InvalidInput(str(exc), code="invalid_coordinates") from None
     px, py = float(x[0]), float(y[0])
     where = store.locate(px, py)
     cameras = _cameras(store, px, py)
@@ -106,7 +102,7 @@ def _areas(tx: Tx, actor: Actor, where) -> dict:
                       "note": _("No responsible people are recorded for communities yet.")},
         "street": {"code": where.street_code, "name": where.street_name,
                    "people": _staff(tx, where.street_code) if covered else [],
-                   "teams": [t | {"kind_label": _label(KIND_LABELS, t["kind"])}
+                   "teams": [t | {"kind_label": team_kind_label(t["kind"])}
                              for t in teams]},
         "district": {"code": where.district_code, "name": where.district_name,
                      "people": _staff(tx, where.district_code) if covered else []},

@@ -66,7 +66,7 @@ class Draft:
         for g in self.grids:
             if g.key == key:
                 return g
-        raise NotFound(_("draft {draft} has no grid {key}").format(draft=self.id, key=repr(key)))
+        raise NotFound(_("draft {draft} has no grid {key}").format(draft=self.id, key=key))
 
 
 def _wkb(geom) -> bytes:
@@ -286,7 +286,7 @@ def move_boundary(store: Store, actor: Actor, draft_id: int, a: str, b: str, lin
         raise InvalidInput(_("the new boundary must be a line"))
     if a == b:
         raise InvalidInput(_("a and b must be two different grids, not {key} twice").format(
-            key=repr(a)))
+            key=a))
     with store.tx() as tx:
         draft = _load(tx, actor, draft_id, [a, b])
         _check(draft, expected, [a, b])

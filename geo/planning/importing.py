@@ -120,7 +120,7 @@ def _shapefile_members(archive: zipfile.ZipFile, filename: str) -> list[zipfile.
         name = PurePosixPath(info.filename.replace("\\", "/"))
         if name.is_absolute() or ".." in name.parts:
             raise BoundaryFileError(_("{file} holds {member}, a path outside the archive").format(
-                file=filename, member=repr(info.filename)))
+                file=filename, member=info.filename))
         suffix = name.suffix.lower()
         if suffix in _SPATIAL_INDEXES:
             continue

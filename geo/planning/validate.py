@@ -108,7 +108,7 @@ def _code_problems(codes: list[str], parent_code: str | None, level: str,
             check(code, level)
             if parent_code and not code.startswith(parent_code):
                 raise CodeError(_("{level} code {code} does not start with its area's code "
-                                  "{parent}").format(level=level_name(level), code=repr(code),
+                                  "{parent}").format(level=level_name(level), code=code,
                                                      parent=parent_code))
         except CodeError as exc:
             out.append(Problem("malformed_code", (code,), _(

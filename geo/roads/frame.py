@@ -112,7 +112,7 @@ def _classes(frame) -> np.ndarray:
     unknown = ~cls.isin(list(ROAD_CLASSES)).to_numpy()
     if unknown.any():
         raise RoadError(_("{row} has the road class {value}; expected one of {classes}").format(
-            row=_where(frame, unknown), value=repr(cls.iloc[np.argmax(unknown)]),
+            row=_where(frame, unknown), value=cls.iloc[np.argmax(unknown)],
             classes=", ".join(ROAD_CLASSES)))
     return cls.to_numpy(dtype=object)
 
@@ -130,7 +130,7 @@ def _oneway(frame) -> np.ndarray:
     if wrong.any():
         raise RoadError(_("{row} has oneway {value}; expected true/false (a one-way road runs in "
                           "the order of its points)").format(
-                              row=_where(frame, wrong), value=repr(text.iloc[np.argmax(wrong)])))
+                              row=_where(frame, wrong), value=text.iloc[np.argmax(wrong)]))
     return text.isin(_TRUE).to_numpy()
 
 
@@ -143,7 +143,7 @@ def _speeds(frame, classes: pd.Series) -> np.ndarray:
     unreadable = np.isnan(given) & text.notna().to_numpy() & (text.astype(str).str.strip() != "")
     if unreadable.any():
         raise RoadError(_("{row} has speed_kmh {value}, not a number").format(
-            row=_where(frame, unreadable), value=repr(text.iloc[np.argmax(unreadable)])))
+            row=_where(frame, unreadable), value=text.iloc[np.argmax(unreadable)]))
     speed = np.where(np.isnan(given), default, given)
     wrong = (speed <= 0) | (speed > MAX_SPEED_KMH)
     if wrong.any():

@@ -34,7 +34,7 @@ def store_for(url: str | None = None, statement_timeout_ms: int | None = None,
 
         return SqliteStore(url.removeprefix("sqlite:///") or ":memory:", statement_timeout_ms)
     raise StoreError(_("unsupported database URL {url}: use postgresql://... or "
-                       "sqlite:///path").format(url=repr(url)))
+                       "sqlite:///path").format(url=url))
 
 
 def open_store(url: str | None = None, statement_timeout_ms: int | None = None,

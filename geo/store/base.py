@@ -131,11 +131,11 @@ def check_team_filter(f: TeamFilter) -> TeamFilter:
     """Reject filter values that can never match, naming the valid ones."""
     if f.kind is not None and f.kind not in TEAM_KINDS:
         raise ValueError(_("unknown team kind {kind}; expected one of {kinds}").format(
-            kind=repr(f.kind), kinds=", ".join(TEAM_KINDS)))
+            kind=f.kind, kinds=", ".join(TEAM_KINDS)))
     for s in f.statuses or ():
         if s not in TEAM_STATUSES:
             raise ValueError(_("unknown team status {status}; expected one of {statuses}").format(
-                status=repr(s), statuses=", ".join(TEAM_STATUSES)))
+                status=s, statuses=", ".join(TEAM_STATUSES)))
     return f
 
 
@@ -143,7 +143,7 @@ def check_k(k: int) -> int:
     """k for nearest queries: 1..MAX_K."""
     if not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
         raise ValueError(_("k must be a whole number from 1 to {max}, got {k}").format(
-            max=MAX_K, k=repr(k)))
+            max=MAX_K, k=k))
     return int(k)
 
 
@@ -373,7 +373,7 @@ class Store(ABC):
         self._require_schema()
         if layer not in LAYERS:
             raise ValueError(_("unknown layer {layer}; expected one of {layers}").format(
-                layer=repr(layer), layers=", ".join(LAYERS)))
+                layer=layer, layers=", ".join(LAYERS)))
         return self._read_layer(layer)
 
     @abstractmethod

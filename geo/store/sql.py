@@ -88,7 +88,12 @@ class StatementTimeout(Exception):
 class DatabaseBusy(StatementTimeout):
     """Concurrent work kept this request from the rows it needs (another process held the
     SQLite file's write lock past the wait, or PostgreSQL broke a deadlock): nothing was
-    written, and the same request may be sent again."""
+    written, and the same request may be sent again. The message is for the log; `detail`,
+    when given, is a sentence for the reader (already translated)."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail
 
 
 class Conflict(Exception):

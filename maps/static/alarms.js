@@ -44,8 +44,8 @@
           body.items.forEach(function (a) {
             if (a.lon === null || a.lat === null) return;
             L.marker([a.lat, a.lon], { icon: icon, zIndexOffset: 1000, title: a.kind_label })
-              .bindTooltip(esc(fmt(_("Alarm: {kind} at {name} ({count} times), issue #{issue}"), {
-                kind: a.kind_label, name: a.name, count: a.count, issue: a.issue_id })))
+              .bindTooltip(fmt(esc(_("Alarm: {kind} at {name} ({count} times), issue #{issue}")), {
+                kind: esc(a.kind_label), name: gd.data(a.name), count: esc(a.count), issue: esc(a.issue_id) }))
               .on("click", function () { window.location.href = "/maps/issues/" + a.issue_id; })
               .addTo(group);
           });

@@ -252,6 +252,7 @@
         var at = map.containerPointToLayerPoint(L.point(p.x, p.y));
         var el = L.DomUtil.create("div", "gd-bm-label " + cls, names);
         el.textContent = text;
+        if (gd.isChinese(text)) el.lang = "zh-CN";  // names of roads, rivers and areas are data
         el.style.font = font + FAMILY;
         el.style.left = at.x + "px";
         el.style.top = at.y + "px";

@@ -9,6 +9,7 @@
   "use strict";
   var _ = gdI18n.t, fmt = gdI18n.fmt;
   var config = window.GD_DASHBOARD;
+  var page = window.griddispatch;  // its esc, data (names that are data, marked as Chinese)
   var zh = !gdI18n.english;
   var lang = zh ? "zh-CN" : "en-GB";  // English readers get day-month-year, as on every page
   var num = new Intl.NumberFormat(lang);
@@ -64,10 +65,17 @@
       el.setAttribute("data-value", JSON.stringify(value === undefined ? null : value));
       var kind = el.getAttribute("data-format");
       if (kind === "mode") {
-        var emergency = value === "emergency";
-        text(el, emergency ? _("Emergency mode") : _("Normal mode"));
+        var emergency = value === "emergency", reason = data.mode.reason || "";
+        // the reason is someone's words (the title's language is its element's): the label
+        // inside keeps the page's language
+        el.textContent = "";
+        var label = document.createElement("span");
+        label.lang = document.documentElement.lang;
+        label.textContent = emergency ? _("Emergency mode") : _("Normal mode");
+        el.appendChild(label);
         el.classList.toggle("gd-emergency", emergency);
-        el.title = data.mode.reason || "";
+        el.title = reason;
+        if (page.isChinese(reason)) el.lang = "zh-CN"; else el.removeAttribute("lang");
       } else if (kind === "overdue") {
         text(el, fmt(_("{n} overdue in all"), { n: num.format(value) }));
       } else if (/_rate$|satisfaction$/.test(key)) {
@@ -90,6 +98,7 @@
        waited(i.overdue_seconds)].forEach(function (v, k) {
         var td = document.createElement("td");
         td.textContent = v;
+        if (k === 1 && page.isChinese(v)) td.lang = "zh-CN";  // street and grid names are data
         if (k === 4) td.className = "gd-late";
         tr.appendChild(td);
       });
@@ -305,8 +314,8 @@
       li.setAttribute("data-alarm", a.id);
       var where = a.name || a.site_id || a.camera_id || "";
       var at = a.raised_at ? timeOnly.format(new Date(a.raised_at)) : "";
-      li.textContent = fmt(_("{kind} at {place}, {time}"), { kind: a.kind_label || a.kind,
-                                                              place: where, time: at });
+      li.innerHTML = fmt(page.esc(_("{kind} at {place}, {time}")), {
+        kind: page.esc(a.kind_label || a.kind), place: page.data(where), time: page.esc(at) });
       rows.appendChild(li);
       if (a.lon != null && a.lat != null) gdAlarms.ring([a.lat, a.lon]).addTo(alarmMarks);
     });

@@ -5,7 +5,7 @@
  * the panel. Changes carry a short-lived bearer token: the session cookie only reads. */
 (function () {
   "use strict";
-  var _ = gdI18n.t, fmt = gdI18n.fmt;
+  var _ = gdI18n.t, ngettext = gdI18n.ngettext, fmt = gdI18n.fmt;
   var gd = window.griddispatch;
   var ed = (gd.editor = { loaded: 0, saves: 0, failures: [], selected: null, problems: null });
   var token = null;
@@ -68,7 +68,7 @@
     ed.grids.setStyle(style);
     var f = feature(key);
     document.getElementById("gd-editor-selected").innerHTML = f
-      ? "<b>" + esc(f.properties.code || f.id) + "</b> " + esc(f.properties.name || "") +
+      ? "<b>" + esc(f.properties.code || f.id) + "</b> " + gd.data(f.properties.name || "") +
         "<br><small>" + esc(_("draw a line across it to split it, or edit its vertices")) + "</small>"
       : esc(_("click a grid"));
   };
@@ -106,8 +106,8 @@
     var list = document.getElementById("gd-editor-problems");
     list.innerHTML = report.valid
       ? "<b>" + esc(_("No problems: the draft can be published.")) + "</b>"
-      : "<b>" + esc(fmt(_("{n} problem(s)"), { n: report.features.length })) + "</b><ol>" + report.features.map(function (f) {
-          return "<li>" + esc(problemKind(f.properties.kind)) + ": " + esc(f.properties.message) + "</li>";
+      : "<b>" + esc(fmt(ngettext("{n} problem", "{n} problems", report.features.length), { n: report.features.length })) + "</b><ol>" + report.features.map(function (f) {
+          return "<li>" + gd.labelled(esc(problemKind(f.properties.kind)), esc(f.properties.message)) + "</li>";
         }).join("") + "</ol>";
   }
 

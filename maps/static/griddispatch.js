@@ -3,7 +3,7 @@
  * Nothing here talks to any host but the one that served the page. */
 (function () {
   "use strict";
-  var _ = gdI18n.t, fmt = gdI18n.fmt;
+  var _ = gdI18n.t, ngettext = gdI18n.ngettext, fmt = gdI18n.fmt;
 
   var gd = (window.griddispatch = {
     config: {
@@ -98,6 +98,30 @@
     });
   }
   gd.esc = esc;
+
+  /* A name that is data (a grid's, street's, team's, site's; a description someone typed) as
+   * HTML: kept as written, and marked as Chinese where it is, so that an English page says
+   * which of its words are not its own. */
+  var CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+  function data(value) {
+    var text = String(value == null ? "" : value);
+    return CJK.test(text) ? "<span lang='zh-CN'>" + esc(text) + "</span>" : esc(text);
+  }
+  gd.data = data;
+  gd.isChinese = function (text) { return CJK.test(String(text == null ? "" : text)); };
+
+  /* A distance in the page's language: 850 米, 1.2 公里; 850 m, 1.2 km. */
+  function metres(m) {
+    return m >= 1000 ? fmt(_("{distance} km"), { distance: (m / 1000).toFixed(1) })
+      : fmt(_("{distance} m"), { distance: Math.round(m) });
+  }
+  gd.metres = metres;
+
+  /* "label: value" as HTML of HTML parts, with the page's language's colon. */
+  function labelled(labelHtml, valueHtml) {
+    return fmt(esc(_("{label}: {value}")), { label: labelHtml, value: valueHtml });
+  }
+  gd.labelled = labelled;
 
   function when(value) {
     return esc(gd.localTime(value));
@@ -291,9 +315,9 @@
   gd.areaTooltips = function (feature, layer) {
     layer.bindTooltip(function (l) {
       var p = l.feature.properties;
-      return "<b>" + esc(p.name) + "</b>" + rows([
-        [_("code"), esc(p.code)], [_("open issues"), p.open], [_("yellow lights"), p.yellow],
-        [_("overdue"), p.overdue], [_("households"), p.households],
+      return "<b>" + data(p.name) + "</b>" + rows([
+        [_("code"), esc(p.code)], [_("open issues"), esc(p.open)], [_("yellow lights"), esc(p.yellow)],
+        [_("overdue"), esc(p.overdue)], [_("households"), esc(p.households)],
       ]);
     }, { sticky: true });
   };
@@ -323,11 +347,11 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      return "<b>#" + esc(l.feature.id) + " " + esc(categoryName(q)) + "</b>" + rows([
+      return "<b>#" + esc(l.feature.id) + " " + data(categoryName(q)) + "</b>" + rows([
         [_("state"), esc(word("state", q.state))], [_("light"), esc(q.light ? word("light", q.light) : "")],
         [_("grid"), esc(q.grid_code)],
-        [_("reported"), when(q.reported_at)], [_("step due"), when(q.due_at)],
-        ["", esc((q.description || "").slice(0, 80))],
+        [_("Reported at"), when(q.reported_at)], [_("step due"), when(q.due_at)],
+        ["", data((q.description || "").slice(0, 80))],
       ]);
     });
     return marker;
@@ -360,7 +384,7 @@
       var q = l.feature.properties;
       var age = q.position_age_s == null ? _("home base (no position reported)")
         : fmt(_("{n} min ago"), { n: Math.round(q.position_age_s / 60) });
-      return "<b>" + esc(q.name) + "</b>" + rows([
+      return "<b>" + data(q.name) + "</b>" + rows([
         [_("team"), esc(l.feature.id)], [_("kind"), esc(word("teamKind", q.kind))],
         [_("status"), "<span style='color:" + (TEAM_STATUS[q.status] || "#000") + "'>" +
           esc(word("teamStatus", q.status)) + "</span>"],
@@ -384,9 +408,10 @@
       return "<b>" + esc(fmt(_("camera {id}"), { id: q.camera_id || l.feature.id })) + "</b>" + rows([
         [_("kind"), esc(word("cameraKind", q.camera_kind || q.kind))],
         [_("status"), esc(word("cameraStatus", q.status))],
-        [_("distance"), q.distance_m == null ? null : Math.round(q.distance_m) + " m"],
-        [_("heading"), q.heading_deg == null ? esc(_("all round")) : q.heading_deg + "°"],
-        [_("field of view"), q.fov_deg + "°"], [_("range"), q.range_m + " m"],
+        [_("distance"), q.distance_m == null ? null : esc(fmt(_("{distance} m"), { distance: Math.round(q.distance_m) }))],
+        [_("heading"), q.heading_deg == null ? esc(_("all round")) : esc(q.heading_deg) + "°"],
+        [_("field of view"), q.fov_deg == null ? null : esc(q.fov_deg) + "°"],
+        [_("range"), q.range_m == null ? null : esc(fmt(_("{distance} m"), { distance: Math.round(q.range_m) }))],
       ]);
     });
     return marker;
@@ -402,7 +427,7 @@
     });
     marker.bindTooltip(function (l) {
       var q = l.feature.properties;
-      return "<b>" + esc(q.name) + "</b>" + rows([[_("kind"), esc(word("siteKind", q.kind))],
+      return "<b>" + data(q.name) + "</b>" + rows([[_("kind"), esc(word("siteKind", q.kind))],
         [_("key site"), esc(l.feature.id)]]);
     });
     return marker;
@@ -415,8 +440,11 @@
     gd._expired = true;
     var next = encodeURIComponent(location.pathname + location.search);
     var banner = L.DomUtil.create("div", "gd-banner", document.body);
-    banner.innerHTML = esc(_("Your session has ended.")) + " <a href='" + gd.config.loginUrl + "?next=" +
-      next + "'>" + esc(_("Log in again")) + "</a>";
+    // built of nodes: the page's own address never becomes markup
+    banner.appendChild(document.createTextNode(_("Your session has ended.") + " "));
+    var link = L.DomUtil.create("a", "", banner);
+    link.href = gd.config.loginUrl + "?next=" + next;
+    link.textContent = _("Log in again");
   };
 
   gd.status = function () {
@@ -432,9 +460,9 @@
     if ("issues" in gd.counts) {
       parts.push(gd.matched.issues > gd.counts.issues
         ? fmt(_("{n} of {total} open issues"), { n: gd.counts.issues, total: gd.matched.issues })
-        : fmt(_("{n} open issues"), { n: gd.counts.issues }));
+        : fmt(ngettext("{n} open issue", "{n} open issues", gd.counts.issues), { n: gd.counts.issues }));
     }
-    if ("teams" in gd.counts) parts.push(fmt(_("{n} teams"), { n: gd.counts.teams }));
+    if ("teams" in gd.counts) parts.push(fmt(ngettext("{n} team", "{n} teams", gd.counts.teams), { n: gd.counts.teams }));
     var failed = gd.failures.length ? "<div class='gd-failure'>" +
       esc(gd.failures[gd.failures.length - 1]) + "</div>" : "";
     el.innerHTML = esc(parts.join(" · ")) + failed;
@@ -464,8 +492,55 @@
     }).addTo(map);
   };
 
+  /* The English titles Leaflet and its plugins give their buttons (zoom, layers, the
+   * attribution's link, the hotspot page's time slider), in the page's language. */
+  var CONTROL_TITLES = {
+    "Zoom in": _("Zoom in"), "Zoom out": _("Zoom out"), "Layers": _("Layers"),
+    "A JavaScript library for interactive maps": _("A JavaScript library for interactive maps"),
+    "Backward": _("Backward"), "Forward": _("Forward"), "Play": _("Play"),
+    "Play Reverse": _("Play Reverse"), "Loop": _("Loop"), "Date": _("Date"),
+    "UTC Time": _("UTC Time"), "Local Time": _("Local Time"), "Time Control": _("Time Control"),
+  };
+
+  function retitle(el) {
+    ["title", "aria-label"].forEach(function (name) {
+      var value = el.getAttribute && el.getAttribute(name);
+      if (value && CONTROL_TITLES[value] !== undefined && CONTROL_TITLES[value] !== value) {
+        el.setAttribute(name, CONTROL_TITLES[value]);
+      }
+    });
+  }
+
+  /* Every control's titles in the page's language, those added or changed later too (the
+   * time slider's date button changes its own title). */
+  gd.localiseControls = function (map) {
+    if (gdI18n.english || map._gdLocalised) return;
+    map._gdLocalised = true;
+    var container = map.getContainer();
+    var all = function (root) {
+      retitle(root);
+      if (root.querySelectorAll) [].forEach.call(root.querySelectorAll("[title], [aria-label]"), retitle);
+    };
+    if (map.attributionControl && map.attributionControl.options.prefix) {
+      var prefix = map.attributionControl.options.prefix;
+      map.attributionControl.setPrefix(prefix.replace(/title="A JavaScript library for interactive maps"/,
+        "title=\"" + esc(CONTROL_TITLES["A JavaScript library for interactive maps"]) + "\""));
+    }
+    all(container);
+    if (window.MutationObserver) {
+      new MutationObserver(function (changes) {
+        changes.forEach(function (c) {
+          if (c.type === "attributes") retitle(c.target);
+          else [].forEach.call(c.addedNodes, function (n) { if (n.nodeType === 1) all(n); });
+        });
+      }).observe(container, { subtree: true, childList: true, attributes: true,
+                              attributeFilter: ["title", "aria-label"] });
+    }
+  };
+
   /* The link to this page in the other language (a saved file has only the one). */
   gd.languageSwitch = function (map) {
+    gd.localiseControls(map);
     if (location.protocol === "file:") return;
     var other = gdI18n.other();
     control("topright", function (div) {
@@ -633,9 +708,9 @@
     return esc(table ? word(table, key) : (SAY[key] === undefined ? key : SAY[key]));
   }
 
-  /* "{team} (lead)" or "{team} (support)" in the page's language. */
+  /* "{team} (lead)" or "{team} (support)" in the page's language, as HTML (the name is data). */
   function teamRole(t) {
-    return fmt(t.lead ? _("{team} (lead)") : _("{team} (support)"), { team: t.name });
+    return fmt(esc(t.lead ? _("{team} (lead)") : _("{team} (support)")), { team: data(t.name) });
   }
 
   gd.localTime = function (iso) {
@@ -650,10 +725,6 @@
 
   function localiseText(text) {
     return String(text == null ? "" : text).replace(ISO_TIME, function (t) { return gd.localTime(t) || t; });
-  }
-
-  function metres(m) {
-    return m >= 1000 ? (m / 1000).toFixed(1) + " km" : Math.round(m) + " m";
   }
 
   function etaMinutes(s) {
@@ -679,13 +750,13 @@
   /* A candidate's label on the map: rank, name, ETA and road distance when known, else the
    * straight-line distance. */
   function candidateLabel(p) {
-    var parts = [p.rank + ". " + p.name];
+    var parts = [esc(p.rank) + ". " + data(p.name)];
     if (p.eta_s == null) {
-      parts.push(Math.round(p.distance_m) + " m");
+      parts.push(esc(fmt(_("{distance} m"), { distance: Math.round(p.distance_m) })));
     } else {
-      parts.push(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) }));
-      parts.push(p.road_m == null ? fmt(_("straight line {distance}"), { distance: metres(p.distance_m) })
-        : metres(p.road_m));
+      parts.push(esc(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) })));
+      parts.push(esc(p.road_m == null ? fmt(_("straight line {distance}"), { distance: metres(p.distance_m) })
+        : metres(p.road_m)));
     }
     return parts.join(" · ");
   }
@@ -709,9 +780,9 @@
         icon: L.divIcon({ className: "gd-target gd-light-" + (p.light || "none"), html: "!", iconSize: [26, 26] }),
         zIndexOffset: 2000,
       }).bindTooltip(function () {
-        return "<b>#" + esc(p.id) + " " + esc(categoryName(p)) + "</b>" + rows([
+        return "<b>#" + esc(p.id) + " " + data(categoryName(p)) + "</b>" + rows([
           [SAY.state, say(p.state, "state")], [SAY.grid, esc(p.grid_code)],
-          [SAY.address, esc(p.address)], ["", esc(p.description)],
+          [SAY.address, data(p.address)], ["", data(p.description)],
         ]);
       });
     }
@@ -727,6 +798,7 @@
       marker.on("add", function () {
         var el = marker.getElement();
         if (el) el.style.background = rankColour(p.rank);
+        if (el && CJK.test(p.name || "")) el.lang = "zh-CN";  // its title is the team's name
       });
       marker.on("click", function () { gd.dispatchToggle(p.team_id); });
       return marker;
@@ -734,7 +806,8 @@
     if (p.kind === "camera") return gd.cameraMarker(feature, latlng);
     if (p.kind === "nearby") {
       return L.circleMarker(latlng, { radius: 6, color: "#6d4c41", weight: 2, fillColor: "#ffcc80", fillOpacity: 0.9 })
-        .bindTooltip("#" + esc(p.id) + " · " + say(p.state, "state") + " · " + Math.round(p.distance_m) + " m");
+        .bindTooltip("#" + esc(p.id) + " · " + say(p.state, "state") + " · " +
+          esc(fmt(_("{distance} m"), { distance: Math.round(p.distance_m) })));
     }
     return L.marker(latlng);
   };
@@ -838,7 +911,7 @@
         d.labels[c.team_id] = L.marker(c.latlng, {
           icon: L.divIcon({
             className: "gd-candidate-label" + (p.recommended === false ? " gd-not-recommended" : ""),
-            html: esc(candidateLabel(p)), iconSize: null,
+            html: candidateLabel(p), iconSize: null,
           }),
           interactive: false, keyboard: false, zIndexOffset: 500,
         }).addTo(d.labelLayer);
@@ -901,17 +974,17 @@
     if (!el || !i) return;
     var light = i.light ? "<i class='gd-swatch gd-round' style='background:" + LIGHT[i.light] + "'></i>" +
       say(i.light, "light") : "";
-    var teams = (i.teams || []).map(function (t) { return esc(teamRole(t)); }).join(LIST_SEPARATOR);
+    var teams = (i.teams || []).map(teamRole).join(LIST_SEPARATOR);
     el.innerHTML = "<h3>" + say("issue") + " #" + esc(i.id) + "</h3>" +
-      field(say("category"), esc(categoryName(i)) + " <small>" + esc(i.category_code) + "</small>") +
+      field(say("category"), data(categoryName(i)) + " <small>" + esc(i.category_code) + "</small>") +
       field(say("state"), say(i.state, "state")) +
       field(say("light"), light) +
       field(say("reported"), "<time>" + esc(gd.localTime(i.reported_at)) + "</time>") +
       field(say("due"), i.due_at ? "<time>" + esc(gd.localTime(i.due_at)) + "</time>" : "") +
-      field(say("address"), esc(i.address)) +
+      field(say("address"), data(i.address)) +
       field(say("grid"), esc(i.grid_code)) +
       field(say("assigned"), teams) +
-      (i.description ? "<p class='gd-description'>" + esc(i.description) + "</p>" : "");
+      (i.description ? "<p class='gd-description'>" + data(i.description) + "</p>" : "");
   }
 
   /* A candidate's reason without the filter the list states once above it. */
@@ -924,15 +997,15 @@
     var d = gd.dispatch, p = c.props, at = d.selected.indexOf(p.team_id);
     var facts = [];
     if (p.eta_s != null) {
-      facts.push(say("eta") + " <strong>" + esc(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) })) +
-        "</strong>");
+      facts.push(labelled(say("eta"), "<strong>" + esc(fmt(_("{n} min"), { n: (offRoad(p) ? "≈" : "") + etaMinutes(p.eta_s) })) +
+        "</strong>"));
     }
-    if (p.road_m != null) facts.push(say("road") + " " + metres(p.road_m));
+    if (p.road_m != null) facts.push(labelled(say("road"), esc(metres(p.road_m))));
     facts.push(esc(fmt(_("straight line {distance}"), { distance: metres(p.distance_m) })));
     var work = [];
-    if (p.open_assignments != null) work.push(say("workload") + " " + p.open_assignments);
+    if (p.open_assignments != null) work.push(labelled(say("workload"), esc(p.open_assignments)));
     if (p.open_assignments != null || p.last_assigned_at) {
-      work.push(say("lastAssigned") + " " + (p.last_assigned_at ? "<time>" + esc(gd.localTime(p.last_assigned_at)) + "</time>" : "—"));
+      work.push(labelled(say("lastAssigned"), p.last_assigned_at ? "<time>" + esc(gd.localTime(p.last_assigned_at)) + "</time>" : "—"));
     }
     var notes = [];
     if (p.via && p.via.length) notes.push(esc(fmt(_("via {roads}"), { roads: p.via.join(LIST_SEPARATOR) })));
@@ -944,7 +1017,7 @@
       (p.recommended === false ? "gd-not-recommended" : "") + "'>" +
       "<label><input type='checkbox' data-team='" + esc(p.team_id) + "'" + (at < 0 ? "" : " checked") + ">" +
       "<i class='gd-rank' style='background:" + rankColour(p.rank) + "'>" + esc(p.rank) + "</i>" +
-      "<strong>" + esc(p.name) + "</strong>" + flag + role + "</label>" +
+      "<strong>" + data(p.name) + "</strong>" + flag + role + "</label>" +
       "<div class='gd-facts'>" + facts.join(" · ") + "</div>" +
       (work.length ? "<div class='gd-facts'>" + work.join(" · ") + "</div>" : "") +
       (notes.length ? "<div class='gd-facts'>" + notes.join(" · ") + "</div>" : "") +
@@ -960,11 +1033,11 @@
     d.listSignature = signature;
     var html = "<h3>" + say("candidates") + "</h3>";
     if (d.meta) {
-      html += "<div class='gd-filter'>" + esc(d.meta.filter) + " · " + say("mode") + " " +
-        say(d.meta.mode, "mode") + "</div>";
-      if (d.meta.policy) html += "<div class='gd-filter'>" + say("policy") + ": " + esc(d.meta.policy) + "</div>";
+      html += "<div class='gd-filter'>" + esc(d.meta.filter) + " · " + labelled(say("mode"), say(d.meta.mode, "mode")) +
+        "</div>";
+      if (d.meta.policy) html += "<div class='gd-filter'>" + labelled(say("policy"), esc(d.meta.policy)) + "</div>";
       if (!d.candidates.length) {
-        html += "<div class='gd-failure'>" + say("noCandidate") + ": " + esc(d.meta.none_reason || "") + "</div>";
+        html += "<div class='gd-failure'>" + labelled(say("noCandidate"), esc(d.meta.none_reason || "")) + "</div>";
       }
     }
     html += "<div class='gd-hint'>" + say("choose") + "</div>";
@@ -1011,8 +1084,8 @@
   function succeeded(action, issue) {
     if (action === "return") return say("returned");
     var teams = (issue.teams || []).map(teamRole).join(LIST_SEPARATOR);
-    return esc(fmt(action === "dispatch" ? _("dispatched to {teams}") : _("reassigned to {teams}"),
-                   { teams: teams }));
+    return fmt(esc(action === "dispatch" ? _("dispatched to {teams}") : _("reassigned to {teams}")),
+               { teams: teams });
   }
 
   function refused(status, detail) {
@@ -1144,8 +1217,8 @@
       var cams = features.filter(function (f) { return f.properties.kind === "camera"; }).length;
       var near = features.filter(function (f) { return f.properties.kind === "nearby"; }).length;
       document.getElementById("gd-around").innerHTML =
-        "<div>" + esc(fmt(_("{n} camera(s) can see the spot"), { n: cams })) + "</div><div>" +
-        esc(fmt(_("{n} open issue(s) of this category nearby"), { n: near })) + "</div>";
+        "<div>" + esc(fmt(ngettext("{n} camera can see the spot", "{n} cameras can see the spot", cams), { n: cams })) + "</div><div>" +
+        esc(fmt(ngettext("{n} open issue of this category nearby", "{n} open issues of this category nearby", near), { n: near })) + "</div>";
       renderList(false);
       if (!fitted && features.length) {
         fitted = true;

@@ -2,7 +2,9 @@
  * language (/i18n/<locale>.js, from the same gettext catalogues as the service's answers) before
  * this file; message ids are the English text, so English needs no table. Every script calls
  * `_("English text")` (Babel extracts those calls for the catalogues) and `fmt` for named
- * placeholders: fmt(_("sent to {team}"), {team: name}).
+ * placeholders: fmt(_("sent to {team}"), {team: name}). A count uses `ngettext`, as gettext does,
+ * so English says "1 problem" and "2 problems" and each language has its own forms:
+ * var ngettext = gdI18n.ngettext; fmt(ngettext("{n} problem", "{n} problems", n), {n: n}).
  * A message the table lacks is shown in English and remembered in gdI18n.missing, which the
  * browser tests read. */
 (function () {
@@ -18,6 +20,19 @@
     if (typeof text === "string" && text) return text;
     if (missing.indexOf(id) < 0) missing.push(id);
     return id;
+  }
+
+  // The table holds a plural message under its singular id, as the list of the language's forms
+  // (Chinese has one). English, the language of the ids, has two: one, and any other count.
+  function ngettext(singular, plural, n) {
+    if (english) return n === 1 ? singular : plural;
+    var forms = table[singular];
+    if (forms && typeof forms === "object" && forms.length) {
+      return forms.length === 1 ? forms[0] : forms[n === 1 ? 0 : 1];
+    }
+    if (typeof forms === "string" && forms) return forms;
+    if (missing.indexOf(singular) < 0) missing.push(singular);
+    return n === 1 ? singular : plural;
   }
 
   function fmt(text, params) {
@@ -37,6 +52,6 @@
     return url.pathname + url.search + url.hash;
   }
 
-  window.gdI18n = { lang: lang, english: english, t: t, fmt: fmt, missing: missing,
+  window.gdI18n = { lang: lang, english: english, t: t, ngettext: ngettext, fmt: fmt, missing: missing,
                     other: other, switchUrl: switchUrl };
 })();

@@ -4,17 +4,18 @@
 (function () {
   "use strict";
   var _ = gdI18n.t, fmt = gdI18n.fmt;
-  var esc = window.griddispatch.esc;
+  var gd = window.griddispatch, esc = gd.esc, data = gd.data;
 
   function people(list) {
     if (!list || !list.length) return "<span class='gd-muted'>" + esc(_("none recorded")) + "</span>";
     return list.map(function (p) {
-      return esc(p.name) + (p.role_label ? " <span class='gd-muted'>(" + esc(p.role_label) + ")</span>" : "");
+      return data(p.name) + (p.role_label ? " <span class='gd-muted'>" +
+        esc(fmt(_("({note})"), { note: p.role_label })) + "</span>" : "");
     }).join(gdI18n.english ? ", " : "、");
   }
 
   function area(label, a) {
-    return "<tr><th>" + esc(label) + "</th><td><b>" + esc(a.name) + "</b> <span class='gd-muted'>" +
+    return "<tr><th>" + esc(label) + "</th><td><b>" + data(a.name) + "</b> <span class='gd-muted'>" +
       esc(a.code) + "</span><br>" + people(a.people) + "</td></tr>";
   }
 
@@ -23,7 +24,7 @@
     if (!body.grid) {
       html += "<p class='gd-place-outside'>" + esc(body.message) + "</p>";
     } else {
-      html += "<h3 class='gd-place-grid'>" + esc(body.grid.name) + "</h3><table>" +
+      html += "<h3 class='gd-place-grid'>" + data(body.grid.name) + "</h3><table>" +
         area(_("Grid"), body.grid) + area(_("Community"), body.community) +
         area(_("Street"), body.street) + area(_("District"), body.district) + "</table>";
       if (body.street.teams && body.street.teams.length) {
@@ -35,14 +36,15 @@
     cams.slice(0, 10).forEach(function (c) {
       html += "<li>" + esc(fmt(_("{camera}: {distance} m away, range {range} m, field of view {fov}°"), {
         camera: c.id, distance: Math.round(c.distance_m), range: Math.round(c.range_m), fov: Math.round(c.fov_deg),
-      })) + (c.status !== "online" ? " <span class='gd-muted'>(" + esc(_("offline")) + ")</span>" : "") + "</li>";
+      })) + (c.status !== "online" ? " <span class='gd-muted gd-camera-status'>" +
+        esc(fmt(_("({note})"), { note: gd.word("cameraStatus", c.status) })) + "</span>" : "") + "</li>";
     });
     html += "</ul>";
     var near = body.nearby_issues || { items: [], total: 0 };
     html += "<h4>" + esc(fmt(_("Open issues within {radius} m: {n}"), { radius: Math.round(near.radius_m), n: near.total })) +
       "</h4><ul class='gd-place-issues'>";
     near.items.slice(0, 8).forEach(function (i) {
-      html += "<li><a href='/maps/issues/" + esc(i.id) + "'>#" + esc(i.id) + "</a> " + esc(i.category_name) + " · " +
+      html += "<li><a href='/maps/issues/" + esc(i.id) + "'>#" + esc(i.id) + "</a> " + data(i.category_name) + " · " +
         esc(fmt(_("{distance} m"), { distance: Math.round(i.distance_m) })) + "</li>";
     });
     return html + "</ul></div>";
