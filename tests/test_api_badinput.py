@@ -339,7 +339,7 @@ def test_refused_boundary_files_leave_the_draft_as_it_was(api, tmp_path):
                                  "plan.zip"), 422,
              "plan.zip holds grids.shp and old/grids.shp; one Shapefile is accepted in one file"),
             ("POST", url, upload(_zipped({"../grids.shp": shapefile["grids.shp"]}), "plan.zip"), 422,
-             "plan.zip holds '../grids.shp', a path outside the archive"),
+             "plan.zip holds ../grids.shp, a path outside the archive"),
             ("POST", url, upload(_zipped({"grids.dbf": shapefile["grids.dbf"]}), "plan.zip"), 422,
              "plan.zip holds no .shp file"),
             ("POST", url, upload(_zipped({"grids.shp": shapefile["grids.shp"],

@@ -164,7 +164,7 @@ def test_wrong_passwords_are_throttled_per_account_across_servers(web, api, othe
     assert r.status_code == 429
     assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     assert r.json()["code"] == "too_many_attempts"
-    assert "'operator'" in r.json()["detail"] and "请 15 分钟后" in r.json()["detail"]
+    assert "账号 operator " in r.json()["detail"] and "请 15 分钟后" in r.json()["detail"]
     r = web.post(api.url + "/api/v1/auth/session",  # the right password, by either login, too
                  data={"username": "operator", "password": "demo"})
     assert r.status_code == 429

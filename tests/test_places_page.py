@@ -89,6 +89,8 @@ def test_click_a_point_and_watch_an_alarm_flash(server, city, lang):
             popup.inner_text()
         assert not set(JS_MESSAGES) & set(tab.js("gdI18n.missing"))
         tab.page.mouse.move(1300, 600)  # over the legend: no grid tooltip in the picture
+        # the popup has faded in (Leaflet's 0.2 s transition): the picture shows it as read
+        tab.wait("() => getComputedStyle(document.querySelector('.gd-place')).opacity === '1'")
         tab.shot(f"places-click-{lang}")
         # The next click clears the sectors of the last one.
         tab.js("() => { gdPlaces.last = null; }")

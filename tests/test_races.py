@@ -108,7 +108,7 @@ def test_two_merges_of_one_pair_one_wins(two_servers, clients, city):
         winner, loser = (a, b) if ra.status_code == 200 else (b, a)
         refused = (rb if ra.status_code == 200 else ra).json()
         assert refused["code"] == "merge_target_closed", refused
-        assert f"事件 {winner} 状态为 merged" in refused["detail"], refused
+        assert f"事件 {winner} 状态为 已合并" in refused["detail"], refused
         assert refused["state"] == "reported" and "merge" in refused["allowed_actions"]
         assert ok(a0.get(f"/api/v1/issues/{loser}"))["state"] == "reported"
         assert trail(a0, winner) == ["report", "merge"] and trail(a0, loser) == ["report"]
@@ -133,7 +133,7 @@ def test_a_merge_cycle_of_three_cannot_close(two_servers, clients, city):
         assert 1 <= len(won) <= 2, [r.text for r in answers]
         for k, r in enumerate(answers):
             if r.status_code != 200:
-                assert r.status_code == 409 and "merged" in r.json()["detail"], r.text
+                assert r.status_code == 409 and "已合并" in r.json()["detail"], r.text
             assert trail(d[0], ids[k]).count("merge") == (k in won)
         roots = merge_roots(two_servers.db_url)
         for k in won:

@@ -7,7 +7,7 @@
  * alarms.js. */
 (function () {
   "use strict";
-  var _ = gdI18n.t, fmt = gdI18n.fmt;
+  var _ = gdI18n.t, fmt = gdI18n.fmt, ngettext = gdI18n.ngettext;
   var config = window.GD_DASHBOARD;
   var page = window.griddispatch;  // its esc, data (names that are data, marked as Chinese)
   var zh = !gdI18n.english;
@@ -217,7 +217,7 @@
 
     var statuses = Object.keys(STATUSES);
     chart("teams").setOption(Object.assign({}, base, {
-      title: { text: fmt(_("{n} teams"), { n: num.format(data.teams.total) }),
+      title: { text: fmt(ngettext("{n} team", "{n} teams", data.teams.total), { n: num.format(data.teams.total) }),
                subtext: fmt(_("Roster A {a} · roster B {b}"), {
                  a: num.format(data.teams.by_roster.A || 0), b: num.format(data.teams.by_roster.B || 0) }),
                left: 6, top: 4, textStyle: { fontSize: 22, color: TEXT },

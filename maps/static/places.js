@@ -3,7 +3,7 @@
  * markers do not reach the map, so this answers clicks on the ground only. */
 (function () {
   "use strict";
-  var _ = gdI18n.t, fmt = gdI18n.fmt;
+  var _ = gdI18n.t, fmt = gdI18n.fmt, ngettext = gdI18n.ngettext;
   var gd = window.griddispatch, esc = gd.esc, data = gd.data;
 
   function people(list) {
@@ -28,7 +28,7 @@
         area(_("Grid"), body.grid) + area(_("Community"), body.community) +
         area(_("Street"), body.street) + area(_("District"), body.district) + "</table>";
       if (body.street.teams && body.street.teams.length) {
-        html += "<p>" + esc(fmt(_("{n} teams serve this street"), { n: body.street.teams.length })) + "</p>";
+        html += "<p>" + esc(fmt(ngettext("{n} team serves this street", "{n} teams serve this street", body.street.teams.length), { n: body.street.teams.length })) + "</p>";
       }
     }
     var cams = body.cameras || [];
