@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from geo.casework import windows
 from geo.i18n import _
 from geo.store import Store
 from geo.store.sql import as_dt
@@ -22,6 +23,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+TABLE = "alarm_throttle"
 
 
 class TooManyAlarms(Exception):  # noqa: N818 - a state, like the HTTP status it becomes
@@ -38,15 +40,6 @@ def _seconds(window_start, limits: Limits, now: datetime) -> int:
     return max(1, int((as_dt(window_start) + limits.window - now).total_seconds() + 0.999))
 
 
-_COUNT = """
-INSERT INTO alarm_throttle (key, raised, window_start) VALUES (:key, 1, :now)
-ON CONFLICT (key) DO UPDATE SET
-    raised = CASE WHEN alarm_throttle.window_start <= :expired THEN 1
-                  ELSE alarm_throttle.raised + 1 END,
-    window_start = CASE WHEN alarm_throttle.window_start <= :expired THEN excluded.window_start
-                        ELSE alarm_throttle.window_start END
-RETURNING raised, window_start
-"""
 
 
 def count_alarm(store: Store, device: str, source: str, now: datetime,
@@ -55,23 +48,19 @@ def count_alarm(store: Store, device: str, source: str, now: datetime,
     when either is over its limit. The device is counted first: a device over its count adds
     nothing to any source's, so made-up sources cannot fill the table."""
     expired = now - limits.window
-    params = {"now": now, "expired": expired}
     with store.tx() as tx:
-        by_device = tx.one(_COUNT, {**params, "key": f"device:{device}"[:200]})
-        over_device = by_device["raised"] > limits.per_device
-        by_source = None if over_device else tx.one(_COUNT, {**params,
-                                                             "key": f"source:{source}"[:200]})
-    with store.tx() as tx:  # ended windows, a bounded batch each time
-        tx.run("DELETE FROM alarm_throttle WHERE key IN (SELECT key FROM alarm_throttle "
-               f"WHERE window_start <= :expired LIMIT 1000{tx.dialect.skip_locked()})",
-               {"expired": expired})
+        by_device = windows.count(tx, TABLE, "raised", f"device:{device}"[:200], now, expired)
+        over_device = by_device["count"] > limits.per_device
+        by_source = None if over_device else windows.count(
+            tx, TABLE, "raised", f"source:{source}"[:200], now, expired)
+    windows.purge(store, TABLE, expired)
     window = int(limits.window.total_seconds())
     if over_device:
         wait = _seconds(by_device["window_start"], limits, now)
         raise TooManyAlarms(_("this device has raised more than {n} alarms within {window} "
                               "seconds: send again in {seconds} seconds").format(
             n=limits.per_device, window=window, seconds=wait), wait)
-    if by_source["raised"] > limits.per_source:
+    if by_source["count"] > limits.per_source:
         wait = _seconds(by_source["window_start"], limits, now)
         raise TooManyAlarms(_("{source} has raised more than {n} alarms within {window} "
                               "seconds: send again in {seconds} seconds").format(

@@ -19,10 +19,12 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from geo.casework import windows
 from geo.i18n import format_datetime, ngettext
 from geo.store import Store
 from geo.store.sql import as_dt
 
+TABLE = "login_throttle"
 _KEY_TEXT = 120  # longer names cannot be accounts; the cut keeps keys bounded
 
 
@@ -73,15 +75,6 @@ def _keys(username: str, address: str) -> tuple[str, str]:
     return f"account:{username[:_KEY_TEXT]}", f"address:{address_key(address)}"
 
 
-_COUNT = """
-INSERT INTO login_throttle (key, failures, window_start) VALUES (:key, 1, :now)
-ON CONFLICT (key) DO UPDATE SET
-    failures = CASE WHEN login_throttle.window_start <= :expired THEN 1
-                    ELSE login_throttle.failures + 1 END,
-    window_start = CASE WHEN login_throttle.window_start <= :expired THEN excluded.window_start
-                        ELSE login_throttle.window_start END
-RETURNING failures, window_start
-"""
 
 
 def count_attempt(store: Store, username: str, address: str, now: datetime,
@@ -90,12 +83,12 @@ def count_attempt(store: Store, username: str, address: str, now: datetime,
     (and check no password) when the account or the address is over its limit."""
     expired = now - limits.window
     account, client = _keys(username, address)
-    params = {"now": now, "expired": expired}
     with store.tx() as tx:  # the address's row first, here and in `succeeded`
-        at_address = tx.one(_COUNT, {**params, "key": client})
-        over = at_address["failures"] > limits.per_address
-        for_account = None if over else tx.one(_COUNT, {**params, "key": account})
-    _purge(store, expired)
+        at_address = windows.count(tx, TABLE, "failures", client, now, expired)
+        over = at_address["count"] > limits.per_address
+        for_account = None if over else windows.count(tx, TABLE, "failures", account, now,
+                                                      expired)
+    windows.purge(store, TABLE, expired)
     if over:
         until = as_dt(at_address["window_start"]) + limits.window
         raise Throttled(ngettext(
@@ -103,7 +96,7 @@ def count_attempt(store: Store, username: str, address: str, now: datetime,
             "(after {until})",
             "too many failed logins from address {address}: try again in {minutes} minutes "
             "(after {until})", _minutes(until, now)), until, now, address=address_key(address))
-    if for_account["failures"] > limits.per_account:
+    if for_account["count"] > limits.per_account:
         until = as_dt(for_account["window_start"]) + limits.window
         raise Throttled(ngettext(
             "too many failed logins for account {account}: try again in {minutes} minute "
@@ -121,11 +114,3 @@ def succeeded(store: Store, username: str, address: str) -> None:
         tx.run("DELETE FROM login_throttle WHERE key = :key", {"key": account})
 
 
-def _purge(store: Store, expired: datetime) -> None:
-    """Delete keys whose window has ended, up to 1000 at a time. In a transaction of its own,
-    and on PostgreSQL skipping rows that a login holds, so that it never waits for one (nor
-    deadlocks)."""
-    with store.tx() as tx:
-        tx.run("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle "
-               f"WHERE window_start <= :expired LIMIT 1000{tx.dialect.skip_locked()})",
-               {"expired": expired})
