@@ -37,21 +37,43 @@ SCOPES = {  # what each scope allows, in the login form's words (translated wher
     "grids:plan": N_("Plan grid boundaries."),
     "hotspots:read": N_("Read hotspot analyses of the issues you may see."),
     "alarms:raise": N_("Raise alarms from key sites and cameras (sensors, video analysis)."),
+    "people:read": N_("Read the named people of areas and compounds, with their phones."),
+    "property:read": N_("Read property companies' figures and the red/black list."),
+    "property:talk": N_("Record a talk with a property company."),
+    "disputes:read": N_("Read disputes and mediation rates (parties' details hidden)."),
+    "disputes:work": N_("Register disputes and record mediation."),
+    "disputes:parties": N_("Read the parties' personal details of disputes you mediate."),
+    "issues:escalate": N_("Escalate an issue to the next level."),
+    "whistles:call": N_("Blow the whistle: call departments to a joint operation."),
+    "whistles:work": N_("Report in to a whistle and report your part done (departments)."),
+    "assessment:read": N_("Read the monthly assessment."),
 }
 
 ROLE_SCOPES = {
-    "grid_worker": ("issues:report", "issues:read", "layers:read"),
+    "grid_worker": ("issues:report", "issues:read", "layers:read", "issues:escalate",
+                    "people:read"),
     "citizen": ("issues:report", "issues:read", "issues:rate"),
     "operator": ("issues:report", "issues:read", "issues:triage", "issues:rate", "layers:read",
-                 "hotspots:read"),
+                 "hotspots:read", "people:read", "property:read", "disputes:read",
+                 "issues:escalate", "assessment:read"),
     "dispatcher": ("issues:report", "issues:read", "issues:triage", "issues:dispatch",
-                   "issues:work", "layers:read", "hotspots:read"),
+                   "issues:work", "layers:read", "hotspots:read", "people:read",
+                   "issues:escalate", "whistles:call"),
     "team": ("issues:read", "issues:work", "teams:update", "layers:read"),
     "supervisor": ("issues:report", "issues:read", "issues:triage", "issues:dispatch",
-                   "issues:supervise", "layers:read", "mode:write", "hotspots:read"),
+                   "issues:supervise", "layers:read", "mode:write", "hotspots:read",
+                   "people:read", "property:read", "property:talk", "disputes:read",
+                   "disputes:work", "issues:escalate", "whistles:call", "assessment:read"),
     "planner": ("issues:read", "layers:read", "grids:plan", "hotspots:read"),
     "admin": tuple(SCOPES),
     "device": ("alarms:raise",),  # a sensor or video-analysis system, bound by jurisdiction
+    # A mediation squad's member (调解员), bound to communities or streets.
+    "mediator": ("issues:read", "layers:read", "people:read", "disputes:read", "disputes:work",
+                 "disputes:parties", "issues:escalate"),
+    # A property company (物业公司): its own compounds' figures only.
+    "property": ("property:read",),
+    # A department called in by a whistle (派出所, 司法所, 区城管执法大队 ...).
+    "department": ("issues:read", "whistles:work"),
 }
 
 ALGORITHM = "HS256"

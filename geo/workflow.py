@@ -31,7 +31,7 @@ WAITING_FOR = {
 }
 
 ROLES = ("grid_worker", "citizen", "operator", "dispatcher", "team", "supervisor", "planner",
-         "admin", "device")
+         "admin", "device", "mediator", "property", "department")
 
 # The machine values in words, for sentences a person reads (the JSON keeps the values).
 STATE_LABELS = {"reported": N_("reported"), "accepted": N_("accepted"),
@@ -45,7 +45,9 @@ ACTION_LABELS = {"accept": N_("accept"), "reject": N_("reject"), "merge": N_("me
 ROLE_LABELS = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
                "operator": N_("command-centre operator"), "dispatcher": N_("dispatcher"),
                "team": N_("team member"), "supervisor": N_("supervisor"),
-               "planner": N_("planner"), "admin": N_("administrator"), "device": N_("device")}
+               "planner": N_("planner"), "admin": N_("administrator"), "device": N_("device"),
+               "mediator": N_("mediator"), "property": N_("property company"),
+               "department": N_("department")}
 
 
 def _label(table: dict[str, str], value: str) -> str:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from geo.codes import LENGTHS
 from geo.store.sql import Dialect
 
-# Roles that see issues by area (district or street codes in their jurisdiction).
-AREA_ROLES = ("grid_worker", "operator", "dispatcher", "supervisor", "planner")
+# Roles that see issues by area (district, street or community codes in their jurisdiction).
+AREA_ROLES = ("grid_worker", "operator", "dispatcher", "supervisor", "planner", "mediator")
 _DISTRICT_LEN = LENGTHS["district"]  # a street code starts with its district's
 
 
@@ -22,8 +22,10 @@ class Actor:
 
     username: str
     role: str
-    jurisdiction: tuple[str, ...] = ()  # 6-digit district or 9-digit street codes
+    jurisdiction: tuple[str, ...] = ()  # district (6), street (9) or community (12) codes
     team_id: str | None = None
+    company_id: str | None = None  # a property company's account: its company (物业公司)
+    department_id: str | None = None  # a department's account: its department (报到单位)
 
     def covers(self, street_code: str | None) -> bool:
         """Whether a street lies in this actor's jurisdiction (admins cover everything)."""
@@ -33,6 +35,16 @@ class Actor:
             return False
         return (street_code in self.jurisdiction
                 or street_code[:_DISTRICT_LEN] in self.jurisdiction)
+
+    def covers_code(self, code: str | None) -> bool:
+        """Whether an area (district, street, community or grid code, or a code below the
+        grid that starts with its community's) lies in this actor's jurisdiction: the area
+        or one that holds it is listed. Admins cover everything."""
+        if self.role == "admin":
+            return True
+        if not code:
+            return False
+        return any(code.startswith(area) for area in self.jurisdiction)
 
 
 def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dict]:
@@ -47,8 +59,11 @@ def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dic
                 {"viewer_team": actor.team_id or "", "yes": True})
     if actor.role in AREA_ROLES:
         areas = list(actor.jurisdiction)
+        # Communities only where the jurisdiction has any, to keep the plain case's plan.
+        community = (f" OR {d.in_list(f'{alias}.community_code', 'viewer_areas')}"
+                     if any(len(c) == LENGTHS["community"] for c in areas) else "")
         return (f"({d.in_list(f'{alias}.street_code', 'viewer_areas')} OR "
-                f"{d.in_list(f'{alias}.district_code', 'viewer_areas')})",
+                f"{d.in_list(f'{alias}.district_code', 'viewer_areas')}{community})",
                 {"viewer_areas": areas})
     return "1 = 0", {}
 

@@ -47,7 +47,8 @@ def _purge(store: Store, now: datetime) -> None:
 def actor_of(store: Store, jti: str, username: str) -> Actor | None:
     """The account behind a live session, as it is now; None when the session has ended."""
     with store.snapshot() as tx:
-        row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id "
+        row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.company_id, "
+                     "u.department_id "
                      "FROM auth_session s JOIN app_user u ON u.username = s.username "
                      "WHERE s.jti = :jti AND s.username = :u AND u.active = :yes",
                      {"jti": jti, "u": username, "yes": True})

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from geo import codes
 from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
-from geo.i18n import _
+from geo.i18n import N_, _
 from geo.store import Store
 from geo.store.sql import Conflict, as_json
 from geo.workflow import ROLES
@@ -27,14 +27,18 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 # Verifying against this keeps the time of a failed login the same for unknown users.
 _DUMMY_HASH = _HASHER.hash("not a password")
 
-# A jurisdiction is made of districts and streets, told apart by the length of their codes.
-_JURISDICTION_LEVELS = {codes.LENGTHS[level]: level for level in ("district", "street")}
+# A jurisdiction is made of districts, streets and communities, told apart by the length of
+# their codes. Communities bound only the roles that work below the street.
+_JURISDICTION_LEVELS = {codes.LENGTHS[level]: level
+                        for level in ("district", "street", "community")}
+COMMUNITY_ROLES = ("mediator", "grid_worker", "property", "department")
 
 DEMO_PASSWORD = "demo"
 DEMO_API_KEY = "demo"
 
 
-def _check(username: str, role: str, jurisdiction: list[str], team_id: str | None) -> None:
+def _check(username: str, role: str, jurisdiction: list[str], team_id: str | None,
+           company_id: str | None = None, department_id: str | None = None) -> None:
     if not _USERNAME.match(username):
         raise InvalidInput(_("username {username} must be 2-64 characters: lower-case letters, "
                              "digits, '_', '.', '-', starting with a letter or digit").format(
@@ -44,7 +48,16 @@ def _check(username: str, role: str, jurisdiction: list[str], team_id: str | Non
             role=role, roles=", ".join(ROLES)))
     for code in jurisdiction:
         level = _JURISDICTION_LEVELS.get(len(code))
+        if level == "community" and role not in COMMUNITY_ROLES:
+            level = None
         if level is None:
+            if role in COMMUNITY_ROLES:
+                raise InvalidInput(_("jurisdiction {code} must be a district ({district} "
+                                     "digits), street ({street} digits) or community "
+                                     "({community} digits) code").format(
+                                         code=code, district=codes.LENGTHS["district"],
+                                         street=codes.LENGTHS["street"],
+                                         community=codes.LENGTHS["community"]))
             raise InvalidInput(_("jurisdiction {code} must be a district ({district} digits) or "
                                  "street ({street} digits) code").format(
                                      code=code, district=codes.LENGTHS["district"],
@@ -55,35 +68,56 @@ def _check(username: str, role: str, jurisdiction: list[str], team_id: str | Non
             raise InvalidInput(str(exc)) from None
     if role == "team" and not team_id:
         raise InvalidInput(_("a user with role 'team' must belong to a team (team_id)"))
+    if role == "property" and not company_id:
+        raise InvalidInput(_("a property company's account must name its company"),
+                           code="company_required")
+    if role == "department" and not department_id:
+        raise InvalidInput(_("a department's account must name its department"),
+                           code="department_required")
+
+
+def _check_links(tx, team_id: str | None, company_id: str | None,
+                 department_id: str | None) -> None:
+    """The team, company and department an account names exist."""
+    for value, table, message, code in (
+            (team_id, "team", N_("no team with id {team}"), "unknown_team"),
+            (company_id, "property_company", N_("no property company with id {id}"),
+             "unknown_company"),
+            (department_id, "department", N_("no department with id {id}"),
+             "unknown_department")):
+        if value and tx.one(f"SELECT id FROM {table} WHERE id = :v", {"v": value}) is None:
+            raise InvalidInput(_(message).format(id=value, team=value), code=code)
 
 
 def add_user(store: Store, username: str, password: str, role: str,
              jurisdiction: list[str] | tuple[str, ...] = (), team_id: str | None = None,
-             display_name: str = "") -> Actor:
+             display_name: str = "", company_id: str | None = None,
+             department_id: str | None = None) -> Actor:
     """Create a user; InvalidInput on bad values or when the name is taken."""
     jurisdiction = list(jurisdiction)
-    _check(username, role, jurisdiction, team_id)
+    _check(username, role, jurisdiction, team_id, company_id, department_id)
     if len(password) < 4:
         raise InvalidInput(_("password must have at least 4 characters"))
     with store.tx() as tx:
-        if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(_("no team with id {team}").format(team=team_id),
-                               code="unknown_team")
+        _check_links(tx, team_id, company_id, department_id)
         try:
             tx.run("INSERT INTO app_user (username, password_hash, role, jurisdiction, team_id, "
-                   "display_name, created_at) VALUES (:u, :h, :r, :j, :t, :n, :now)",
+                   "display_name, created_at, company_id, department_id) "
+                   "VALUES (:u, :h, :r, :j, :t, :n, :now, :c, :d)",
                    {"u": username, "h": _HASHER.hash(password), "r": role, "j": jurisdiction,
-                    "t": team_id, "n": display_name, "now": datetime.now(UTC)})
+                    "t": team_id, "n": display_name, "now": datetime.now(UTC),
+                    "c": company_id, "d": department_id})
         except Conflict:
             raise InvalidInput(_("user {username} already exists").format(
                 username=username), code="user_exists") from None
-    return Actor(username, role, tuple(jurisdiction), team_id)
+    return Actor(username, role, tuple(jurisdiction), team_id, company_id, department_id)
 
 
 def actor_from_row(row: dict) -> Actor:
-    """An Actor from an app_user row (username, role, jurisdiction, team_id)."""
+    """An Actor from an app_user row (username, role, jurisdiction, team_id, company_id,
+    department_id)."""
     return Actor(row["username"], row["role"], tuple(as_json(row["jurisdiction"]) or ()),
-                 row["team_id"])
+                 row["team_id"], row.get("company_id"), row.get("department_id"))
 
 
 def set_active(store: Store, username: str, active: bool) -> None:
@@ -102,28 +136,30 @@ def delete_user(store: Store, username: str) -> None:
 
 
 def set_role(store: Store, username: str, role: str,
-             jurisdiction: list[str] | tuple[str, ...] = (), team_id: str | None = None) -> Actor:
-    """Give an account a new role, jurisdiction and team, and end its sessions (even when
-    nothing changed, as the caller is told), so the next request needs a login."""
+             jurisdiction: list[str] | tuple[str, ...] = (), team_id: str | None = None,
+             company_id: str | None = None, department_id: str | None = None) -> Actor:
+    """Give an account a new role, jurisdiction, team, company and department, and end its
+    sessions (even when nothing changed, as the caller is told), so the next request needs a
+    login."""
     jurisdiction = list(jurisdiction)
-    _check(username, role, jurisdiction, team_id)
+    _check(username, role, jurisdiction, team_id, company_id, department_id)
     with store.tx() as tx:
-        if team_id and tx.one("SELECT id FROM team WHERE id = :t", {"t": team_id}) is None:
-            raise InvalidInput(_("no team with id {team}").format(team=team_id),
-                               code="unknown_team")
-        if not tx.run("UPDATE app_user SET role = :r, jurisdiction = :j, team_id = :t "
-                      "WHERE username = :u",
-                      {"r": role, "j": jurisdiction, "t": team_id, "u": username}):
+        _check_links(tx, team_id, company_id, department_id)
+        if not tx.run("UPDATE app_user SET role = :r, jurisdiction = :j, team_id = :t, "
+                      "company_id = :c, department_id = :d WHERE username = :u",
+                      {"r": role, "j": jurisdiction, "t": team_id, "c": company_id,
+                       "d": department_id, "u": username}):
             raise NotFound(_("no user {username}").format(username=username))
         tx.run("DELETE FROM auth_session WHERE username = :u", {"u": username})
-    return Actor(username, role, tuple(jurisdiction), team_id)
+    return Actor(username, role, tuple(jurisdiction), team_id, company_id, department_id)
 
 
 def authenticate(store: Store, username: str, password: str) -> Actor | None:
     """The user if the password matches and the account is active, else None."""
     with store.snapshot() as tx:
-        row = tx.one("SELECT username, password_hash, role, jurisdiction, team_id, active "
-                     "FROM app_user WHERE username = :u", {"u": username})
+        row = tx.one("SELECT username, password_hash, role, jurisdiction, team_id, company_id, "
+                     "department_id, active FROM app_user WHERE username = :u",
+                     {"u": username})
     try:
         _HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -158,7 +194,8 @@ def revoke_api_keys(store: Store, username: str) -> int:
 
 def actor_for_api_key(store: Store, key: str) -> Actor | None:
     with store.snapshot() as tx:
-        row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.active "
+        row = tx.one("SELECT u.username, u.role, u.jurisdiction, u.team_id, u.company_id, "
+                     "u.department_id, u.active "
                      "FROM api_key k JOIN app_user u ON u.username = k.username "
                      "WHERE k.key_hash = :h", {"h": _digest(key)})
     return actor_from_row(row) if row and row["active"] else None
