@@ -18,8 +18,11 @@ from api.language import Language
 from api.limits import BodyLimit
 from api.routes import (
     alarms,
+    assessment,
     auth,
     basemap,
+    disputes,
+    escalation,
     front,
     hotspots,
     issues,
@@ -28,11 +31,15 @@ from api.routes import (
     open311,
     places,
     plans,
+    responsibility,
     teams,
+    whistles,
 )
+from api.routes import compounds as compound_layers
 from api.routes import dashboard as big_screen
 from api.routes import demo as demo_marker
 from api.routes import messages as page_messages
+from api.routes import property as property_companies
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
 from geo.i18n import _
@@ -142,6 +149,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(demo_marker.router)  # whether the database holds the demo city
     app.include_router(page_messages.router)  # the pages' message table (/i18n/)
     app.include_router(big_screen.router)  # the big screen's figures (/api/v1/dashboard)
+    app.include_router(property_companies.router)  # the red/black list (/api/v1/property)
+    app.include_router(whistles.router)  # the whistle (/api/v1/issues/{id}/whistle, /whistles)
+    app.include_router(assessment.router)  # the monthly assessment (/api/v1/assessment)
+    app.include_router(compound_layers.router)  # compounds, buildings and their heads
+    app.include_router(disputes.router)  # dispute mediation (/api/v1/disputes)
+    app.include_router(escalation.router)  # owning levels (/api/v1/issues/{id}/escalate)
+    app.include_router(responsibility.router)  # four-level responsibility (四级包保)
 
     @app.get("/healthz", tags=["meta"], response_model=dict, responses={503: {
         "description": "the database does not answer: `detail` says why, `status` is down",

@@ -194,7 +194,7 @@ def cmd_users_add(store: Store, args) -> int:
                     username=args.username)))
     try:
         add_user(store, args.username, password, args.role, args.jurisdiction or [], args.team,
-                 args.name or "")
+                 args.name or "", company_id=args.company, department_id=args.department)
     except CaseError as exc:
         raise UsageError(str(exc)) from None
     print(_("created {role} {username} for {jurisdiction}").format(
@@ -243,7 +243,8 @@ def cmd_users_set_role(store: Store, args) -> int:
     from geo.casework.users import set_role
 
     _account_change(store, lambda: set_role(store, args.username, args.role,
-                                            args.jurisdiction or [], args.team))
+                                            args.jurisdiction or [], args.team, args.company,
+                                            args.department))
     print(_("{username} now has role {role} for {jurisdiction}; its sessions have ended").format(
         username=args.username, role=args.role, jurisdiction=", ".join(args.jurisdiction))
         if args.jurisdiction else
@@ -329,6 +330,20 @@ def cmd_import_roads(store: Store, args) -> int:
     return 0
 
 
+def cmd_import_compounds(store: Store, args) -> int:
+    """Store the compounds (and buildings) of files, checked whole before anything is
+    written."""
+    from geo.compounds.importing import import_compounds
+
+    store.migrate()
+    counts = import_compounds(store, args.file, args.buildings, replace=args.replace)
+    print(_("stored {compounds} compounds and {buildings} buildings from {file}; {issues} "
+            "issues located anew").format(compounds=f"{counts['compound']:,}",
+                                          buildings=f"{counts['building']:,}", file=args.file,
+                                          issues=f"{counts['issues_relocated']:,}"))
+    return 0
+
+
 def cmd_hotspots(store: Store, args) -> int:
     """The hotspot map of the whole city (or --area) for the filters, as one HTML file that
     needs neither the server nor the network."""
@@ -378,7 +393,8 @@ def cmd_locate(store: Store, args) -> int:
                                        crs=args.crs))
         _say(_("located {done}/{total}").format(done=f"{sl.stop:,}", total=f"{len(points):,}"))
     located = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["grid_code", "community_code", "street_code", "district_code"])
+        columns=["grid_code", "community_code", "street_code", "district_code", "compound_code",
+                 "building_code"])
     located.insert(0, "id", points.id.to_numpy())
     located.to_csv(args.output, index=False)
     inside = located.grid_code.notna().sum()
@@ -504,6 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_("replace the road network the database holds"))
     p.set_defaults(run=cmd_import_roads)
 
+    p = sub.add_parser("import-compounds", help=_("store the compounds (and buildings) of "
+                                                "polygon files (.geojson, .gpkg)"))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--buildings", metavar="FILE", help=_("the compounds' buildings"))
+    p.add_argument("--replace", action="store_true",
+                   help=_("replace the compounds the database holds, with their buildings, "
+                          "units and heads"))
+    p.set_defaults(run=cmd_import_compounds)
+
     p = sub.add_parser("export", help=_("write a layer to .geojson or .gpkg"))
     p.add_argument("layer", choices=LAYERS)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
@@ -567,8 +592,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--jurisdiction", action="append", metavar="CODE",
-                   help=_("district (6-digit) or street (9-digit) code; repeat for several"))
+                   help=_("district (6-digit) or street (9-digit) code, or for roles below the "
+                          "street a community (12-digit) code; repeat for several"))
     p.add_argument("--team", metavar="TEAM_ID", help=_("the team of a 'team' user"))
+    p.add_argument("--company", metavar="COMPANY_ID",
+                   help=_("the property company of a 'property' user"))
+    p.add_argument("--department", metavar="DEPARTMENT_ID",
+                   help=_("the department of a 'department' user"))
     p.add_argument("--name", help=_("display name"))
     p.add_argument("--password-stdin", action="store_true",
                    help=_("read the password from the first line of standard input"))
@@ -587,8 +617,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--jurisdiction", action="append", metavar="CODE",
-                   help=_("district (6-digit) or street (9-digit) code; repeat for several"))
+                   help=_("district (6-digit) or street (9-digit) code, or for roles below the "
+                          "street a community (12-digit) code; repeat for several"))
     p.add_argument("--team", metavar="TEAM_ID", help=_("the team of a 'team' user"))
+    p.add_argument("--company", metavar="COMPANY_ID",
+                   help=_("the property company of a 'property' user"))
+    p.add_argument("--department", metavar="DEPARTMENT_ID",
+                   help=_("the department of a 'department' user"))
     p.set_defaults(run=cmd_users_set_role)
 
     keys = sub.add_parser("api-keys", help=_("manage Open311 API keys")).add_subparsers(

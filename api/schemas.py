@@ -90,6 +90,8 @@ class TeamUpdateIn(Strict):
 class ModeIn(Strict):
     mode: Literal["normal", "emergency"]
     reason: Reason = ""
+    area: str | None = Field(None, pattern=r"^([0-9]{6}|[0-9]{9})$", description=(
+        "a district or street code of your jurisdiction to switch on its own; none: the city"))
 
 
 class Token(BaseModel):
@@ -230,19 +232,35 @@ class Recommended(BaseModel):
     reason: str
 
 
+class Named(BaseModel):
+    code: str
+    name: str
+
+
 class ReportOut(BaseModel):
     issue: IssueOut
     location: Location  # the grid and its community, street and district
+    compound: Named | None = None  # the compound (小区) and building (楼栋) it lies in, if any
+    building: Named | None = None
     recommended_teams: list[Recommended]
     possible_duplicates: list[Duplicate]
     open311_token: str
 
 
-class ModeOut(BaseModel):
+class AreaModeOut(BaseModel):
+    area: str  # a district or street code
     mode: str
     changed_by: str | None
     changed_at: datetime | None
     reason: str | None
+
+
+class ModeOut(BaseModel):
+    mode: str  # the city's
+    changed_by: str | None
+    changed_at: datetime | None
+    reason: str | None
+    areas: list[AreaModeOut] = []  # districts and streets switched on their own
 
 
 class AreaSummary(BaseModel):

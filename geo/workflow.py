@@ -41,7 +41,8 @@ STATE_LABELS = {"reported": N_("reported"), "accepted": N_("accepted"),
 ACTION_LABELS = {"accept": N_("accept"), "reject": N_("reject"), "merge": N_("merge"),
                  "dispatch": N_("dispatch"), "reassign": N_("reassign"), "return": N_("return"),
                  "claim": N_("claim"), "resolve": N_("resolve"), "check": N_("check"),
-                 "rate": N_("rate"), "close": N_("close")}
+                 "rate": N_("rate"), "close": N_("close"), "escalate": N_("escalate"),
+                 "whistle": N_("blow the whistle")}
 ROLE_LABELS = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
                "operator": N_("command-centre operator"), "dispatcher": N_("dispatcher"),
                "team": N_("team member"), "supervisor": N_("supervisor"),

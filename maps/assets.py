@@ -51,6 +51,7 @@ LOCAL = {
         [("leaflet", url("leaflet", "leaflet.js")), ("gd_i18n", url("app", "i18n.js")),
          ("griddispatch", url("app", "griddispatch.js")),
          ("gd_places", url("app", "places.js")), ("gd_alarms", url("app", "alarms.js")),
+         ("gd_compounds", url("app", "compounds.js")),
          ("griddispatch_basemap", url("app", "basemap.js"))],
         [("leaflet_css", url("leaflet", "leaflet.css")),
          ("griddispatch_css", url("app", "griddispatch.css"))],

@@ -2,7 +2,9 @@
 
 Nothing is embedded but the page's frame: grids (communities when zoomed out), outlines,
 open issues, teams, cameras and key sites are fetched from the API's GeoJSON layers for the
-current view, simplified for the zoom, and refreshed by folium's Realtime plugin."""
+current view, simplified for the zoom, and refreshed by folium's Realtime plugin; compounds,
+buildings and the B roster's heads where their street is in emergency by
+maps/static/compounds.js."""
 
 from __future__ import annotations
 
@@ -56,5 +58,6 @@ def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
            f"griddispatch.liveControls({mapvar}, {layers['grids'].get_name()});\n"
            f"griddispatch.account({mapvar}, {js(who)});").add_to(m)
     Script(f"gdPlaces.attach({mapvar}); "
-           f"gdAlarms.attach({mapvar}, {live_ms}, {control.get_name()});").add_to(m)
+           f"gdAlarms.attach({mapvar}, {live_ms}, {control.get_name()}); "
+           f"gdCompounds.attach({mapvar}, {live_ms}, {control.get_name()});").add_to(m)
     return m

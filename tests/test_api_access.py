@@ -44,7 +44,7 @@ from tests.http import TEST_SECRET, Server
 
 SCHOOL = "电东胡同小学门口"  # 长春路街道, 船营区: the demo staff's jurisdiction
 FOREIGN = "劳动路"  # 山前街道, 龙潭区: nobody's but the admin's
-PLAN_AREA = "220204003001"  # 天胜社区 (船营区, the planner's district): neighbours share edges
+PLAN_AREA = "220204003001"  # a community of 北极街道 (船营区, the planner's district): neighbours share edges
 FOREIGN_AREA = "220203001001"  # a community of 龙潭区
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))  # the magic is all the server reads
 MANY = 5000
@@ -1100,6 +1100,265 @@ def _editor_page(w, role, c):
       page_scopes=("issues:read", "layers:read"), refused=_screen_refusal)
 def _dashboard_page(w, role, c):
     _page(c.get("/maps/dashboard"), role, "griddispatch: Command centre big screen")
+
+
+# property companies and the red/black list (红黑榜)
+
+PROPERTY_MONTH = {"params": {"period": "2026-10"}}
+
+
+def _companies_seen(w, role: str) -> set[str]:
+    """The companies a role may see, from the compound table: its own (a company's account),
+    those with a compound in its jurisdiction, all (admin)."""
+    with w.server.store.snapshot() as tx:
+        rows = tx.rows("SELECT id FROM property_company") if role == "admin" else tx.rows(
+            "SELECT property_company_id AS id, community_code FROM compound "
+            "WHERE property_company_id IS NOT NULL")
+    if role == "admin":
+        return {r["id"] for r in rows}
+    if role == "property":
+        return {_own_company(w)}
+    areas = w.me[role]["jurisdiction"]
+    return {r["id"] for r in rows if any(r["community_code"].startswith(a) for a in areas)}
+
+
+def _foreign_company(w) -> str:
+    """A company that no demo account but the admin may see."""
+    seen = set().union(*(_companies_seen(w, r) for r in ("operator", "supervisor", "property")))
+    return sorted(_companies_seen(w, "admin") - seen)[0]
+
+
+def _own_company(w) -> str:
+    with w.server.store.snapshot() as tx:
+        return tx.one("SELECT company_id FROM app_user WHERE username = 'property'")["company_id"]
+
+
+def _no_such_company(cid: str) -> str:
+    return f"no property company {cid} that you may see"
+
+
+@case("GET", "/api/v1/property/ranking", probe=lambda w: ("/api/v1/property/ranking",
+                                                          PROPERTY_MONTH))
+def _property_ranking(w, role, c):
+    listed = ok(c.get("/api/v1/property/ranking", **PROPERTY_MONTH))
+    assert {x["company_id"] for x in listed["companies"]} == _companies_seen(w, role)
+
+
+@case("GET", "/api/v1/property/ranking.csv",
+      probe=lambda w: ("/api/v1/property/ranking.csv", PROPERTY_MONTH))
+def _property_csv(w, role, c):
+    r = ok(c.get("/api/v1/property/ranking.csv", **PROPERTY_MONTH))
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert r.content.startswith(b"\xef\xbb\xbf") and len(lines) == 1 + len(_companies_seen(w, role))
+
+
+@case("GET", "/api/v1/property/compounds",
+      probe=lambda w: ("/api/v1/property/compounds", PROPERTY_MONTH))
+def _property_compounds(w, role, c):
+    shown = ok(c.get("/api/v1/property/compounds", **PROPERTY_MONTH))
+    assert {f["properties"]["company_id"] for f in shown["features"]} <= _companies_seen(w, role)
+    if role == "property":
+        assert {f["properties"]["company_id"] for f in shown["features"]} == {_own_company(w)}
+
+
+@case("GET", "/api/v1/property/companies/{company_id}",
+      probe=lambda w: (f"/api/v1/property/companies/{_own_company(w)}", {}),
+      foreign=lambda w: (f"/api/v1/property/companies/{_foreign_company(w)}", {}, 404,
+                         _no_such_company(_foreign_company(w))))
+def _property_company(w, role, c):
+    page = ok(c.get(f"/api/v1/property/companies/{_own_company(w)}", **PROPERTY_MONTH))
+    assert page["company"]["id"] == _own_company(w) and page["compound_list"]
+
+
+@case("POST", "/api/v1/property/companies/{company_id}/talks",
+      probe=lambda w: (f"/api/v1/property/companies/{_own_company(w)}/talks",
+                       {"json": {"reason": "服务差，约谈"}}),
+      foreign=lambda w: (f"/api/v1/property/companies/{_foreign_company(w)}/talks",
+                         {"json": {"reason": "服务差，约谈"}}, 404,
+                         _no_such_company(_foreign_company(w))))
+def _property_talk(w, role, c):
+    talk = ok(c.post(f"/api/v1/property/companies/{_own_company(w)}/talks",
+                     json={"reason": "服务差，约谈", "period": "2026-10"}), 201)
+    assert talk["recorded_by"] == role and talk["period"] == "2026-10"
+
+
+@case("GET", "/maps/property", probe=lambda w: ("/maps/property", PROPERTY_MONTH),
+      page_scopes=("property:read",))
+def _property_page(w, role, c):
+    _page(c.get("/maps/property", **PROPERTY_MONTH), role, "red/black list", "2026-10")
+
+
+# the whistle (吹哨、报到、会商、落实、反馈、评价) and the monthly assessment (考核评价)
+
+WHISTLE_POLICE = "D-220204001-police"  # the demo department's: 长春路派出所
+WHISTLE_STEPS = ("called", "reported", "consulted", "done", "evaluated")
+
+
+def _whistle_on(w, issue: int, to: str = "called",
+                police: str = WHISTLE_POLICE) -> int:
+    """A whistle blown by the admin on `issue`, calling one police station, taken through
+    WHISTLE_STEPS to `to`."""
+    steps = {"reported": (f"units/{police}/report-in", {}),
+             "consulted": ("consult", {"plan": "联合执法"}),
+             "done": (f"units/{police}/done", {}),
+             "evaluated": ("evaluate", {"rating": 5, "unit_ratings": {police: 5}})}
+    wid = ok(w.admin.post(f"/api/v1/issues/{issue}/whistle",
+                          json={"department_ids": [police]}), 201)["id"]
+    for name in WHISTLE_STEPS[1:WHISTLE_STEPS.index(to) + 1]:
+        step, body = steps[name]
+        ok(w.admin.post(f"/api/v1/whistles/{wid}/{step}", json=body))
+    return wid
+
+
+def _kept_whistle(w, name: str, make) -> int:
+    """A whistle the module's cases share, made on first use."""
+    if getattr(w, name, None) is None:
+        setattr(w, name, make())
+    return getattr(w, name)
+
+
+def _shared_whistle(w) -> int:  # open, on a citizen's report at the school
+    return _kept_whistle(w, "whistle_shared",
+                         lambda: _whistle_on(w, w.report("citizen")["issue"]["id"]))
+
+
+def _foreign_whistle(w) -> int:  # on the issue in 山前街道, nobody's but the admin's
+    return _kept_whistle(w, "whistle_foreign", lambda: _whistle_on(
+        w, w.foreign, police=f"D-{w.foreign_street}-police"))
+
+
+def _finished_whistle(w) -> int:  # evaluated, so closed
+    return _kept_whistle(w, "whistle_finished", lambda: _whistle_on(
+        w, w.report("admin")["issue"]["id"], "evaluated"))
+
+
+def _no_such_whistle(wid: int) -> str:
+    return f"no whistle {wid} that you can see"
+
+
+def _whistle_step(step: str, body: dict, ready: str) -> None:
+    """The case of one step of the whistle, taken on a whistle made `ready` for it."""
+    path = f"/api/v1/whistles/{{whistle_id}}/{step}"
+
+    def on(wid: int) -> str:
+        return path.format(whistle_id=wid, department_id=WHISTLE_POLICE)
+
+    def run(w, role, c):
+        wid = _whistle_on(w, w.report("admin")["issue"]["id"], ready)
+        got = ok(c.post(on(wid), json=body))
+        assert got["id"] == wid and got["version"] > 1
+
+    case("POST", path, probe=lambda w: (on(_shared_whistle(w)), {"json": body}),
+         foreign=lambda w: (on(_foreign_whistle(w)), {"json": body}, 404,
+                            _no_such_whistle(_foreign_whistle(w))),
+         finished=lambda w: (on(_finished_whistle(w)), {"json": body},
+                             f"whistle {_finished_whistle(w)} is closed"))(run)
+
+
+@case("POST", "/api/v1/issues/{issue_id}/whistle",
+      probe=lambda w: (f"/api/v1/issues/{w.partner}/whistle",
+                       {"json": {"department_ids": [WHISTLE_POLICE]}}),
+      foreign=lambda w: (f"/api/v1/issues/{w.foreign}/whistle",
+                         {"json": {"department_ids": [WHISTLE_POLICE]}}, 404,
+                         _no_such_issue(w.foreign)),
+      finished=lambda w: (f"/api/v1/issues/{w.finished}/whistle",
+                          {"json": {"department_ids": [WHISTLE_POLICE]}},
+                          "a whistle is for an open issue"))
+def _blow_whistle(w, role, c):
+    issue = w.report("admin")["issue"]["id"]
+    got = ok(c.post(f"/api/v1/issues/{issue}/whistle",
+                    json={"department_ids": [WHISTLE_POLICE]}), 201)
+    assert got["called_by"] == role and got["units"][0]["department_id"] == WHISTLE_POLICE
+
+
+@case("GET", "/api/v1/whistles", probe=lambda w: ("/api/v1/whistles", {}))
+def _list_whistles(w, role, c):
+    mine, foreign = _shared_whistle(w), _foreign_whistle(w)
+    listed = ok(c.get("/api/v1/whistles", params={"state": "all"}))["items"]
+    shown = {x["id"] for x in listed}
+    assert (foreign in shown) == (role == "admin"), (role, shown)
+    assert (mine in shown) == (role != "team"), (role, shown)  # the team is not assigned
+    if role == "department":
+        assert all(WHISTLE_POLICE in {u["department_id"] for u in x["units"]} for x in listed)
+
+
+@case("GET", "/api/v1/whistles/{whistle_id}",
+      probe=lambda w: (f"/api/v1/whistles/{_shared_whistle(w)}", {}),
+      refused=lambda role: (404, "no whistle") if role == "team" else None,
+      foreign=lambda w: (f"/api/v1/whistles/{_foreign_whistle(w)}", {}, 404,
+                         _no_such_whistle(_foreign_whistle(w))))
+def _one_whistle(w, role, c):
+    got = ok(c.get(f"/api/v1/whistles/{_shared_whistle(w)}"))
+    assert got["events"][0]["action"] == "call" and got["units"][0]["step"] == "report_in"
+
+
+_whistle_step("units/{department_id}/report-in", {}, "called")
+_whistle_step("consult", {"plan": "联合执法"}, "reported")
+_whistle_step("units/{department_id}/done", {}, "consulted")
+_whistle_step("evaluate", {"rating": 4, "unit_ratings": {WHISTLE_POLICE: 4}}, "done")
+
+ASSESSED_MONTH = {"params": {"month": "2026-11"}}
+
+
+@case("GET", "/api/v1/assessment", probe=lambda w: ("/api/v1/assessment", ASSESSED_MONTH))
+def _assessment(w, role, c):
+    got = ok(c.get("/api/v1/assessment", **ASSESSED_MONTH))
+    areas = w.me[role]["jurisdiction"]
+    streets = [r["code"] for r in got["streets"]["items"]]
+    assert streets and (role == "admin" or all(any(s.startswith(a) for a in areas)
+                                                for s in streets)), (role, streets)
+
+
+@case("GET", "/maps/assessment", probe=lambda w: ("/maps/assessment", ASSESSED_MONTH),
+      page_scopes=("assessment:read",))
+def _assessment_page(w, role, c):
+    _page(c.get("/maps/assessment", **ASSESSED_MONTH), role, "Monthly assessment 2026-11")
+
+
+# escalation (owning levels) and four-level responsibility (四级包保)
+
+ESCALATE = {"json": {"reason": "needs the district"}}
+
+
+@case("POST", "/api/v1/issues/{issue_id}/escalate",
+      probe=lambda w: (f"/api/v1/issues/{w.shared}/escalate", ESCALATE),
+      foreign=lambda w: (f"/api/v1/issues/{w.foreign}/escalate", ESCALATE, 404,
+                         _no_such_issue(w.foreign)),
+      finished=lambda w: (f"/api/v1/issues/{w.finished}/escalate", ESCALATE,
+                          "a finished case is not escalated"))
+def _escalate(w, role, c):
+    iid = w.report("admin")["issue"]["id"]
+    got = ok(c.post(f"/api/v1/issues/{iid}/escalate", **ESCALATE))
+    assert (got["level"], got["escalations"][-1]["from_level"]) == ("district", "street")
+    assert w.last_event(iid) == ("escalate", role)
+
+
+@case("GET", "/api/v1/issues/{issue_id}/escalation", probe=_shared("/escalation"),
+      foreign=_foreign_issue("/escalation"),
+      refused=lambda role: (403, "owning levels are for staff") if role == "citizen" else None)
+def _escalation(w, role, c):
+    got = ok(c.get(f"/api/v1/issues/{w.shared}/escalation"))
+    assert (got["issue_id"], got["level"], got["default_level"]) == (w.shared, "street", "street")
+
+
+@case("GET", "/api/v1/escalation/levels", probe=lambda w: ("/api/v1/escalation/levels", {}),
+      refused=lambda role: (403, "owning levels are for staff") if role == "citizen" else None)
+def _solved_by_level(w, role, c):
+    got = ok(c.get("/api/v1/escalation/levels"))
+    assert [lv["level"] for lv in got["levels"]] == ["building", "community", "street",
+                                                      "district", "city"]
+    assert got["total"] == sum(lv["solved"] for lv in got["levels"])
+
+
+@case("GET", "/api/v1/responsibility",
+      probe=lambda w: ("/api/v1/responsibility", {"params": {"code": w.shared_grid}}))
+def _responsibility(w, role, c):
+    got = ok(c.get("/api/v1/responsibility", params={"code": w.shared_grid}))
+    assert [lv["area_code"] for lv in got["levels"]] == [
+        w.shared_grid[:n] for n in (6, 9, 12, 15)]
+    phones = "people:read" in ROLE_SCOPES[role]
+    assert got["phones"] is phones and all(("phone" in p) is phones
+                                           for lv in got["levels"] for p in lv["people"])
 
 
 # --- the harness ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_locate_and_nearest_csv(url, city, tmp_path):
     assert "1 inside a grid, 1 outside" in done.stdout
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(got.columns) == ["id", "grid_code", "community_code", "street_code",
-                                 "district_code"]
+                                 "district_code", "compound_code", "building_code"]
     assert got.street_code.tolist() == ["220204001", ""]
     assert got.grid_code[0].startswith(got.community_code[0])
     near = tmp_path / "near.csv"

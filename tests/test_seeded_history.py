@@ -47,7 +47,12 @@ def test_every_trail_replays_to_the_issue_as_stored(store):
     issues, trails, _ = stored(store)
     assert len(issues) == 4000 and set(trails) == set(issues)
     for iid, issue in issues.items():
-        trail = trails[iid]
+        # Escalations (geo.escalation) move the owning level, not the state: each keeps the
+        # state of the step it falls in, and the replay passes over them.
+        trail = [e for e in trails[iid] if e["action"] != "escalate"]
+        for e in trails[iid]:
+            if e["action"] == "escalate":
+                assert e["from_state"] == e["to_state"] == state_at(trail, e["at"]), (iid, e)
         first = trail[0]
         assert (first["action"], first["from_state"], first["to_state"]) == (
             "report", None, "reported"), iid

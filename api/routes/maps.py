@@ -25,6 +25,7 @@ from geo.hotspots.reports import day
 from geo.i18n import _, html_lang
 from geo.indicators.dashboard import screen_view
 from geo.layers.mapview import draft_bounds, hotspot_view, issue_view, live_view
+from geo.property.ranking import page_view
 from geo.store import Store
 from geo.workflow import role_label
 from maps import assets, messages
@@ -34,6 +35,7 @@ from maps.dispatch import dispatch_map
 from maps.editor import editor_map
 from maps.hotspots import hotspot_page, whole_slices
 from maps.live import live_map
+from maps.property import property_page
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 _HTML = {"content": {"text/html": {}}}
@@ -230,3 +232,39 @@ def dashboard(request: Request, store: Store = Depends(deps.store)):
     except Forbidden as exc:
         return _message(request, 403, _("Not allowed"), str(exc))
     return _html(request, dashboard_page(request.app.state.settings, _who(viewer), view.bounds))
+
+
+@router.get("/property", response_class=HTMLResponse, responses=PAGE)
+def property_list(request: Request, period: str | None = None, since: str | None = None,
+                  until: str | None = None, now: datetime = Depends(deps.now)):
+    """The property companies' red/black list (红黑榜) with their compounds on a map; its
+    figures come from /api/v1/property/ranking and /api/v1/property/compounds."""
+    viewer = _viewer(request, ["property:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        view = page_view(viewer, period, since, until, now)
+    except Forbidden as exc:
+        return _message(request, 403, _("Not allowed"), str(exc))
+    except InvalidInput as exc:
+        return _message(request, 422, _("Cannot show this period"), str(exc))
+    return _html(request, property_page(_who(viewer), view.period.label, view.sees_layers,
+                                        view.can_talk))
+
+
+@router.get("/assessment", response_class=HTMLResponse, responses=PAGE)
+def assessment(request: Request, month: str | None = None, store: Store = Depends(deps.store),
+               now: datetime = Depends(deps.now)):
+    """The monthly assessment (考核评价) a supervisor prints: the answer of
+    /api/v1/assessment as one table per kind."""
+    from geo.assessment.monthly import assessment as monthly
+    from maps.assessment import assessment_page
+
+    viewer = _viewer(request, ["assessment:read"])
+    if isinstance(viewer, Response):
+        return viewer
+    try:
+        data = monthly(store, viewer, month or None, now)
+    except InvalidInput as exc:
+        return _message(request, 422, _("Cannot show this month"), str(exc))
+    return _html(request, assessment_page(_who(viewer), data, now, request.url.path, PARAM))

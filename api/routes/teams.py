@@ -37,4 +37,7 @@ def mode(actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.s
 @router.put("/mode", response_model=schemas.ModeOut)
 def switch_mode(body: schemas.ModeIn, actor: Actor = deps.actor("mode:write"),
                store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
-    return set_mode(store, actor, body.mode, body.reason, now)
+    """Switch the whole city, or with `area` one district or street of your jurisdiction,
+    between normal and emergency mode: a street is in emergency when the city, its district
+    or itself is, and then its issues' candidates include the B roster."""
+    return set_mode(store, actor, body.mode, body.reason, now, body.area)

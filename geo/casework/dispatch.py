@@ -11,6 +11,7 @@ from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.read import fetch
 from geo.casework.scope import Actor, visible_teams
 from geo.casework.workload import last_assigned, read_workload
+from geo.codes import LENGTHS, at_level
 from geo.crs import CoordinateError, check_metric_area, to_storage
 from geo.i18n import _, ngettext
 from geo.model import DEFAULT_POLICY, EtaMatch, Policy, TeamFilter, TeamMatch, Workload
@@ -27,51 +28,111 @@ def rosters(mode: str) -> tuple[str, ...]:
     return ("A", "B") if mode == "emergency" else ("A",)
 
 
+def _mode_row(row: dict | None) -> dict:
+    if row is None:
+        return {"mode": "normal", "changed_by": None, "changed_at": None, "reason": None}
+    return {"mode": row["mode"], "changed_by": row["changed_by"],
+            "changed_at": as_dt(row["changed_at"]), "reason": row["reason"]}
+
+
 def read_mode(tx: Tx) -> dict:
-    rows = {r["key"]: r["value"] for r in tx.rows(
-        "SELECT key, value FROM setting WHERE key IN ('mode', 'mode_changed_by', "
-        "'mode_changed_at', 'mode_reason')")}
-    return {"mode": rows.get("mode", "normal"), "changed_by": rows.get("mode_changed_by"),
-            "changed_at": (datetime.fromisoformat(rows["mode_changed_at"])
-                           if rows.get("mode_changed_at") else None),
-            "reason": rows.get("mode_reason")}
+    """The city-wide mode, who set it, when and why, and the areas (districts, streets)
+    switched on their own."""
+    rows = tx.rows("SELECT area_code, mode, changed_by, changed_at, reason FROM area_mode "
+                   "ORDER BY area_code")
+    city = next((r for r in rows if r["area_code"] == ""), None)
+    return {**_mode_row(city),
+            "areas": [{"area": r["area_code"], **_mode_row(r)} for r in rows if r["area_code"]]}
 
 
-def mode_for_dispatch(tx: Tx) -> str:
-    """The mode a dispatch is checked under, with its row locked until the dispatch commits:
-    a switch (which writes this row first) waits for the dispatch, or the dispatch, coming
-    second, sees the new mode. A B-roster dispatch thus never commits after the switch back
-    to normal."""
-    row = tx.one(f"SELECT value FROM setting WHERE key = 'mode'{tx.dialect.for_share()}")
-    return row["value"] if row else "normal"
+def _areas_of(street_code: str | None) -> list[str]:
+    """The area_mode rows that decide a street's mode: the city, its district, itself."""
+    if not street_code:
+        return [""]
+    return ["", at_level(street_code, "district"), street_code]
+
+
+def street_mode(modes: dict[str, str], street_code: str | None) -> str:
+    """A street is in emergency when the city, its district or the street itself is
+    (`modes`: area code → mode, as `area_modes` reads them)."""
+    return ("emergency" if any(modes.get(a) == "emergency" for a in _areas_of(street_code))
+            else "normal")
+
+
+def area_modes(tx: Tx) -> dict[str, str]:
+    """Every area's switch: area code ('' the city) → mode."""
+    return {r["area_code"]: r["mode"] for r in tx.rows("SELECT area_code, mode FROM area_mode")}
+
+
+def mode_for_dispatch(tx: Tx, street_code: str | None = None) -> str:
+    """The mode a dispatch in a street is checked under, with the rows that decide it (the
+    city's, the district's, the street's) locked until the dispatch commits: a switch waits
+    for the dispatch, or the dispatch, coming second, sees the new mode. A B-roster dispatch
+    thus never commits after the switch back to normal."""
+    areas = _areas_of(street_code)
+    rows = tx.rows(f"SELECT area_code, mode FROM area_mode WHERE "
+                   f"{tx.dialect.in_list('area_code', 'areas')}{tx.dialect.for_share()}",
+                   {"areas": areas})
+    return street_mode({r["area_code"]: r["mode"] for r in rows}, street_code)
 
 
 _MODE_TTL_S = 1.0  # how long a process reuses the mode it read; a switch reaches all within it
 _mode_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store → (read at, mode)
 
 
-def get_mode(store: Store) -> dict:
-    """The current mode, re-read at most once a second per store (asked on every report)."""
+def _cached_modes(store: Store) -> tuple[dict, dict[str, str]]:
+    """The city-wide mode and every area's, re-read at most once a second per store (asked
+    on every report)."""
     hit = _mode_cache.get(store)
     if hit and time.monotonic() - hit[0] < _MODE_TTL_S:
-        return hit[1]
+        return hit[1], hit[2]
     with store.snapshot() as tx:
-        mode = read_mode(tx)
-    _mode_cache[store] = (time.monotonic(), mode)
-    return mode
+        mode, modes = read_mode(tx), area_modes(tx)
+    _mode_cache[store] = (time.monotonic(), mode, modes)
+    return mode, modes
 
 
-def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime) -> dict:
+def get_mode(store: Store) -> dict:
+    """The current mode (city-wide, and the areas switched on their own)."""
+    return _cached_modes(store)[0]
+
+
+def mode_of_street(store: Store, street_code: str | None) -> str:
+    """The mode a street is in now (see `street_mode`), from the cached switches."""
+    return street_mode(_cached_modes(store)[1], street_code)
+
+
+def _check_area(actor: Actor, area: str) -> str:
+    """A district or street code the actor may switch: in their jurisdiction (admins: any)."""
+    if not area.isdigit() or len(area) not in (LENGTHS["district"], LENGTHS["street"]):
+        raise InvalidInput(_("area must be a district or street code, not {area}").format(
+            area=area), code="invalid_area")
+    if actor.role != "admin" and not actor.covers_code(area):
+        raise Forbidden(_("area {area} lies outside your jurisdiction").format(area=area),
+                        code="outside_jurisdiction")
+    return area
+
+
+def set_mode(store: Store, actor: Actor, mode: str, reason: str, now: datetime,
+             area: str | None = None) -> dict:
+    """Switch the whole city (`area` None) or one district or street of the actor's
+    jurisdiction between normal and emergency mode."""
     if mode not in MODES:
         raise InvalidInput(_("mode must be one of {modes}").format(modes=", ".join(MODES)))
-    with store.tx() as tx:  # "mode" first: the row a dispatch locks (mode_for_dispatch)
-        for key, value in (("mode", mode), ("mode_changed_by", actor.username),
-                           ("mode_changed_at", now.isoformat()), ("mode_reason", reason)):
-            tx.run("INSERT INTO setting (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE "
-                   "SET value = excluded.value", {"k": key, "v": value})
-        mode = read_mode(tx)
+    area = "" if not area else _check_area(actor, area)
+    with store.tx() as tx:
+        if area and tx.one("SELECT code FROM district WHERE code = :a UNION ALL SELECT code "
+                           "FROM street WHERE code = :a", {"a": area}) is None:
+            raise NotFound(_("no district or street {area}").format(area=area),
+                           code="unknown_area")
+        tx.run("INSERT INTO area_mode (area_code, mode, changed_by, changed_at, reason) VALUES "
+               "(:a, :m, :by, :now, :reason) ON CONFLICT (area_code) DO UPDATE SET "
+               "mode = excluded.mode, changed_by = excluded.changed_by, "
+               "changed_at = excluded.changed_at, reason = excluded.reason",
+               {"a": area, "m": mode, "by": actor.username, "now": now, "reason": reason})
+        out = read_mode(tx)
     _mode_cache.pop(store, None)
-    return mode
+    return out
 
 
 def _diagnose(tx: Tx, category_code: str, street_code: str, mode: str) -> str:
@@ -141,7 +202,7 @@ def candidates(store: Store, actor: Actor, issue_id: int, now: datetime, k: int 
             rankings=", ".join(RANKINGS), by=by))
     with store.snapshot() as tx:
         issue = fetch(tx, actor, issue_id)
-        mode = read_mode(tx)["mode"]
+        mode = street_mode(area_modes(tx), issue["street_code"])
         workload = read_workload(tx, policy)
     if issue["street_code"] is None:
         raise InvalidInput(_("issue {issue} lies outside every grid: no jurisdiction to "
@@ -186,6 +247,8 @@ def check_teams(tx: Tx, issue: dict, team_ids: list[str], mode: str) -> list[dic
         raise InvalidInput(_("name between 1 and 10 teams"))
     if len(set(team_ids)) != len(team_ids):
         raise InvalidInput(_("a team is named twice"))
+    if mode != "emergency":  # the city is not; the issue's district or street may be
+        mode = mode_for_dispatch(tx, issue["street_code"])
     d = tx.dialect
     rows = {r["id"]: r for r in tx.rows(
         f"SELECT id, name, kind, status, roster, categories, jurisdiction FROM team t "

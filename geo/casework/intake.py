@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import Point
 
 from geo.casework import read
-from geo.casework.dispatch import get_mode, match_fields, rosters
+from geo.casework.dispatch import match_fields, mode_of_street, rosters
 from geo.casework.errors import Forbidden, InvalidInput
 from geo.casework.idempotency import IdempotencyKey, remember
 from geo.casework.nearby import nearby_open
@@ -76,6 +76,10 @@ def _hold_grid(tx: Tx, code: str, lon: float, lat: float) -> None:
         raise _GridRetired
 
 
+def _named(code: str | None, name: str | None) -> dict | None:
+    return None if code is None else {"code": code, "name": name}
+
+
 def report(store: Store, actor: Actor, r: Report, now: datetime,
            idem: IdempotencyKey | None = None, channel: str | None = None,
            policy: Policy = DEFAULT_POLICY) -> dict:
@@ -102,6 +106,7 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
                           "jurisdiction").format(street=where.street_name,
                                                  code=where.street_code),
                         code="outside_jurisdiction")
+    below = store.locate_below(lon, lat)
     category = CATEGORY_BY_CODE[r.category_code]
     with store.snapshot() as tx:
         duplicates = nearby_open(tx, actor, category.code, lon, lat)
@@ -110,20 +115,23 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
     # a pooled backend must not hold two connections.
     teams = [] if workload is None else store.nearest_by_eta(lon, lat, k=3, team_filter=TeamFilter(
         category=category.code, statuses=("available",), street_code=where.street_code,
-        rosters=rosters(get_mode(store)["mode"])), workload=workload, geometry=False)
+        rosters=rosters(mode_of_street(store, where.street_code))), workload=workload,
+        geometry=False)
     with store.tx() as tx:
         _hold_grid(tx, where.grid_code, lon, lat)
         token = secrets.token_urlsafe(12)
         row = tx.one(
             f"INSERT INTO issue (category_code, description, {tx.dialect.point_columns()}, "
             "source_crs, reported_at, grid_code, community_code, street_code, district_code, "
-            "state, version, state_since, due_at, updated_at, channel, reported_by, address, "
-            f"open311_token) VALUES (:cat, :desc, {tx.dialect.point_values()}, :crs, :now, "
-            ":grid, :community, :street, :district, 'reported', 1, :now, :due, :now, :channel, "
-            f":by, :address, :token) RETURNING {read.issue_columns(tx.dialect, 'issue')}",
+            "compound_code, building_code, state, version, state_since, due_at, updated_at, "
+            "channel, reported_by, address, open311_token) VALUES (:cat, :desc, "
+            f"{tx.dialect.point_values()}, :crs, :now, :grid, :community, :street, :district, "
+            ":compound, :building, 'reported', 1, :now, :due, :now, :channel, :by, :address, "
+            f":token) RETURNING {read.issue_columns(tx.dialect, 'issue')}",
             {"cat": category.code, "desc": r.description, "lon": lon, "lat": lat, "crs": r.crs,
              "now": now, "grid": where.grid_code, "community": where.community_code,
              "street": where.street_code, "district": where.district_code,
+             "compound": below.compound_code, "building": below.building_code,
              "due": due_at(category.code, "reported", now),
              "channel": channel or CHANNELS.get(actor.role, "operator"), "by": actor.username,
              "address": r.address, "token": token})
@@ -136,6 +144,8 @@ def _file(store: Store, actor: Actor, r: Report, lon: float, lat: float, now: da
         body = {
             "issue": issue,
             "location": where.__dict__,
+            "compound": _named(below.compound_code, below.compound_name),
+            "building": _named(below.building_code, below.building_name),
             "recommended_teams": [match_fields(m, workload) for m in teams],
             "possible_duplicates": duplicates,
             "open311_token": token,

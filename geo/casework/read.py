@@ -228,12 +228,15 @@ def list_issues(store: Store, actor: Actor, q: IssueQuery, now: datetime) -> tup
 
 
 def events(store: Store, actor: Actor, issue_id: int) -> list[dict]:
-    """The audit trail of one issue, oldest first."""
+    """The audit trail of one issue, oldest first; escalations name their levels in words."""
+    from geo.escalation.trail import in_words  # the owning levels' room (geo/escalation)
+
     with store.snapshot() as tx:
         fetch(tx, actor, issue_id)
         rows = tx.rows("SELECT id, at, actor, action, from_state, to_state, reason, details "
                        "FROM issue_event WHERE issue_id = :id ORDER BY id", {"id": issue_id})
-    return [{**r, "at": as_dt(r["at"]), "details": as_json(r["details"])} for r in rows]
+    return [in_words({**r, "at": as_dt(r["at"]), "details": as_json(r["details"])})
+            for r in rows]
 
 
 LEVELS = {"grid": "grid_code", "community": "community_code", "street": "street_code",

@@ -57,6 +57,10 @@ def visible_issues(actor: Actor, d: Dialect, alias: str = "i") -> tuple[str, dic
         return (f"EXISTS (SELECT 1 FROM assignment va WHERE va.issue_id = {alias}.id "
                 "AND va.active = :yes AND va.team_id = :viewer_team)",
                 {"viewer_team": actor.team_id or "", "yes": True})
+    if actor.role == "department":  # the issues of the whistles that called it (吹哨报到)
+        return (f"EXISTS (SELECT 1 FROM whistle vw JOIN whistle_unit vu ON vu.whistle_id = vw.id "
+                f"WHERE vw.issue_id = {alias}.id AND vu.department_id = :viewer_department)",
+                {"viewer_department": actor.department_id or ""})
     if actor.role in AREA_ROLES:
         areas = list(actor.jurisdiction)
         # Communities only where the jurisdiction has any, to keep the plain case's plan.

@@ -79,10 +79,12 @@ def area_levels(store: Store, streets: gpd.GeoDataFrame) -> list[dict]:
 
 
 def jurisdiction_bounds(streets: gpd.GeoDataFrame, actor: Actor) -> Box:
-    """The extent of the streets in `actor`'s jurisdiction (the whole city for admins, or when
-    the jurisdiction names no street we hold)."""
+    """The extent of the streets in `actor`'s jurisdiction, or holding its communities (the
+    whole city for admins, or when the jurisdiction names no street we hold)."""
     if actor.role != "admin" and actor.jurisdiction:
-        mine = streets[streets.code.isin(actor.jurisdiction) |
+        holding = {at_level(c, "street") for c in actor.jurisdiction
+                   if len(c) > LENGTHS["street"]}  # the streets of communities named
+        mine = streets[streets.code.isin(actor.jurisdiction) | streets.code.isin(holding) |
                        streets.code.str[:LENGTHS["district"]].isin(actor.jurisdiction)]
         if len(mine):
             streets = mine

@@ -99,6 +99,18 @@ CROSS JOIN LATERAL (
 """
 
 
+def _below_many(table: str) -> str:
+    """Per point, the code of the compound or building covering it, by the tie rule."""
+    return f"""
+SELECT p.i, b.code
+FROM unnest(:lon::float8[], :lat::float8[]) WITH ORDINALITY AS p(lon, lat, i)
+CROSS JOIN LATERAL (
+    SELECT b.code FROM {table} b WHERE ST_Covers(b.geom, {_point("p.lon", "p.lat")})
+    ORDER BY b.code LIMIT 1
+) b
+"""
+
+
 # The index answers KNN only for a bare `ORDER BY geom <-> point`, so the inner query takes
 # a few spare rows by index order and the outer one breaks distance ties by team id.
 _KNN_SPARE = 8
@@ -379,10 +391,17 @@ class PostgisStore(Store):
                 f"ORDER BY n.ctid, g.code) UPDATE new_issue n SET grid_code = hit.code, {areas} "
                 "FROM hit WHERE n.ctid = hit.row_id"
             )
+            for table, column in (("compound", "compound_code"), ("building", "building_code")):
+                cur.execute(
+                    f"WITH hit AS (SELECT DISTINCT ON (n.ctid) n.ctid AS row_id, b.code FROM "
+                    f"new_issue n JOIN {table} b ON ST_Covers(b.geom, n.geom) ORDER BY n.ctid, "
+                    f"b.code) UPDATE new_issue n SET {column} = hit.code FROM hit "
+                    "WHERE n.ctid = hit.row_id")
             progress("located issues")
-            cur.execute(f"INSERT INTO issue ({cols}, grid_code, community_code, street_code, "
-                        f"district_code) OVERRIDING SYSTEM VALUE SELECT {cols}, grid_code, "
-                        "community_code, street_code, district_code FROM new_issue ORDER BY id")
+            located = ("grid_code, community_code, street_code, district_code, compound_code, "
+                       "building_code")
+            cur.execute(f"INSERT INTO issue ({cols}, {located}) OVERRIDING SYSTEM VALUE SELECT "
+                        f"{cols}, {located} FROM new_issue ORDER BY id")
             trail, teams = bulk_history(life, ids, events, assignments)
             _copy_csv(cur, "issue_event", trail, not_null=("reason",))
             _copy_csv(cur, "assignment", teams)
@@ -441,6 +460,10 @@ class PostgisStore(Store):
                      f"ST_AsBinary(g.geom) AS geom FROM grid g WHERE {valid_grids(None)} "
                      "ORDER BY g.code",
             "districts": "SELECT code, name, ST_AsBinary(geom) AS geom FROM district ORDER BY code",
+            "compounds": "SELECT code, name, community_code, property_company_id, households, "
+                         "built_year, ST_AsBinary(geom) AS geom FROM compound ORDER BY code",
+            "buildings": "SELECT code, compound_code, name, floors, households, "
+                         "ST_AsBinary(geom) AS geom FROM building ORDER BY code",
             "streets": "SELECT code, district_code, name, ST_AsBinary(geom) AS geom FROM street "
                        "ORDER BY code",
             "communities": "SELECT code, street_code, name, ST_AsBinary(geom) AS geom "
@@ -487,6 +510,23 @@ class PostgisStore(Store):
                     for i, code in rows:
                         idx[start + i - 1] = table.setdefault(code, len(table))
         return np.array(list(table), dtype=object), idx
+
+    def _below_codes(self, lon, lat):
+        self._require_schema()
+        out = []
+        with self.pool.connection() as conn:
+            for table in ("compound", "building"):
+                idx = np.full(len(lon), -1, dtype=np.int64)
+                codes: dict[str, int] = {}
+                sql = _below_many(table)
+                for start in range(0, len(lon), _CHUNK):
+                    end = min(start + _CHUNK, len(lon))
+                    rows = _execute(conn, sql, {"lon": lon[start:end].tolist(),
+                                                "lat": lat[start:end].tolist()})
+                    for i, code in rows:
+                        idx[start + i - 1] = codes.setdefault(code, len(codes))
+                out.append((np.array(list(codes), dtype=object), idx))
+        return tuple(out)
 
     def _locate_one(self, lon, lat, at):
         """Grid by the tie rule and the names of its areas, in one round trip."""

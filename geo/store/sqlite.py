@@ -311,7 +311,8 @@ class SqliteStore(Store):
                    life.state.to_numpy(), times["state_since"], times["due_at"],
                    times["closed_at"], times["state_since"], life.rating.to_numpy(),
                    life.rework_count.to_numpy(), life.overdue_steps.to_numpy(),
-                   life.channel.to_numpy(), life.reported_by.to_numpy()]
+                   life.channel.to_numpy(), life.reported_by.to_numpy(),
+                   located.compound_code.to_numpy(), located.building_code.to_numpy()]
         with self._transaction() as c:
             # Ids are given here, in time order, so that the trail can refer to them.
             first = c.execute("SELECT coalesce(max(id), 0) + 1 FROM issue").fetchone()[0]
@@ -324,13 +325,13 @@ class SqliteStore(Store):
             names = ("id, category_code, description, lon, lat, source_crs, reported_at, "
                      "grid_code, community_code, street_code, district_code, state, state_since, "
                      "due_at, closed_at, updated_at, rating, rework_count, overdue_steps, channel, "
-                     "reported_by, duplicate_of")
+                     "reported_by, compound_code, building_code, duplicate_of")
             c.execute(f"CREATE TEMP TABLE new_issue AS SELECT {names} FROM issue WHERE 0")
             for start in range(0, n, _CHUNK):
                 rows = order[start:start + _CHUNK]
                 c.executemany(
                     "INSERT INTO new_issue VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     zip(ids[rows].tolist(), *(col[rows] for col in columns), duplicate_of[rows],
                         strict=True),
                 )
@@ -393,6 +394,16 @@ class SqliteStore(Store):
                 "ORDER BY g.code", self._conn)
             df["workers"] = [", ".join(json.loads(w)) for w in df.workers]
             return _wkb_frame(df)
+        if layer == "compounds":
+            df = pd.read_sql_query(
+                "SELECT code, name, community_code, property_company_id, households, built_year, "
+                "geom FROM compound ORDER BY code", self._conn)
+            return _wkb_frame(df)
+        if layer == "buildings":
+            df = pd.read_sql_query(
+                "SELECT code, compound_code, name, floors, households, geom FROM building "
+                "ORDER BY code", self._conn)
+            return _wkb_frame(df)
         if layer in AREA_TABLES:
             df = pd.read_sql_query(f"SELECT * FROM {AREA_TABLES[layer]} ORDER BY code",
                                    self._conn)
@@ -445,6 +456,22 @@ class SqliteStore(Store):
         if at is None:
             return self._cached("grid", lambda: self._build_grid_index(None))
         return self._build_grid_index(at)
+
+    def _below_index(self, table: str) -> GridIndex:
+        """The in-process index of the compounds or buildings (cached per revision)."""
+        def build():
+            rows = self._conn.execute(f"SELECT code, geom FROM {table}").fetchall()
+            return GridIndex(np.array([r[0] for r in rows], dtype=object),
+                             shapely.from_wkb(np.array([r[1] for r in rows], dtype=object)))
+        return self._cached(table, build)
+
+    def _below_codes(self, lon, lat):
+        self._require_schema()
+        out = []
+        for table in ("compound", "building"):
+            index = self._below_index(table)
+            out.append((index.codes, index.locate(lon, lat)))
+        return tuple(out)
 
     def _team_table(self) -> TeamTable:
         def build():

@@ -1,0 +1,1 @@
+"""The monthly assessment (考核评价) of teams, departments and areas."""
