@@ -448,9 +448,13 @@ def test_a_populated_sqlite_database_keeps_everything_through_011(tmp_path):
     tables = ("app_user", "api_key", "auth_session", "issue", "issue_event", "assignment",
               "photo", "team")
 
+    # The columns held before: later migrations add columns (013 the account's company and
+    # department, 014 the issue's compound and building), which must leave these as they were.
+    columns = {name: [r[1] for r in conn.execute(f"PRAGMA table_info({name})")] for name in tables}
+
     def contents():
-        return {name: conn.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall()
-                for name in tables}
+        return {name: conn.execute(f"SELECT {', '.join(columns[name])} FROM {name} "
+                                   "ORDER BY 1").fetchall() for name in tables}
 
     def schema(table):
         return sorted(conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? "
@@ -459,15 +463,23 @@ def test_a_populated_sqlite_database_keeps_everything_through_011(tmp_path):
 
     before = contents()
     before_schema = {t: schema(t) for t in ("issue", "app_user", "auth_session", "issue_event")}
-    assert store.migrate() == ["011_alarms", "012_water"]
+    assert store.migrate() == ["011_alarms", "012_water", "013_accounts", "014_compounds",
+                               "015_property", "016_mediation", "017_escalation",
+                               "018_whistle"]
     assert contents() == before
-    after_schema = {t: schema(t) for t in before_schema}
-    after_schema["issue"] = [r for r in after_schema["issue"] if r[1] != "issue_ends_alarms"]
-    assert after_schema == before_schema
+    # Every index and trigger is still there as it was, but the session trigger that 013 widens
+    # to the account's company and department.
+    kept = {t: {r[1] for r in rows} - {"app_user_ends_sessions"} for t, rows in before_schema.items()}
+    after_schema = {t: [r for r in schema(t) if r[1] in kept[t]] for t in before_schema}
+    assert after_schema == {t: [r for r in rows if r[1] in kept[t]]
+                            for t, rows in before_schema.items()}
+    assert any(r[1] == "app_user_ends_sessions" for r in schema("app_user"))
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # The CHECKs: the new role and channel are allowed, others still refused.
-    conn.execute("INSERT INTO app_user VALUES ('dev1', 'h', 'device', '[]', NULL, '', 1, ?)", (t,))
+    conn.execute("INSERT INTO app_user (username, password_hash, role, jurisdiction, team_id, "
+                 "display_name, active, created_at) VALUES ('dev1', 'h', 'device', '[]', NULL, "
+                 "'', 1, ?)", (t,))
     conn.execute("UPDATE issue SET channel = 'device' WHERE id = 1")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE issue SET channel = 'fax' WHERE id = 1")

@@ -210,9 +210,10 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
         assert s.migrate() == ["001_core", "002_casework", "003_open_issue_index",
                                "004_open_issue_places", "005_plans", "006_sessions",
                                "007_draft_base", "008_assignment_issue", "009_roads",
-                               "010_workload", "011_alarms", "012_water"]
+                               "010_workload", "011_alarms", "012_water", "013_accounts", "014_compounds",
+                               "015_property", "016_mediation", "017_escalation", "018_whistle"]
         assert s.migrate() == []
-        assert s.schema_version() == "012_water"
+        assert s.schema_version() == "018_whistle"
         assert s.counts()["grids"] == 0
 
 
@@ -240,7 +241,8 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
         assert s.migrate() == ["002_casework", "003_open_issue_index", "004_open_issue_places",
                                 "005_plans", "006_sessions", "007_draft_base",
                                 "008_assignment_issue", "009_roads", "010_workload",
-                                "011_alarms", "012_water"]
+                                "011_alarms", "012_water", "013_accounts", "014_compounds",
+                               "015_property", "016_mediation", "017_escalation", "018_whistle"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()
