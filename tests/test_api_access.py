@@ -1586,7 +1586,7 @@ def test_production_refuses_demo_credentials(store):
         check_production(settings, store)  # the server's own language: no request chose one
     with using("en"):
         with pytest.raises(ProductionRefused, match="demo credentials are present: admin, "
-                                                    "citizen, device, dispatcher"):
+                                                    "citizen, department, device, dispatcher"):
             check_production(settings, store)
         with pytest.raises(ProductionRefused, match="SECRET_KEY is not set"):
             check_production(Settings(environment="production"), store)

@@ -60,7 +60,8 @@ def buildings(bbox: Bbox = None, limit: FeatureLimit = 1000,
     return _page("building", bbox, limit, store)
 
 
-@router.get("/compounds/{code}", response_model=dict)
+@router.get("/compounds/{code}", response_model=dict,
+            responses={404: {"description": "no such compound"}})
 def compound(code: CompoundCode, request: Request, actor: Actor = deps.actor("layers:read"),
              store: Store = Depends(deps.store)):
     """A compound with its property company, buildings and their units, and its heads
@@ -81,7 +82,8 @@ def heads_in_emergency(request: Request, bbox: Bbox = None,
                       numberReturned=len(page.ids))
 
 
-@router.get("/heads", response_model=list[dict])
+@router.get("/heads", response_model=list[dict],
+            responses={404: {"description": "no such area"}})
 def heads(request: Request, area: AreaCode = None, roster: Literal["A", "B"] | None = None,
           actor: Actor = deps.actor("people:read"), store: Store = Depends(deps.store)):
     """The heads of the compounds in an area of your jurisdiction (the whole city: admins),

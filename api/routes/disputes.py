@@ -82,6 +82,11 @@ def _parties(request: Request) -> bool:
     return PARTIES in request.state.session.scopes
 
 
+# What an action on one dispute may answer besides success.
+CASE_ANSWERS = {404: {"description": "no such dispute in your jurisdiction"},
+                409: {"description": "the dispute's state does not allow this action"}}
+
+
 @router.get("")
 def get_disputes(request: Request,
                  state: Annotated[list[Literal[STATES]] | None, Query()] = None,  # type: ignore[valid-type]
@@ -135,7 +140,7 @@ def get_notices(request: Request, limit: Annotated[int, Query(ge=1, le=reading.M
     return {"items": items, "returned": len(items)}
 
 
-@router.get("/{dispute_id}")
+@router.get("/{dispute_id}", responses={404: CASE_ANSWERS[404]})
 def get_dispute(dispute_id: Id, request: Request, actor: Actor = deps.actor("disputes:read"),
                 store: Store = Depends(deps.store)) -> dict:
     """One dispute with its parties (whole for its mediators, else masked), sessions,
@@ -143,7 +148,7 @@ def get_dispute(dispute_id: Id, request: Request, actor: Actor = deps.actor("dis
     return reading.get_dispute(store, actor, dispute_id, _parties(request))
 
 
-@router.post("/{dispute_id}/sessions", status_code=201)
+@router.post("/{dispute_id}/sessions", status_code=201, responses=CASE_ANSWERS)
 def post_session(dispute_id: Id, body: SessionIn, request: Request,
                  actor: Actor = deps.actor("disputes:work"), store: Store = Depends(deps.store),
                  now: datetime = Depends(deps.now)) -> dict:
@@ -152,7 +157,7 @@ def post_session(dispute_id: Id, body: SessionIn, request: Request,
     return actions.record_session(store, actor, dispute_id, s, now, _parties(request))
 
 
-@router.post("/{dispute_id}/outcome")
+@router.post("/{dispute_id}/outcome", responses=CASE_ANSWERS)
 def post_outcome(dispute_id: Id, body: OutcomeIn, request: Request,
                  actor: Actor = deps.actor("disputes:work"), store: Store = Depends(deps.store),
                  now: datetime = Depends(deps.now)) -> dict:
@@ -162,7 +167,7 @@ def post_outcome(dispute_id: Id, body: OutcomeIn, request: Request,
     return actions.record_outcome(store, actor, dispute_id, o, now, _parties(request))
 
 
-@router.post("/{dispute_id}/follow-ups", status_code=201)
+@router.post("/{dispute_id}/follow-ups", status_code=201, responses=CASE_ANSWERS)
 def post_follow_up(dispute_id: Id, body: FollowUpIn, request: Request,
                    actor: Actor = deps.actor("disputes:work"),
                    store: Store = Depends(deps.store),
@@ -172,7 +177,7 @@ def post_follow_up(dispute_id: Id, body: FollowUpIn, request: Request,
     return actions.record_follow_up(store, actor, dispute_id, f, now, _parties(request))
 
 
-@router.post("/{dispute_id}/risk")
+@router.post("/{dispute_id}/risk", responses=CASE_ANSWERS)
 def post_risk(dispute_id: Id, body: RiskIn, request: Request,
               actor: Actor = deps.actor("disputes:work"), store: Store = Depends(deps.store),
               now: datetime = Depends(deps.now)) -> dict:

@@ -107,7 +107,8 @@ def post_escalate(issue_id: Id, body: EscalateIn, response: Response, if_match: 
     return out
 
 
-@router.get("/issues/{issue_id}/escalation", response_model=Escalation)
+@router.get("/issues/{issue_id}/escalation", response_model=Escalation,
+            responses={404: {"description": "no such issue that you can see"}})
 def get_escalation(issue_id: Id, response: Response, actor: Actor = deps.actor("issues:read"),
                    store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """The level owning the issue, where it started, whether a step gone red at that level

@@ -41,7 +41,8 @@ class Chain(BaseModel):
     levels: list[Level]
 
 
-@router.get("/responsibility", response_model=Chain, response_model_exclude_none=True)
+@router.get("/responsibility", response_model=Chain, response_model_exclude_none=True,
+            responses={404: {"description": "no such area, or the point lies outside the grids"}})
 def responsibility(request: Request, code: AreaCode = None, lon: Lon = None, lat: Lat = None,
                    actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store)):
     """The responsible people from the district down to the area (or to the grid covering the

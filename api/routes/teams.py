@@ -34,7 +34,8 @@ def mode(actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.s
     return get_mode(store)
 
 
-@router.put("/mode", response_model=schemas.ModeOut)
+@router.put("/mode", response_model=schemas.ModeOut,
+            responses={404: {"description": "no such district or street"}})
 def switch_mode(body: schemas.ModeIn, actor: Actor = deps.actor("mode:write"),
                store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """Switch the whole city, or with `area` one district or street of your jurisdiction,
