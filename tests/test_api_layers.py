@@ -57,7 +57,7 @@ def test_paging_and_simplification(api):
         second = features(c.get("/api/v1/layers/grids", params={"limit": 50, "offset": 50}))
         fine = features(c.get("/api/v1/layers/areas/streets"))
         coarse = features(c.get("/api/v1/layers/areas/streets", params={"simplify_m": 100}))
-    assert first["numberMatched"] == 412 and len(first["features"]) == 50  # 舒兰市 has 12
+    assert first["numberMatched"] == 400 and len(first["features"]) == 50
     assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
 
     def vertices(doc):

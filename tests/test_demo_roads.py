@@ -173,9 +173,6 @@ FROZEN = {"districts": "e6f7efd63b6a8da4", "streets": "bdd3292d604aecaa",
           "events": "475d9d686e1c3347", "assignments": "e4a7bbcd83dd9ad0"}
 
 
-SHULAN = "220283"
-
-
 def without_story(city) -> dict[str, pd.DataFrame]:
     """The layers but the river story's rows: its report, the status and positions of its two
     teams (they keep their homes, rosters and streets, which the history dispatched by)."""
@@ -183,13 +180,8 @@ def without_story(city) -> dict[str, pd.DataFrame]:
     row = story.issue_row
     cast = city.teams.id.isin([story.across_team, story.same_bank_team])
     on_duty = ["status", "position_lon", "position_lat", "position_at"]
-    # 舒兰市 (fixtures.shulan) is appended apart from the lattice, drawn without randomness.
-    def lattice(frame):
-        return frame[~frame.code.str.startswith(SHULAN)].reset_index(drop=True)
-
-    return {"districts": lattice(city.districts), "streets": lattice(city.streets),
-            "communities": lattice(city.communities), "grids": lattice(city.grids),
-            "cameras": city.cameras,
+    return {"districts": city.districts, "streets": city.streets,
+            "communities": city.communities, "grids": city.grids, "cameras": city.cameras,
             "sites": city.sites, "teams": city.teams.drop(columns=on_duty),
             "on_duty": city.teams.loc[~cast, on_duty], "issues": city.issues.drop(index=row),
             "events": city.events[city.events.issue != row],
