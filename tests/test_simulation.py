@@ -195,7 +195,7 @@ def issue_count(store) -> int:
 
 def test_it_refuses_a_server_that_is_not_the_demo(demo_store, capsys):
     # A production server: it starts only once the demo credentials are gone.
-    for user in accounts.demo_users(["220204001"], None):
+    for user in accounts.demo_users(["220204001"], None, company_id="any", department_id="any"):
         delete_user(demo_store, user["username"])  # with its sessions and API keys
     production = Server(demo_store, environment="production")
     try:
