@@ -43,6 +43,7 @@ from geo.workflow import ACTIONS, ROLE_LABELS, ROLES
 from tests.http import TEST_SECRET, Server
 
 SCHOOL = "电东胡同小学门口"  # 长春路街道, 船营区: the demo staff's jurisdiction
+WHISTLE_POLICE = "D-220204001-police"  # the demo department's: 长春路派出所
 FOREIGN = "劳动路"  # 山前街道, 龙潭区: nobody's but the admin's
 PLAN_AREA = "220204003001"  # a community of 北极街道 (船营区, the planner's district): neighbours share edges
 FOREIGN_AREA = "220203001001"  # a community of 龙潭区
@@ -152,6 +153,8 @@ class World:
         self.shared, self.shared_token = shared["issue"]["id"], shared["open311_token"]
         self.act(self.shared, "accept")
         self.act(self.shared, "dispatch", team_ids=[self.team])
+        # The department's account sees the issues of the whistles that called it (吹哨报到).
+        self.blow_whistle(self.shared)
         got = ok(self.admin.get(f"/api/v1/issues/{self.shared}"))
         self.school_street, self.shared_grid = got["street_code"], got["grid_code"]
         self.shared_at = got["lon"], got["lat"]
@@ -159,6 +162,7 @@ class World:
                              "communities": got["community_code"]}
         self.partner = self.report("admin", dlon=0.0002)["issue"]["id"]
         self.finished = self.issue_in("checked", reporter="citizen")
+        self.blow_whistle(self.finished)
         self.act(self.finished, "close", reason="closed by the command centre")
         foreign = self.report("admin", place=FOREIGN)["issue"]
         self.foreign, self.foreign_street = foreign["id"], foreign["street_code"]
@@ -181,13 +185,31 @@ class World:
         self.foreign_site = self.sites_in(self.foreign_street)[0]
         sent = ok(self.setup["device"].post("/api/v1/alarms", json=self.alarm(sent_site)), 201)
         self.alarm_sent = sent["alarm"]["id"]
+        self.alarm_communities = {self.alarm_sent: self.community_of(sent["issue"]["id"])}
         self.act(sent["issue"]["id"], "accept")
         self.act(sent["issue"]["id"], "dispatch", team_ids=[self.team])
         waiting = ok(self.setup["device"].post("/api/v1/alarms",
                                                json=self.alarm(self.waiting_site)), 201)
         self.alarm_waiting, self.waiting_issue = waiting["alarm"]["id"], waiting["issue"]["id"]
+        self.alarm_communities[self.alarm_waiting] = self.community_of(self.waiting_issue)
         self.alarm_foreign = ok(self.admin.post("/api/v1/alarms", json=self.alarm(
             self.foreign_site)), 201)["alarm"]["id"]
+
+    def blow_whistle(self, iid: int) -> None:
+        ok(self.admin.post(f"/api/v1/issues/{iid}/whistle",
+                           json={"department_ids": [WHISTLE_POLICE]}), 201)
+
+    def community_of(self, iid: int) -> str:
+        return ok(self.admin.get(f"/api/v1/issues/{iid}"))["community_code"]
+
+    def covers(self, role: str, code: str) -> bool:
+        """Whether an area (or anything in it) lies in the role's jurisdiction."""
+        return role == "admin" or any(code.startswith(a) for a in self.me[role]["jurisdiction"])
+
+    def alarm_seen_by(self, role: str, alarm_id: int) -> bool:
+        """Staff see an area's alarms; nobody has called the department to these."""
+        return role not in ("citizen", "team", "department") and \
+            self.covers(role, self.alarm_communities[alarm_id])
 
     def close(self) -> None:
         for c in (*self.setup.values(), *self.callers.values()):
@@ -427,7 +449,8 @@ def _get_issue(w, role, c):
 def _events(w, role, c):
     trail = ok(c.get(f"/api/v1/issues/{w.shared}/events"))
     assert [(e["action"], e["to_state"]) for e in trail] == [
-        ("report", "reported"), ("accept", "accepted"), ("dispatch", "dispatched")]
+        ("report", "reported"), ("accept", "accepted"), ("dispatch", "dispatched"),
+        ("whistle", "dispatched")]
     assert trail[0]["actor"] == "citizen"
 
 
@@ -568,13 +591,14 @@ def _alarms(w, role, c):
     every = ok(c.get("/api/v1/alarms", params={"status": "all", "limit": 1000}))
     seen = ids(every["items"])
     assert every["status"] == "all" and every["returned"] == len(every["items"])
-    assert (w.alarm_sent in seen) == (role != "citizen")  # the team's: it went to the team
-    assert (w.alarm_waiting in seen) == (role not in ("citizen", "team"))
+    # The staff see the alarms of their areas, the team the one whose issue went to it.
+    assert (w.alarm_sent in seen) == (role == "team" or w.alarm_seen_by(role, w.alarm_sent))
+    assert (w.alarm_waiting in seen) == w.alarm_seen_by(role, w.alarm_waiting)
     assert (w.alarm_foreign in seen) == (role == "admin")
     waiting = ok(c.get("/api/v1/alarms"))["items"]  # open: their issue is not yet accepted
     assert all(a["open"] and a["issue_state"] == "reported" for a in waiting)
     assert w.alarm_sent not in ids(waiting)
-    assert (w.alarm_waiting in ids(waiting)) == (role not in ("citizen", "team"))
+    assert (w.alarm_waiting in ids(waiting)) == w.alarm_seen_by(role, w.alarm_waiting)
 
 
 def _screen_refusal(role):
@@ -618,7 +642,8 @@ def _places(w, role, c):
     assert here["street"]["code"] == w.school_street
     assert w.shared in ids(here["nearby_issues"]["items"])  # every role sees the shared issue
     people = {p["username"] for p in here["street"]["people"]}
-    assert ("operator" in people) == (role != "team")  # the street's staff, to its staff
+    # the street's staff, to those whose jurisdiction holds the street
+    assert ("operator" in people) == w.covers(role, w.school_street)
     there = ok(c.get("/api/v1/places", **_at(w.foreign_at, limit=100)))
     assert there["street"]["code"] == w.foreign_street  # the map is the same for everyone
     assert (w.foreign in ids(there["nearby_issues"]["items"])) == (role == "admin")
@@ -1190,7 +1215,6 @@ def _property_page(w, role, c):
 
 # the whistle (吹哨、报到、会商、落实、反馈、评价) and the monthly assessment (考核评价)
 
-WHISTLE_POLICE = "D-220204001-police"  # the demo department's: 长春路派出所
 WHISTLE_STEPS = ("called", "reported", "consulted", "done", "evaluated")
 
 
@@ -1359,6 +1383,254 @@ def _responsibility(w, role, c):
     phones = "people:read" in ROLE_SCOPES[role]
     assert got["phones"] is phones and all(("phone" in p) is phones
                                            for lv in got["levels"] for p in lv["people"])
+
+
+# compounds (小区), buildings (楼栋) and their heads (三长)
+
+def _compound(w) -> str:
+    """The first compound of the shared issue's community."""
+    frame = w.city.compounds
+    return sorted(frame.code[frame.code.str.startswith(w.shared_areas["communities"])])[0]
+
+
+def _box_of(geom) -> dict:
+    x0, y0, x1, y1 = shapely.bounds(geom).tolist()
+    return {"params": {"bbox": f"{x0},{y0},{x1},{y1}"}}
+
+
+def _below_layer(layer: str, frame: Callable[[World], object]) -> Case:
+    """A polygon layer below the grid: in a box around one compound, every polygon the box
+    meets, by code (SQLite meets by bounding box: a superset at most)."""
+    path = f"/api/v1/{layer}"
+
+    def box(w):
+        return _box_of(w.city.compounds.set_index("code").geometry[_compound(w)])
+
+    def run(w, role, c):
+        doc = features(c.get(path, **box(w)))
+        got = {f["properties"]["code"] for f in doc["features"]}
+        polygons = frame(w)
+        x0, y0, x1, y1 = (float(v) for v in box(w)["params"]["bbox"].split(","))
+        want = set(polygons.code[shapely.intersects(polygons.geometry.to_numpy(),
+                                                    shapely.box(x0, y0, x1, y1))])
+        assert want and want <= got and doc["numberMatched"] == len(got), (want, got)
+
+    return Case(run, probe=lambda w: (path, box(w)))
+
+
+CASES[("GET", "/api/v1/compounds")] = _below_layer("compounds", lambda w: w.city.compounds)
+CASES[("GET", "/api/v1/buildings")] = _below_layer("buildings", lambda w: w.city.buildings)
+
+
+def _phones_shown(w, role: str, code: str) -> bool:
+    """Heads' phones: to holders of people:read whose jurisdiction holds the place."""
+    return "people:read" in ROLE_SCOPES[role] and w.covers(role, code)
+
+
+@case("GET", "/api/v1/compounds/{code}", probe=lambda w: (f"/api/v1/compounds/{_compound(w)}", {}))
+def _one_compound(w, role, c):
+    code = _compound(w)
+    got = ok(c.get(f"/api/v1/compounds/{code}"))
+    buildings = w.city.buildings
+    assert got["code"] == code and {b["code"] for b in got["buildings"]} == set(
+        buildings.code[buildings.compound_code == code])
+    assert got["heads"] and all((h["phone"] is not None) == _phones_shown(w, role, code)
+                                for h in got["heads"]), role
+
+
+def _school_heads(w, **params):
+    return {"params": {"area": w.shared_areas["communities"], **params}}
+
+
+@case("GET", "/api/v1/heads", probe=lambda w: ("/api/v1/heads", _school_heads(w)),
+      foreign=lambda w: ("/api/v1/heads", {"params": {"area": w.foreign_street}}, 403,
+                         f"area {w.foreign_street} lies outside your jurisdiction"))
+def _heads(w, role, c):
+    community = w.shared_areas["communities"]
+    heads = w.city.resident_heads
+    want = heads[heads.area_code.str.startswith(community) & (heads.roster == "A")]
+    got = ok(c.get("/api/v1/heads", **_school_heads(w, roster="A")))
+    assert sorted(h["phone"] for h in got) == sorted(want.phone) and len(want)
+    assert {h["compound_code"][:12] for h in got} == {community}
+
+
+@case("GET", "/api/v1/heads/emergency", probe=lambda w: ("/api/v1/heads/emergency", {}))
+def _emergency_heads(w, role, c):
+    assert features(c.get("/api/v1/heads/emergency"))["features"] == []  # nowhere in emergency
+    street = w.school_street
+    ok(w.admin.put("/api/v1/mode", json={"mode": "emergency", "reason": "暴雨", "area": street}))
+    try:
+        doc = features(c.get("/api/v1/heads/emergency"))
+    finally:
+        ok(w.admin.put("/api/v1/mode", json={"mode": "normal", "reason": "雨停", "area": street}))
+    compounds = {f["properties"]["compound_code"] for f in doc["features"]}
+    heads = w.city.resident_heads
+    street_heads = heads[(heads.roster == "B") & heads.area_code.str.startswith(street)]
+    want = {a[:17] for a in street_heads.area_code if w.covers(role, a)}
+    assert compounds == want and want, role
+
+
+# disputes (矛盾纠纷) and their mediation (调解)
+
+def _dispute_body(w, community: str | None = None) -> dict:
+    return {"type": "neighbours", "summary": "楼上漏水引发邻里纠纷",
+            "found_at": (REFERENCE_TIME - timedelta(days=1)).isoformat(),
+            "found_by": "网格长王伟", "community_code": community or w.shared_areas["communities"],
+            "parties": [{"name": "王小明", "role": "applicant", "phone": "13912341234"},
+                        {"name": "李华", "role": "respondent", "phone": "0432-62345678"}]}
+
+
+def _squad(w, community: str) -> list[int]:
+    with w.server.store.snapshot() as tx:
+        return [int(r["id"]) for r in tx.rows(
+            "SELECT m.id FROM squad_member m JOIN mediation_squad q ON q.id = m.squad_id "
+            "WHERE q.community_code = :c ORDER BY m.id LIMIT 2", {"c": community})]
+
+
+DISPUTE_STEPS = ("registered", "mediating", "resolved", "visited")
+
+
+def _dispute_in(w, state: str, community: str | None = None) -> int:
+    """A dispute registered by the admin in `community` (the shared issue's), taken through
+    DISPUTE_STEPS to `state`: a session that reached an agreement, the agreement, a visit."""
+    community = community or w.shared_areas["communities"]
+    did = ok(w.admin.post("/api/v1/disputes", json=_dispute_body(w, community)), 201)["id"]
+    now = REFERENCE_TIME.isoformat()
+    steps = {"mediating": ("sessions", {"at": now, "mediators": _squad(w, community),
+                                        "result": "agreement"}),
+             "resolved": ("outcome", {"outcome": "resolve", "agreement": "赔偿维修费800元"}),
+             "visited": ("follow-ups", {"at": now, "satisfied": True})}
+    for name in DISPUTE_STEPS[1:DISPUTE_STEPS.index(state) + 1]:
+        step, body = steps[name]
+        ok(w.admin.post(f"/api/v1/disputes/{did}/{step}", json=body),
+           201 if step != "outcome" else 200)
+    return did
+
+
+def _shared_dispute(w) -> int:  # open and flagged: its notice went to the demo police station
+    def make():
+        did = _dispute_in(w, "registered")
+        ok(w.admin.post(f"/api/v1/disputes/{did}/risk", json={"reason": "扬言报复"}))
+        return did
+    return _kept_whistle(w, "dispute_shared", make)
+
+
+def _foreign_dispute(w) -> int:  # in 龙潭区, nobody's but the admin's
+    return _kept_whistle(w, "dispute_foreign", lambda: _dispute_in(w, "registered",
+                                                                   FOREIGN_AREA))
+
+
+def _withdrawn_dispute(w) -> int:
+    def make():
+        did = _dispute_in(w, "registered")
+        ok(w.admin.post(f"/api/v1/disputes/{did}/outcome",
+                        json={"outcome": "withdraw", "note": "当事人自行和解"}))
+        return did
+    return _kept_whistle(w, "dispute_withdrawn", make)
+
+
+def _no_such_dispute(did: int) -> str:
+    return f"no dispute {did} that you can see"
+
+
+def _masked(role: str) -> bool:
+    return "disputes:parties" not in ROLE_SCOPES[role]
+
+
+@case("POST", "/api/v1/disputes", probe=lambda w: ("/api/v1/disputes", {"json": _dispute_body(w)}),
+      foreign=lambda w: ("/api/v1/disputes", {"json": _dispute_body(w, FOREIGN_AREA)}, 403,
+                         f"community {FOREIGN_AREA} lies outside your jurisdiction"))
+def _register_dispute(w, role, c):
+    got = ok(c.post("/api/v1/disputes", json=_dispute_body(w)), 201)
+    assert (got["state"], got["level"], got["registered_by"]) == ("registered", "community", role)
+    assert [p["masked"] for p in got["parties"]] == [_masked(role)] * 2
+    assert (got["parties"][0]["phone"] == "13912341234") == (not _masked(role))
+
+
+@case("GET", "/api/v1/disputes", probe=lambda w: ("/api/v1/disputes", {}))
+def _list_disputes(w, role, c):
+    mine, foreign = _shared_dispute(w), _foreign_dispute(w)
+    got = ok(c.get("/api/v1/disputes", params={"limit": 500}))
+    shown = {d["id"] for d in got["items"]}
+    assert mine in shown and (foreign in shown) == (role == "admin"), role
+    assert all(w.covers(role, d["community_code"]) for d in got["items"])
+    assert all("parties" not in d for d in got["items"])
+
+
+@case("GET", "/api/v1/disputes/{dispute_id}",
+      probe=lambda w: (f"/api/v1/disputes/{_shared_dispute(w)}", {}),
+      foreign=lambda w: (f"/api/v1/disputes/{_foreign_dispute(w)}", {}, 404,
+                         _no_such_dispute(_foreign_dispute(w))))
+def _one_dispute(w, role, c):
+    did = _shared_dispute(w)
+    got = ok(c.get(f"/api/v1/disputes/{did}"))
+    assert (got["id"], got["risk"], got["level"]) == (did, True, "street")
+    assert [e["action"] for e in got["events"]] == ["register", "flag_risk"]
+    assert [p["masked"] for p in got["parties"]] == [_masked(role)] * 2
+    assert [n["department_id"] for n in got["notices"]] == [WHISTLE_POLICE]
+
+
+@case("GET", "/api/v1/disputes/rates", probe=lambda w: ("/api/v1/disputes/rates", {}))
+def _dispute_rates(w, role, c):
+    got = ok(c.get("/api/v1/disputes/rates", params={"level": "community"}))
+    codes = [r["code"] for r in got["items"]]
+    assert codes and all(w.covers(role, code) for code in codes), role
+    assert got["total"]["found"] == sum(r["found"] for r in got["items"])
+    assert (FOREIGN_AREA[:6] in {code[:6] for code in codes}) == (role == "admin")
+
+
+@case("GET", "/api/v1/disputes/notices", probe=lambda w: ("/api/v1/disputes/notices", {}))
+def _risk_notices(w, role, c):
+    did = _shared_dispute(w)
+    got = ok(c.get("/api/v1/disputes/notices"))["items"]
+    # A police station reads those sent to it, readers of disputes those they may see.
+    receives = role == "department" or "disputes:read" in ROLE_SCOPES[role]
+    assert (did in {n["dispute_id"] for n in got}) == receives, role
+    if role == "department":
+        assert {n["department_id"] for n in got} == {WHISTLE_POLICE}
+    elif receives:
+        assert all(w.covers(role, n["community_code"]) for n in got)
+    else:
+        assert got == []
+
+
+def _dispute_step(step: str, body: Callable[[World], dict], ready: str, finished: str,
+                  refusal: str, status: int = 200,
+                  check: Callable[[dict], bool] = lambda got: True) -> None:
+    """The case of one action on a dispute, taken on a fresh one made `ready` for it; refused
+    with 409 on one made `finished` (`refusal` the start of the words)."""
+    path = f"/api/v1/disputes/{{dispute_id}}/{step}"
+    finished_one = {"resolved": lambda w: _kept_whistle(w, "dispute_resolved",
+                                                        lambda: _dispute_in(w, "resolved")),
+                    "withdrawn": _withdrawn_dispute}[finished]
+
+    def run(w, role, c):
+        did = _dispute_in(w, ready)
+        got = ok(c.post(path.format(dispute_id=did), json=body(w)), status)
+        assert got["id"] == did and got["events"][-1]["actor"] == role and check(got), got
+
+    case("POST", path,
+         probe=lambda w: (path.format(dispute_id=_shared_dispute(w)), {"json": body(w)}),
+         foreign=lambda w: (path.format(dispute_id=_foreign_dispute(w)), {"json": body(w)}, 404,
+                            _no_such_dispute(_foreign_dispute(w))),
+         finished=lambda w: (path.format(dispute_id=finished_one(w)), {"json": body(w)},
+                             refusal))(run)
+
+
+_dispute_step("sessions", lambda w: {"at": REFERENCE_TIME.isoformat(), "result": "progress",
+                                     "mediators": _squad(w, w.shared_areas["communities"])},
+              "registered", "resolved", "cannot record a mediation session on a dispute that "
+              "is resolved by agreement", 201, lambda got: got["state"] == "mediating")
+_dispute_step("outcome", lambda w: {"outcome": "resolve", "agreement": "赔偿维修费800元"},
+              "mediating", "resolved", "cannot record an agreement on a dispute that is "
+              "resolved by agreement", check=lambda got: got["state"] == "resolved")
+_dispute_step("follow-ups", lambda w: {"at": REFERENCE_TIME.isoformat(), "satisfied": False},
+              "resolved", "withdrawn", "cannot record a follow-up visit on a dispute that is "
+              "withdrawn", 201, lambda got: got["follow_ups"][-1]["satisfied"] is False)
+_dispute_step("risk", lambda w: {"reason": "扬言报复"}, "registered", "resolved",
+              "cannot flag a risk of turning criminal on a dispute that is resolved",
+              check=lambda got: (got["risk"], got["level"], got["notice"]["department_id"])
+              == (True, "street", WHISTLE_POLICE))
 
 
 # --- the harness ------------------------------------------------------------------------------
