@@ -43,7 +43,7 @@ from api.routes import property as property_companies
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
 from geo.i18n import _
-from geo.store import Store, StoreError, open_store
+from geo.store import Store, StoreError, store_for
 from maps import assets
 
 
@@ -74,8 +74,10 @@ def start_store(settings: Settings, store: Store | None) -> Store:
     the settings. One opened from the settings is closed again if it cannot be served; a
     given one is its owner's to close."""
     opened = store is None or not store.is_open  # what this opens, it closes if it fails
-    store = open_store(settings.database_url, settings.statement_timeout_ms,
-                       settings.pool_size) if store is None else store.open()
+    if store is None:
+        store = store_for(settings.database_url, settings.statement_timeout_ms,
+                          settings.pool_size)
+    store.open(settings.database_wait_seconds)
     try:
         if store.schema_version() is None:
             raise StoreError(_("the database is not initialised: run `griddispatch init` (or "

@@ -580,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "only)"))
     p.set_defaults(run=cmd_serve)
 
-    from fixtures.simulation.run import add_arguments as simulate_arguments
+    from fixtures.simulation.arguments import add_arguments as simulate_arguments
     p = sub.add_parser("simulate", help=_("keep the demo city alive through a demo server's "
                                           "API: reports, dispatches, teams on the move"))
     simulate_arguments(p)

@@ -51,6 +51,11 @@ def now(request: Request) -> datetime:
     return clock() if clock else datetime.now(UTC)
 
 
+def phones(request: Request) -> bool:
+    """Dependency: whether the caller may see people's phones (scope people:read)."""
+    return "people:read" in request.state.session.scopes
+
+
 def actor(*scopes: str):
     """Dependency: the caller, who must hold every scope listed."""
     return Security(current_actor, scopes=list(scopes))

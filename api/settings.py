@@ -12,6 +12,7 @@ from geo.casework.throttle import Limits
 from geo.i18n import _
 from geo.model import DEFAULT_POLICY
 from geo.store import POOL_SIZE
+from geo.store.base import OPEN_TIMEOUT_S
 
 # A fixed key would let anyone who reads this file mint tokens: the demo gets a random one
 # per process, production must be given one.
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     statement_timeout_ms: int = Field(default=5000, ge=100)
     pool_size: int = Field(default=POOL_SIZE, ge=1, le=64)  # PostGIS connections per process
+    # How long the server waits at start for its database (one started beside it may be late).
+    database_wait_seconds: float = Field(default=OPEN_TIMEOUT_S, gt=0, le=600)
     # After this many failed logins for one account, or from one client address, within the
     # window (which starts at the first failure), further attempts get 429 until it ends.
     login_failures_per_account: int = Field(default=_LOGIN_LIMITS.per_account, ge=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from geo.i18n import N_, _
+from geo.i18n import N_, _, label
 from geo.taxonomy import category
 
 STATES = ("reported", "accepted", "dispatched", "claimed", "resolved", "checked",
@@ -51,29 +51,25 @@ ROLE_LABELS = {"grid_worker": N_("grid worker"), "citizen": N_("citizen"),
                "department": N_("department")}
 
 
-def _label(table: dict[str, str], value: str) -> str:
-    return _(table[value]) if value in table else value
-
-
 def state_label(state: str) -> str:
     """An issue state in the reader's language (the value itself if unknown)."""
-    return _label(STATE_LABELS, state)
+    return label(STATE_LABELS, state)
 
 
 def action_label(action: str) -> str:
     """An action in the reader's language (the value itself if unknown)."""
-    return _label(ACTION_LABELS, action)
+    return label(ACTION_LABELS, action)
 
 
 def role_label(role: str) -> str:
     """A role in the reader's language (the value itself if unknown)."""
-    return _label(ROLE_LABELS, role)
+    return label(ROLE_LABELS, role)
 
 
-def labels(values, label) -> str:
-    """Several values in words, as a list in the reader's language."""
+def labels(values, word) -> str:
+    """Several values in words (`word` of each), as a list in the reader's language."""
     # TRANSLATORS: separates the items of a list in a sentence, as ", " does in English.
-    return _(", ").join(label(v) for v in values)
+    return _(", ").join(word(v) for v in values)
 
 
 @dataclass(frozen=True)

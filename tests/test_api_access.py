@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -40,6 +38,7 @@ from geo.crs import from_metric, to_metric
 from geo.i18n import using
 from geo.store import open_store
 from geo.workflow import ACTIONS, ROLE_LABELS, ROLES
+from tests.citycopy import private_city
 from tests.http import TEST_SECRET, Server
 
 SCHOOL = "电东胡同小学门口"  # 长春路街道, 船营区: the demo staff's jurisdiction
@@ -57,26 +56,6 @@ EXEMPT: dict[tuple[str, str], str] = {}
 
 
 # --- the server and the objects every case uses -------------------------------------------
-
-def _fresh_url(request, tmp_path_factory) -> tuple[str, Callable[[], None]]:
-    """A private copy of the test city for this module, and how to drop it."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("access") / "city.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}", lambda: None
-    import psycopg
-
-    admin = request.getfixturevalue("pg_admin_url")
-    name = f"gd_access_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return admin.rsplit("/", 1)[0] + "/" + name, drop
-
 
 def ok(r: httpx.Response, status: int = 200):
     assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:300]}"
@@ -283,17 +262,14 @@ class World:
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
 def world(request, city, tmp_path_factory):
     """One server per backend for the whole module, on a private copy of the test city."""
-    url, drop = _fresh_url(request, tmp_path_factory)
-    store = open_store(url)
-    server = Server(store)
-    try:
-        w = World(server, city)
-        yield w
-        w.close()
-    finally:
-        server.stop()
-        store.close()
-        drop()
+    with private_city(request, tmp_path_factory) as url, open_store(url) as store:
+        server = Server(store)
+        try:
+            w = World(server, city)
+            yield w
+            w.close()
+        finally:
+            server.stop()
 
 
 # --- the cases ---------------------------------------------------------------------------

@@ -89,14 +89,15 @@ def test_bad_csv_is_a_clear_error(sqlite_url, tmp_path, content, words):
     ("issues", {"id", "category_code", "grid_code", "reported_at"}),
 ])
 def test_export_layers(url, city, tmp_path, layer, columns):
-    for suffix in (".geojson", ".gpkg"):
-        out = tmp_path / f"{layer}{suffix}"
-        run("--db", url, "export", layer, "-o", str(out))
-        frame = pyogrio.read_dataframe(out)
-        assert columns <= set(frame.columns)
-        assert len(frame) == len(getattr(city, layer))
-        assert frame.crs.to_epsg() == 4326
-    if layer == "grids":
+    # Reading is the backend's, writing the file's format: one format per backend covers both.
+    suffix = ".geojson" if url.startswith("sqlite") else ".gpkg"
+    out = tmp_path / f"{layer}{suffix}"
+    run("--db", url, "export", layer, "-o", str(out))
+    frame = pyogrio.read_dataframe(out)
+    assert columns <= set(frame.columns)
+    assert len(frame) == len(getattr(city, layer))
+    assert frame.crs.to_epsg() == 4326
+    if suffix == ".geojson" and layer == "grids":
         doc = json.loads((tmp_path / "grids.geojson").read_text())
         props = doc["features"][0]["properties"]
         assert props["code"].startswith(props["community_code"])

@@ -6,20 +6,16 @@ escalations decided on one version in two server processes: one wins."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from functools import partial
 
 import pandas as pd
-import psycopg
 import pytest
 
 from fixtures.timeline import REFERENCE_TIME
 from geo.escalation.levels import DEFAULT_LEVELS, LEVELS, default_level, default_level_sql
-from geo.store import open_store
 from geo.taxonomy import CATEGORY_BY_CODE
-from tests.http import Server
+from tests.citycopy import private_server
 from tests.processes import together
 
 NOW = REFERENCE_TIME + timedelta(hours=1)  # after the seeded history's last step
@@ -36,31 +32,9 @@ def ok(r, status=200) -> dict:
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
 def api(request, tmp_path_factory):
     """One server per backend for the module, on a private copy of the test city."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("escalation") / "city.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url, drop = f"sqlite:///{path}", lambda: None
-    else:
-        admin = request.getfixturevalue("pg_admin_url")
-        name = f"gd_escalation_{os.getpid()}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE "
-                         f"{request.getfixturevalue('pg_template')}")
-        url = admin.rsplit("/", 1)[0] + "/" + name
-
-        def drop():
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    store = open_store(url)
-    server = Server(store)
-    server.now = NOW
-    try:
+    with private_server(request, tmp_path_factory) as server:
+        server.now = NOW
         yield server
-    finally:
-        server.stop()
-        store.close()
-        drop()
 
 
 def report(c, city, place=SCHOOL, category="L01") -> int:

@@ -37,7 +37,8 @@ def _lifespan(app) -> None:
 
 def test_building_the_app_connects_to_nothing():
     # Nothing listens on port 9 of the loopback: a connection would fail at once.
-    app = create_app(Settings(database_url=NOWHERE, secret_key=TEST_SECRET))
+    app = create_app(Settings(database_url=NOWHERE, secret_key=TEST_SECRET,
+                              database_wait_seconds=1))
     assert not hasattr(app.state, "store")
     with pytest.raises(StoreError, match="cannot connect") as refused:
         _lifespan(app)

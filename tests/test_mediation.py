@@ -6,8 +6,6 @@ parties whole, masked or not at all; bad input refused with 4xx."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +16,7 @@ from fixtures.timeline import REFERENCE_TIME
 from geo.casework.users import add_user
 from geo.mediation.people import id_check_character
 from geo.store import open_store
+from tests.citycopy import private_city
 from tests.http import Server
 from tests.processes import together
 
@@ -50,25 +49,6 @@ class World:
     stations: dict[str, str]  # which station: street s, its district, another street
 
 
-def _fresh(request, tmp_path_factory) -> tuple[str, callable]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("mediation") / "city.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}", lambda: None
-    import psycopg
-
-    admin = request.getfixturevalue("pg_admin_url")
-    name = f"gd_mediation_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return admin.rsplit("/", 1)[0] + "/" + name, drop
-
-
 def _places(store, city):
     communities = city.communities.code.tolist()
     by_street = pd.Series(communities).groupby(pd.Series(communities).str[:9]).apply(list)
@@ -84,8 +64,12 @@ def _places(store, city):
 def world(request, city, tmp_path_factory):
     """One server per backend for the module, on a private copy of the test city, with the
     police stations of one district replaced by planted ones and accounts for each reader."""
-    url, drop = _fresh(request, tmp_path_factory)
-    store = open_store(url)
+    with private_city(request, tmp_path_factory) as url, open_store(url) as store:
+        yield from _served_world(store, city)
+
+
+def _served_world(store, city):
+    """Plant the stations and the readers' accounts, then serve the store."""
     a, a2, b, s, s3 = _places(store, city)
     district = s[:6]
     stations = {"street": "PS-street", "district": "PS-district", "other": "PS-other"}
@@ -109,8 +93,6 @@ def world(request, city, tmp_path_factory):
         yield World(server, a, a2, b, s, s3, stations)
     finally:
         server.stop()
-        store.close()
-        drop()
 
 
 def dispute(community, found_at=JAN, **extra) -> dict:

@@ -14,6 +14,7 @@ from fixtures.timeline import REFERENCE_TIME
 from geo.cameras import visible
 from geo.casework.users import add_user
 from geo.chinacoords import wgs84_to_bd09, wgs84_to_gcj02
+from geo.codes import LENGTHS
 
 OWN_GEOD = Geod(a=6378137.0, rf=298.257223563)  # WGS84 spelt out, not the project's GEOD
 RADIUS = 300.0
@@ -91,7 +92,7 @@ def test_the_answer_equals_brute_force(world, city):
             assert got["district"]["code"] == grid[:6]
             assert [p["name"] for p in got["grid"]["people"]] == [
                 w for w in row.workers.split(", ") if w]
-            assert got["community"]["people"] == []
+            assert_responsible(got, city.responsibilities, grid, phones=True)
         cameras = {c["id"] for c in got["cameras"]}
         assert cameras == expected_cameras(cams, lon, lat), (lon, lat)
         for c in got["cameras"]:
@@ -111,6 +112,47 @@ def test_the_answer_equals_brute_force(world, city):
         assert dist == sorted(dist) and all(d <= RADIUS for d in dist)
         seen_issues += len(items)
     assert ties > 0 and seen_cameras > 0 and seen_issues > 0  # the cases were exercised
+
+
+def assert_responsible(got, people, grid: str, phones: bool) -> None:
+    """Each level names the generated table's people of its area, in the table's order."""
+    for level, n in LENGTHS.items():
+        want = people[people.area_code == grid[:n]]
+        shown = got[level]["responsible"]
+        assert [(p["name"], p["title"]) for p in shown] == list(zip(want.name, want.title,
+                                                                    strict=True)), level
+        assert [p.get("phone") for p in shown] == (list(want.phone) if phones else
+                                                   [None] * len(want))
+
+
+def test_what_lies_below_and_who_answers_for_it(world, city):
+    """Points in buildings and compounds of the staff's streets: the compound and building
+    by brute force over their polygons, their heads (三长) from the city's own table, phones
+    only with people:read (the planner has none)."""
+    api, streets, _grids = world
+    buildings = city.buildings[city.buildings.code.str[:9].isin(streets)].iloc[:6]
+    spots = list(buildings.geometry.representative_point())
+    compound = city.compounds[city.compounds.code.str[:9].isin(streets)].iloc[0]
+    gap = compound.geometry.difference(city.buildings.geometry.union_all())
+    spots.append(gap.representative_point())
+    heads = city.resident_heads
+    seen = 0
+    for spot in spots:
+        for user, phones in (("operator", True), ("planner", False)):
+            got = ok(api.client(user).get("/api/v1/places", params={"lon": spot.x,
+                                                                    "lat": spot.y}))
+            under = city.buildings[shapely.covers(city.buildings.geometry.values, spot)]
+            over = city.compounds[shapely.covers(city.compounds.geometry.values, spot)]
+            assert (got["below"]["building"] or {}).get("code") == min(under.code, default=None)
+            assert (got["below"]["compound"] or {}).get("code") == min(over.code, default=None)
+            codes = {min(over.code, default=""), min(under.code, default="")} - {""}
+            mine = heads[heads.area_code.isin(codes) | heads.area_code.str.startswith(
+                min(under.code, default="~") + "-")]
+            assert sorted(h["name"] for h in got["below"]["heads"]) == sorted(mine.name)
+            assert all((h["phone"] is not None) == phones for h in got["below"]["heads"])
+            assert_responsible(got, city.responsibilities, got["grid"]["code"], phones)
+            seen += len(got["below"]["heads"])
+    assert seen > 0 and got["below"]["building"] is None  # the last spot is in the open
 
 
 def test_coordinates_in_chinese_systems_name_the_same_place(world, city):

@@ -16,7 +16,7 @@ from tests.pages import Tab, browser
 
 SCHOOL_SITE = "电东胡同小学校门"
 JS_MESSAGES = ("Cameras that can see this point: {n}", "Open issues within {radius} m: {n}",
-               "Street", "Community", "District", "{n} teams serve this street")
+               "Street", "Community", "District", "{n} teams serve this street", "Responsible: {people}")
 
 
 @pytest.fixture
@@ -82,6 +82,11 @@ def test_click_a_point_and_watch_an_alarm_flash(server, city, lang):
         popup.wait_for()
         assert where.grid_name in popup.inner_text()
         assert where.street_name in popup.inner_text()
+        # who answers for the place (四级包保), named level by level
+        named = [p["name"] for lv in ("grid", "community", "street", "district")
+                 for p in answer[lv]["responsible"]]
+        assert named and all(n in popup.inner_text() for n in named)
+        assert ("Responsible:" if lang == "en" else "包保责任人") in popup.inner_text()
         assert cam["id"] in {c["id"] for c in answer["cameras"]}
         drawn = tab.page.locator("path.gd-place-sector")
         assert drawn.count() == len(answer["cameras"]) >= 1

@@ -13,16 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from geo.casework.users import add_user
-from geo.store import open_store
-from tests.http import Server
+from tests.citycopy import private_server
 
 MONTH, BEFORE = "2026-10", "2026-09"
 COMPLAINTS = ("L07", "L06", "L04")
@@ -48,40 +45,12 @@ def plant(store, seed: int = 15) -> None:
                      for i, w, k in zip(chosen, where, kinds, strict=True)])
 
 
-def private_url(request, tmp_path_factory) -> tuple[str, callable]:
-    """A private copy of the test city for a module, and how to drop it."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("property") / "city.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}", lambda: None
-    import psycopg
-
-    admin = request.getfixturevalue("pg_admin_url")
-    name = f"gd_property_{os.getpid()}_{request.module.__name__.rsplit('.', 1)[-1]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return admin.rsplit("/", 1)[0] + "/" + name, drop
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
 def served(request, city, tmp_path_factory):
     """One server per backend for the module, on a private copy of the city with planted
     complaints."""
-    url, drop = private_url(request, tmp_path_factory)
-    store = open_store(url)
-    plant(store)
-    server = Server(store)
-    try:
+    with private_server(request, tmp_path_factory, prepare=plant) as server:
         yield server
-    finally:
-        server.stop()
-        store.close()
-        drop()
 
 
 def get(server, user, path, lang=None, status=200, **params):

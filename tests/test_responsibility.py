@@ -4,15 +4,10 @@ own table; phones only with scope people:read; unknown areas and points outside 
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import psycopg
 import pytest
 
 from geo.codes import LENGTHS
-from geo.store import open_store
-from tests.http import Server
+from tests.citycopy import private_server
 
 
 def ok(r, status=200) -> dict:
@@ -23,30 +18,8 @@ def ok(r, status=200) -> dict:
 @pytest.fixture(scope="module", params=["sqlite", "postgis"])
 def api(request, tmp_path_factory):
     """One server per backend for the module, on a private copy of the test city."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("responsibility") / "city.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        url, drop = f"sqlite:///{path}", lambda: None
-    else:
-        admin = request.getfixturevalue("pg_admin_url")
-        name = f"gd_responsibility_{os.getpid()}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE "
-                         f"{request.getfixturevalue('pg_template')}")
-        url = admin.rsplit("/", 1)[0] + "/" + name
-
-        def drop():
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    store = open_store(url)
-    server = Server(store)
-    try:
+    with private_server(request, tmp_path_factory) as server:
         yield server
-    finally:
-        server.stop()
-        store.close()
-        drop()
 
 
 def expected_chain(city, grid_code: str) -> list[tuple[str, list[tuple[str, str]]]]:

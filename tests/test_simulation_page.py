@@ -46,7 +46,7 @@ def test_the_live_map_moves_with_the_simulated_city(server):
             assert teams_before and tab.js("() => griddispatch.counts.teams") > 0
             done = {}
             sim = threading.Thread(target=lambda: done.setdefault("summary", run(
-                server.url, rate=240.0, duration_s=25.0, seed=11)), daemon=True)
+                server.url, rate=240.0, duration_s=15.0, seed=11)), daemon=True)
             sim.start()
             try:
                 tab.wait(NEW_REPORT, issues_before, timeout_s=40)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
 from api import deps
 from api.deps import Bbox
@@ -34,11 +34,6 @@ AreaCode = Annotated[str | None, Query(pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$
                                                    "none: the whole city (admins)")]
 
 
-def _phones(request: Request) -> bool:
-    """Whether the caller's token holds people:read (heads' phones)."""
-    return "people:read" in request.state.session.scopes
-
-
 def _page(table: str, bbox: str | None, limit: int, store: Store):
     page = in_box(store, table, read.parse_bbox(bbox) or EVERYWHERE, limit)
     return collection(page.ids, page.geoms, page.props, numberMatched=page.matched,
@@ -62,30 +57,30 @@ def buildings(bbox: Bbox = None, limit: FeatureLimit = 1000,
 
 @router.get("/compounds/{code}", response_model=dict,
             responses={404: {"description": "no such compound"}})
-def compound(code: CompoundCode, request: Request, actor: Actor = deps.actor("layers:read"),
-             store: Store = Depends(deps.store)):
+def compound(code: CompoundCode, actor: Actor = deps.actor("layers:read"),
+             phones: bool = Depends(deps.phones), store: Store = Depends(deps.store)):
     """A compound with its property company, buildings and their units, and its heads
     (小区长, 楼栋长, 单元长) on rosters A and B; phones only with scope people:read, in your
     jurisdiction."""
-    return compound_detail(store, actor, code, _phones(request))
+    return compound_detail(store, actor, code, phones)
 
 
 @router.get("/heads/emergency", responses=GEOJSON)
-def heads_in_emergency(request: Request, bbox: Bbox = None,
-                       actor: Actor = deps.actor("people:read"),
-                       store: Store = Depends(deps.store)):
+def heads_in_emergency(bbox: Bbox = None, actor: Actor = deps.actor("people:read"),
+                       phones: bool = Depends(deps.phones), store: Store = Depends(deps.store)):
     """The B roster's heads where their street is in emergency (the city, its district or
     the street switched), one point per compound of your jurisdiction in the box, for the
     live map."""
-    page = emergency_heads(store, actor, read.parse_bbox(bbox) or EVERYWHERE, _phones(request))
+    page = emergency_heads(store, actor, read.parse_bbox(bbox) or EVERYWHERE, phones)
     return collection(page.ids, page.geoms, page.props, live=True, numberMatched=page.matched,
                       numberReturned=len(page.ids))
 
 
 @router.get("/heads", response_model=list[dict],
             responses={404: {"description": "no such area"}})
-def heads(request: Request, area: AreaCode = None, roster: Literal["A", "B"] | None = None,
-          actor: Actor = deps.actor("people:read"), store: Store = Depends(deps.store)):
+def heads(area: AreaCode = None, roster: Literal["A", "B"] | None = None,
+          actor: Actor = deps.actor("people:read"), phones: bool = Depends(deps.phones),
+          store: Store = Depends(deps.store)):
     """The heads of the compounds in an area of your jurisdiction (the whole city: admins),
     of roster A (normal times), B (emergency, from assigned agencies) or both."""
-    return heads_of_area(store, actor, area, roster, _phones(request))
+    return heads_of_area(store, actor, area, roster, phones)

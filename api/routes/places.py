@@ -23,10 +23,11 @@ Coordinate = Annotated[float, Query(allow_inf_nan=False, description="in the giv
 def place(lon: Coordinate, lat: Coordinate, crs: Crs = "wgs84",
           radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = DEFAULT_RADIUS_M,
           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-          actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store),
-          now: datetime = Depends(deps.now)) -> dict:
+          actor: Actor = deps.actor("layers:read"), phones: bool = Depends(deps.phones),
+          store: Store = Depends(deps.store), now: datetime = Depends(deps.now)) -> dict:
     """The grid, community, street and district at the point (grid null and a `message` when
-    it lies outside every grid), their people and teams, the cameras that can see it (each
-    with its view `sector` as GeoJSON) and the open issues you may see within `radius_m`,
-    nearest first."""
-    return place_at(store, actor, lon, lat, now, crs, radius_m, limit)
+    it lies outside every grid), their responsible people (四级包保), staff and teams, the
+    compound and building below the grid with their heads (三长; phones with scope
+    people:read), the cameras that can see it (each with its view `sector` as GeoJSON) and
+    the open issues you may see within `radius_m`, nearest first."""
+    return place_at(store, actor, lon, lat, now, crs, radius_m, limit, phones)

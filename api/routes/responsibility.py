@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api import deps
@@ -43,9 +43,9 @@ class Chain(BaseModel):
 
 @router.get("/responsibility", response_model=Chain, response_model_exclude_none=True,
             responses={404: {"description": "no such area, or the point lies outside the grids"}})
-def responsibility(request: Request, code: AreaCode = None, lon: Lon = None, lat: Lat = None,
-                   actor: Actor = deps.actor("layers:read"), store: Store = Depends(deps.store)):
+def responsibility(code: AreaCode = None, lon: Lon = None, lat: Lat = None,
+                   actor: Actor = deps.actor("layers:read"), phones: bool = Depends(deps.phones),
+                   store: Store = Depends(deps.store)):
     """The responsible people from the district down to the area (or to the grid covering the
     point): 区级包保领导, 街道包保干部, 社区书记, 网格长; phones with scope people:read."""
-    phones = "people:read" in request.state.session.scopes
     return responsibility_for(store, code, lon, lat, phones)

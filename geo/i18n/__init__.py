@@ -20,11 +20,12 @@ from geo.i18n.locale import (
     _,
     current,
     html_lang,
+    label,
     negotiate,
     ngettext,
     using,
 )
 
 __all__ = ["DEFAULT_LOCALE", "LOCALES", "N_", "TIMEZONE", "_", "current", "format_date",
-           "format_datetime", "format_time", "html_lang", "local", "messages", "missing",
+           "format_datetime", "format_time", "html_lang", "label", "local", "messages", "missing",
            "negotiate", "ngettext", "translations", "using"]

@@ -97,3 +97,9 @@ def N_(message: str) -> str:
     """Marks a message for the catalogue without translating it here (a table of labels
     translated where they are shown)."""
     return message
+
+
+def label(table: dict[str, str], key: str) -> str:
+    """A key's word from a table of `N_` words, in the current language; the key itself when
+    the table lacks it (a value newer than the table is shown, never dropped)."""
+    return _(table[key]) if key in table else key

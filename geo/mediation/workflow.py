@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.i18n import N_, _
+from geo.i18n import N_, _, label
 from geo.workflow import labels
 
 STATES = ("registered", "mediating", "resolved", "referred", "withdrawn")
@@ -58,24 +58,20 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
 OUTCOMES = ("resolve", "refer", "withdraw")  # the actions that finish a dispute
 
 
-def _label(table: dict[str, str], value: str) -> str:
-    return _(table[value]) if value in table else value
-
-
 def state_label(state: str) -> str:
-    return _label(STATE_LABELS, state)
+    return label(STATE_LABELS, state)
 
 
 def action_label(action: str) -> str:
-    return _label(ACTION_LABELS, action)
+    return label(ACTION_LABELS, action)
 
 
 def type_label(kind: str) -> str:
-    return _label(TYPE_LABELS, kind)
+    return label(TYPE_LABELS, kind)
 
 
 def referred_label(body: str) -> str:
-    return _label(REFERRED_LABELS, body)
+    return label(REFERRED_LABELS, body)
 
 
 def allowed_actions(state: str) -> list[str]:

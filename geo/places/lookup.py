@@ -2,9 +2,13 @@
 
 - Where: the grid covering it by the store's locate (its tie rule: the smallest grid code on a
   shared edge), then its community, street and district. A point outside every grid says so.
-- Who: the grid's workers (the names the grid row holds), the teams serving its street and
-  the staff accounts bound to its street or district. The demo city names nobody for a
-  community, so `community.people` is empty until such rosters are stored.
+- Who: per level the named responsible people (四级包保: district leader, street cadre,
+  community secretary, grid head) as `responsible`; the grid's workers (the names the grid row
+  holds), the teams serving its street and the staff accounts bound to its community, street
+  or district, shown to those whose jurisdiction holds them.
+- Below the grid: the compound (小区) and building (楼栋) at the point with their heads (三长).
+  Phones, of the responsible and of the heads, only when the caller may call them (`phones`,
+  the route's people:read).
 - What sees it: cameras within range whose view sector holds it (geo.cameras, geodesic), each
   with the sector as a GeoJSON polygon for the map.
 - What is open nearby: open issues the actor may see within `radius_m` (geodesic metres),
@@ -23,13 +27,15 @@ from geo.cameras import view_sectors
 from geo.casework.errors import InvalidInput
 from geo.casework.read import is_open
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues, visible_teams
+from geo.compounds.read import below_at
 from geo.crs import GEOD, CoordinateError, check_metric_area, degree_box, to_storage
-from geo.i18n import N_, _
+from geo.i18n import _
+from geo.responsibility.chain import responsible_chain
 from geo.store import Store
 from geo.store.base import valid_grids
 from geo.store.sql import Tx, as_dt, as_json
 from geo.taxonomy import category_label, team_kind_label
-from geo.workflow import light
+from geo.workflow import light, role_label
 
 DEFAULT_RADIUS_M = 300.0
 MAX_RADIUS_M = 2000.0
@@ -39,18 +45,11 @@ MAX_TEAMS = 50
 MAX_PEOPLE = 20
 SECTOR_DIGITS = 6  # about 0.1 m: enough to draw a sector
 ARC_POINTS = 48  # a drawn dome's edge is within 0.3% of its range
-ROLE_LABELS = {"grid_worker": N_("grid worker"), "operator": N_("operator"),
-               "dispatcher": N_("dispatcher"), "supervisor": N_("supervisor"),
-               "planner": N_("planner")}
-
-
-def _label(table: dict, key: str) -> str:
-    return _(table[key]) if key in table else key
 
 
 def place_at(store: Store, actor: Actor, lon: float, lat: float, now: datetime,
              crs: str = "wgs84", radius_m: float = DEFAULT_RADIUS_M,
-             limit: int = DEFAULT_LIMIT) -> dict:
+             limit: int = DEFAULT_LIMIT, phones: bool = False) -> dict:
     """What is at (lon, lat) in `crs`, as `actor` may see it (see the module)."""
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise InvalidInput(_("radius_m must be above 0 and at most {n} metres").format(
@@ -76,14 +75,17 @@ def place_at(store: Store, actor: Actor, lon: float, lat: float, now: datetime,
             "grid": None, "community": None, "street": None, "district": None,
         }
         if where is not None:
-            answer.update(_areas(tx, actor, where))
+            answer.update(_areas(tx, actor, where, phones))
+    answer["below"] = below_at(store, actor, px, py, phones=phones)
     answer["cameras"] = cameras
     answer["nearby_issues"] = {"radius_m": radius_m, "total": total, "items": nearby}
     return answer
 
 
-def _areas(tx: Tx, actor: Actor, where) -> dict:
+def _areas(tx: Tx, actor: Actor, where, phones: bool) -> dict:
     d = tx.dialect
+    responsible = {lv["level"]: lv["people"] for lv in responsible_chain(tx, where.grid_code,
+                                                                         phones)}
     grid = tx.one(f"SELECT code, name, workers, households FROM grid g WHERE g.code = :c AND "
                   f"{valid_grids(None, 'g')}", {"c": where.grid_code})
     workers = as_json(grid["workers"]) if grid else []
@@ -93,31 +95,37 @@ def _areas(tx: Tx, actor: Actor, where) -> dict:
     teams = tx.rows(f"SELECT t.id, t.name, t.kind, t.status FROM team t WHERE {team_where} AND "
                     f"{d.list_contains('t.jurisdiction', 'street')} ORDER BY t.kind, t.id "
                     "LIMIT :n", {**team_params, "street": where.street_code, "n": MAX_TEAMS})
+    community_covered = actor.role == "admin" or (actor.role in AREA_ROLES and
+                                                  actor.covers_code(where.community_code))
+    community_staff = _staff(tx, where.community_code) if community_covered else []
     return {
         "grid": {"code": where.grid_code, "name": where.grid_name,
                  "households": grid["households"] if grid else None,
+                 "responsible": responsible.get("grid", []),
                  "people": [{"name": w, "role": "grid_worker",
-                             "role_label": _label(ROLE_LABELS, "grid_worker")} for w in workers or []]},
-        "community": {"code": where.community_code, "name": where.community_name, "people": [],
-                      "note": _("No responsible people are recorded for communities yet.")},
+                             "role_label": role_label("grid_worker")} for w in workers or []]},
+        "community": {"code": where.community_code, "name": where.community_name,
+                      "responsible": responsible.get("community", []), "people": community_staff},
         "street": {"code": where.street_code, "name": where.street_name,
+                   "responsible": responsible.get("street", []),
                    "people": _staff(tx, where.street_code) if covered else [],
                    "teams": [t | {"kind_label": team_kind_label(t["kind"])}
                              for t in teams]},
         "district": {"code": where.district_code, "name": where.district_name,
+                     "responsible": responsible.get("district", []),
                      "people": _staff(tx, where.district_code) if covered else []},
     }
 
 
 def _staff(tx: Tx, code: str) -> list[dict]:
-    """Active staff accounts bound to exactly this street or district."""
+    """Active staff accounts bound to exactly this community, street or district."""
     rows = tx.rows("SELECT username, display_name, role FROM app_user u WHERE active = :yes AND "
                    f"{tx.dialect.in_list('role', 'roles')} AND "
                    f"{tx.dialect.list_contains('u.jurisdiction', 'code')} ORDER BY role, username "
                    "LIMIT :n", {"yes": True, "roles": list(AREA_ROLES), "code": code,
                                "n": MAX_PEOPLE})
     return [{"name": r["display_name"] or r["username"], "username": r["username"],
-             "role": r["role"], "role_label": _label(ROLE_LABELS, r["role"])} for r in rows]
+             "role": r["role"], "role_label": role_label(r["role"])} for r in rows]
 
 
 def _cameras(store: Store, lon: float, lat: float) -> list[dict]:

@@ -265,11 +265,7 @@ class Store(ABC):
         """Delete every row of every layer (the schema stays)."""
         self._require_schema()
         with self.tx() as tx:
-            # TEMPORARY while issue 15's tables are being written: skip those not yet made.
-            present = {r["name"] for r in tx.rows(
-                "SELECT name FROM sqlite_master WHERE type = 'table'" if self.backend == "sqlite"
-                else "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")}
-            for statement in tx.dialect.delete_all(tuple(t for t in DATA_TABLES if t in present)):
+            for statement in tx.dialect.delete_all(DATA_TABLES):
                 tx.run(statement)
             tx.run("DELETE FROM setting WHERE key = :k", {"k": DEMO_MARKER})
 

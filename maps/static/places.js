@@ -14,9 +14,45 @@
     }).join(gdI18n.english ? ", " : "、");
   }
 
+  /* The named responsible people of a level (四级包保), each with the title the city gave
+   * them and, for those who may call them, a phone. */
+  function responsible(list) {
+    if (!list || !list.length) return "";
+    var named = list.map(function (p) {
+      return data(p.name) + " <span class='gd-muted'>" + data(p.title) + "</span>" +
+        (p.phone ? " <span class='gd-place-phone'>" + esc(p.phone) + "</span>" : "");
+    }).join(gdI18n.english ? ", " : "、");
+    return "<div class='gd-place-responsible'>" + fmt(esc(_("Responsible: {people}")), { people: named }) + "</div>";
+  }
+
   function area(label, a) {
     return "<tr><th>" + esc(label) + "</th><td><b>" + data(a.name) + "</b> <span class='gd-muted'>" +
-      esc(a.code) + "</span><br>" + people(a.people) + "</td></tr>";
+      esc(a.code) + "</span>" + responsible(a.responsible) + "<div>" + people(a.people) + "</div></td></tr>";
+  }
+
+  var HEAD_LEVELS = { compound: _("compound head"), building: _("building head"), unit: _("unit head") };
+
+  /* The compound and building at the point with their heads (三长), A roster first. */
+  function below(b) {
+    if (!b || (!b.compound && !b.building)) return "";
+    var html = "<table class='gd-place-below'>";
+    if (b.compound) {
+      html += "<tr><th>" + esc(_("Compound")) + "</th><td><b>" + data(b.compound.name) + "</b> <span class='gd-muted'>" +
+        esc(b.compound.code) + "</span><br>" + (b.compound.property_company
+        ? esc(_("Property company:")) + " " + data(b.compound.property_company)
+        : esc(_("no property company"))) + "</td></tr>";
+    }
+    if (b.building) {
+      html += "<tr><th>" + esc(_("Building")) + "</th><td><b>" + data(b.building.name) + "</b> <span class='gd-muted'>" +
+        esc(fmt(_("{floors} floors, {n} households"), { floors: b.building.floors, n: b.building.households })) + "</span></td></tr>";
+    }
+    var heads = (b.heads || []).slice(0, 8).map(function (h) {
+      return "<li>" + data(h.name) + " <span class='gd-muted'>" + esc(fmt(_("({note})"), {
+        note: (HEAD_LEVELS[h.level] || h.level) + " · " + fmt(_("roster {roster}"), { roster: h.roster }) })) +
+        "</span>" + (h.phone ? " <span class='gd-place-phone'>" + esc(h.phone) + "</span>" : "") + "</li>";
+    }).join("");
+    html += "</table>";
+    return html + (heads ? "<h4>" + esc(fmt(_("Heads here: {n}"), { n: b.heads.length })) + "</h4><ul class='gd-place-heads'>" + heads + "</ul>" : "");
   }
 
   function render(body) {
@@ -30,6 +66,7 @@
       if (body.street.teams && body.street.teams.length) {
         html += "<p>" + esc(fmt(ngettext("{n} team serves this street", "{n} teams serve this street", body.street.teams.length), { n: body.street.teams.length })) + "</p>";
       }
+      html += below(body.below);
     }
     var cams = body.cameras || [];
     html += "<h4>" + esc(fmt(_("Cameras that can see this point: {n}"), { n: cams.length })) + "</h4><ul class='gd-place-cameras'>";
