@@ -108,9 +108,23 @@ def cmd_demo_data(store: Store, args) -> int:
     _load_demo(store, city)
     counts = store.counts()
     print(_("demo city loaded in {seconds} s: {counts}").format(
-        seconds=f"{time.perf_counter() - started:.1f}",
-        counts=", ".join(f"{v:,} {k}" for k, v in counts.items())))
+        seconds=f"{time.perf_counter() - started:.1f}", counts=_layer_counts(counts)))
     return 0
+
+
+def _layer_counts(counts: dict[str, int]) -> str:
+    """Rows per layer in words: 4 个区县、27 个街道 …; 4 districts, 27 streets …"""
+    words = {"districts": lambda n: ngettext("{n} district", "{n} districts", n),
+             "streets": lambda n: ngettext("{n} street", "{n} streets", n),
+             "communities": lambda n: ngettext("{n} community", "{n} communities", n),
+             "grids": lambda n: ngettext("{n} grid", "{n} grids", n),
+             "cameras": lambda n: ngettext("{n} camera", "{n} cameras", n),
+             "sites": lambda n: ngettext("{n} key site", "{n} key sites", n),
+             "teams": lambda n: ngettext("{n} team", "{n} teams", n),
+             "issues": lambda n: ngettext("{n} issue", "{n} issues", n),
+             "roads": lambda n: ngettext("{n} road", "{n} roads", n)}
+    return _(", ").join(words[k](v).format(n=f"{v:,}") if k in words else f"{v:,} {k}"
+                        for k, v in counts.items())
 
 
 def _build_demo_if_empty(store: Store):

@@ -234,7 +234,7 @@ class Store(ABC):
         self._load_layers(city, progress)
         if getattr(city, "roads", None) is not None:
             n = self.add_roads(city.roads)
-            progress(f"stored {n:,} roads")
+            progress(_("stored {n} roads").format(n=f"{n:,}"))
         if getattr(city, "river", None) is not None:
             self.add_water([city.river], [getattr(city, "river_name", None) or ""], ["river"])
         from geo.store import cityparts  # the rooms below the grid use the store

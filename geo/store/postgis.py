@@ -312,7 +312,7 @@ class PostgisStore(Store):
                                g.workers, (int(h) for h in g.households), g.valid_from,
                                strict=True):
                     copy.write_row(row)
-            progress(f"stored {len(g)} grids")
+            progress(_("stored {n} grids").format(n=len(g)))
             cam = city.cameras
             with cur.copy("COPY camera (id, kind, geom, heading_deg, fov_deg, range_m, status, "
                           "stream_ref) FROM STDIN") as copy:
@@ -338,7 +338,8 @@ class PostgisStore(Store):
                                t.status, (list(v) for v in t.categories),
                                (list(v) for v in t.jurisdiction), t.roster, strict=True):
                     copy.write_row(row)
-            progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
+            progress(_("stored {cameras} cameras, {sites} sites, {teams} teams").format(
+                cameras=len(cam), sites=len(s), teams=len(t)))
             conn.commit()
             cur.execute("ANALYZE")
 
@@ -380,7 +381,7 @@ class PostgisStore(Store):
                                             strict=True), start=1):
                     copy.write_row(row)
                     if k % 200_000 == 0:
-                        progress(f"copied issues {k:,}/{n:,}")
+                        progress(_("stored issues {k}/{n}").format(k=f"{k:,}", n=f"{n:,}"))
             cur.execute("ANALYZE new_issue")
             # Tie rule as everywhere: the smallest covering grid code wins.
             areas = ", ".join(f"{level}_code = left(hit.code, {LENGTHS[level]})"
@@ -397,7 +398,7 @@ class PostgisStore(Store):
                     f"new_issue n JOIN {table} b ON ST_Covers(b.geom, n.geom) ORDER BY n.ctid, "
                     f"b.code) UPDATE new_issue n SET {column} = hit.code FROM hit "
                     "WHERE n.ctid = hit.row_id")
-            progress("located issues")
+            progress(_("located issues"))
             located = ("grid_code, community_code, street_code, district_code, compound_code, "
                        "building_code")
             cur.execute(f"INSERT INTO issue ({cols}, {located}) OVERRIDING SYSTEM VALUE SELECT "
@@ -405,7 +406,8 @@ class PostgisStore(Store):
             trail, teams = bulk_history(life, ids, events, assignments)
             _copy_csv(cur, "issue_event", trail, not_null=("reason",))
             _copy_csv(cur, "assignment", teams)
-            progress(f"stored {len(trail):,} audit entries, {len(teams):,} assignments")
+            progress(_("stored {events} audit entries, {assignments} assignments").format(
+                events=f"{len(trail):,}", assignments=f"{len(teams):,}"))
             conn.commit()
         return n
 

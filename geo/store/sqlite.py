@@ -263,7 +263,7 @@ class SqliteStore(Store):
                     b[:, 0], b[:, 1], b[:, 2], b[:, 3], (json_text(w) for w in g.workers),
                     (int(h) for h in g.households), (ts(v) for v in g.valid_from), strict=True),
             )
-            progress(f"stored {len(g)} grids")
+            progress(_("stored {n} grids").format(n=len(g)))
             cam = city.cameras
             c.executemany(
                 "INSERT INTO camera VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -287,7 +287,8 @@ class SqliteStore(Store):
                     (json_text(list(v)) for v in t.categories),
                     (json_text(list(v)) for v in t.jurisdiction), t.roster, strict=True),
             )
-            progress(f"stored {len(cam)} cameras, {len(s)} sites, {len(t)} teams")
+            progress(_("stored {cameras} cameras, {sites} sites, {teams} teams").format(
+                cameras=len(cam), sites=len(s), teams=len(t)))
 
     def add_issues(self, issues: gpd.GeoDataFrame, progress: Progress | None = None,
                    events: pd.DataFrame | None = None,
@@ -335,7 +336,8 @@ class SqliteStore(Store):
                     zip(ids[rows].tolist(), *(col[rows] for col in columns), duplicate_of[rows],
                         strict=True),
                 )
-                progress(f"stored issues {min(start + _CHUNK, n):,}/{n:,}")
+                progress(_("stored issues {k}/{n}").format(k=f"{min(start + _CHUNK, n):,}",
+                                                           n=f"{n:,}"))
             c.execute(f"INSERT INTO issue ({names}) SELECT {names} FROM new_issue ORDER BY id")
             c.execute("DROP TABLE new_issue")
             trail, teams = bulk_history(life, ids, events, assignments)
@@ -351,7 +353,8 @@ class SqliteStore(Store):
                 zip(teams.issue_id.tolist(), objects(teams.team_id),
                     teams.lead.astype(bool).tolist(), ts_column(teams.assigned_at),
                     objects(teams.assigned_by), teams.active.astype(bool).tolist(), strict=True))
-            progress(f"stored {len(trail):,} audit entries, {len(teams):,} assignments")
+            progress(_("stored {events} audit entries, {assignments} assignments").format(
+                events=f"{len(trail):,}", assignments=f"{len(teams):,}"))
         return n
 
     def _write_roads(self, rows: pd.DataFrame, lines: np.ndarray, replace: bool) -> None:
