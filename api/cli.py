@@ -123,8 +123,7 @@ def _layer_counts(counts: dict[str, int]) -> str:
              "teams": lambda n: ngettext("{n} team", "{n} teams", n),
              "issues": lambda n: ngettext("{n} issue", "{n} issues", n),
              "roads": lambda n: ngettext("{n} road", "{n} roads", n)}
-    return _(", ").join(words[k](v).format(n=f"{v:,}") if k in words else f"{v:,} {k}"
-                        for k, v in counts.items())
+    return _(", ").join(words[k](v).format(n=f"{v:,}") for k, v in counts.items())
 
 
 def _build_demo_if_empty(store: Store):

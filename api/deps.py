@@ -52,8 +52,10 @@ def now(request: Request) -> datetime:
 
 
 def phones(request: Request) -> bool:
-    """Dependency: whether the caller may see people's phones (scope people:read)."""
-    return "people:read" in request.state.session.scopes
+    """Dependency, after the route's `actor`: whether the caller may see people's phones
+    (scope people:read). Without an authenticated session, never."""
+    session = getattr(request.state, "session", None)
+    return session is not None and "people:read" in session.scopes
 
 
 def actor(*scopes: str):

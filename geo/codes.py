@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from geo.i18n import N_, _
+from geo.i18n import N_, _, label
 
 LEVELS = ("district", "street", "community", "grid")
 LENGTHS = {"district": 6, "street": 9, "community": 12, "grid": 15}
@@ -25,7 +25,7 @@ LEVEL_NAMES = {"district": N_("district"), "street": N_("street"),  # in sentenc
 
 def level_name(level: str) -> str:
     """A level as the reader's language names it (区县, 街道, 社区, 网格)."""
-    return _(LEVEL_NAMES[level]) if level in LEVEL_NAMES else level
+    return label(LEVEL_NAMES, level)
 _PATTERN = re.compile(r"[0-9]+")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.i18n import N_, _, current
+from geo.i18n import N_, _, current, label
 
 # The names are English message ids (党建网, 平安网 ... in the catalogues): show them with
 # `network_label` / `team_kind_label`, which translate them for the reader.
@@ -87,17 +87,17 @@ def category(code: str) -> Category:
 
 def team_status_label(status: str) -> str:
     """A team status in the reader's language (the machine value if unknown)."""
-    return _(TEAM_STATUS_LABELS[status]) if status in TEAM_STATUS_LABELS else status
+    return label(TEAM_STATUS_LABELS, status)
 
 
 def team_kind_label(kind: str) -> str:
     """A kind of team in the reader's language (the machine value if unknown)."""
-    return _(TEAM_KINDS[kind]) if kind in TEAM_KINDS else kind
+    return label(TEAM_KINDS, kind)
 
 
 def network_label(network: str) -> str:
     """One of the four networks in the reader's language (the machine value if unknown)."""
-    return _(NETWORKS[network]) if network in NETWORKS else network
+    return label(NETWORKS, network)
 
 
 def category_label(code_or_category: str | Category) -> str:

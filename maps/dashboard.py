@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 
+from geo.escalation.levels import LEVELS, level_label
 from geo.i18n import _, html_lang
 from maps import messages
 from maps.assets import url
@@ -68,12 +69,18 @@ def dashboard_page(settings, who: str, bounds) -> str:
                    _("Issue"), _("Street / grid"), _("Category"), _("Waiting for"),
                    _("Overdue by")))
                + '</tr></thead><tbody id="overdue-rows"></tbody></table>')
+    # 小事不出楼栋、大事不出社区: the cases closed while each level owned them
+    levels = ('<div class="gd-levels">' + "".join(
+        f'<div class="gd-level"><div class="gd-num" data-figure="solved_by_level.levels.{k}.solved">'
+        f'–</div><div class="gd-label">{html.escape(level_label(lv))}</div></div>'
+        for k, lv in enumerate(LEVELS)) + "</div>")
     open_alarms = html.escape(_("Open alarms"))
     alarms = (f'<div class="gd-alarms" id="alarms" hidden><h3>{open_alarms}'
               '</h3><ul id="alarm-rows"></ul></div>')
     left = (_panel("today", _("Today"), f'<div class="gd-tiles">{today}</div>')
             + _panel("lights", _("Open issues by light"), lights)
             + _panel("indicators", _("National indicators (GB/T 30428.4)"), indicators)
+            + _panel("levels", _("Solved at each level, last 30 days"), levels)
             + _panel("networks", _("Four networks, last 30 days"), _chart("networks")))
     centre = (_panel("map", _("Live map"), '<div id="map" class="gd-mapview"></div>' + alarms
                      + '<div id="map-note" class="gd-map-note" hidden></div>')

@@ -209,6 +209,12 @@ def test_every_figure_equals_the_api_lists_and_stats(api, city, store, user):
                                              for s in ("available", "busy", "off_duty")}
         assert got["mode"]["mode"] == c.get("/api/v1/mode").json()["mode"] == "normal"
 
+        # Where the last 30 days' cases were solved, as /escalation/levels counts them.
+        levels = c.get("/api/v1/escalation/levels", params={
+            "since": got["breakdown_since"], "until": got["now"]}).json()
+        assert got["solved_by_level"]["levels"] == levels["levels"]
+        assert got["solved_by_level"]["total"] == levels["total"] >= 1  # the planted loop
+
 
 def test_the_overdue_list_is_the_supervisors_list_most_overdue_first(api, city, store):
     start = city_now(store)

@@ -166,13 +166,14 @@ def frame_digest(frame: pd.DataFrame) -> str:
 # report "issues", "events" and "assignments": freeze them again from such a city.)
 # "communities", "grids" and "sites" were frozen again when 天胜社区 moved to 文庙街道: the
 # names of the two streets' communities, their grids and sites changed, no shape did.
-# "issues" was frozen again when most parking and property complaints moved into compounds
-# of their streets (fixtures.compounds): those reports' points changed, nothing else did.
+# "issues" and "events" were frozen again when most parking and property complaints moved
+# into compounds of their streets (fixtures.compounds): those reports' points, grid workers
+# and report entries changed.
 FROZEN = {"districts": "e6f7efd63b6a8da4", "streets": "bdd3292d604aecaa",
           "communities": "fab89e0807322e27", "grids": "07dfa5e6ab8f0f2c",
           "cameras": "16d1f84ed5a050ac", "sites": "6bef51ab195bf11f", "teams": "adba85488d84388e",
-          "on_duty": "1eb3a2f229d32612", "issues": "9eb87b837dcdafe7",
-          "events": "475d9d686e1c3347", "assignments": "e4a7bbcd83dd9ad0"}
+          "on_duty": "1eb3a2f229d32612", "issues": "94bcfab236d609bd",
+          "events": "8d8e658b73083bdd", "assignments": "e4a7bbcd83dd9ad0"}
 
 
 def without_story(city) -> dict[str, pd.DataFrame]:

@@ -197,6 +197,34 @@ def test_an_operator_sees_no_issues_of_another_street(world, city):
     assert {t["id"] for t in ours["street"]["teams"]} - may_see, "some are ours only"
 
 
+def test_heads_phones_and_community_staff_keep_to_the_jurisdiction(world, city):
+    """At a building of the staff's streets: its heads' phones for its own operator, not for
+    another street's (who sees the names, as the map is the same for staff); the community's
+    own mediator among its people, to the first only. The responsible people's phones are the
+    city's contact list, given to both."""
+    api, streets, _grids = world
+    building = city.buildings[city.buildings.code.str[:9].isin(streets)].iloc[0]
+    spot = building.geometry.representative_point()
+    add_user(api.store, "med-here", "demo", "mediator", [building.code[:12]])
+    add_user(api.store, "op-away", "demo", "operator",
+             [sorted(set(city.grids.code.str[:9]) - set(streets))[0]])
+    params = {"lon": spot.x, "lat": spot.y}
+    ours = ok(api.client("operator").get("/api/v1/places", params=params))
+    theirs = ok(api.client("op-away").get("/api/v1/places", params=params))
+    assert ours["below"]["building"]["code"] == theirs["below"]["building"]["code"] == \
+        building.code
+    heads = ours["below"]["heads"]
+    assert heads and all(h["phone"] for h in heads)
+    assert [h["name"] for h in theirs["below"]["heads"]] == [h["name"] for h in heads]
+    assert all(h["phone"] is None for h in theirs["below"]["heads"])
+    assert "med-here" in {p["username"] for p in ours["community"]["people"]}
+    assert theirs["community"]["people"] == []
+    for level in ("grid", "community", "street", "district"):
+        assert [p["phone"] for p in theirs[level]["responsible"]] == \
+            [p["phone"] for p in ours[level]["responsible"]]
+        assert all(p["phone"] for p in ours[level]["responsible"])
+
+
 def test_outside_the_city_and_bad_coordinates(world):
     api, _streets, grids = world
     operator = api.client("operator", headers={"Accept-Language": "en"})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, PlainSerializer
 
 from api import deps
+from api.routes.escalation import SolvedByLevel
 from geo.casework.scope import Actor
 from geo.i18n import local
 from geo.indicators.dashboard import assemble
@@ -148,6 +149,7 @@ class Dashboard(BaseModel):
     top_categories: list[CategoryCount]
     ranking: Ranking
     trend: list[Day]
+    solved_by_level: SolvedByLevel
     teams: Teams
     categories: list[CategoryName]
     network_names: dict[str, str]
@@ -159,5 +161,7 @@ def dashboard(actor: Actor = deps.actor("issues:read"), store: Store = Depends(d
     """The big screen's figures for your jurisdiction (operators, dispatchers, supervisors and
     administrators): today's flow, lights and the overdue list, the national indicators
     (today, 7 and 30 days), the four networks, top categories, the ranking of areas, 30 days
-    of reports and closures, teams by status, and the mode. Days are Asia/Shanghai days."""
+    of reports and closures, the last 30 days' cases solved at each owning level (building,
+    community, street, district, city), teams by status, and the mode. Days are
+    Asia/Shanghai days."""
     return assemble(store, actor, now)

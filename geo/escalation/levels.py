@@ -10,7 +10,7 @@ escalation moves it one level up (or more), never down, and never past the city.
 
 from __future__ import annotations
 
-from geo.i18n import N_, _
+from geo.i18n import N_, label
 from geo.taxonomy import CATEGORY_BY_CODE
 
 LEVELS = ("building", "community", "street", "district", "city")
@@ -44,7 +44,7 @@ def level_label(level: str | None) -> str | None:
     """A level in the reader's language (the value itself if unknown)."""
     if level is None:
         return None
-    return _(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
+    return label(LEVEL_LABELS, level)
 
 
 def default_level(category_code: str, building_code: str | None,

@@ -11,6 +11,7 @@ from geo.casework.scope import Actor
 from geo.i18n import _
 from geo.indicators import breakdown, lights, national, teams, today, trends
 from geo.indicators.days import WINDOWS, window_start
+from geo.indicators.levels import solved_by_level_tx
 from geo.layers.mapview import LiveView, live_view
 from geo.store import Store
 from geo.taxonomy import CATEGORIES, NETWORKS, network_label
@@ -58,6 +59,8 @@ def assemble(store: Store, actor: Actor, now: datetime) -> dict:
             "ranking": {"level": level,
                         "areas": breakdown.ranking(tx, actor, level, now, since)},
             "trend": trends.daily(tx, actor, now),
+            # 小事不出楼栋、大事不出社区: where the last 30 days' cases were solved
+            "solved_by_level": solved_by_level_tx(tx, actor, since, now),
             "teams": teams.team_status(tx, actor),
             "categories": [{"code": c.code, "network": c.network, "name_zh": c.name_zh,
                             "name_en": c.name_en} for c in CATEGORIES],

@@ -7,8 +7,9 @@
   holds), the teams serving its street and the staff accounts bound to its community, street
   or district, shown to those whose jurisdiction holds them.
 - Below the grid: the compound (小区) and building (楼栋) at the point with their heads (三长).
-  Phones, of the responsible and of the heads, only when the caller may call them (`phones`,
-  the route's people:read).
+  Phones only when the caller may call them (`phones`, the route's people:read): the
+  responsible people's everywhere (the city's contact list, as /responsibility gives it),
+  the heads' inside the caller's jurisdiction (geo.compounds.read.below_at).
 - What sees it: cameras within range whose view sector holds it (geo.cameras, geodesic), each
   with the sector as a GeoJSON polygon for the map.
 - What is open nearby: open issues the actor may see within `radius_m` (geodesic metres),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from geo.i18n import N_, _
+from geo.i18n import N_, label
 from geo.workflow import WARN_SHARE, overdue
 
 REPORT_IN_MINUTES = 120  # default report-in deadline after the whistle (2 h)
@@ -31,15 +31,15 @@ ACTION_LABELS = {"call": N_("blow the whistle"), "report_in": N_("report in"),
 
 
 def state_label(state: str) -> str:
-    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+    return label(STATE_LABELS, state)
 
 
 def step_label(step: str) -> str:
-    return _(STEP_LABELS[step]) if step in STEP_LABELS else step
+    return label(STEP_LABELS, step)
 
 
 def action_label(action: str) -> str:
-    return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+    return label(ACTION_LABELS, action)
 
 
 def deadlines(called_at: datetime, report_in_minutes: int, part_hours: int

@@ -149,18 +149,19 @@
     });
     var netTotal = nets.reduce(function (s, n) { return s + n.value; }, 0);
     chart("networks").setOption(Object.assign({}, base, {
-      title: { text: num.format(netTotal), subtext: _("reports"), left: "29%", top: "38%",
-               textAlign: "center",
-               textStyle: { fontSize: 34, color: TEXT, fontWeight: "bold" },
-               subtextStyle: { fontSize: 16, color: MUTED } },
+      title: { text: num.format(netTotal), subtext: _("reports"), left: "24%", top: "30%",
+               textAlign: "center", itemGap: 2,
+               textStyle: { fontSize: 24, color: TEXT, fontWeight: "bold" },
+               subtextStyle: { fontSize: 13, color: MUTED } },
       tooltip: { trigger: "item" },
-      legend: { orient: "vertical", right: 4, top: "middle", itemGap: 18,
-                textStyle: { fontSize: 18, color: TEXT },
+      // one column that fits the panel's height (a taller one would wrap over the ring)
+      legend: { orient: "vertical", right: 4, top: "middle", itemGap: 8,
+                textStyle: { fontSize: 16, color: TEXT },
                 formatter: function (name) {
                   var n = nets.filter(function (x) { return x.name === name; })[0];
                   return name + "  " + num.format(n ? n.value : 0);
                 } },
-      series: [{ type: "pie", radius: ["48%", "74%"], center: ["30%", "52%"], data: nets,
+      series: [{ type: "pie", radius: ["60%", "92%"], center: ["24%", "52%"], data: nets,
                  label: { show: false }, itemStyle: { borderColor: "#0b1426", borderWidth: 3 } }],
     }), true);
 
@@ -218,7 +219,8 @@
     var statuses = Object.keys(STATUSES);
     chart("teams").setOption(Object.assign({}, base, {
       title: { text: fmt(ngettext("{n} team", "{n} teams", data.teams.total), { n: num.format(data.teams.total) }),
-               subtext: fmt(_("Roster A {a} · roster B {b}"), {
+               // two lines: one would run into the bars' labels
+               subtext: fmt(_("Roster A {a}\nroster B {b}"), {
                  a: num.format(data.teams.by_roster.A || 0), b: num.format(data.teams.by_roster.B || 0) }),
                left: 6, top: 4, textStyle: { fontSize: 22, color: TEXT },
                subtextStyle: { fontSize: 15, color: MUTED } },
