@@ -331,3 +331,19 @@ class Error(BaseModel):
     state: str | None = Field(None, description="409 on an issue: the state it is in now")
     allowed_actions: list[str] | None = Field(
         None, description="409 on an issue: the actions its state allows")
+
+
+# Issues solved at each owning level: GET /escalation/levels and the big screen's panel.
+class LevelCount(BaseModel):
+    level: str
+    name: str
+    solved: int
+    escalated: int = Field(description="of those solved there, how many had come up to it")
+    share: float
+
+
+class SolvedByLevel(BaseModel):
+    since: datetime
+    until: datetime
+    total: int
+    levels: list[LevelCount]

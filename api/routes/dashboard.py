@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, PlainSerializer
 
 from api import deps
-from api.routes.escalation import SolvedByLevel
+from api.schemas import SolvedByLevel
 from geo.casework.scope import Actor
 from geo.i18n import local
 from geo.indicators.dashboard import assemble

@@ -59,21 +59,6 @@ class Escalation(BaseModel):
     escalations: list[Move]
 
 
-class LevelCount(BaseModel):
-    level: str
-    name: str
-    solved: int
-    escalated: int = Field(description="of those solved there, how many had come up to it")
-    share: float
-
-
-class SolvedByLevel(BaseModel):
-    since: datetime
-    until: datetime
-    total: int
-    levels: list[LevelCount]
-
-
 def _version(if_match: str | None) -> int | None:
     """The version an If-Match names (a quoted version, as GET /issues/{id} sends it)."""
     if if_match is None or if_match.strip() in ("", "*"):
@@ -119,7 +104,7 @@ def get_escalation(issue_id: Id, response: Response, actor: Actor = deps.actor("
     return out
 
 
-@router.get("/escalation/levels", response_model=SolvedByLevel)
+@router.get("/escalation/levels", response_model=schemas.SolvedByLevel)
 def levels(since: Timestamp | None = None, until: Timestamp | None = None,
            actor: Actor = deps.actor("issues:read"), store: Store = Depends(deps.store),
            now: datetime = Depends(deps.now)):
