@@ -1,5 +1,7 @@
 """RFC 7946 FeatureCollections, assembled as text: geometry through shapely's vectorised
-writer with coordinates rounded (6 decimals, about 0.1 m), properties through json."""
+writer, properties through json. Map layers round coordinates to 6 decimals (about 0.1 m);
+what a client edits and sends back (a draft's grids) goes out at full precision, so that a
+round trip never moves a boundary."""
 
 from __future__ import annotations
 
@@ -25,15 +27,22 @@ def _default(value):
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def rounded(geoms) -> np.ndarray:
-    return shapely.transform(np.asarray(geoms, dtype=object), lambda c: np.round(c, DECIMALS))
+def rounded(geoms, decimals: int | None = DECIMALS) -> np.ndarray:
+    """The geometries with coordinates rounded to `decimals` (None: as they are, which
+    shapely writes with the digits that read back to the same doubles)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if decimals is None:
+        return geoms
+    return shapely.transform(geoms, lambda c: np.round(c, decimals))
 
 
-def collection(ids, geoms, properties: list[dict], live: bool = False, **members) -> Response:
-    """A FeatureCollection response. `live` layers must never be cached by a client.
+def collection(ids, geoms, properties: list[dict], live: bool = False,
+               decimals: int | None = DECIMALS, **members) -> Response:
+    """A FeatureCollection response. `live` layers must never be cached by a client;
+    `decimals` None keeps full precision (for geometry a client may send back).
 
     `members` become foreign members of the collection (paging: numberMatched, ...)."""
-    geometry_text = shapely.to_geojson(rounded(geoms)) if len(properties) else []
+    geometry_text = shapely.to_geojson(rounded(geoms, decimals)) if len(properties) else []
     features = [
         f'{{"type":"Feature","id":{json.dumps(i, default=_default)},"geometry":{g or "null"},'
         f'"properties":{json.dumps(p, default=_default, ensure_ascii=False, separators=_TIGHT)}}}'

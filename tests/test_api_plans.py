@@ -174,8 +174,8 @@ def test_merge_and_move_a_shared_boundary(api):
 
 
 def test_import_a_gcj02_file_and_refuse_to_publish_an_invalid_draft(api, store, tmp_path):
-    """A planner's file in GCJ-02 (full precision: the API rounds to 0.1 m, which a 1 m²
-    gap tolerance would notice along a kilometre of boundary)."""
+    """A planner's file in GCJ-02, at full precision (rounded to 0.1 m, a kilometre of
+    boundary would open gaps a 1 m² tolerance notices)."""
     grids = store.read_layer("grids")
     grids = grids[grids.community_code == COMMUNITY]
     with api.client("planner") as c:
@@ -223,6 +223,35 @@ def test_import_a_gcj02_file_and_refuse_to_publish_an_invalid_draft(api, store, 
                   headers={"If-Match": '"x"', "Accept-Language": "en"})
         assert r.status_code == 422 and "not where it began" in r.json()["detail"]
         assert r.json()["code"] == "invalid_geometry"
+
+
+def test_a_whole_district_sent_back_unchanged_stays_unchanged(api):
+    """GET a district's draft and PUT every grid back as it came: validation stays clean and
+    publishing keeps every grid, vertex for vertex (coordinates rounded on the way out would
+    leave overlaps and gaps of square metres along the shared edges, and new versions)."""
+    district = COMMUNITY[:6]
+    with api.client("planner") as c:
+        r = c.post("/api/v1/plans", json={"area_code": district})
+        assert r.status_code == 201, r.text
+        draft = r.json()["draft"]["id"]
+        doc = c.get(f"/api/v1/plans/{draft}").json()
+        grids = _grids(doc)
+        assert len(grids) > 50
+        for key, f in grids.items():
+            r = c.put(f"/api/v1/plans/{draft}/grids/{key}", json={"geometry": f["geometry"]},
+                      headers={"If-Match": f["properties"]["etag"]})
+            assert r.status_code == 200, r.text
+            doc = r.json()
+        report = c.get(f"/api/v1/plans/{draft}/validation").json()
+        assert report["valid"] is True and report["features"] == [], report["features"][:3]
+        after = _grids(doc)
+        assert {k: after[k]["geometry"] for k in grids} == {k: grids[k]["geometry"]
+                                                           for k in grids}
+        r = c.post(f"/api/v1/plans/{draft}/publish", headers={"If-Match": doc["draft"]["etag"]})
+        assert r.status_code == 200, r.text
+        result = r.json()
+    assert result["changed"] == [] and result["added"] == [] and result["retired"] == []
+    assert len(result["kept"]) == len(grids)
 
 
 def test_only_planners_of_the_area(api):

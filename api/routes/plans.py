@@ -132,12 +132,13 @@ def _upload_name(filename: str | None) -> str:
 
 
 def draft_response(draft: drafts.Draft, status: int = 200):
-    """The draft's grids as GeoJSON, each with its ETag; the draft's ETag in the header."""
+    """The draft's grids as GeoJSON, each with its ETag; the draft's ETag in the header.
+    Coordinates at full precision: a grid PUT back unchanged is unchanged, vertex for vertex."""
     props = [{"key": g.key, "code": g.code, "community_code": g.community_code, "name": g.name,
               "households": g.households, "version": g.version, "etag": g.etag(draft.id)}
              for g in draft.grids]
     response = collection([g.key for g in draft.grids], [g.geom for g in draft.grids], props,
-                          live=True, draft={"id": draft.id, "area_code": draft.area_code,
+                          live=True, decimals=None, draft={"id": draft.id, "area_code": draft.area_code,
                                             "title": draft.title, "state": draft.state,
                                             "version": draft.version, "etag": draft.etag,
                                             "created_by": draft.created_by,
