@@ -21,6 +21,7 @@ from api.routes import (
     assessment,
     auth,
     basemap,
+    boundaries,
     disputes,
     escalation,
     front,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(module.router)
     for module in (places, alarms):  # the live map's click and the devices' alarms
         app.include_router(module.router)
+    app.include_router(boundaries.router)  # locate now or at a date, a grid's versions
     app.include_router(demo_marker.router)  # whether the database holds the demo city
     app.include_router(page_messages.router)  # the pages' message table (/i18n/)
     app.include_router(big_screen.router)  # the big screen's figures (/api/v1/dashboard)

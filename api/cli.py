@@ -81,6 +81,25 @@ def _read_points(path: str) -> pd.DataFrame:
     return df
 
 
+def _moment(text: str | None, option: str):
+    """A date or time typed by a person (YYYY-MM-DD[THH:MM], on the command centre's clock
+    unless it carries an offset) as aware UTC; None when not given."""
+    from datetime import UTC, datetime
+
+    from geo.i18n.formats import TIMEZONE
+
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(_("{option} must be a date or a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM), "
+                           "not {text}").format(option=option, text=text)) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TIMEZONE)
+    return moment.astimezone(UTC)
+
+
 def _chunks(n: int):
     for start in range(0, n, _CHUNK):
         yield slice(start, min(start + _CHUNK, n))
@@ -398,12 +417,13 @@ def cmd_hotspots(store: Store, args) -> int:
 
 
 def cmd_locate(store: Store, args) -> int:
+    at = _moment(args.at, "--at")
     points = _read_points(args.input)
     started = time.perf_counter()
     parts = []
     for sl in _chunks(len(points)):
         parts.append(store.locate_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
-                                       crs=args.crs))
+                                       crs=args.crs, at=at))
         _say(_("located {done}/{total}").format(done=f"{sl.stop:,}", total=f"{len(points):,}"))
     located = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["grid_code", "community_code", "street_code", "district_code", "compound_code",
@@ -556,6 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--crs", choices=SOURCE_CRS, default="wgs84",
                        help=_("the CRS the coordinates were taken in (default wgs84)"))
         p.set_defaults(run=run)
+        if name == "locate":
+            p.add_argument("--at", metavar="YYYY-MM-DD[THH:MM]",
+                           help=_("the grids valid at that moment (Beijing time unless an offset "
+                                  "is given; default: now)"))
         if name == "nearest":
             p.add_argument("-k", type=int, default=3, help=_("teams per point (default 3)"))
             p.add_argument("--by", choices=("distance", "eta"), default="distance",

@@ -347,3 +347,38 @@ class SolvedByLevel(BaseModel):
     until: datetime
     total: int
     levels: list[LevelCount]
+
+
+class Given(BaseModel):
+    lon: float
+    lat: float
+    crs: str
+
+
+class LocatedPoint(BaseModel):
+    lon: float
+    lat: float
+    crs: Literal["wgs84"]
+    given: Given
+
+
+class Located(BaseModel):
+    """Where a point falls (GET /api/v1/locate): the area fields are null outside every grid."""
+
+    point: LocatedPoint
+    at: datetime | None = Field(description="the moment asked about (null: now)")
+    inside: bool
+    message: str | None
+    grid_code: str | None
+    grid_name: str | None
+    community_code: str | None
+    community_name: str | None
+    street_code: str | None
+    street_name: str | None
+    district_code: str | None
+    district_name: str | None
+    compound_code: str | None
+    compound_name: str | None
+    building_code: str | None
+    building_name: str | None
+

@@ -627,6 +627,24 @@ def _places(w, role, c):
         assert there["street"]["people"] == [] and there["district"]["people"] == []
 
 
+# boundaries through time: the grids are the same map for everyone
+
+@case("GET", "/api/v1/locate", probe=lambda w: ("/api/v1/locate", _at(w.shared_at)))
+def _locate(w, role, c):
+    here = ok(c.get("/api/v1/locate", **_at(w.shared_at)))
+    assert here["grid_code"] == w.shared_grid and here["street_code"] == w.school_street
+    there = ok(c.get("/api/v1/locate", **_at(w.foreign_at, at="2026-01-01T00:00:00Z")))
+    assert there["street_code"] == w.foreign_street and there["at"].startswith("2026-01-01")
+
+
+@case("GET", "/api/v1/grids/{code}/history",
+      probe=lambda w: (f"/api/v1/grids/{w.shared_grid}/history", {}))
+def _grid_history(w, role, c):
+    versions = ok(c.get(f"/api/v1/grids/{w.shared_grid}/history"))["features"]
+    assert versions[-1]["properties"]["current"] is True
+    assert {v["properties"]["code"] for v in versions} == {w.shared_grid}
+
+
 # teams and the mode switch
 
 @case("GET", "/api/v1/teams", probe=lambda w: ("/api/v1/teams", {}))

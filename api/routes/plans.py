@@ -137,13 +137,12 @@ def draft_response(draft: drafts.Draft, status: int = 200):
     props = [{"key": g.key, "code": g.code, "community_code": g.community_code, "name": g.name,
               "households": g.households, "version": g.version, "etag": g.etag(draft.id)}
              for g in draft.grids]
+    about = {"id": draft.id, "area_code": draft.area_code, "title": draft.title,
+             "state": draft.state, "version": draft.version, "etag": draft.etag,
+             "created_by": draft.created_by, "created_at": draft.created_at,
+             "published_at": draft.published_at}
     response = collection([g.key for g in draft.grids], [g.geom for g in draft.grids], props,
-                          live=True, decimals=None, draft={"id": draft.id, "area_code": draft.area_code,
-                                            "title": draft.title, "state": draft.state,
-                                            "version": draft.version, "etag": draft.etag,
-                                            "created_by": draft.created_by,
-                                            "created_at": draft.created_at,
-                                            "published_at": draft.published_at})
+                          live=True, decimals=None, draft=about)
     response.status_code = status
     response.headers["ETag"] = draft.etag
     return response

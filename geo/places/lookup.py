@@ -29,8 +29,9 @@ from geo.casework.errors import InvalidInput
 from geo.casework.read import is_open
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues, visible_teams
 from geo.compounds.read import below_at
-from geo.crs import GEOD, CoordinateError, check_metric_area, degree_box, to_storage
+from geo.crs import GEOD, degree_box
 from geo.i18n import _
+from geo.places.locate import outside_message, storage_point
 from geo.responsibility.chain import responsible_chain
 from geo.store import Store
 from geo.store.base import valid_grids
@@ -57,12 +58,7 @@ def place_at(store: Store, actor: Actor, lon: float, lat: float, now: datetime,
             n=int(MAX_RADIUS_M)))
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(_("limit must be from 1 to {n}").format(n=MAX_LIMIT))
-    try:
-        x, y = to_storage(lon, lat, crs)
-        check_metric_area(x, y)
-    except CoordinateError as exc:
-        raise InvalidInput(str(exc), code="invalid_coordinates") from None
-    px, py = float(x[0]), float(y[0])
+    px, py = storage_point(lon, lat, crs)
     where = store.locate(px, py)
     cameras = _cameras(store, px, py)
     with store.snapshot() as tx:
@@ -71,8 +67,7 @@ def place_at(store: Store, actor: Actor, lon: float, lat: float, now: datetime,
             "point": {"lon": px, "lat": py, "crs": "wgs84",
                       "given": {"lon": lon, "lat": lat, "crs": crs}},
             "inside": where is not None,
-            "message": None if where else _("This point lies outside the city's grids: no grid, "
-                                            "community or street is responsible for it here."),
+            "message": None if where else outside_message(),
             "grid": None, "community": None, "street": None, "district": None,
         }
         if where is not None:

@@ -40,13 +40,13 @@ def unchanged(geom, name: str, households, g: DraftGrid) -> bool:
 
 
 def _insert_grid(tx: Tx, code: str, community: str, name: str, geom, households, workers,
-                 now: datetime) -> None:
+                 now: datetime, plan_id: int) -> None:
     d = tx.dialect
     tx.run(f"INSERT INTO grid (code, community_code, name, {d.polygon_columns()}, workers, "
-           f"households, valid_from) VALUES (:code, :c, :name, {d.polygon_values('g')}, :w, :h, "
-           ":now)", {"code": code, "c": community, "name": name,
-                     **d.polygon_params(_multi(geom), "g"), "w": list(workers), "h": households,
-                     "now": now})
+           f"households, valid_from, plan_id) VALUES (:code, :c, :name, {d.polygon_values('g')}, "
+           ":w, :h, :now, :plan)", {"code": code, "c": community, "name": name,
+                                   **d.polygon_params(_multi(geom), "g"), "w": list(workers),
+                                   "h": households, "now": now, "plan": plan_id})
 
 
 def _next_sequences(tx: Tx, communities: set[str]) -> dict[str, int]:
@@ -170,11 +170,12 @@ def publish(store: Store, actor: Actor, draft_id: int, expected: list[str] | Non
             workers = (json.loads(old["workers"]) if isinstance(old["workers"], str)
                        else old["workers"]) if old else []
             _insert_grid(tx, g.code, g.community_code, g.name or g.code, g.geom, g.households,
-                         workers or [], now)
+                         workers or [], now, draft_id)
             published.append((g.code, g.geom))
         moved = _relocate(tx, draft, published, actor, now)
         tx.run("UPDATE plan_draft SET state = 'published', published_at = :now, "
-               "version = version + 1 WHERE id = :id", {"now": now, "id": draft_id})
+               "published_by = :actor, version = version + 1 WHERE id = :id",
+               {"now": now, "actor": actor.username, "id": draft_id})
     return {"draft": draft_id, "published_at": now, "kept": sorted(g.code for g in kept),
             "changed": sorted(g.code for g in changed), "added": sorted(g.code for g in added),
             "retired": [c for c in retired if c not in {g.code for g in changed}],
