@@ -319,19 +319,17 @@ def cmd_api_keys_revoke(store: Store, args) -> int:
 
 
 def cmd_export(store: Store, args) -> int:
+    from geo.files.layers import LayerFileError, driver_for, write_layer
+
     out = Path(args.output)
-    driver = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}.get(out.suffix.lower())
-    if driver is None:
-        raise UsageError(_("{path}: use a .geojson or .gpkg file name").format(path=out))
+    try:
+        driver_for(out)
+    except LayerFileError as exc:
+        raise UsageError(str(exc)) from None
     frame = store.read_layer(args.layer)
     if args.layer == "roads":  # the exchange columns only, as import-roads reads them back
         frame = frame[[*ROAD_COLUMNS, frame.geometry.name]]
-    for col in frame.columns:
-        if str(frame[col].dtype).startswith("datetime64"):
-            frame[col] = frame[col].astype(str)
-    if out.exists():
-        out.unlink()
-    frame.to_file(out, driver=driver, engine="pyogrio", layer=args.layer)
+    write_layer(frame, out, args.layer)
     print(_("wrote {n} {layer} to {path}").format(n=f"{len(frame):,}", layer=args.layer,
                                                   path=out))
     return 0
@@ -562,7 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "units and heads"))
     p.set_defaults(run=cmd_import_compounds)
 
-    p = sub.add_parser("export", help=_("write a layer to .geojson or .gpkg"))
+    p = sub.add_parser("export", help=_("write a layer to a file: .geojson, .gpkg, .fgb, .zip "
+                                        "(a Shapefile) or .parquet (GeoParquet)"))
     p.add_argument("layer", choices=LAYERS)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(run=cmd_export)
