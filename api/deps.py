@@ -58,6 +58,12 @@ def phones(request: Request) -> bool:
     return session is not None and "people:read" in session.scopes
 
 
+def granted(request: Request) -> frozenset[str]:
+    """After the route's `actor`: the scopes the caller's token holds (none without one)."""
+    session = getattr(request.state, "session", None)
+    return frozenset(session.scopes) if session is not None else frozenset()
+
+
 def actor(*scopes: str):
     """Dependency: the caller, who must hold every scope listed."""
     return Security(current_actor, scopes=list(scopes))

@@ -36,6 +36,26 @@ def rounded(geoms, decimals: int | None = DECIMALS) -> np.ndarray:
     return shapely.transform(geoms, lambda c: np.round(c, decimals))
 
 
+def _feature_text(i, geometry_text: str | None, p: dict) -> str:
+    return (f'{{"type":"Feature","id":{json.dumps(i, default=_default)},'
+            f'"geometry":{geometry_text or "null"},'
+            f'"properties":{json.dumps(p, default=_default, ensure_ascii=False, separators=_TIGHT)}')
+
+
+def _members(kind: str, members: dict) -> str:
+    """`{"type":kind,...members` without its closing brace."""
+    return json.dumps({"type": kind, **members}, default=_default, ensure_ascii=False,
+                      separators=_TIGHT)[:-1]
+
+
+def feature(i, geom, properties: dict, decimals: int | None = DECIMALS, **members) -> Response:
+    """One Feature response, `members` after its properties (links ...); never cached."""
+    (geometry_text,) = shapely.to_geojson(rounded([geom], decimals))
+    extra = json.dumps(members, default=_default, ensure_ascii=False, separators=_TIGHT)[1:-1]
+    body = _feature_text(i, geometry_text, properties) + ("," + extra if members else "") + "}"
+    return Response(body, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+
 def collection(ids, geoms, properties: list[dict], live: bool = False,
                decimals: int | None = DECIMALS, **members) -> Response:
     """A FeatureCollection response. `live` layers must never be cached by a client;
@@ -43,13 +63,9 @@ def collection(ids, geoms, properties: list[dict], live: bool = False,
 
     `members` become foreign members of the collection (paging: numberMatched, ...)."""
     geometry_text = shapely.to_geojson(rounded(geoms, decimals)) if len(properties) else []
-    features = [
-        f'{{"type":"Feature","id":{json.dumps(i, default=_default)},"geometry":{g or "null"},'
-        f'"properties":{json.dumps(p, default=_default, ensure_ascii=False, separators=_TIGHT)}}}'
-        for i, g, p in zip(ids, geometry_text, properties, strict=True)
-    ]
-    head = json.dumps({"type": "FeatureCollection", **members}, default=_default,
-                      ensure_ascii=False, separators=_TIGHT)[:-1]
+    features = [_feature_text(i, g, p) + "}"
+                for i, g, p in zip(ids, geometry_text, properties, strict=True)]
+    head = _members("FeatureCollection", members)
     body = f'{head},"features":[{",".join(features)}]}}'
     headers = {"Cache-Control": "no-store"} if live else {"Cache-Control": "private, max-age=60"}
     return Response(body, media_type=MEDIA_TYPE, headers=headers)

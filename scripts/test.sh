@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Quick start, part two: install what the tests need (PostGIS, pgRouting, Chromium and a CJK font
-# through apt-get when they are missing; the map assets through npm) and run the whole
-# suite. The PostGIS half runs on a throwaway cluster that the suite starts itself; if it
-# cannot start, the suite fails rather than skips.
+# Quick start, part two: install what the tests need (PostGIS, pgRouting, Chromium, a CJK font
+# and GDAL's command-line tools through apt-get when they are missing; the map assets through
+# npm) and run the whole suite. The PostGIS half runs on a throwaway cluster that the suite
+# starts itself; if it cannot start, the suite fails rather than skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1 \
@@ -16,6 +16,11 @@ fi
 if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "zenhei"; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
+fi
+# The OGC API is tested with real GIS clients: Debian's GDAL (ogr2ogr) besides pyogrio's.
+if [ ! -x /usr/bin/ogr2ogr ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >/dev/null
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip

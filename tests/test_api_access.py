@@ -645,6 +645,50 @@ def _grid_history(w, role, c):
     assert {v["properties"]["code"] for v in versions} == {w.shared_grid}
 
 
+# OGC API - Features: the same roles and jurisdiction as the layers and issues
+
+@case("GET", "/ogc", probe=lambda w: ("/ogc", {}))
+def _ogc_landing(w, role, c):
+    assert {link["rel"] for link in ok(c.get("/ogc"))["links"]} >= {"conformance", "data"}
+
+
+@case("GET", "/ogc/conformance", probe=lambda w: ("/ogc/conformance", {}))
+def _ogc_conformance(w, role, c):
+    assert any(u.endswith("/conf/core") for u in ok(c.get("/ogc/conformance"))["conformsTo"])
+
+
+@case("GET", "/ogc/collections", probe=lambda w: ("/ogc/collections", {}))
+def _ogc_collections(w, role, c):
+    offered = {x["id"] for x in ok(c.get("/ogc/collections"))["collections"]}
+    assert "grids" in offered and ("issues" in offered) == ("issues:read" in ROLE_SCOPES[role])
+
+
+@case("GET", "/ogc/collections/{collection_id}", probe=lambda w: ("/ogc/collections/grids", {}))
+def _ogc_collection(w, role, c):
+    assert ok(c.get("/ogc/collections/grids"))["id"] == "grids"
+
+
+@case("GET", "/ogc/collections/{collection_id}/items",
+      probe=lambda w: ("/ogc/collections/grids/items", {}))
+def _ogc_items(w, role, c):
+    assert ok(c.get("/ogc/collections/grids/items", params={"limit": 1}))["numberReturned"] == 1
+    if "issues:read" not in ROLE_SCOPES[role]:
+        assert c.get("/ogc/collections/issues/items").status_code == 403
+        return
+    seen = ids(ok(c.get("/ogc/collections/issues/items", params={"limit": 5000})))
+    assert w.shared in seen and (w.foreign in seen) == (role == "admin")
+
+
+@case("GET", "/ogc/collections/{collection_id}/items/{feature_id}",
+      probe=lambda w: (f"/ogc/collections/grids/items/{w.shared_grid}", {}))
+def _ogc_item(w, role, c):
+    assert ok(c.get(f"/ogc/collections/grids/items/{w.shared_grid}"))["id"] == w.shared_grid
+    if "issues:read" in ROLE_SCOPES[role]:
+        assert ok(c.get(f"/ogc/collections/issues/items/{w.shared}"))["id"] == w.shared
+        foreign = c.get(f"/ogc/collections/issues/items/{w.foreign}")
+        assert foreign.status_code == (200 if role == "admin" else 404)
+
+
 # teams and the mode switch
 
 @case("GET", "/api/v1/teams", probe=lambda w: ("/api/v1/teams", {}))

@@ -12,45 +12,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-import shapely
 from shapely.geometry import shape
 
 from fixtures.jilin import GRIDS_VALID_FROM, REFERENCE_TIME
 from geo.crs import from_storage
 from geo.i18n.formats import TIMEZONE
+from tests.plans import COMMUNITY, publish_a_split
 
 EXE = str(Path(sys.executable).with_name("griddispatch"))
-COMMUNITY = "220204002001"  # in 船营区, the planner's district
-
-
-def _publish_a_split(api, published_at):
-    """Split the community's largest grid at its middle; (grid code, new code, a point in the
-    new part, the outline before, the draft's id)."""
-    api.now = published_at
-    with api.client("planner") as c:
-        doc = c.post("/api/v1/plans", json={"area_code": COMMUNITY, "title": "东西分开"}).json()
-        draft = doc["draft"]["id"]
-        grids = {f["id"]: f for f in doc["features"]}
-        key = max(grids, key=lambda k: shape(grids[k]["geometry"]).area)
-        before = shape(grids[key]["geometry"])
-        x0, y0, x1, y1 = before.bounds
-        mid = (x0 + x1) / 2
-        line = {"type": "LineString", "coordinates": [[mid, y0 - 0.01], [mid, y1 + 0.01]]}
-        r = c.post(f"/api/v1/plans/{draft}/split", json={"key": key, "line": line},
-                   headers={"If-Match": grids[key]["properties"]["etag"]})
-        assert r.status_code == 200, r.text
-        r = c.post(f"/api/v1/plans/{draft}/publish", headers={"If-Match": r.json()["draft"]["etag"]})
-        assert r.status_code == 200, r.text
-        (added,) = r.json()["added"]
-    east = shapely.Point((mid + x1) / 2, (y0 + y1) / 2)
-    if not before.contains(east):  # a concave grid: any point of the new part
-        east = before.intersection(shapely.box(mid, y0, x1, y1)).representative_point()
-    return key, added, (east.x, east.y), before, draft
 
 
 def test_locate_and_grid_history_through_a_publish(api, store):
     published = REFERENCE_TIME + timedelta(hours=2)
-    key, added, (lon, lat), before, draft = _publish_a_split(api, published)
+    key, added, (lon, lat), before, draft = publish_a_split(api, published)
     earlier, later = published - timedelta(minutes=30), published + timedelta(minutes=30)
     assert store.locate(lon, lat, at=earlier).grid_code == key
     assert store.locate(lon, lat).grid_code == added
@@ -107,7 +81,7 @@ def test_locate_and_grid_history_through_a_publish(api, store):
 
 def test_the_command_line_locates_at_a_past_moment(api, store, tmp_path):
     published = REFERENCE_TIME + timedelta(hours=2)
-    key, added, (lon, lat), _, _ = _publish_a_split(api, published)
+    key, added, (lon, lat), _, _ = publish_a_split(api, published)
     src = tmp_path / "in.csv"
     src.write_text(f"id,lon,lat\neast,{lon},{lat}\n")
     url = f"sqlite:///{store.path}" if store.backend == "sqlite" else store.url

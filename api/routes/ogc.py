@@ -1,0 +1,183 @@
+"""OGC API - Features at /ogc, for GIS clients (QGIS, GDAL's OAPIF driver, OWSLib): the landing
+page, conformance, the collections and their items (Part 1 Core, GeoJSON; Part 2 CRS). Same
+bearer tokens and jurisdiction as the rest of the API: GDAL sends the token through
+GDAL_HTTP_HEADERS="Authorization: Bearer ...". Geometry goes out at full precision, so a
+client reads every vertex as stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+
+from api import deps
+from api.geojson import MEDIA_TYPE, collection, feature
+from geo.casework.errors import Forbidden, InvalidInput, NotFound
+from geo.casework.scope import Actor
+from geo.i18n import _
+from geo.ogc import crs as ogc_crs
+from geo.ogc.collections import SCOPES, Collection, collections, find
+from geo.ogc.items import DEFAULT_LIMIT, MAX_LIMIT, city_bbox, item, items, parse_when
+from geo.store import Store
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+SCOPE = "layers:read"
+CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+               "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+               "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
+JSON, GEOJSON = "application/json", MEDIA_TYPE
+CollectionId = Annotated[str, PathParam(pattern=r"^[a-z]{1,20}$")]
+FeatureId = Annotated[str, PathParam(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9@_.-]+$")]
+CrsUri = Annotated[str | None, Query(max_length=200, description="the CRS of the answer's "
+                                     "coordinates (default CRS84, lon/lat)")]
+FEATURES = {200: {"content": {GEOJSON: {}}, "description": "GeoJSON"},
+            404: {"description": "no such collection or feature that you can see"}}
+
+
+def _base(request: Request) -> str:
+    return (request.app.state.settings.public_origin or str(request.base_url)).rstrip("/")
+
+
+def _link(href: str, rel: str, kind: str = JSON, title: str | None = None) -> dict:
+    link = {"href": href, "rel": rel, "type": kind}
+    return link | {"title": title} if title else link
+
+
+def _collection(request: Request, c: Collection, store: Store) -> dict:
+    url = f"{_base(request)}/ogc/collections/{c.id}"
+    return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
+            "links": [_link(url, "self", JSON, c.title),
+                      _link(f"{url}/items", "items", GEOJSON, c.title)],
+            "extent": {"spatial": {"bbox": [list(city_bbox(store))], "crs": ogc_crs.CRS84}},
+            "crs": list(ogc_crs.SUPPORTED), "storageCrs": ogc_crs.CRS84}
+
+
+def _readable(request: Request, store: Store, cid: str) -> Collection:
+    scopes = deps.granted(request)
+    found = find(store, scopes | {SCOPES.get(cid, SCOPE)}, cid)
+    if found is None:
+        raise NotFound(_("no collection {collection}").format(collection=cid))
+    if SCOPES.get(cid, SCOPE) not in scopes:
+        raise Forbidden(_("the collection {collection} needs scope {scope}").format(
+            collection=cid, scope=SCOPES[cid]))
+    return found
+
+
+def _crs(uri: str | None, parameter: str) -> str:
+    try:
+        return ogc_crs.check(uri, parameter)
+    except ogc_crs.UnknownCrs as exc:
+        raise InvalidInput(str(exc), code="unknown_crs") from None
+
+
+def _bbox(text: str | None, uri: str):
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not (values[0] <= values[2] and values[1] <= values[3]):
+        raise InvalidInput(_("bbox must be four numbers, the lower corner then the upper one, in "
+                             "the axis order of bbox-crs"), code="invalid_bbox")
+    return ogc_crs.bbox_to_storage(tuple(values), uri)
+
+
+@router.get("", summary="Landing page")
+def landing(request: Request, actor: Actor = deps.actor(SCOPE)) -> dict:
+    """What this service offers, with links to its conformance, collections and OpenAPI."""
+    base = _base(request)
+    return {"title": _("griddispatch grid governance: OGC API - Features"),
+            "description": _("The city's grids and areas, cameras, key sites, teams and issues "
+                             "as OGC API - Features collections."),
+            "links": [_link(f"{base}/ogc", "self"),
+                      _link(f"{base}/openapi.json", "service-desc",
+                            "application/vnd.oai.openapi+json;version=3.1"),
+                      _link(f"{base}/docs", "service-doc", "text/html"),
+                      _link(f"{base}/ogc/conformance", "conformance"),
+                      _link(f"{base}/ogc/collections", "data")]}
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance(actor: Actor = deps.actor(SCOPE)) -> dict:
+    """The conformance classes this service passes: Core, GeoJSON and CRS by reference."""
+    return {"conformsTo": list(CONFORMANCE)}
+
+
+@router.get("/collections", summary="Collections")
+def list_collections(request: Request, actor: Actor = deps.actor(SCOPE),
+                     store: Store = Depends(deps.store)) -> dict:
+    """The collections you may read (issues need scope issues:read; roads, compounds and
+    buildings appear once the database holds some)."""
+    base = _base(request)
+    return {"links": [_link(f"{base}/ogc/collections", "self")],
+            "collections": [_collection(request, c, store)
+                            for c in collections(store, deps.granted(request))]}
+
+
+@router.get("/collections/{collection_id}", summary="A collection",
+            responses={404: {"description": "no such collection"}})
+def one_collection(collection_id: CollectionId, request: Request,
+                   actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)) -> dict:
+    return _collection(request, _readable(request, store, collection_id), store)
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection",
+            responses=FEATURES)
+def collection_items(
+        collection_id: CollectionId, request: Request,
+        bbox: Annotated[str | None, Query(max_length=200, description=(
+            "lower corner, upper corner in the axis order of bbox-crs (CRS84: "
+            "minlon,minlat,maxlon,maxlat)"))] = None,
+        bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200)] = None,
+        datetime_: Annotated[str | None, Query(alias="datetime", max_length=100, description=(
+            "an RFC 3339 instant or interval (A/B, ../B, A/..): grids valid then, issues "
+            "reported then"))] = None,
+        limit: Annotated[int, Query(ge=1, le=2**31, description=(
+            f"features per page; more than {MAX_LIMIT} is taken as {MAX_LIMIT}"))] = DEFAULT_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        crs: CrsUri = None,
+        actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
+        now: datetime = Depends(deps.now)):
+    """A page of features with numberMatched, numberReturned and a `next` link while more
+    remain; coordinates in `crs` (header Content-Crs)."""
+    c = _readable(request, store, collection_id)
+    out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
+    limit = min(limit, MAX_LIMIT)
+    page = items(store, actor, c.id, c.key, _bbox(bbox, box_crs), parse_when(datetime_), limit,
+                 offset, now)
+    url = f"{_base(request)}/ogc/collections/{c.id}/items"
+    asked = {k: v for k, v in request.query_params.items() if k != "offset"}
+    links = [_link(f"{url}?{urlencode({**asked, 'offset': offset})}", "self", GEOJSON),
+             _link(f"{_base(request)}/ogc/collections/{c.id}", "collection")]
+    if offset + len(page.ids) < page.matched:
+        links.append(_link(f"{url}?{urlencode({**asked, 'offset': offset + len(page.ids)})}",
+                           "next", GEOJSON))
+    response = collection(page.ids, ogc_crs.geometries_in(page.geoms, out_crs), page.props,
+                          live=True, decimals=None, links=links,
+                          timeStamp=datetime.now(UTC).isoformat(timespec="seconds"),
+                          numberMatched=page.matched, numberReturned=len(page.ids))
+    response.headers["Content-Crs"] = f"<{out_crs}>"
+    return response
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature",
+            responses=FEATURES)
+def collection_item(collection_id: CollectionId, feature_id: FeatureId, request: Request,
+                    crs: CrsUri = None, actor: Actor = deps.actor(SCOPE),
+                    store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
+    """One feature by its id (a grid's code, or CODE@ROW for one of its past versions)."""
+    c = _readable(request, store, collection_id)
+    out_crs = _crs(crs, "crs")
+    page = item(store, actor, c.id, c.key, feature_id, now)
+    base = _base(request)
+    response = feature(page.ids[0], ogc_crs.geometries_in(page.geoms, out_crs)[0], page.props[0],
+                       decimals=None, links=[
+                           _link(f"{base}/ogc/collections/{c.id}/items/{feature_id}", "self",
+                                 GEOJSON),
+                           _link(f"{base}/ogc/collections/{c.id}", "collection")])
+    response.headers["Content-Crs"] = f"<{out_crs}>"
+    return response
