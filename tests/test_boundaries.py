@@ -79,12 +79,24 @@ def test_locate_and_grid_history_through_a_publish(api, store):
         before).area < 1e-12
 
 
-def test_the_command_line_locates_at_a_past_moment(api, store, tmp_path):
+def test_the_command_line_locates_at_a_past_moment(sqlite_store, tmp_path):
+    """On the embedded backend: the store's locate(at=...) is checked on both above."""
+    from tests.http import Server
+
+    store = sqlite_store
+    api = Server(store)
+    try:
+        _located_before_and_after(api, store, tmp_path)
+    finally:
+        api.stop()
+
+
+def _located_before_and_after(api, store, tmp_path):
     published = REFERENCE_TIME + timedelta(hours=2)
     key, added, (lon, lat), _, _ = publish_a_split(api, published)
     src = tmp_path / "in.csv"
     src.write_text(f"id,lon,lat\neast,{lon},{lat}\n")
-    url = f"sqlite:///{store.path}" if store.backend == "sqlite" else store.url
+    url = f"sqlite:///{store.path}"
     local = (published - timedelta(minutes=30)).astimezone(TIMEZONE)
     answers = {}
     for at in (local.strftime("%Y-%m-%dT%H:%M"), None, "2026-13-01"):

@@ -16,7 +16,7 @@ from geo.hotspots.emerging import slice_edges
 from geo.hotspots.reports import HotspotQuery, epoch
 from maps.hotspots import whole_slices
 from tests.pages import ARTIFACTS
-from tests.test_cli import EXE, url  # noqa: F401
+from tests.test_cli import EXE
 from tests.test_maps import _references, _session, chromium, maps_api, visit  # noqa: F401
 
 VENDORS = "/maps/hotspots?category=L01"
@@ -107,11 +107,12 @@ def test_hotspot_page_refuses_other_roles_and_areas(hot_maps):
         assert not urlsplit(ref).netloc, ref
 
 
-def test_saved_hotspot_map_works_with_no_server(chromium, url, tmp_path):  # noqa: F811
+def test_saved_hotspot_map_works_with_no_server(chromium, sqlite_url, tmp_path):  # noqa: F811
     """`griddispatch hotspots` writes one file; Chromium opens it from disk with every other
-    request refused, and draws the same story."""
+    request refused, and draws the same story (on the embedded backend: the analysis reads
+    the reports as tests/test_api_hotspots.py checks on both)."""
     out = tmp_path / "vendors.html"
-    done = subprocess.run([EXE, "--db", url, "hotspots", "-o", str(out), "--category", "L01",
+    done = subprocess.run([EXE, "--db", sqlite_url, "hotspots", "-o", str(out), "--category", "L01",
                            "--until", "2026-11-22"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert re.search(r"\d+ 件上报", done.stdout), done.stdout  # the CLI speaks Chinese by default

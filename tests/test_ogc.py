@@ -64,7 +64,10 @@ def _gdal_copy(api, user: str, out: Path) -> list[str]:
 
 def test_gdal_reads_every_collection_as_the_store_holds_it(api, store, tmp_path):
     assert set(_gdal_copy(api, "admin", tmp_path)) == {*KEYS, "teams", "issues"}
-    for layer, key in KEYS.items():
+    # the layers read by SQL of their own on each backend; the others through read_layer,
+    # the same on both, are compared on the embedded one
+    compared = KEYS if store.backend == "sqlite" else {"grids": "code", "compounds": "code"}
+    for layer, key in compared.items():
         got = pyogrio.read_dataframe(tmp_path / f"{layer}.gpkg")
         held = store.read_layer(layer)
         assert len(got) == len(held), layer
