@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fixtures.defaults import DEFAULT_GRIDS, DEFAULT_ISSUES, DEFAULT_SEED
@@ -50,35 +49,19 @@ def _say(message: str) -> None:
 
 
 def _read_points(path: str) -> pd.DataFrame:
-    """Read an `id,lon,lat` CSV, rejecting missing columns and non-numeric or empty values."""
+    """An `id,lon,lat` CSV or (Geo)Parquet file; bad input is a UsageError naming the line."""
+    from geo.files.points import PointsFileError, read_points
+
     try:
-        df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        raise UsageError(_("{path}: no such file").format(path=path)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UsageError(_("{path}: not a readable CSV file ({problem})").format(
-            path=path, problem=exc)) from None
-    missing = [c for c in ("id", "lon", "lat") if c not in df.columns]
-    if missing:
-        raise UsageError(ngettext("{path}: missing column {columns}; expected a header line "
-                                  "id,lon,lat",
-                                  "{path}: missing columns {columns}; expected a header line "
-                                  "id,lon,lat", len(missing)).format(
-                                      path=path, columns=", ".join(missing)))
-    for col in ("lon", "lat"):
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.to_numpy(float))
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            raw = df[col].iloc[row]
-            message = (_("{path}: line {line} (id {id}) has an empty {column}, which is not a "
-                         "finite number") if pd.isna(raw) else
-                       _("{path}: line {line} (id {id}) has {column} {value}, which is not a "
-                         "finite number"))
-            raise UsageError(message.format(path=path, line=row + 2, id=df.id.iloc[row],
-                                            column=col, value=str(raw)))
-        df[col] = values.astype(float)
-    return df
+        return read_points(path)
+    except PointsFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_table(frame: pd.DataFrame, path: str) -> None:
+    from geo.files.points import write_table
+
+    write_table(frame, path)
 
 
 def _moment(text: str | None, option: str):
@@ -427,7 +410,7 @@ def cmd_locate(store: Store, args) -> int:
         columns=["grid_code", "community_code", "street_code", "district_code", "compound_code",
                  "building_code"])
     located.insert(0, "id", points.id.to_numpy())
-    located.to_csv(args.output, index=False)
+    _write_table(located, args.output)
     inside = located.grid_code.notna().sum()
     print(_("located {n} points in {seconds} s: {inside} inside a grid, {outside} outside; "
             "wrote {path}").format(n=f"{len(points):,}",
@@ -465,7 +448,7 @@ def cmd_nearest(store: Store, args) -> int:
     for col in ("distance_m", "eta_s", "road_m"):
         if col in ranked:
             ranked[col] = ranked[col].astype(float).round(2)
-    ranked.to_csv(args.output, index=False)
+    _write_table(ranked, args.output)
     facts = {"k": args.k, "filter": team_filter.describe(), "n": f"{len(points):,}",
              "seconds": f"{time.perf_counter() - started:.2f}", "path": args.output}
     print((_("ranked the {k} quickest teams by road ({filter}) for {n} points in {seconds} s; "
@@ -566,12 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(run=cmd_export)
 
-    for name, helptext, run in (("locate", _("the grid of each point in a CSV"), cmd_locate),
-                                ("nearest", _("the nearest teams to each point in a CSV"),
+    for name, helptext, run in (("locate", _("the grid of each point in a file"), cmd_locate),
+                                ("nearest", _("the nearest teams to each point in a file"),
                                  cmd_nearest)):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", metavar="IN.csv", help=_("columns id,lon,lat"))
-        p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+        p.add_argument("input", metavar="IN.csv|IN.parquet",
+                       help=_("columns id,lon,lat (or a GeoParquet file of points with an id)"))
+        p.add_argument("-o", "--output", required=True, metavar="OUT.csv|OUT.parquet")
         p.add_argument("--crs", choices=SOURCE_CRS, default="wgs84",
                        help=_("the CRS the coordinates were taken in (default wgs84)"))
         p.set_defaults(run=run)

@@ -54,6 +54,33 @@ def test_locate_and_nearest_csv(url, city, tmp_path):
     assert ranked.distance_m.is_monotonic_increasing
 
 
+def test_locate_and_nearest_read_geoparquet_and_write_parquet(sqlite_url, sqlite_store, city,
+                                                             tmp_path):
+    """A GeoParquet file of points in, Parquet out: the same rows as the store answers."""
+    import geopandas as gpd
+
+    grids = city.grids.sample(50, random_state=1)
+    inner = grids.geometry.representative_point()
+    points = gpd.GeoDataFrame({"id": [f"p{i}" for i in range(len(inner))]},
+                              geometry=list(inner), crs=4326)
+    src = tmp_path / "points.parquet"
+    points.to_parquet(src)
+    out = tmp_path / "located.parquet"
+    done = run("--db", sqlite_url, "locate", str(src), "-o", str(out))
+    assert "50 inside a grid, 0 outside" in done.stdout
+    got = pd.read_parquet(out)
+    assert got.id.tolist() == points.id.tolist()
+    assert got.grid_code.tolist() == grids.code.tolist()
+    want = sqlite_store.locate_many(inner.x.to_numpy(), inner.y.to_numpy())
+    assert got.drop(columns="id").astype(object).where(got.notna(), None).to_dict("list") == (
+        want.astype(object).where(want.notna(), None).to_dict("list"))
+    near = tmp_path / "near.pq"
+    run("--db", sqlite_url, "nearest", str(src), "-o", str(near), "-k", "2")
+    ranked = pd.read_parquet(near)
+    assert list(ranked.columns) == ["id", "rank", "team_id", "distance_m"]
+    assert len(ranked) == 100 and ranked.groupby("id").distance_m.is_monotonic_increasing.all()
+
+
 def test_gcj02_input_gives_the_same_grid(url, city, tmp_path):
     from geo.crs import from_storage
 

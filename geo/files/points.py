@@ -1,0 +1,131 @@
+"""Points files of the batch commands (`locate`, `nearest`): read `id, lon, lat` from CSV or
+(Geo)Parquet, write a result table to CSV or Parquet: Parquet for a name ending in .parquet
+(.pq, .geoparquet), CSV for any other.
+
+Reading and writing go through pyarrow: its CSV reader and writer are multi-threaded and
+build columns without Python objects per value (pandas' CSV writer formats each cell in
+Python, and was the slowest part of a million-point run). A file pyarrow cannot read as
+numbers is read again with pandas, only to name the line and value at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import shapely
+
+from geo.i18n import _, ngettext
+
+COLUMNS = ("id", "lon", "lat")
+PARQUET = (".parquet", ".pq", ".geoparquet")
+
+
+class PointsFileError(ValueError):
+    """A points file that cannot be read, or a name that cannot be written: the message
+    names the file, and the line and value where one is at fault."""
+
+
+def _format(path: Path) -> str:
+    """Parquet by its extension; anything else is CSV, as the commands always wrote."""
+    return ".parquet" if path.suffix.lower() in PARQUET else ".csv"
+
+
+def _missing(path: Path, columns) -> None:
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise PointsFileError(ngettext(
+            "{path}: missing column {columns}; expected a header line id,lon,lat",
+            "{path}: missing columns {columns}; expected a header line id,lon,lat",
+            len(missing)).format(path=path, columns=", ".join(missing)))
+
+
+def _bad_value(path: Path, frame: pd.DataFrame) -> None:
+    """PointsFileError naming the first line whose lon or lat is not a finite number."""
+    for col in ("lon", "lat"):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.to_numpy(float))
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raw = frame[col].iloc[row]
+            message = (_("{path}: line {line} (id {id}) has an empty {column}, which is not a "
+                         "finite number") if pd.isna(raw) else
+                       _("{path}: line {line} (id {id}) has {column} {value}, which is not a "
+                         "finite number"))
+            raise PointsFileError(message.format(path=path, line=row + 2, id=frame.id.iloc[row],
+                                                 column=col, value=str(raw)))
+
+
+def _read_csv(path: Path) -> pa.Table:
+    try:
+        names = pacsv.open_csv(path).schema.names  # the header and the first block only
+    except FileNotFoundError:
+        raise PointsFileError(_("{path}: no such file").format(path=path)) from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise PointsFileError(_("{path}: not a readable CSV file ({problem})").format(
+            path=path, problem=exc)) from None
+    _missing(path, names)
+    try:
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={"id": pa.string(), "lon": pa.float64(), "lat": pa.float64()},
+            include_columns=list(COLUMNS), strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        try:
+            frame = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            raise PointsFileError(_("{path}: not a readable CSV file ({problem})").format(
+                path=path, problem=exc)) from None
+        _bad_value(path, frame)
+        raise PointsFileError(_("{path}: not a readable CSV file ({problem})").format(
+            path=path, problem=exc)) from None
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise PointsFileError(_("{path}: no such file").format(path=path)) from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PointsFileError(_("{path}: not a readable Parquet file ({problem})").format(
+            path=path, problem=exc)) from None
+    names = table.column_names
+    if "lon" not in names and "lat" not in names and "geometry" in names:  # GeoParquet points
+        geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+        table = table.append_column("lon", pa.array(shapely.get_x(geoms)))
+        table = table.append_column("lat", pa.array(shapely.get_y(geoms)))
+        names = table.column_names
+    _missing(path, names)
+    try:
+        return pa.table({"id": pc.cast(table.column("id"), pa.string()),
+                         "lon": pc.cast(table.column("lon"), pa.float64()),
+                         "lat": pc.cast(table.column("lat"), pa.float64())})
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise PointsFileError(_("{path}: the columns id, lon, lat cannot be read as text and "
+                                "numbers ({problem})").format(path=path, problem=exc)) from None
+
+
+def read_points(path: str | Path) -> pd.DataFrame:
+    """An `id, lon, lat` file as a frame (id text, lon and lat finite floats), or
+    PointsFileError naming the file, line and value at fault."""
+    path = Path(path)
+    table = _read_csv(path) if _format(path) == ".csv" else _read_parquet(path)
+    lon, lat = (table.column(c).to_numpy(zero_copy_only=False) for c in ("lon", "lat"))
+    frame = pd.DataFrame({"id": table.column("id").to_numpy(zero_copy_only=False),
+                          "lon": lon, "lat": lat})
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        _bad_value(path, frame)
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """`frame` to CSV (empty for missing values, quoted only where needed) or Parquet."""
+    path = Path(path)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if _format(path) == ".parquet":
+        pq.write_table(table, path, compression="zstd")
+    else:
+        pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
