@@ -48,20 +48,15 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _read_points(path: str) -> pd.DataFrame:
-    """An `id,lon,lat` CSV or (Geo)Parquet file; bad input is a UsageError naming the line."""
+def _read_points(path: str):
+    """An `id,lon,lat` CSV or (Geo)Parquet file (geo.files.points.Points); bad input is a
+    UsageError naming the line."""
     from geo.files.points import PointsFileError, read_points
 
     try:
         return read_points(path)
     except PointsFileError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _write_table(frame: pd.DataFrame, path: str) -> None:
-    from geo.files.points import write_table
-
-    write_table(frame, path)
 
 
 def _moment(text: str | None, option: str):
@@ -398,20 +393,24 @@ def cmd_hotspots(store: Store, args) -> int:
 
 
 def cmd_locate(store: Store, args) -> int:
+    import pyarrow as pa
+
+    from geo.files.points import factorised_column, write_table
+    from geo.store.base import LOCATED_COLUMNS
+
     at = _moment(args.at, "--at")
     points = _read_points(args.input)
     started = time.perf_counter()
-    parts = []
+    parts: dict[str, list] = {c: [] for c in LOCATED_COLUMNS}
     for sl in _chunks(len(points)):
-        parts.append(store.locate_many(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl],
-                                       crs=args.crs, at=at))
+        located = store.locate_factorised(points.lon[sl], points.lat[sl], crs=args.crs, at=at)
+        for column, (table, idx) in located.items():
+            parts[column].append(factorised_column(table, idx))
         _say(_("located {done}/{total}").format(done=f"{sl.stop:,}", total=f"{len(points):,}"))
-    located = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["grid_code", "community_code", "street_code", "district_code", "compound_code",
-                 "building_code"])
-    located.insert(0, "id", points.id.to_numpy())
-    _write_table(located, args.output)
-    inside = located.grid_code.notna().sum()
+    text = pa.dictionary(pa.int32(), pa.string())
+    columns = {c: pa.chunked_array(chunks, text) for c, chunks in parts.items()}
+    write_table(pa.table({"id": points.ids, **columns}), args.output)
+    inside = len(points) - columns["grid_code"].null_count
     print(_("located {n} points in {seconds} s: {inside} inside a grid, {outside} outside; "
             "wrote {path}").format(n=f"{len(points):,}",
                                    seconds=f"{time.perf_counter() - started:.2f}",
@@ -436,7 +435,7 @@ def cmd_nearest(store: Store, args) -> int:
     started = time.perf_counter()
     parts = []
     for sl in _chunks(len(points)):
-        part = rank(points.lon.to_numpy()[sl], points.lat.to_numpy()[sl], k=args.k,
+        part = rank(points.lon[sl], points.lat[sl], k=args.k,
                     team_filter=team_filter, crs=args.crs)
         part["point"] += sl.start
         parts.append(part)
@@ -444,11 +443,14 @@ def cmd_nearest(store: Store, args) -> int:
                                                         total=f"{len(points):,}"))
     ranked = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=_NEAREST_COLUMNS[args.by])
-    ranked.insert(0, "id", points.id.to_numpy()[ranked.pop("point").to_numpy(int)])
+    ids = points.ids.take(ranked.pop("point").to_numpy(int)).to_numpy(zero_copy_only=False)
+    ranked.insert(0, "id", ids)
     for col in ("distance_m", "eta_s", "road_m"):
         if col in ranked:
             ranked[col] = ranked[col].astype(float).round(2)
-    _write_table(ranked, args.output)
+    from geo.files.points import write_table
+
+    write_table(ranked, args.output)
     facts = {"k": args.k, "filter": team_filter.describe(), "n": f"{len(points):,}",
              "seconds": f"{time.perf_counter() - started:.2f}", "path": args.output}
     print((_("ranked the {k} quickest teams by road ({filter}) for {n} points in {seconds} s; "

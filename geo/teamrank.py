@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from geo.crs import to_metric
 from geo.model import TeamFilter, TeamMatch, explain_rank
@@ -118,6 +117,8 @@ class TeamTable:
             dist = np.take_along_axis(d, order, axis=1)
             team = candidates[order]
         else:
+            from scipy.spatial import cKDTree  # batches only: scipy takes 0.3 s to load
+
             tree = cKDTree(np.column_stack([self.x[candidates], self.y[candidates]]))
             dist, order = tree.query(np.column_stack([qx, qy]), k=k)
             dist = dist.reshape(n_points, k)

@@ -211,9 +211,10 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
                                "004_open_issue_places", "005_plans", "006_sessions",
                                "007_draft_base", "008_assignment_issue", "009_roads",
                                "010_workload", "011_alarms", "012_water", "013_accounts", "014_compounds",
-                               "015_property", "016_mediation", "017_escalation", "018_whistle"]
+                               "015_property", "016_mediation", "017_escalation", "018_whistle",
+                               "019_grid_plan"]
         assert s.migrate() == []
-        assert s.schema_version() == "018_whistle"
+        assert s.schema_version() == "019_grid_plan"
         assert s.counts()["grids"] == 0
 
 
@@ -242,7 +243,8 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
                                 "005_plans", "006_sessions", "007_draft_base",
                                 "008_assignment_issue", "009_roads", "010_workload",
                                 "011_alarms", "012_water", "013_accounts", "014_compounds",
-                               "015_property", "016_mediation", "017_escalation", "018_whistle"]
+                               "015_property", "016_mediation", "017_escalation", "018_whistle",
+                               "019_grid_plan"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()

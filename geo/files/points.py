@@ -9,6 +9,7 @@ numbers is read again with pandas, only to name the line and value at fault."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,23 +109,44 @@ def _read_parquet(path: Path) -> pa.Table:
                                 "numbers ({problem})").format(path=path, problem=exc)) from None
 
 
-def read_points(path: str | Path) -> pd.DataFrame:
-    """An `id, lon, lat` file as a frame (id text, lon and lat finite floats), or
-    PointsFileError naming the file, line and value at fault."""
+@dataclass(frozen=True)
+class Points:
+    """A points file's columns: ids as Arrow text (never a Python string per point), lon
+    and lat as finite floats."""
+
+    ids: pa.ChunkedArray
+    lon: np.ndarray
+    lat: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+
+def read_points(path: str | Path) -> Points:
+    """An `id, lon, lat` file, or PointsFileError naming the file, line and value at
+    fault."""
     path = Path(path)
     table = _read_csv(path) if _format(path) == ".csv" else _read_parquet(path)
     lon, lat = (table.column(c).to_numpy(zero_copy_only=False) for c in ("lon", "lat"))
-    frame = pd.DataFrame({"id": table.column("id").to_numpy(zero_copy_only=False),
-                          "lon": lon, "lat": lat})
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        _bad_value(path, frame)
-    return frame
+        _bad_value(path, pd.DataFrame({"id": table.column("id").to_numpy(zero_copy_only=False),
+                                       "lon": lon, "lat": lat}))
+    return Points(table.column("id"), lon, lat)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """`frame` to CSV (empty for missing values, quoted only where needed) or Parquet."""
+def factorised_column(table: np.ndarray, idx: np.ndarray) -> pa.DictionaryArray:
+    """Per point `table[idx]` as Arrow text, null where idx is -1: a dictionary array, built
+    without copying a string per point (the writers expand it)."""
+    idx = np.asarray(idx)
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32), mask=idx < 0),
+                                          pa.array(list(table), type=pa.string()))
+
+
+def write_table(table: pa.Table | pd.DataFrame, path: str | Path) -> None:
+    """A table to CSV (empty for missing values, quoted only where needed) or Parquet."""
     path = Path(path)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     if _format(path) == ".parquet":
         pq.write_table(table, path, compression="zstd")
     else:

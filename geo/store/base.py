@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import geopandas as gpd
 import numpy as np
@@ -25,14 +25,16 @@ from geo.codes import LENGTHS, at_level
 from geo.crs import STORAGE_EPSG, check_metric_area, in_metric_area, to_metric, to_storage
 from geo.i18n import _
 from geo.model import CameraView, EtaMatch, Location, TeamFilter, TeamMatch, Workload
-from geo.roads.frame import check_roads
-from geo.roads.network import RoadNetwork
-from geo.roads.ranking import rank_by_eta
 from geo.store.sql import Dialect, Tx
 from geo.taxonomy import CATEGORIES, TEAM_KINDS, TEAM_STATUSES
 from geo.teamrank import TeamTable
 from geo.workflow import STATES, TERMINAL, step_limit
 
+if TYPE_CHECKING:  # routing modules load scipy's graphs: imported where a method routes
+    from geo.roads.network import RoadNetwork
+
+LOCATED_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "compound_code",
+                   "building_code")
 LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities",
           "roads", "compounds", "buildings")
 MAX_K = 100
@@ -273,6 +275,9 @@ class Store(ABC):
         """Store a road layer (see geo.roads.frame), noded into junctions, in one transaction:
         with `replace` it takes the place of the network held, else the store must hold none.
         A layer that fails its checks is a RoadError and nothing is written."""
+        from geo.roads.frame import check_roads
+        from geo.roads.network import RoadNetwork
+
         self._require_schema()
         frame = check_roads(roads)
         net = RoadNetwork(frame)
@@ -297,6 +302,8 @@ class Store(ABC):
     def road_network(self) -> RoadNetwork | None:
         """The routable network of the roads held (None without roads), built once per
         revision of the road table."""
+        from geo.roads.network import RoadNetwork
+
         self._require_schema()
         rev = self._road_revision()
         hit = getattr(self, "_network", None)
@@ -350,6 +357,8 @@ class Store(ABC):
         """The k teams passing the filter that reach the point first along the roads (see
         geo.roads.eta), with the teams held back by the workload limit that would have ranked
         among them; each with its ETA, road and straight-line metres and reason."""
+        from geo.roads.ranking import rank_by_eta  # routing: imported by those who route
+
         f = check_team_filter(team_filter or TeamFilter())
         x, y = to_storage(lon, lat, crs)
         check_metric_area(x, y)
@@ -361,6 +370,8 @@ class Store(ABC):
                             crs: str = "wgs84") -> pd.DataFrame:
         """Batch ETA ranking: rows (point, rank, team_id, distance_m, eta_s, road_m, basis);
         points outside the metric CRS's area get no rows, as in `nearest_teams_many`."""
+        from geo.roads.ranking import rank_by_eta
+
         f = check_team_filter(team_filter or TeamFilter())
         x, y = to_storage(lon, lat, crs)
         k = check_k(k)
@@ -441,12 +452,26 @@ class Store(ABC):
                     ) -> pd.DataFrame:
         """Batch locate: one row per point with grid/community/street/district codes and the
         compound and building codes below the grid (None outside)."""
+        return pd.DataFrame({column: gather(table, idx) for column, (table, idx)
+                             in self.locate_factorised(lon, lat, crs, at).items()}, copy=False)
+
+    def locate_factorised(self, lon, lat, crs: str = "wgs84", at: datetime | None = None
+                          ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Batch locate as factorised columns, for writers that never make a string per point:
+        per column of LOCATED_COLUMNS, (a table of codes, per point an index into it or -1)."""
         x, y = to_storage(lon, lat, crs)
-        frame = codes_frame(*self._grid_codes(x, y, utc(at)))
-        for column, (table, idx) in zip(("compound_code", "building_code"),
-                                        self._below_codes(x, y), strict=True):
-            frame[column] = gather(table, idx)
-        return frame
+        table, idx = self._grid_codes(x, y, utc(at))
+        idx = np.asarray(idx, dtype=np.int64)
+        out = {}
+        for level in ("grid", "community", "street", "district"):
+            # each area once in its table, whichever of its grids the points fell in
+            prefixes, which = np.unique(np.array([c[:LENGTHS[level]] for c in table] or [""],
+                                                 dtype=object), return_inverse=True)
+            out[f"{level}_code"] = (prefixes, np.where(idx < 0, -1, which.ravel()[idx]))
+        for column, (below, bidx) in zip(("compound_code", "building_code"),
+                                         self._below_codes(x, y), strict=True):
+            out[column] = (np.asarray(below, dtype=object), np.asarray(bidx, dtype=np.int64))
+        return out
 
     def locate_below(self, lon: float, lat: float, crs: str = "wgs84") -> Below:
         """The compound (小区) and building (楼栋) covering a point, by the grids' tie rule
@@ -517,18 +542,6 @@ def gather(table: np.ndarray, idx: np.ndarray) -> pd.Series:
     idx = np.asarray(idx, dtype=np.int64)
     values = np.array(list(table) + [None], dtype=object)
     return pd.Series(values[np.where(idx < 0, len(table), idx)], dtype=object)
-
-
-def codes_frame(table: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
-    """Factorised grid codes → the four code columns (NA outside); each level is a prefix."""
-    idx = np.asarray(idx, dtype=np.int64)
-    outside = idx < 0
-    out = {}
-    for level in ("grid", "community", "street", "district"):
-        length = LENGTHS[level]
-        prefixes = np.array([c[:length] for c in table] + [None], dtype=object)
-        out[f"{level}_code"] = pd.Series(prefixes[np.where(outside, len(table), idx)], dtype=object)
-    return pd.DataFrame(out, copy=False)  # object columns: string inference costs per row
 
 
 def issue_lifecycle(issues: pd.DataFrame) -> pd.DataFrame:
