@@ -70,12 +70,14 @@ def _moment(text: str | None, option: str):
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(_("{option} must be a date or a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM), "
-                           "not {text}").format(option=option, text=text)) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TIMEZONE)
-    return moment.astimezone(UTC)
+        moment = (moment.replace(tzinfo=TIMEZONE) if moment.tzinfo is None else moment
+                  ).astimezone(UTC)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or not 1900 <= moment.year < 2200:
+        raise UsageError(_("{option} must be a date or a time from 1900 to 2199 (YYYY-MM-DD or "
+                           "YYYY-MM-DDTHH:MM), not {text}").format(option=option, text=text))
+    return moment
 
 
 def _chunks(n: int):

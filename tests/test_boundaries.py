@@ -106,7 +106,7 @@ def _located_before_and_after(api, store, tmp_path):
         done = subprocess.run(args, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "GRIDDISPATCH_LANG": "en"})
         if at == "2026-13-01":
-            assert done.returncode == 2 and "--at must be a date or a time" in done.stderr
+            assert done.returncode == 2 and "--at must be a date or a time from 1900" in done.stderr
             continue
         assert done.returncode == 0, done.stderr
         answers[at] = pd.read_csv(out, dtype=str).grid_code[0]

@@ -56,7 +56,8 @@ def test_locate_and_nearest_csv(url, city, tmp_path):
 
 def test_locate_and_nearest_read_geoparquet_and_write_parquet(sqlite_url, sqlite_store, city,
                                                              tmp_path):
-    """A GeoParquet file of points in, Parquet out: the same rows as the store answers."""
+    """A GeoParquet file of points in (in EPSG:4551, its geometry column named geom: taken
+    to WGS84 by its metadata), Parquet out: the same rows as the store answers."""
     import geopandas as gpd
 
     grids = city.grids.sample(50, random_state=1)
@@ -64,7 +65,7 @@ def test_locate_and_nearest_read_geoparquet_and_write_parquet(sqlite_url, sqlite
     points = gpd.GeoDataFrame({"id": [f"p{i}" for i in range(len(inner))]},
                               geometry=list(inner), crs=4326)
     src = tmp_path / "points.parquet"
-    points.to_parquet(src)
+    points.to_crs(4551).rename_geometry("geom").to_parquet(src)
     out = tmp_path / "located.parquet"
     done = run("--db", sqlite_url, "locate", str(src), "-o", str(out))
     assert "50 inside a grid, 0 outside" in done.stdout

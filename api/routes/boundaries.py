@@ -13,6 +13,7 @@ from api.geojson import MEDIA_TYPE, collection
 from api.schemas import Crs, Located
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS
+from geo.ogc.items import version_id
 from geo.places.locate import locate_point
 from geo.planning.history import GridVersion, grid_history
 from geo.store import Store
@@ -53,11 +54,13 @@ def _version_properties(n: int, v: GridVersion) -> dict:
                        404: {"description": "no grid has ever had this code"}})
 def history(code: GridCode, actor: Actor = deps.actor("layers:read"),
             store: Store = Depends(deps.store)):
-    """Every version of the grid, oldest first: its outline at full precision, valid_from and
+    """Every version of the grid, oldest first (the current one's id is its code, the others'
+    CODE@ROW, as in the OGC API): its outline at full precision, valid_from and
     valid_to (null for the current one; times in UTC), the plan whose publishing made it
     current (null for the city as loaded) and the plan that retired it."""
     versions = grid_history(store, code)
-    return collection([f"{v.code}@{n}" for n, v in enumerate(versions, 1)],
+    return collection([v.code if v.valid_to is None else version_id(v.code, v.row)
+                       for v in versions],
                       [v.geom for v in versions],
                       [_version_properties(n, v) for n, v in enumerate(versions, 1)],
                       decimals=None, code=code)

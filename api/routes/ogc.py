@@ -6,6 +6,7 @@ client reads every vertex as stored."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -80,10 +81,12 @@ def _bbox(text: str | None, uri: str):
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != 4 or not (values[0] <= values[2] and values[1] <= values[3]):
-        raise InvalidInput(_("bbox must be four numbers, the lower corner then the upper one, in "
-                             "the axis order of bbox-crs"), code="invalid_bbox")
-    return ogc_crs.bbox_to_storage(tuple(values), uri)
+    box = ogc_crs.bbox_to_storage(tuple(values), uri) if len(values) == 4 else ()
+    if (len(values) != 4 or not all(map(math.isfinite, [*values, *box]))
+            or not (values[0] <= values[2] and values[1] <= values[3])):
+        raise InvalidInput(_("bbox must be four finite numbers, the lower corner then the upper "
+                             "one, in the axis order of bbox-crs"), code="invalid_bbox")
+    return box
 
 
 @router.get("", summary="Landing page")

@@ -45,8 +45,9 @@ def _missing(path: Path, columns) -> None:
             len(missing)).format(path=path, columns=", ".join(missing)))
 
 
-def _bad_value(path: Path, frame: pd.DataFrame) -> None:
-    """PointsFileError naming the first line whose lon or lat is not a finite number."""
+def _bad_value(path: Path, frame: pd.DataFrame, first_line: int = 2) -> None:
+    """PointsFileError naming the first line (a CSV's header is line 1, a Parquet file's first
+    row line 1) whose lon or lat is not a finite number."""
     for col in ("lon", "lat"):
         values = pd.to_numeric(frame[col], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.to_numpy(float))
@@ -57,7 +58,8 @@ def _bad_value(path: Path, frame: pd.DataFrame) -> None:
                          "finite number") if pd.isna(raw) else
                        _("{path}: line {line} (id {id}) has {column} {value}, which is not a "
                          "finite number"))
-            raise PointsFileError(message.format(path=path, line=row + 2, id=frame.id.iloc[row],
+            raise PointsFileError(message.format(path=path, line=row + first_line,
+                                                 id=frame.id.iloc[row],
                                                  column=col, value=str(raw)))
 
 
@@ -85,26 +87,45 @@ def _read_csv(path: Path) -> pa.Table:
             path=path, problem=exc)) from None
 
 
+def _geoparquet_points(path: Path) -> pa.Table:
+    """A GeoParquet file's ids and point coordinates, taken to WGS84 from the CRS its
+    metadata declares."""
+    import geopandas as gpd
+
+    try:
+        frame = gpd.read_parquet(path)
+    except (ValueError, TypeError, pa.ArrowException, shapely.errors.GEOSException) as exc:
+        raise PointsFileError(_("{path}: not a readable GeoParquet file ({problem})").format(
+            path=path, problem=exc)) from None
+    _missing(path, [*frame.columns, "lon", "lat"])
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    kinds = set(frame.geometry.geom_type.dropna())
+    if kinds - {"Point"} or frame.geometry.isna().any():
+        raise PointsFileError(_("{path}: every geometry must be a point (found {kinds})").format(
+            path=path, kinds=", ".join(sorted(kinds - {"Point"}) or ["null"])))
+    return pa.table({"id": pa.array(frame["id"].astype(str)),
+                     "lon": pa.array(frame.geometry.x.to_numpy(float)),
+                     "lat": pa.array(frame.geometry.y.to_numpy(float))})
+
+
 def _read_parquet(path: Path) -> pa.Table:
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
     except FileNotFoundError:
         raise PointsFileError(_("{path}: no such file").format(path=path)) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise PointsFileError(_("{path}: not a readable Parquet file ({problem})").format(
             path=path, problem=exc)) from None
-    names = table.column_names
-    if "lon" not in names and "lat" not in names and "geometry" in names:  # GeoParquet points
-        geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
-        table = table.append_column("lon", pa.array(shapely.get_x(geoms)))
-        table = table.append_column("lat", pa.array(shapely.get_y(geoms)))
-        names = table.column_names
-    _missing(path, names)
+    if not {"lon", "lat"} <= set(schema.names) and b"geo" in (schema.metadata or {}):
+        return _geoparquet_points(path)
+    _missing(path, schema.names)
     try:
+        table = pq.read_table(path, columns=list(COLUMNS))
         return pa.table({"id": pc.cast(table.column("id"), pa.string()),
                          "lon": pc.cast(table.column("lon"), pa.float64()),
                          "lat": pc.cast(table.column("lat"), pa.float64())})
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise PointsFileError(_("{path}: the columns id, lon, lat cannot be read as text and "
                                 "numbers ({problem})").format(path=path, problem=exc)) from None
 
@@ -126,11 +147,12 @@ def read_points(path: str | Path) -> Points:
     """An `id, lon, lat` file, or PointsFileError naming the file, line and value at
     fault."""
     path = Path(path)
-    table = _read_csv(path) if _format(path) == ".csv" else _read_parquet(path)
+    csv = _format(path) == ".csv"
+    table = _read_csv(path) if csv else _read_parquet(path)
     lon, lat = (table.column(c).to_numpy(zero_copy_only=False) for c in ("lon", "lat"))
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
         _bad_value(path, pd.DataFrame({"id": table.column("id").to_numpy(zero_copy_only=False),
-                                       "lon": lon, "lat": lat}))
+                                       "lon": lon, "lat": lat}), 2 if csv else 1)
     return Points(table.column("id"), lon, lat)
 
 
@@ -143,7 +165,7 @@ def factorised_column(table: np.ndarray, idx: np.ndarray) -> pa.DictionaryArray:
 
 
 def write_table(table: pa.Table | pd.DataFrame, path: str | Path) -> None:
-    """A table to CSV (empty for missing values, quoted only where needed) or Parquet."""
+    """A table to CSV (text quoted, missing values empty) or Parquet."""
     path = Path(path)
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)

@@ -26,6 +26,7 @@ from geo.casework.scope import Actor
 from geo.codes import LENGTHS
 from geo.i18n import _
 from geo.layers.points import INTERNAL_COLUMNS
+from geo.ogc.collections import TEMPORAL
 from geo.store import Store
 from geo.store.base import valid_grids
 from geo.store.sql import as_dt
@@ -142,8 +143,13 @@ def _grid_condition(when: When | None) -> tuple[str, dict]:
     return " AND ".join(cond) or "1 = 1", params
 
 
-def _grid_rows(store: Store, where: str, params: dict, limit: int | None, offset: int,
-               versions: bool) -> Page:
+def version_id(code: str, row: int) -> str:
+    """The feature id of a grid version that is no longer current (the current one's is its
+    code)."""
+    return f"{code}@{row}"
+
+
+def _grid_rows(store: Store, where: str, params: dict, limit: int | None, offset: int) -> Page:
     """Grids by `where`, in code order (a code's versions oldest first); all when `limit` is
     None."""
     page = "" if limit is None else " LIMIT :limit OFFSET :offset"
@@ -155,7 +161,7 @@ def _grid_rows(store: Store, where: str, params: dict, limit: int | None, offset
                        f"WHERE {where} ORDER BY g.code, g.valid_from{page}",
                        {**params, "limit": limit, "offset": offset})
     geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else np.array([])
-    ids = [f"{r['code']}@{r['id']}" if versions and r["valid_to"] is not None else r["code"]
+    ids = [version_id(r["code"], r["id"]) if r["valid_to"] is not None else r["code"]
            for r in rows]
     props = [{"code": r["code"], "name": r["name"], "community_code": r["community_code"],
               "street_code": r["code"][:LENGTHS["street"]],
@@ -167,14 +173,13 @@ def _grid_rows(store: Store, where: str, params: dict, limit: int | None, offset
 
 def _grid_page(store: Store, box, when: When | None, limit: int, offset: int) -> Page:
     where, params = _grid_condition(when)
-    versions = when is not None and not when.instant
     if box is None:
-        return _grid_rows(store, where, params, limit, offset, versions)
+        return _grid_rows(store, where, params, limit, offset)
     # The index matches bounding boxes; the grids that meet the box are kept, then paged.
     with store.snapshot() as tx:
         where = f"{where} AND {tx.dialect.polygon_in_bbox('g')}"
     params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), box, strict=True))
-    page = _grid_rows(store, where, params, None, 0, versions)
+    page = _grid_rows(store, where, params, None, 0)
     keep = np.flatnonzero(shapely.intersects(page.geoms, shapely.box(*box))) if page.ids else []
     part = keep[offset:offset + limit]
     return Page([page.ids[i] for i in part], page.geoms[part], [page.props[i] for i in part],
@@ -208,6 +213,10 @@ def _team_page(store: Store, actor: Actor, box, limit: int, offset: int) -> Page
 def items(store: Store, actor: Actor, cid: str, key: str, box, when: When | None, limit: int,
           offset: int, now: datetime) -> Page:
     """A page of collection `cid` (see the module) and how many features match in all."""
+    if when is not None and cid not in TEMPORAL:  # a filter never silently left out
+        raise InvalidInput(_("datetime: the collection {collection} has no time to filter by; "
+                             "leave datetime out").format(collection=cid),
+                           code="invalid_datetime")
     if cid == "grids":
         return _grid_page(store, box, when, limit, offset)
     if cid == "issues":
@@ -224,10 +233,10 @@ def item(store: Store, actor: Actor, cid: str, key: str, fid: str, now: datetime
         code, version, row = fid.partition("@")
         if not version:
             page = _grid_rows(store, f"g.code = :code AND {valid_grids(None)}", {"code": code},
-                              1, 0, versions=False)
+                              1, 0)
         elif row.isdigit() and len(row) < 19:
-            page = _grid_rows(store, "g.code = :code AND g.id = :row",
-                              {"code": code, "row": int(row)}, 1, 0, versions=True)
+            page = _grid_rows(store, "g.code = :code AND g.id = :row AND g.valid_to IS NOT NULL",
+                              {"code": code, "row": int(row)}, 1, 0)
     elif cid == "issues" and fid.isdigit() and len(fid) < 19:
         try:
             i = read.get_issue(store, actor, int(fid), now)

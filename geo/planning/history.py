@@ -27,6 +27,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class GridVersion:
+    row: int  # the grid row: a version no longer current is CODE@ROW in the OGC API
     code: str
     name: str
     community_code: str
@@ -52,7 +53,7 @@ def grid_history(store: Store, code: str) -> list[GridVersion]:
     """The versions of grid `code`, oldest first (NotFound if the code never existed)."""
     with store.snapshot() as tx:
         d = tx.dialect
-        rows = tx.rows(f"SELECT code, name, community_code, households, valid_from, valid_to, "
+        rows = tx.rows(f"SELECT id, code, name, community_code, households, valid_from, valid_to, "
                        f"plan_id, {d.wkb('geom')} AS wkb FROM grid WHERE code = :code "
                        "ORDER BY valid_from", {"code": code})
         if not rows:
@@ -70,7 +71,7 @@ def grid_history(store: Store, code: str) -> list[GridVersion]:
             {"ends": ends, "code": code}) if ends else []
     retired_at = {p.published_at: p for p in map(_plan, retiring)}
     return [GridVersion(
-        r["code"], r["name"], r["community_code"], r["households"], as_dt(r["valid_from"]),
+        int(r["id"]), r["code"], r["name"], r["community_code"], r["households"], as_dt(r["valid_from"]),
         as_dt(r["valid_to"]) if r["valid_to"] is not None else None,
         shapely.from_wkb(bytes(r["wkb"])),
         published.get(int(r["plan_id"])) if r["plan_id"] is not None else None,

@@ -56,6 +56,8 @@ from geo.store.sql import (
 )
 from geo.teamrank import TeamTable
 
+PAST_INDEXES = 4  # grid indexes of past moments kept (locate at=..., per epoch)
+
 _CHUNK = 100_000
 
 
@@ -102,6 +104,7 @@ class SqliteStore(Store):
         self._shared = self._connect() if self.path == ":memory:" else None
         self._lock = threading.RLock()
         self._cache: dict[str, tuple[int, object]] = {}
+        self._past: dict[tuple, GridIndex] = {}  # indexes of past moments, see grid_index
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -458,7 +461,19 @@ class SqliteStore(Store):
         self._require_schema()
         if at is None:
             return self._cached("grid", lambda: self._build_grid_index(None))
-        return self._build_grid_index(at)
+        # The grids valid at `at` change only where some validity begins or ends: one index
+        # serves every moment after the same last change (a few kept per revision).
+        epoch = self._conn.execute(
+            "SELECT max(t) FROM (SELECT max(valid_from) AS t FROM grid WHERE valid_from <= :at "
+            "UNION ALL SELECT max(valid_to) FROM grid WHERE valid_to <= :at)",
+            {"at": ts(at)}).fetchone()[0]
+        key = (self._revision("grid"), epoch)
+        index = self._past.get(key)
+        if index is None:
+            index = self._past[key] = self._build_grid_index(at)
+            while len(self._past) > PAST_INDEXES:
+                self._past.pop(next(iter(self._past)))
+        return index
 
     def _below_index(self, table: str) -> GridIndex:
         """The in-process index of the compounds or buildings (cached per revision)."""
