@@ -65,6 +65,7 @@ def _moment(text: str | None, option: str):
     from datetime import UTC, datetime
 
     from geo.i18n.formats import TIMEZONE
+    from geo.store.base import EARLIEST, LATEST
 
     if not text:
         return None
@@ -74,7 +75,7 @@ def _moment(text: str | None, option: str):
                   ).astimezone(UTC)
     except (ValueError, OverflowError):
         moment = None
-    if moment is None or not 1900 <= moment.year < 2200:
+    if moment is None or not EARLIEST <= moment < LATEST:
         raise UsageError(_("{option} must be a date or a time from 1900 to 2199 (YYYY-MM-DD or "
                            "YYYY-MM-DDTHH:MM), not {text}").format(option=option, text=text))
     return moment

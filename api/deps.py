@@ -22,13 +22,9 @@ from geo.hotspots.reports import HotspotQuery
 from geo.i18n import _
 from geo.model import Policy
 from geo.store import Store
-from geo.store.base import utc
+from geo.store.base import EARLIEST, LATEST, utc
 from geo.taxonomy import NETWORKS
 from geo.workflow import STATES
-
-# Times the service computes with: windows, slices and numpy/pandas times all stay in range.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def store(request: Request) -> Store:

@@ -25,17 +25,16 @@ from geo.casework.errors import InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.codes import LENGTHS
 from geo.i18n import _
-from geo.layers.points import INTERNAL_COLUMNS
+from geo.layers.points import INTERNAL_COLUMNS, teams_in_box
 from geo.ogc.collections import TEMPORAL
 from geo.store import Store
-from geo.store.base import valid_grids
+from geo.store.base import EARLIEST, LATEST, valid_grids
 from geo.store.sql import as_dt
 from geo.ttlcache import TTLCache
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = read.MAX_PAGE
 STATIC_TTL_S = 30.0
-EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 _STATIC: TTLCache[gpd.GeoDataFrame] = TTLCache(ttl_s=STATIC_TTL_S, max_weight=8, per_owner=True)
 ISSUE_PROPERTIES = ("category_code", "category_name", "state", "light", "overdue",
                     "reported_at", "due_at", "grid_code", "community_code", "street_code",
@@ -204,9 +203,7 @@ def _teams(rows: list[dict], matched: int) -> Page:
 
 
 def _team_page(store: Store, actor: Actor, box, limit: int, offset: int) -> Page:
-    rows = sorted(list_teams(store, actor), key=lambda r: r["id"])
-    if box is not None:
-        rows = [r for r in rows if box[0] <= r["lon"] <= box[2] and box[1] <= r["lat"] <= box[3]]
+    rows = sorted(teams_in_box(store, actor, box), key=lambda r: r["id"])
     return _teams(rows[offset:offset + limit], len(rows))
 
 

@@ -159,6 +159,12 @@ def check_k(k: int) -> int:
     return int(k)
 
 
+# The times the service computes with: windows, slices, numpy/pandas times and a parsed
+# `at` or `datetime` all stay in range (a time outside is refused, never overflows later).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def utc(t: datetime | None) -> datetime | None:
     """Timezone-aware UTC datetime; naive input is taken as UTC."""
     if t is None:
