@@ -35,6 +35,7 @@ from api.routes import (
     plans,
     responsibility,
     teams,
+    tiles,
     whistles,
 )
 from api.routes import compounds as compound_layers
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(module.router)
     app.include_router(boundaries.router)  # locate now or at a date, a grid's versions
     app.include_router(ogc.router)  # OGC API - Features for GIS clients (/ogc)
+    app.include_router(tiles.router)  # vector tiles of grids and areas (/tiles)
     app.include_router(demo_marker.router)  # whether the database holds the demo city
     app.include_router(page_messages.router)  # the pages' message table (/i18n/)
     app.include_router(big_screen.router)  # the big screen's figures (/api/v1/dashboard)

@@ -35,6 +35,12 @@ def store(request: Request) -> Store:
     return opened
 
 
+def public_base(request: Request) -> str:
+    """The service's address as its clients reach it (settings.public_origin behind a proxy),
+    for the links an answer gives."""
+    return (request.app.state.settings.public_origin or str(request.base_url)).rstrip("/")
+
+
 def ranking_policy(request: Request) -> Policy:
     """How candidates weigh workload, from the service's settings."""
     settings = request.app.state.settings

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     tile_url: str | None = Field(default=None, pattern=r"^(https?://[^/\s]+)?/\S*\{z\}\S*$")
     tile_attribution: str | None = None
     map_refresh_seconds: float = Field(default=10.0, ge=0.5, le=600)  # live layers' polling
+    # The live and dispatch maps draw grids from vector tiles (/tiles) at grid level; false
+    # fetches them as GeoJSON pages of the view instead.
+    map_grid_tiles: bool = True
     # The ranking policy (geo.model.Policy): a team with this many open assignments is
     # not recommended; each open assignment counts this many seconds against its ETA.
     max_open_assignments: int = Field(default=DEFAULT_POLICY.max_open, ge=1, le=100)

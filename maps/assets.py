@@ -30,6 +30,7 @@ MOUNTS = {
     "iso8601": NODE_MODULES / "iso8601-js-period",
     "jquery": NODE_MODULES / "jquery" / "dist",
     "geoman": NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist",
+    "vectorgrid": NODE_MODULES / "leaflet.vectorgrid" / "dist",
     "folium": FOLIUM_DIR,
     "app": APP_DIR,
     "echarts": NODE_MODULES / "echarts" / "dist",  # the big screen's charts
@@ -74,6 +75,8 @@ LOCAL = {
     ),
     "GeoMan": ([("leaflet_geoman_js", url("geoman", "leaflet-geoman.min.js"))],
                [("leaflet_geoman_css", url("geoman", "leaflet-geoman.css"))]),
+    "GridTiles": ([("vectorgrid", url("vectorgrid", "Leaflet.VectorGrid.bundled.min.js")),
+                   ("gd_gridtiles", url("app", "gridtiles.js"))], []),
     "GridEditor": ([("leaflet_geoman_js", url("geoman", "leaflet-geoman.min.js")),
                     ("griddispatch_editor", url("app", "editor.js"))],
                    [("leaflet_geoman_css", url("geoman", "leaflet-geoman.css"))]),

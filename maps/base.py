@@ -87,7 +87,8 @@ def base_map(settings, area_levels: list[dict], bounds=None, location=None,
         Script(f"griddispatch.basemap({m.get_name()});").add_to(m)
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    config = {"categories": category_colours(), "areaLevels": area_levels}
+    config = {"categories": category_colours(), "areaLevels": area_levels,
+              "gridTiles": settings.map_grid_tiles}
     Script(f"griddispatch.configure({js(config)});\n"
            f"griddispatch.languageSwitch({m.get_name()});").add_to(m)
     return m

@@ -12,6 +12,7 @@ from folium import JsCode
 from geo.i18n import _
 from geo.workflow import ACTIONS
 from maps.base import Script, api_layer, base_map, grids_layer, js, streets_layer
+from maps.gridtiles import add_grid_tiles
 
 ROUTE_PANE = "gdRoutes"  # griddispatch.js draws the routes' leader lines there too
 
@@ -23,6 +24,7 @@ def dispatch_map(settings, issue_id: int, lon: float, lat: float, who: str, role
     m = base_map(settings, area_levels, location=[lat, lon], zoom=16)
     refresh_ms = int(settings.map_refresh_seconds * 1000)
     context = {"grids": grids_layer(m, refresh_ms), "streets": streets_layer(m)}
+    add_grid_tiles(settings, m, context["grids"], refresh_ms)
     url = f"/api/v1/layers/dispatch/{int(issue_id)}?k=5"
     # Routes above the grids' fills, which would otherwise wash them out where issues are open.
     folium.map.CustomPane(ROUTE_PANE, z_index=450).add_to(m)

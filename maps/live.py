@@ -15,6 +15,7 @@ from folium.plugins import MarkerCluster
 from geo.i18n import _
 from maps.assets import localise
 from maps.base import STATIC_REFRESH_MS, Script, api_layer, base_map, grids_layer, js, streets_layer
+from maps.gridtiles import add_grid_tiles
 
 
 def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
@@ -22,8 +23,10 @@ def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
     m = base_map(settings, area_levels, bounds)
     live_ms = int(settings.map_refresh_seconds * 1000)
     mapvar = m.get_name()
+    grids = grids_layer(m, live_ms)
+    add_grid_tiles(settings, m, grids, live_ms)
     layers = {
-        "grids": grids_layer(m, live_ms),
+        "grids": grids,
         "communities": api_layer(m, "communities", _("Community outlines"),
                                  "griddispatch.urls.communities", STATIC_REFRESH_MS,
                                  style=JsCode("griddispatch.outline('#546e7a', 1.5, '4 3')"),

@@ -24,6 +24,7 @@ from functools import partial
 
 import httpx
 import jwt
+import mapbox_vector_tile
 import numpy as np
 import pytest
 import shapely
@@ -37,6 +38,7 @@ from geo.alarms.kinds import kinds_for
 from geo.crs import from_metric, to_metric
 from geo.i18n import using
 from geo.store import open_store
+from geo.tiles.pyramid import Tile
 from geo.workflow import ACTIONS, ROLE_LABELS, ROLES
 from tests.citycopy import private_city
 from tests.http import TEST_SECRET, Server
@@ -687,6 +689,32 @@ def _ogc_item(w, role, c):
         assert ok(c.get(f"/ogc/collections/issues/items/{w.shared}"))["id"] == w.shared
         foreign = c.get(f"/ogc/collections/issues/items/{w.foreign}")
         assert foreign.status_code == (200 if role == "admin" else 404)
+
+
+# vector tiles: geometry for every reader of layers, load by jurisdiction
+
+def _tile_load(c, at) -> dict[str, int]:
+    """Open issues per grid in the zoom-15 tile holding `at`, as the tile says."""
+    r = c.get(_tile_path(at))
+    assert r.status_code == 200, r.text[:300]
+    return {f["properties"]["code"]: f["properties"]["open"]
+            for f in mapbox_vector_tile.decode(r.content)["grids"]["features"]}
+
+
+def _tile_path(at) -> str:
+    tile = Tile.containing(*at, 15)
+    return f"/tiles/grids/{tile.z}/{tile.x}/{tile.y}.mvt"
+
+
+@case("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", probe=lambda w: (_tile_path(w.shared_at), {}))
+def _vector_tile(w, role, c):
+    assert _tile_load(c, w.shared_at)[w.shared_grid] >= 1  # every role sees the shared issue
+    assert (sum(_tile_load(c, w.foreign_at).values()) > 0) == (role == "admin")
+
+
+@case("GET", "/tiles/{layer}.json", probe=lambda w: ("/tiles/grids.json", {}))
+def _tilejson(w, role, c):
+    assert ok(c.get("/tiles/streets.json"))["vector_layers"][0]["id"] == "streets"
 
 
 # teams and the mode switch

@@ -73,7 +73,9 @@ def test_live_map_draws_every_layer_from_the_server_alone(visit, city, maps_api)
                                               "lat": lat}).status_code == 201
     v = visit("operator", "/maps/live")
     counts = v.js("() => griddispatch.counts")
-    assert counts["grids"] > 0 and counts["streets"] > 0 and counts["districts"] > 0
+    grids = v.js("() => griddispatch.gridTiles.wanted() ? griddispatch.gridTiles.count() : "
+                 "griddispatch.counts.grids")
+    assert grids > 0 and counts["streets"] > 0 and counts["districts"] > 0
     assert counts["issues"] > 0 and counts["teams"] > 0 and counts["sites"] > 0
     v.shot("live-start")
     # Zoomed out, areas are communities or streets; zoomed in, grids, cameras and their view
@@ -83,8 +85,9 @@ def test_live_map_draws_every_layer_from_the_server_alone(visit, city, maps_api)
     assert coarse and {len(f["id"]) for f in coarse} in ({12}, {9})
     assert v.js("() => griddispatch.counts.cameras") == 0
     v.zoom_to(lon, lat, 16)
-    grids = v.features("grids")
-    assert grids and all(len(f["id"]) == 15 for f in grids)
+    # At grid level the grids come from vector tiles; the GeoJSON layer stands aside.
+    grids = v.js("() => griddispatch.gridTiles.features()")
+    assert grids and all(len(code) == 15 for code in grids) and v.features("grids") == []
     assert v.js("() => griddispatch.counts.cameras") > 0
     assert v.js("() => griddispatch.counts.views") > 0
     # Drawn, not just loaded: markers in the DOM, polygons on the canvas.
@@ -122,6 +125,61 @@ def test_a_new_report_appears_without_reloading(visit, city, maps_api):
     assert feature["properties"]["light"] == "green"
     v.shot("live-new-report")
     assert v.console_errors == [] and v.foreign_requests() == []
+
+
+def _grid_of(server, lon: float, lat: float) -> str:
+    with server.client("operator") as c:
+        return c.get("/api/v1/locate", params={"lon": lon, "lat": lat}).json()["grid_code"]
+
+
+def test_grids_drawn_from_tiles_follow_new_reports_and_tell_their_name(visit, city, maps_api):
+    lon, lat = city.landmarks[SCHOOL]
+    code = _grid_of(maps_api, lon, lat)
+    v = visit("operator", "/maps/live")
+    v.zoom_to(lon, lat, 17)
+    drawn = v.js("() => griddispatch.gridTiles.features()")
+    before = drawn[code]["open"]
+    # The grid's tiles were fetched as vector tiles, nothing else drew it.
+    tiles = [u for u in v.requests if "/tiles/grids/17/" in u]
+    assert tiles and v.features("grids") == []
+    with maps_api.client("grid_worker") as c:
+        assert c.post("/api/v1/issues", json={"category_code": "L08", "lon": lon,
+                                              "lat": lat}).status_code == 201
+    # Within a few refreshes the tiles shown carry the new count, without a reload or a
+    # moment without grids.
+    v.js("() => { window.samePage = true; window.bare = 0; setInterval(() => { "
+         "if (!griddispatch.gridTiles.count()) window.bare += 1; }, 50); }")
+    v.wait("([code, n]) => (griddispatch.gridTiles.features()[code] || {}).open > n",
+           [code, before], timeout_s=REFRESH_S * 8)
+    assert v.js("() => window.samePage") is True and v.js("() => window.bare") == 0
+    # Hovering the grid names it (the tooltip the GeoJSON grids had).
+    point = v.js("([lat, lon]) => { const p = griddispatch.map.latLngToContainerPoint([lat, lon]);"
+                 " const r = griddispatch.map.getContainer().getBoundingClientRect();"
+                 " return [r.left + p.x + 40, r.top + p.y + 40]; }", [lat, lon])
+    v.page.mouse.move(*point)
+    v.wait("() => !!document.querySelector('.gd-tile-tip')")
+    tip = v.js("() => document.querySelector('.gd-tile-tip').textContent")
+    under = v.js("([x, y]) => { const r = griddispatch.map.getContainer().getBoundingClientRect();"
+                 " const ll = griddispatch.map.containerPointToLatLng([x - r.left, y - r.top]);"
+                 " return griddispatch.gridTiles.featureAt(ll); }", point)
+    assert under and under["name"] in tip and under["code"] in tip
+    v.shot("live-grid-tiles")
+    assert v.console_errors == [] and v.failed == [] and v.foreign_requests() == []
+
+
+def test_the_maps_can_draw_grids_as_geojson_instead(chromium, sqlite_store, city):
+    server = Server(sqlite_store, map_refresh_seconds=REFRESH_S, map_grid_tiles=False)
+    try:
+        v = Visit(chromium, server, "operator", "/maps/live")
+        lon, lat = city.landmarks[SCHOOL]
+        v.zoom_to(lon, lat, 16)
+        grids = v.features("grids")
+        assert grids and all(len(f["id"]) == 15 for f in grids)
+        assert not [u for u in v.requests if "/tiles/" in u]
+        assert v.console_errors == [] and v.failed == []
+        v.close()
+    finally:
+        server.stop()
 
 
 def test_dispatch_map_shows_ranked_candidates(visit, city, maps_api):

@@ -38,17 +38,13 @@ FEATURES = {200: {"content": {GEOJSON: {}}, "description": "GeoJSON"},
             404: {"description": "no such collection or feature that you can see"}}
 
 
-def _base(request: Request) -> str:
-    return (request.app.state.settings.public_origin or str(request.base_url)).rstrip("/")
-
-
 def _link(href: str, rel: str, kind: str = JSON, title: str | None = None) -> dict:
     link = {"href": href, "rel": rel, "type": kind}
     return link | {"title": title} if title else link
 
 
 def _collection(request: Request, c: Collection, store: Store) -> dict:
-    url = f"{_base(request)}/ogc/collections/{c.id}"
+    url = f"{deps.public_base(request)}/ogc/collections/{c.id}"
     return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
             "links": [_link(url, "self", JSON, c.title),
                       _link(f"{url}/items", "items", GEOJSON, c.title)],
@@ -92,7 +88,7 @@ def _bbox(text: str | None, uri: str):
 @router.get("", summary="Landing page")
 def landing(request: Request, actor: Actor = deps.actor(SCOPE)) -> dict:
     """What this service offers, with links to its conformance, collections and OpenAPI."""
-    base = _base(request)
+    base = deps.public_base(request)
     return {"title": _("griddispatch grid governance: OGC API - Features"),
             "description": _("The city's grids and areas, cameras, key sites, teams and issues "
                              "as OGC API - Features collections."),
@@ -115,7 +111,7 @@ def list_collections(request: Request, actor: Actor = deps.actor(SCOPE),
                      store: Store = Depends(deps.store)) -> dict:
     """The collections you may read (issues need scope issues:read; roads, compounds and
     buildings appear once the database holds some)."""
-    base = _base(request)
+    base = deps.public_base(request)
     return {"links": [_link(f"{base}/ogc/collections", "self")],
             "collections": [_collection(request, c, store)
                             for c in collections(store, deps.granted(request))]}
@@ -152,10 +148,10 @@ def collection_items(
     limit = min(limit, MAX_LIMIT)
     page = items(store, actor, c.id, c.key, _bbox(bbox, box_crs), parse_when(datetime_), limit,
                  offset, now)
-    url = f"{_base(request)}/ogc/collections/{c.id}/items"
+    url = f"{deps.public_base(request)}/ogc/collections/{c.id}/items"
     asked = {k: v for k, v in request.query_params.items() if k != "offset"}
     links = [_link(f"{url}?{urlencode({**asked, 'offset': offset})}", "self", GEOJSON),
-             _link(f"{_base(request)}/ogc/collections/{c.id}", "collection")]
+             _link(f"{deps.public_base(request)}/ogc/collections/{c.id}", "collection")]
     if offset + len(page.ids) < page.matched:
         links.append(_link(f"{url}?{urlencode({**asked, 'offset': offset + len(page.ids)})}",
                            "next", GEOJSON))
@@ -176,7 +172,7 @@ def collection_item(collection_id: CollectionId, feature_id: FeatureId, request:
     c = _readable(request, store, collection_id)
     out_crs = _crs(crs, "crs")
     page = item(store, actor, c.id, c.key, feature_id, now)
-    base = _base(request)
+    base = deps.public_base(request)
     response = feature(page.ids[0], ogc_crs.geometries_in(page.geoms, out_crs)[0], page.props[0],
                        decimals=None, links=[
                            _link(f"{base}/ogc/collections/{c.id}/items/{feature_id}", "self",

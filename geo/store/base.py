@@ -408,6 +408,10 @@ class Store(ABC):
                 layer=layer, layers=", ".join(LAYERS)))
         return self._read_layer(layer)
 
+    def current_grids(self) -> gpd.GeoDataFrame:
+        """The current grids as read_layer("grids") gives them (a backend may keep them)."""
+        return self.read_layer("grids")
+
     @abstractmethod
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
         """One of LAYERS, read."""

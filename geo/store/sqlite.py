@@ -440,13 +440,14 @@ class SqliteStore(Store):
         return self._conn.execute("SELECT n FROM revision WHERE layer = :layer",
                                   {"layer": layer}).fetchone()[0]
 
-    def _cached(self, layer: str, build):
-        rev = self._revision(layer)
-        hit = self._cache.get(layer)
+    def _cached(self, layer: str, build, name: str | None = None):
+        """`build()`'s value (kept as `name`, by default `layer`) until `layer` changes."""
+        rev, name = self._revision(layer), name or layer
+        hit = self._cache.get(name)
         if hit is not None and hit[0] == rev:
             return hit[1]
         value = build()
-        self._cache[layer] = (rev, value)
+        self._cache[name] = (rev, value)
         return value
 
     def _build_grid_index(self, at: datetime | None) -> GridIndex:
@@ -474,6 +475,12 @@ class SqliteStore(Store):
             while len(self._past) > PAST_INDEXES:
                 self._past.pop(next(iter(self._past)))
         return index
+
+    def current_grids(self) -> gpd.GeoDataFrame:
+        """The current grids, read once per revision of the grid table (vector tiles cut
+        them, through the frame's spatial index, many times a second)."""
+        self._require_schema()
+        return self._cached("grid", lambda: self._read_layer("grids"), name="grid_frame")
 
     def _below_index(self, table: str) -> GridIndex:
         """The in-process index of the compounds or buildings (cached per revision)."""

@@ -172,9 +172,9 @@
   gd.urls = {
     grids: function (map) {
       var level = gd.areaLevel(map);
-      return level === "grids"
-        ? "/api/v1/layers/grids?limit=5000&" + gd.view(map, true)
-        : "/api/v1/layers/areas/" + level + "?" + gd.view(map, true);
+      if (level !== "grids") return "/api/v1/layers/areas/" + level + "?" + gd.view(map, true);
+      // grids from vector tiles where the page draws them (maps/static/gridtiles.js)
+      return gd.config.gridTiles ? null : "/api/v1/layers/grids?limit=5000&" + gd.view(map, true);
     },
     /* Community outlines over the grids, when grids are what the view shows. */
     communities: function (map) {
@@ -250,7 +250,8 @@
   /* Whether every layer of the page has answered at least once (for tests and benchmarks). */
   gd.ready = function () {
     var names = Object.keys(gd.layers);
-    return names.length > 0 && names.every(function (name) { return gd.loaded[name] > 0; });
+    return names.length > 0 && names.every(function (name) { return gd.loaded[name] > 0; }) &&
+      (!gd.gridTiles || !gd.gridTiles.wanted() || gd.gridTiles.loads > 0);
   };
 
   /* Whether every layer on the map shows the answer for the current view (after a pan or
@@ -259,7 +260,7 @@
     return gd.ready() && Object.keys(gd.layers).every(function (name) {
       var layer = gd.layers[name];
       return !gd.map.hasLayer(layer) || !gd.sources[name] || gd.shown[name] === gd.sources[name]();
-    });
+    }) && (!gd.gridTiles || gd.gridTiles.settled());
   };
 
   /* Reload every layer when the view changes (debounced), and remember them by name. */
@@ -312,14 +313,16 @@
     };
   };
 
+  /* An area's tooltip: its name, code and open issues (also for grids drawn from tiles). */
+  gd.areaTooltipHtml = function (p) {
+    return "<b>" + data(p.name) + "</b>" + rows([
+      [_("code"), esc(p.code)], [_("open issues"), esc(p.open)], [_("yellow lights"), esc(p.yellow)],
+      [_("overdue"), esc(p.overdue)], [_("households"), esc(p.households)],
+    ]);
+  };
+
   gd.areaTooltips = function (feature, layer) {
-    layer.bindTooltip(function (l) {
-      var p = l.feature.properties;
-      return "<b>" + data(p.name) + "</b>" + rows([
-        [_("code"), esc(p.code)], [_("open issues"), esc(p.open)], [_("yellow lights"), esc(p.yellow)],
-        [_("overdue"), esc(p.overdue)], [_("households"), esc(p.households)],
-      ]);
-    }, { sticky: true });
+    layer.bindTooltip(function (l) { return gd.areaTooltipHtml(l.feature.properties); }, { sticky: true });
   };
 
   /* ---- issues, teams, cameras, sites ---- */
@@ -454,7 +457,8 @@
     if (gd.updatedAt) parts.push(fmt(_("updated {time}"), { time: CLOCK.format(gd.updatedAt) }));
     if ("grids" in gd.counts) {
       var level = gd.map ? gd.areaLevel(gd.map) : "grids";
-      parts.push(fmt(_("{n} {areas}"), { n: gd.counts.grids, areas: word("level", level) }));
+      var tiled = gd.gridTiles && gd.gridTiles.wanted();
+      parts.push(fmt(_("{n} {areas}"), { n: tiled ? gd.gridTiles.count() : gd.counts.grids, areas: word("level", level) }));
       if (gd.matched.grids > gd.counts.grids) parts.push(fmt(_("zoom in to see all {n}"), { n: gd.matched.grids }));
     }
     if ("issues" in gd.counts) {
@@ -587,6 +591,7 @@
         input.onchange = function () {
           gd.colourBy = input.value;
           grids._container.setStyle(gd.gridStyle);
+          if (gd.gridTiles) gd.gridTiles.refresh();
           gd.legend();
         };
       });

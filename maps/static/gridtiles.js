@@ -1,0 +1,166 @@
+/* Grids drawn from vector tiles (/tiles/grids/{z}/{x}/{y}.mvt, by Leaflet.VectorGrid) when the
+ * map shows grids: a city of 200,000 grids costs the browser only the tiles in view. The
+ * GeoJSON grids layer stands aside at grid level and keeps the coarser ones (communities,
+ * streets). Each refresh loads a fresh set of tiles over the shown one and drops the old set
+ * once all have arrived, so the big screen never blinks. */
+(function () {
+  "use strict";
+  var gd = window.griddispatch, _ = gdI18n.t, fmt = gdI18n.fmt;
+
+  // VectorGrid 1.3.0 calls L.DomEvent.fakeStop on a click; Leaflet 1.8 renamed it stop
+  // (mended upstream in Leaflet.VectorGrid#288, not yet released).
+  if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = L.DomEvent.stop;
+
+  var PANE = "gdGridTiles";
+
+  var tiles = (gd.gridTiles = {
+    layer: null,    // the VectorGrid shown
+    incoming: null, // the one loading over it after a refresh
+    version: 0,     // in each tile's URL: a refresh asks anew rather than reuse a tile
+    loads: 0,       // sets of tiles completely loaded (for tests and benchmarks)
+    failures: 0,
+  });
+
+  function style(properties) {
+    return L.extend({ fill: true }, gd.gridStyle({ properties: properties }));
+  }
+
+  /* Whether the map shows grids now (rather than communities or streets). */
+  tiles.wanted = function () {
+    return !!(tiles.map && tiles.map.hasLayer(tiles.grids) && gd.areaLevel(tiles.map) === "grids");
+  };
+
+  function make(options) {
+    return L.vectorGrid.protobuf(options.url + "?v={v}", {
+      v: tiles.version, pane: PANE, rendererFactory: L.canvas.tile, interactive: true,
+      vectorTileLayerStyles: { grids: style },
+      getFeatureId: function (f) { return f.properties.code; },
+      minNativeZoom: options.minZoom, maxNativeZoom: options.maxZoom,
+      fetchOptions: { credentials: "same-origin" },
+      // as many tiles kept around the view as Leaflet's raster layers keep
+      keepBuffer: 2, updateWhenZooming: false,
+    });
+  }
+
+  function show(layer) {
+    layer.addTo(tiles.map);
+  }
+
+  /* The properties of the grid drawn under `latlng`, or null. The tiles take no pointer
+   * events (the markers' and outlines' layers lie over them), so the page hit-tests the
+   * shapes VectorGrid keeps per tile (in the tile's pixels at its zoom). */
+  tiles.featureAt = function (latlng) {
+    var layer = tiles.layer;
+    if (!layer || !layer._vectorTiles || layer._tileZoom === undefined) return null;
+    var size = layer.getTileSize(), z = layer._tileZoom;
+    var p = tiles.map.project(latlng, z), coords = p.unscaleBy(size).floor();
+    coords.z = z;
+    var renderer = layer._vectorTiles[layer._tileCoordsToKey(coords)];
+    if (!renderer) return null;
+    var local = p.subtract(coords.scaleBy(size));
+    for (var id in renderer._layers) {
+      var shape = renderer._layers[id];
+      if (shape.properties && shape._containsPoint(local)) return shape.properties;
+    }
+    return null;
+  };
+
+  function hover(e) {
+    var target = e.originalEvent && e.originalEvent.target;
+    var p = target && target.closest && target.closest(".leaflet-marker-pane, .leaflet-popup-pane")
+      ? null : tiles.featureAt(e.latlng);
+    if (!p) {
+      tiles.map.closeTooltip(tiles.tooltip);
+      return;
+    }
+    tiles.tooltip.setLatLng(e.latlng).setContent(gd.areaTooltipHtml(p));
+    if (!tiles.map.hasLayer(tiles.tooltip)) tiles.map.openTooltip(tiles.tooltip);
+  }
+
+  /* Load the tiles of the view anew (new load and lights), over the ones shown. */
+  tiles.refresh = function () {
+    if (!tiles.wanted() || tiles.incoming) return;
+    tiles.version += 1;
+    var next = (tiles.incoming = make(tiles.options));
+    next.once("load", function () {
+      if (tiles.incoming !== next) return;
+      if (tiles.layer) tiles.map.removeLayer(tiles.layer);
+      tiles.layer = next;
+      tiles.incoming = null;
+      tiles.loads += 1;
+      gd.status();
+    });
+    show(next);
+  };
+
+  /* Show or hide the tiles as the view and the layer control say. */
+  tiles.follow = function () {
+    var map = tiles.map;
+    if (tiles.wanted()) {
+      if (!tiles.layer) {
+        tiles.layer = make(tiles.options);
+        tiles.layer.on("load", function () { tiles.loads += 1; gd.status(); });
+        show(tiles.layer);
+      }
+    } else {
+      [tiles.layer, tiles.incoming].forEach(function (l) { if (l) map.removeLayer(l); });
+      tiles.layer = tiles.incoming = null;
+    }
+  };
+
+  /* Grids drawn now: {code: properties}, from every tile on the map. */
+  tiles.features = function () {
+    var out = {}, layer = tiles.layer;
+    if (!layer || !layer._vectorTiles) return out;
+    Object.keys(layer._vectorTiles).forEach(function (key) {
+      var features = layer._vectorTiles[key]._features || {};
+      Object.keys(features).forEach(function (code) { out[code] = features[code].feature.properties; });
+    });
+    return out;
+  };
+
+  tiles.count = function () { return Object.keys(tiles.features()).length; };
+
+  /* Whether the tiles shown are those of the view (all loaded, none loading over them). */
+  tiles.settled = function () {
+    if (!tiles.wanted()) return !tiles.layer;
+    return !!tiles.layer && !tiles.incoming && tiles.layer._loading === false;
+  };
+
+  // A tile that fails comes back empty from VectorGrid; the browser's resource timings tell
+  // the status, so that the page says so (and sends an ended session to the login).
+  function watchFailures() {
+    if (!window.PerformanceObserver) return;
+    new PerformanceObserver(function (list) {
+      list.getEntries().forEach(function (entry) {
+        var status = entry.responseStatus || 0;
+        if (entry.name.indexOf("/tiles/") < 0 || status < 400) return;
+        tiles.failures += 1;
+        if (status === 401) { gd.sessionExpired(); return; }
+        gd.failures.push(fmt(_("{layer}: {problem}"), {
+          layer: gd.layerLabel("grids"), problem: fmt(_("tile answered {status}"), { status: status }),
+        }));
+        gd.status();
+      });
+    }).observe({ type: "resource", buffered: false });
+  }
+
+  /* Start on `map` beside the GeoJSON layer `grids`: options {url, minZoom, maxZoom,
+   * refreshMs}. */
+  tiles.attach = function (map, grids, options) {
+    tiles.map = map;
+    tiles.grids = grids;
+    tiles.options = options;
+    tiles.tooltip = L.tooltip({ className: "gd-tile-tip" });
+    var pane = map.createPane(PANE);
+    pane.style.zIndex = 390; // over the basemap, under the outlines and markers
+    pane.style.pointerEvents = "none";
+    map.on("mousemove", hover);
+    map.on("mouseout", function () { map.closeTooltip(tiles.tooltip); });
+    map.on("zoomend moveend", tiles.follow);
+    grids.on("add remove", function () { setTimeout(tiles.follow, 0); });
+    setInterval(tiles.refresh, options.refreshMs);
+    watchFailures();
+    tiles.follow();
+  };
+})();
