@@ -124,8 +124,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    errors.install(app)
-    openapi.install(app, own_error_format=(open311.router.prefix, maps.router.prefix))
+    # OGC API - Features answers input it cannot use with 400 (Core, /req/core/query-param-*)
+    errors.install(app, bad_request=(ogc.router.prefix,))
+    openapi.install(app, own_error_format=(open311.router.prefix, maps.router.prefix),
+                    bad_request=(ogc.router.prefix,))
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError):
@@ -134,6 +136,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                                           open311.format_of(request))
         if request.url.path.startswith(maps.router.prefix):
             return maps._message(request, 422, _("Cannot show this page"), errors.readable(exc.errors()))
+        if request.url.path.startswith(ogc.router.prefix):
+            return await errors.validation_error_response(exc, status=400)
         return await errors.validation_error_response(exc)
 
     @app.exception_handler(open311.Open311Error)

@@ -141,13 +141,18 @@ def http_code(exc: StarletteHTTPException) -> str:
     return CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, bad_request: tuple[str, ...] = ()) -> None:
+    """The handlers of every error answer. `bad_request`: path prefixes whose standard wants
+    400 rather than 422 for input that cannot be used (OGC API - Features)."""
     @app.exception_handler(CaseError)
-    async def case_error(_request: Request, exc: CaseError):
+    async def case_error(request: Request, exc: CaseError):
         body = error_body(exc.code, str(exc))
         if isinstance(exc, StateConflict):
             body.update(state=exc.state, allowed_actions=exc.allowed)
-        return JSONResponse(body, status_code=_status_of(exc))
+        status = _status_of(exc)
+        if status == 422 and bad_request and request.url.path.startswith(bad_request):
+            status = 400
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(InvalidText)
     async def invalid_text(_request: Request, exc: InvalidText):
@@ -187,10 +192,11 @@ def internal_error() -> JSONResponse:
                         status_code=500)
 
 
-async def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+async def validation_error_response(exc: RequestValidationError,
+                                    status: int = 422) -> JSONResponse:
     errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
     return JSONResponse(error_body("validation_failed", readable(exc.errors()), errors=errors),
-                        status_code=422)
+                        status_code=status)
 
 
 def _status_of(exc: CaseError) -> int:

@@ -12,7 +12,7 @@ is described without anyone remembering to:
 | the same-origin check | 403 |
 | a path parameter naming a thing (not a fixed choice) | 404 |
 | a request body | 400 (not text in its charset), 413 (over the size limit), 415 (JSON not in UTF-8) |
-| any parameter or body, or the unknown-query check | 422 |
+| any parameter or body, or the unknown-query check | 422 (400 under a `bad_request` prefix: OGC API) |
 | an If-Match header | 409 (no longer editable), 412 (stale), 428 (missing) |
 | the store | 503 (statement timeout or a lock conflict, with Retry-After) |
 
@@ -128,23 +128,26 @@ ISSUE_LINK_EXTRAS = {  # by the answer's schema, then the target
 }
 
 
-def install(app: FastAPI, own_error_format: tuple[str, ...] = ()) -> None:
+def install(app: FastAPI, own_error_format: tuple[str, ...] = (),
+            bad_request: tuple[str, ...] = ()) -> None:
     """Serve the described document at app.openapi_url. `own_error_format`: path prefixes
     whose routes declare their errors in a format of their own and answer invalid input with
-    it (Open311's 400), so that they get no generic 422."""
+    it (Open311's 400), so that they get no generic 422. `bad_request`: prefixes answering
+    invalid input with 400 in the `Error` shape (OGC API - Features) instead of 422."""
     generate = app.openapi
     described: list[dict] = []
 
     def openapi() -> dict:
         doc = generate()  # FastAPI keeps it until the routes change
         if not described or described[0] is not doc:
-            described[:] = [describe(doc, app.routes, own_error_format)]
+            described[:] = [describe(doc, app.routes, own_error_format, bad_request)]
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def describe(doc: dict, routes, own_error_format: tuple[str, ...] = ()) -> dict:
+def describe(doc: dict, routes, own_error_format: tuple[str, ...] = (),
+             bad_request: tuple[str, ...] = ()) -> dict:
     """Rewrite FastAPI's document in place (see the module's docstring)."""
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -157,7 +160,8 @@ def describe(doc: dict, routes, own_error_format: tuple[str, ...] = ()) -> dict:
     components.setdefault("securitySchemes", {})["session"] = SESSION
     for route, method, operation in _operations(doc, routes):
         own = bool(own_error_format) and route.path.startswith(own_error_format)
-        _describe_operation(route, method, operation, own)
+        ogc = bool(bad_request) and route.path.startswith(bad_request)
+        _describe_operation(route, method, operation, own, ogc)
     _link(doc)
     return doc
 
@@ -181,7 +185,8 @@ def _calls(dependant) -> Iterator:
         yield from _calls(dependency)
 
 
-def derived_statuses(route: APIRoute, operation: dict, own_error_format: bool = False) -> set[int]:
+def derived_statuses(route: APIRoute, operation: dict, own_error_format: bool = False,
+                     bad_request: bool = False) -> set[int]:
     """The failures that follow from what the route depends on (the table above)."""
     params = operation.get("parameters", [])
     body = operation.get("requestBody", {}).get("content", {})
@@ -194,7 +199,7 @@ def derived_statuses(route: APIRoute, operation: dict, own_error_format: bool = 
     if own_error_format:
         return statuses  # the rest in the route's own format, declared on it
     if params or body or refuse_unknown_query in calls:
-        statuses.add(422)
+        statuses.add(400 if bad_request else 422)
     if body:
         statuses.add(400)  # a body that is not valid text in its charset
     if JSON in body:
@@ -210,19 +215,21 @@ def derived_statuses(route: APIRoute, operation: dict, own_error_format: bool = 
     return statuses
 
 
-def _describe_operation(route: APIRoute, method: str, operation: dict, own: bool) -> None:
+def _describe_operation(route: APIRoute, method: str, operation: dict, own: bool,
+                        bad_request: bool = False) -> None:
     responses = operation.setdefault("responses", {})
-    derived = derived_statuses(route, operation, own)
+    derived = derived_statuses(route, operation, own, bad_request)
     if _is_fastapi_error(responses.get("422")) and (own or 422 not in derived):
         del responses["422"]  # its own format answers invalid input (declared on the route)
     for status in sorted(derived | {int(s) for s in responses if s.isdigit() and int(s) >= 400}):
         response = responses.setdefault(str(status), {})
         whole = "headers" in response  # declared whole by the route
         declared = response.get("description")
+        meaning = DESCRIPTIONS.get(422 if bad_request and status == 400 else status, "failed")
         if not declared or declared == "Validation Error":
-            response["description"] = DESCRIPTIONS.get(status, "failed")
+            response["description"] = meaning
         elif status in derived and status in DESCRIPTIONS and not whole:
-            response["description"] = f"{declared}; or {DESCRIPTIONS[status]}"
+            response["description"] = f"{declared}; or {meaning}"
         content = response.setdefault("content", {})
         if status in derived or not content or _is_fastapi_error(response):
             current = content.get(JSON, {}).get("schema")

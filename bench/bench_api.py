@@ -53,10 +53,12 @@ def prepare(url: str, city) -> None:
     store.close()
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int, env: dict | None = None) -> subprocess.Popen:
+    """`griddispatch serve` in its own process; `env` adds settings (GRIDDISPATCH_...)."""
     proc = subprocess.Popen([EXE, "--db", url, "serve", "--port", str(port), "--workers",
                              str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "GRIDDISPATCH_ACTOR_CACHE_SECONDS": "5"})
+                            env={**os.environ, "GRIDDISPATCH_ACTOR_CACHE_SECONDS": "5",
+                                 **(env or {})})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -1,15 +1,19 @@
-"""How fast the live map opens, and how heavy it is, in headless Chromium on this machine.
+"""How fast the live map opens, zooms and pans, and how heavy it is, in headless Chromium on
+this machine.
 
 Builds a city of --grids grids (20,000 by default) on the embedded SQLite backend (or
---backend postgis on a throwaway cluster), runs `griddispatch serve` as its own process and
-opens /maps/live as the admin (who sees the whole city) --runs times, each in a fresh
-browser context (cold cache). For each
-run: the time from navigation to every layer having answered (`griddispatch.ready()`), the
-bytes on the wire (compressed) and decoded, and the time for the grids to load after zooming
-in to grid level. The same run opens the obvious alternative, a folium page with every grid
-embedded as GeoJSON (same local assets), and prints the ratios. Medians of --runs.
+--backend postgis on a throwaway cluster) and runs `griddispatch serve` twice as processes of
+their own: one drawing grids from vector tiles at grid level (the default), one fetching them
+as GeoJSON pages of the view (GRIDDISPATCH_MAP_GRID_TILES=false). Opens /maps/live as the
+admin (who sees the whole city) --runs times on each, alternating, each in a fresh browser
+context (cold cache). For each run: the time from navigation to every layer having answered
+(`griddispatch.ready()`), the bytes on the wire (compressed) and decoded, the time for the
+grids to be drawn after zooming in to grid level, and after panning half a screen there.
+The same run opens the obvious alternative, a folium page with every grid embedded as GeoJSON
+(same local assets), and prints the ratios. Medians of --runs.
 
     python bench/bench_maps.py --grids 20000 --runs 5
+    python bench/bench_maps.py --grids 200000 --runs 5 --skip-naive
 """
 
 from __future__ import annotations
@@ -76,12 +80,26 @@ def open_live(browser, base: str) -> dict:
                  "while (griddispatch.areaLevel(map) !== 'grids' && z < 19) "
                  "map.setZoom(++z, {animate: false}); }")
     tab.wait_for_function("(n) => griddispatch.loaded.grids > n", arg=loaded, timeout=120_000)
-    tab.wait_for_function("() => griddispatch.settled()", timeout=120_000)
+    tab.wait_for_function(SETTLED, timeout=120_000)
     zoom_s = time.perf_counter() - start
-    grids_in_view = tab.evaluate("() => griddispatch.counts.grids")
+    grids_in_view = tab.evaluate(GRIDS_DRAWN)
+    # Half a screen east at grid level: what a dispatcher does all day.
+    start = time.perf_counter()
+    tab.evaluate("() => { const map = griddispatch.map; "
+                 "map.panBy([map.getSize().x / 2, 0], {animate: false}); }")
+    tab.wait_for_function(SETTLED, timeout=120_000)
+    pan_s = time.perf_counter() - start
     context.close()
-    return {"ready_s": ready_s, "zoom_s": zoom_s, "grids_in_view": grids_in_view,
+    return {"ready_s": ready_s, "zoom_s": zoom_s, "pan_s": pan_s, "grids_in_view": grids_in_view,
             "counts": counts, **weight}
+
+
+# Every layer shows the view's answer, and the grids drawn from tiles (when the page uses
+# them) are all loaded; the grids drawn, from tiles or from GeoJSON.
+SETTLED = "() => griddispatch.settled()"
+GRIDS_DRAWN = ("() => griddispatch.gridTiles && griddispatch.gridTiles.wanted() ? "
+               "griddispatch.gridTiles.count() : griddispatch.counts.grids")
+MODES = {"tiles": {}, "geojson": {"GRIDDISPATCH_MAP_GRID_TILES": "false"}}
 
 
 def naive_page(city) -> str:
@@ -134,28 +152,56 @@ def main(argv=None) -> None:
         else:
             url = f"sqlite:///{tmp}/bench.sqlite"
         prepare(url, city)
-        port = free_port()
-        server = start_server(url, port, workers=1)
-        base = f"http://127.0.0.1:{port}"
+        servers = {}
         try:
+            for mode, env in MODES.items():
+                port = free_port()
+                servers[mode] = (start_server(url, port, workers=1, env=env),
+                                 f"http://127.0.0.1:{port}")
+            live = {mode: [] for mode in MODES}
+            naive = []
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                open_live(browser, base)  # the server's first answers (outline cache) once
-                live = [open_live(browser, base) for _ in range(args.runs)]
-                naive = []
+                for _, base in servers.values():
+                    open_live(browser, base)  # each server's first answers (outline cache) once
+                for _ in range(args.runs):
+                    for mode, (_, base) in servers.items():
+                        live[mode].append(open_live(browser, base))
                 if not args.skip_naive:
+                    base = servers["tiles"][1]
                     html = naive_page(city)
                     context = browser.new_context(viewport={"width": 1600, "height": 900})
                     login(context, base)
                     naive = [open_naive(context, base, html) for _ in range(args.runs)]
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait(timeout=30)
             if cluster:
                 cluster.stop()
 
-    print(f"\n/maps/live ({args.backend}), medians of {args.runs} runs, 1600x900 viewport:")
+    for mode, runs in live.items():
+        report(mode, runs, args)
+    tiles, geojson = live["tiles"], live["geojson"]
+    print("\nratios (GeoJSON pages / vector tiles): "
+          f"open {median(geojson, 'ready_s') / median(tiles, 'ready_s'):.2f}x, "
+          f"zoom to grids {median(geojson, 'zoom_s') / median(tiles, 'zoom_s'):.2f}x, "
+          f"pan at grid level {median(geojson, 'pan_s') / median(tiles, 'pan_s'):.2f}x, "
+          f"decoded weight {median(geojson, 'decoded') / median(tiles, 'decoded'):.2f}x")
+    if naive:
+        print(f"\nall {len(city.grids):,} grids embedded in the page (folium.GeoJson), "
+              f"medians of {args.runs}:")
+        print(f"  opens: {median(naive, 'ready_s'):.2f} s; HTML {naive[0]['html_bytes'] / 1e6:.1f} MB, "
+              f"{median(naive, 'decoded') / 1e6:.2f} MB decoded")
+        print(f"  ratios (embedded / live map with tiles): open time "
+              f"{median(naive, 'ready_s') / median(tiles, 'ready_s'):.1f}x, decoded weight "
+              f"{median(naive, 'decoded') / median(tiles, 'decoded'):.1f}x")
+
+
+def report(mode: str, live: list[dict], args) -> None:
+    print(f"\n/maps/live ({args.backend}, grids at grid level from {mode}), medians of "
+          f"{args.runs} runs, 1600x900 viewport:")
     runs = ", ".join(f"{r['ready_s']:.2f}" for r in live)
     print(f"  opens (all layers answered): {median(live, 'ready_s'):.2f} s  [runs: {runs}]")
     print(f"  page weight: {median(live, 'wire') / 1e6:.2f} MB on the wire, "
@@ -164,16 +210,11 @@ def main(argv=None) -> None:
     print("  last to arrive (path, done at ms, took ms, wire bytes, decoded bytes):")
     for row in live[0]["slowest"]:
         print(f"    {row}")
+    runs = ", ".join(f"{r['zoom_s']:.2f}" for r in live)
     print(f"  zoom to grid level: {median(live, 'zoom_s'):.2f} s for "
-          f"{median(live, 'grids_in_view'):.0f} grids in view")
-    if naive:
-        print(f"\nall {len(city.grids):,} grids embedded in the page (folium.GeoJson), "
-              f"medians of {args.runs}:")
-        print(f"  opens: {median(naive, 'ready_s'):.2f} s; HTML {naive[0]['html_bytes'] / 1e6:.1f} MB, "
-              f"{median(naive, 'decoded') / 1e6:.2f} MB decoded")
-        print(f"  ratios (embedded / live map): open time "
-              f"{median(naive, 'ready_s') / median(live, 'ready_s'):.1f}x, decoded weight "
-              f"{median(naive, 'decoded') / median(live, 'decoded'):.1f}x")
+          f"{median(live, 'grids_in_view'):.0f} grids in view  [runs: {runs}]")
+    runs = ", ".join(f"{r['pan_s']:.2f}" for r in live)
+    print(f"  pan half a screen at grid level: {median(live, 'pan_s'):.2f} s  [runs: {runs}]")
 
 
 if __name__ == "__main__":
