@@ -26,4 +26,6 @@ python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
 scripts/assets.sh
-exec .venv/bin/python -m pytest "$@"
+# Two workers (this machine's two cores); each test file runs whole on one of them, so that
+# a module's server or cluster is set up once. `-n 0` runs in one process.
+exec .venv/bin/python -m pytest --numprocesses=2 --dist=loadfile "$@"

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from geo.store import open_store
 from tests.http import Server
 
-EXAMPLES = int(os.environ.get("GRIDDISPATCH_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("GRIDDISPATCH_FUZZ_EXAMPLES", "4"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 LOGOUT = "/api/v1/auth/logout"  # ends the session of the token it is sent with

@@ -62,7 +62,9 @@ def test_import_then_export_round_trip(url, networks, tmp_path):
         _same_layer(pyogrio.read_dataframe(again), pyogrio.read_dataframe(out))
 
 
-def test_import_refuses_a_second_network_without_replace(url, networks):
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_import_replaces_a_network_only_when_told_and_only_by_a_good_file(url, networks,
+                                                                           tmp_path):
     run("--db", url, "import-roads", str(networks["helsinki"]), "--replace")
     done = run("--db", url, "import-roads", str(networks["test"]), ok=False)
     assert done.returncode == 2
@@ -73,11 +75,7 @@ def test_import_refuses_a_second_network_without_replace(url, networks):
     assert "stored 781 roads with 749 junctions" in done.stdout
     assert "replacing 1,500 roads" in done.stdout
     assert _roads_held(url) == 781
-
-
-@pytest.mark.filterwarnings("ignore:'crs' was not provided")
-def test_a_bad_file_is_refused_and_leaves_the_network(url, networks, tmp_path):
-    run("--db", url, "import-roads", str(networks["test"]), "--replace")
+    # A bad file is refused, even with --replace, and leaves the network held.
     for case in ("points", "no crs", "one point", "unknown class", "not a pbf"):
         make, words = BAD_FILES[case]
         done = run("--db", url, "import-roads", str(make(tmp_path)), "--replace", ok=False)

@@ -122,7 +122,9 @@ def test_click_a_point_and_watch_an_alarm_flash(server, city, lang):
         tab.wait("(id) => gdAlarms.shown.includes(id)", alarm_id)
         ring = tab.page.locator(".gd-alarm-ring")
         assert ring.count() >= 1
-        assert ring.first.evaluate("e => getComputedStyle(e).animationName") == "gd-alarm-flash"
+        # (any ring in the page: a refresh may have just replaced the one first found)
+        tab.wait("() => [...document.querySelectorAll('.gd-alarm-ring')].some("
+                 "e => e.isConnected && getComputedStyle(e).animationName === 'gd-alarm-flash')")
         box = ring.first.bounding_box()
         assert box and box["width"] > 10, box
         tab.page.mouse.move(1300, 600)  # over the legend: no tooltip in the picture
