@@ -35,19 +35,35 @@
     });
     if (gd.legend) gd.legend(); // the legend was drawn before this section was there
     var icon = L.divIcon({ className: "gd-alarm", html: "<span class='gd-alarm-ring'></span>", iconSize: [SIZE, SIZE] });
+    var markers = {}; // alarm id → its ring
     function refresh() {
       fetch("/api/v1/alarms?status=open", { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (body) {
           if (!body) return;
-          group.clearLayers();
+          // Rings stay while their alarm is open (their flash runs on), new ones join, the
+          // others go.
+          var open = {};
           body.items.forEach(function (a) {
             if (a.lon === null || a.lat === null) return;
-            L.marker([a.lat, a.lon], { icon: icon, zIndexOffset: 1000, title: a.kind_label })
-              .bindTooltip(fmt(esc(_("Alarm: {kind} at {name} ({count} times), issue #{issue}")), {
-                kind: esc(a.kind_label), name: gd.data(a.name), count: esc(a.count), issue: esc(a.issue_id) }))
+            open[a.id] = true;
+            var tip = fmt(esc(_("Alarm: {kind} at {name} ({count} times), issue #{issue}")), {
+              kind: esc(a.kind_label), name: gd.data(a.name), count: esc(a.count), issue: esc(a.issue_id) });
+            var ring = markers[a.id];
+            if (ring) {
+              ring.setLatLng([a.lat, a.lon]).setTooltipContent(tip);
+              return;
+            }
+            markers[a.id] = L.marker([a.lat, a.lon], { icon: icon, zIndexOffset: 1000, title: a.kind_label })
+              .bindTooltip(tip)
               .on("click", function () { window.location.href = "/maps/issues/" + a.issue_id; })
               .addTo(group);
+          });
+          Object.keys(markers).forEach(function (id) {
+            if (!open[id]) {
+              group.removeLayer(markers[id]);
+              delete markers[id];
+            }
           });
           alarms.shown = body.items.map(function (a) { return a.id; });
           alarms.loaded += 1;
