@@ -82,6 +82,7 @@ def open_live(browser, base: str) -> dict:
     tab.wait_for_function("(n) => griddispatch.loaded.grids > n", arg=loaded, timeout=120_000)
     tab.wait_for_function(SETTLED, timeout=120_000)
     zoom_s = time.perf_counter() - start
+    weight["slowest_zoom"] = tab.evaluate(SLOWEST_JS)
     grids_in_view = tab.evaluate(GRIDS_DRAWN)
     # Half a screen east at grid level: what a dispatcher does all day.
     start = time.perf_counter()
@@ -137,12 +138,18 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backend", choices=("sqlite", "postgis"), default="sqlite")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--keep", metavar="FILE.sqlite",
+                    help="build the SQLite city into FILE and keep it; reuse it if it exists "
+                         "(a 200,000-grid city takes minutes to build)")
     args = ap.parse_args(argv)
 
-    t = time.perf_counter()
-    city = generate(args.grids, args.issues, seed=11)
-    print(f"city: {len(city.grids):,} grids, {len(city.issues):,} issues "
-          f"({time.perf_counter() - t:.1f} s)")
+    kept = Path(args.keep) if args.keep else None
+    city = None
+    if not (kept and kept.exists()) or not args.skip_naive:
+        t = time.perf_counter()
+        city = generate(args.grids, args.issues, seed=11)
+        print(f"city: {len(city.grids):,} grids, {len(city.issues):,} issues "
+              f"({time.perf_counter() - t:.1f} s)")
     with tempfile.TemporaryDirectory() as tmp:
         cluster = None
         if args.backend == "postgis":
@@ -150,8 +157,9 @@ def main(argv=None) -> None:
             cluster = start()
             url = cluster.url("postgres")
         else:
-            url = f"sqlite:///{tmp}/bench.sqlite"
-        prepare(url, city)
+            url = f"sqlite:///{kept or Path(tmp) / 'bench.sqlite'}"
+        if not (kept and kept.exists() and args.backend == "sqlite"):
+            prepare(url, city)
         servers = {}
         try:
             for mode, env in MODES.items():
@@ -209,6 +217,9 @@ def report(mode: str, live: list[dict], args) -> None:
     print(f"  at start: {live[0]['counts']}")
     print("  last to arrive (path, done at ms, took ms, wire bytes, decoded bytes):")
     for row in live[0]["slowest"]:
+        print(f"    {row}")
+    print("  last to arrive after zooming in:")
+    for row in live[0]["slowest_zoom"]:
         print(f"    {row}")
     runs = ", ".join(f"{r['zoom_s']:.2f}" for r in live)
     print(f"  zoom to grid level: {median(live, 'zoom_s'):.2f} s for "

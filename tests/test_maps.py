@@ -140,7 +140,7 @@ def test_grids_drawn_from_tiles_follow_new_reports_and_tell_their_name(visit, ci
     drawn = v.js("() => griddispatch.gridTiles.features()")
     before = drawn[code]["open"]
     # The grid's tiles were fetched as vector tiles, nothing else drew it.
-    tiles = [u for u in v.requests if "/tiles/grids/17/" in u]
+    tiles = [u for u in v.requests if "/tiles/grids/16/" in u]  # 512-pixel tiles: zoom 16
     assert tiles and v.features("grids") == []
     with maps_api.client("grid_worker") as c:
         assert c.post("/api/v1/issues", json={"category_code": "L08", "lon": lon,

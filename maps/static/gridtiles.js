@@ -30,12 +30,23 @@
     return !!(tiles.map && tiles.map.hasLayer(tiles.grids) && gd.areaLevel(tiles.map) === "grids");
   };
 
+  /* Tiles drawn 512 pixels wide: each is the server's tile of the zoom below, so that a view
+   * asks for a quarter as many (each request costs the server more than its shapes do).
+   * VectorGrid takes no zoomOffset, so the zoom asked for is lowered here. */
+  var Protobuf512 = L.VectorGrid.Protobuf.extend({
+    _getVectorTilePromise: function (coords) {
+      var asked = L.point(coords.x, coords.y);
+      asked.z = coords.z - 1;
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, asked);
+    },
+  });
+
   function make(options) {
-    return L.vectorGrid.protobuf(options.url + "?v={v}", {
+    return new Protobuf512(options.url + "?v={v}", {
       v: tiles.version, pane: PANE, rendererFactory: L.canvas.tile, interactive: true,
-      vectorTileLayerStyles: { grids: style },
+      vectorTileLayerStyles: { grids: style }, tileSize: 512,
       getFeatureId: function (f) { return f.properties.code; },
-      minNativeZoom: options.minZoom, maxNativeZoom: options.maxZoom,
+      minNativeZoom: options.minZoom + 1, maxNativeZoom: options.maxZoom + 1,
       fetchOptions: { credentials: "same-origin" },
       // as many tiles kept around the view as Leaflet's raster layers keep
       keepBuffer: 2, updateWhenZooming: false,
