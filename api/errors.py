@@ -155,8 +155,9 @@ def install(app: FastAPI, bad_request: tuple[str, ...] = ()) -> None:
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(InvalidText)
-    async def invalid_text(_request: Request, exc: InvalidText):
-        return JSONResponse(error_body("invalid_text", str(exc)), status_code=422)
+    async def invalid_text(request: Request, exc: InvalidText):
+        status = 400 if bad_request and request.url.path.startswith(bad_request) else 422
+        return JSONResponse(error_body("invalid_text", str(exc)), status_code=status)
 
     @app.exception_handler(StatementTimeout)
     async def timeout(_request: Request, exc: StatementTimeout):

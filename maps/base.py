@@ -13,12 +13,16 @@ from folium.template import Template
 
 from geo.i18n import _, html_lang
 from geo.taxonomy import CATEGORIES, category_label
+from geo.tiles.layers import TILE_LAYERS
 from maps import messages
 from maps.assets import localise, url
 from maps.palette import PALETTE  # one colour per category, in taxonomy order
 
 MIN_ZOOM, MAX_ZOOM = 6, 19
 STATIC_REFRESH_MS = 5 * 60 * 1000  # outlines, cameras and sites change rarely
+# The first map zoom that draws grids from tiles (maps/static/gridtiles.js): its 512-pixel
+# tiles are the server's of the zoom below, which start at the grid layer's minzoom.
+GRID_TILES_FROM_ZOOM = TILE_LAYERS["grids"].minzoom + 1
 
 
 class Script(MacroElement):
@@ -88,7 +92,7 @@ def base_map(settings, area_levels: list[dict], bounds=None, location=None,
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     config = {"categories": category_colours(), "areaLevels": area_levels,
-              "gridTiles": settings.map_grid_tiles}
+              "gridTilesFrom": GRID_TILES_FROM_ZOOM if settings.map_grid_tiles else None}
     Script(f"griddispatch.configure({js(config)});\n"
            f"griddispatch.languageSwitch({m.get_name()});").add_to(m)
     return m

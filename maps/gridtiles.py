@@ -7,10 +7,9 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
-from geo.tiles.layers import TILE_LAYERS
 from geo.tiles.pyramid import MAX_ZOOM
 from maps.assets import localise
-from maps.base import js
+from maps.base import GRID_TILES_FROM_ZOOM, js
 
 TILE_URL = "/tiles/grids/{z}/{x}/{y}.mvt"
 
@@ -27,7 +26,7 @@ griddispatch.gridTiles.attach({{ this._parent.get_name() }}, {{ this.grids.get_n
         super().__init__()
         self._name = "GridTiles"
         self.grids = grids
-        self.options = js({"url": TILE_URL, "minZoom": TILE_LAYERS["grids"].minzoom,
+        self.options = js({"url": TILE_URL, "fromZoom": GRID_TILES_FROM_ZOOM,
                            "maxZoom": MAX_ZOOM, "refreshMs": refresh_ms})
 
 

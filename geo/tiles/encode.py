@@ -25,7 +25,10 @@ def tile_shapes(tile: Tile, geoms: np.ndarray) -> np.ndarray:
         x, y = _TO_MERCATOR.transform(xy[:, 0], xy[:, 1])
         return np.column_stack(((np.asarray(x) - minx) * scale, (maxy - np.asarray(y)) * scale))
 
-    shapes = shapely.transform(np.asarray(geoms, dtype=object), to_tile)
+    # Cut in lon/lat first (Web Mercator maps the tile's box to a lon/lat box), so that a
+    # district's whole outline is not projected for a corner of it.
+    shapes = shapely.clip_by_rect(np.asarray(geoms, dtype=object), *tile.lonlat_bounds(BUFFER))
+    shapes = shapely.transform(shapes, to_tile)
     shapes = shapely.clip_by_rect(shapes, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     return shapely.set_precision(shapes, 1.0)
 

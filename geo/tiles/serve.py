@@ -39,8 +39,6 @@ def vector_tile(store: Store, actor: Actor, name: str, tile: Tile, now: datetime
                 raise layer.too_many(MAX_FEATURES)
             return postgis.encode(tx, layer, tile, open_load(tx, actor, layer.level, codes, now))
     codes, geoms, props = _in_process(store, layer, tile)
-    if len(codes) > MAX_FEATURES:
-        raise layer.too_many(MAX_FEATURES)
     with store.snapshot() as tx:
         load = open_load(tx, actor, layer.level, codes, now)
     properties = [{**{c: p[c] for c in layer.columns},
@@ -57,11 +55,15 @@ def _in_process(store: Store, layer: TileLayer, tile: Tile):
     if layer.table == "grid":
         frame = store.current_grids()
         hits = np.sort(frame.sindex.query(box))
+        if len(hits) > MAX_FEATURES:  # before any row is read
+            raise layer.too_many(MAX_FEATURES)
         frame = frame.iloc[hits]
         return (list(frame.code), frame.geometry.values,
                 [_plain(r) for r in frame.drop(columns="geometry").to_dict("records")])
     codes, geoms, props = outlines(store, layer.name, 0.0)
     hits = np.sort(shapely.STRtree(geoms).query(box))
+    if len(hits) > MAX_FEATURES:
+        raise layer.too_many(MAX_FEATURES)
     return [codes[i] for i in hits], geoms[hits], [props[i] for i in hits]
 
 

@@ -50,14 +50,15 @@
             var tip = fmt(esc(_("Alarm: {kind} at {name} ({count} times), issue #{issue}")), {
               kind: esc(a.kind_label), name: gd.data(a.name), count: esc(a.count), issue: esc(a.issue_id) });
             var ring = markers[a.id];
-            if (ring) {
-              ring.setLatLng([a.lat, a.lon]).setTooltipContent(tip);
-              return;
+            if (!ring) {
+              ring = markers[a.id] = L.marker([a.lat, a.lon], { icon: icon, zIndexOffset: 1000 })
+                .bindTooltip(tip)
+                .on("click", function () { window.location.href = "/maps/issues/" + ring.issueId; })
+                .addTo(group);
             }
-            markers[a.id] = L.marker([a.lat, a.lon], { icon: icon, zIndexOffset: 1000, title: a.kind_label })
-              .bindTooltip(tip)
-              .on("click", function () { window.location.href = "/maps/issues/" + a.issue_id; })
-              .addTo(group);
+            ring.issueId = a.issue_id; // an alarm merged into another issue follows it
+            ring.setLatLng([a.lat, a.lon]).setTooltipContent(tip);
+            if (ring.getElement()) ring.getElement().title = a.kind_label;
           });
           Object.keys(markers).forEach(function (id) {
             if (!open[id]) {

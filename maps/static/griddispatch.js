@@ -169,12 +169,19 @@
     return levels[levels.length - 1].level;
   };
 
+  /* Whether the page draws the grids of this zoom from vector tiles (gridtiles.js) rather
+   * than as GeoJSON: where it may, and not below the zoom the tiles start at. */
+  gd.tiledGrids = function (map) {
+    var from = gd.config.gridTilesFrom;
+    return from !== null && from !== undefined && map.getZoom() >= from;
+  };
+
   gd.urls = {
     grids: function (map) {
       var level = gd.areaLevel(map);
       if (level !== "grids") return "/api/v1/layers/areas/" + level + "?" + gd.view(map, true);
       // grids from vector tiles where the page draws them (maps/static/gridtiles.js)
-      return gd.config.gridTiles ? null : "/api/v1/layers/grids?limit=5000&" + gd.view(map, true);
+      return gd.tiledGrids(map) ? null : "/api/v1/layers/grids?limit=5000&" + gd.view(map, true);
     },
     /* Community outlines over the grids, when grids are what the view shows. */
     communities: function (map) {

@@ -27,7 +27,8 @@
 
   /* Whether the map shows grids now (rather than communities or streets). */
   tiles.wanted = function () {
-    return !!(tiles.map && tiles.map.hasLayer(tiles.grids) && gd.areaLevel(tiles.map) === "grids");
+    var map = tiles.map;
+    return !!(map && map.hasLayer(tiles.grids) && gd.areaLevel(map) === "grids" && gd.tiledGrids(map));
   };
 
   /* Tiles drawn 512 pixels wide: each is the server's tile of the zoom below, so that a view
@@ -37,16 +38,28 @@
     _getVectorTilePromise: function (coords) {
       var asked = L.point(coords.x, coords.y);
       asked.z = coords.z - 1;
-      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, asked);
+      // A request that fails outright (network down, server restarting) would leave the tile
+      // loading for ever, and with it the layer: it is drawn empty and said instead.
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, asked)
+        .catch(function (error) {
+          failed(_("no answer") + " (" + error.message + ")");
+          return { layers: {} };
+        });
     },
   });
+
+  function failed(problem) {
+    tiles.failures += 1;
+    gd.failures.push(fmt(_("{layer}: {problem}"), { layer: gd.layerLabel("grids"), problem: problem }));
+    gd.status();
+  }
 
   function make(options) {
     return new Protobuf512(options.url + "?v={v}", {
       v: tiles.version, pane: PANE, rendererFactory: L.canvas.tile, interactive: true,
       vectorTileLayerStyles: { grids: style }, tileSize: 512,
       getFeatureId: function (f) { return f.properties.code; },
-      minNativeZoom: options.minZoom + 1, maxNativeZoom: options.maxZoom + 1,
+      minNativeZoom: options.fromZoom, maxNativeZoom: options.maxZoom + 1,
       fetchOptions: { credentials: "same-origin" },
       // as many tiles kept around the view as Leaflet's raster layers keep
       keepBuffer: 2, updateWhenZooming: false,
@@ -90,17 +103,35 @@
 
   /* Load the tiles of the view anew (new load and lights), over the ones shown. */
   tiles.refresh = function () {
-    if (!tiles.wanted() || tiles.incoming) return;
+    if (!tiles.wanted()) return;
+    if (tiles.incoming) {  // asked again (the colour switch) while loading: once it is in
+      tiles.again = true;
+      return;
+    }
     tiles.version += 1;
-    var next = (tiles.incoming = make(tiles.options));
-    next.once("load", function () {
+    // Drawn unseen until complete: two sets of half-transparent fills would darken the map.
+    var next = (tiles.incoming = make(tiles.options).setOpacity(0));
+    var swap = function () {
+      clearTimeout(late);
       if (tiles.incoming !== next) return;
+      next.setOpacity(1);
       if (tiles.layer) tiles.map.removeLayer(tiles.layer);
       tiles.layer = next;
       tiles.incoming = null;
       tiles.loads += 1;
       gd.status();
-    });
+      if (tiles.again) {
+        tiles.again = false;
+        tiles.refresh();
+      }
+    };
+    // A set that never completes (a tile the browser holds back) is given up, not waited for.
+    var late = setTimeout(function () {
+      if (tiles.incoming !== next) return;
+      tiles.map.removeLayer(next);
+      tiles.incoming = null;
+    }, 2 * tiles.options.refreshMs + 10000);
+    next.once("load", swap);
     show(next);
   };
 
@@ -145,19 +176,15 @@
     new PerformanceObserver(function (list) {
       list.getEntries().forEach(function (entry) {
         var status = entry.responseStatus || 0;
-        if (entry.name.indexOf("/tiles/") < 0 || status < 400) return;
-        tiles.failures += 1;
+        if (entry.name.indexOf(location.origin + "/tiles/grids/") !== 0 || status < 400) return;
         if (status === 401) { gd.sessionExpired(); return; }
-        gd.failures.push(fmt(_("{layer}: {problem}"), {
-          layer: gd.layerLabel("grids"), problem: fmt(_("tile answered {status}"), { status: status }),
-        }));
-        gd.status();
+        failed(fmt(_("tile answered {status}"), { status: status }));
       });
     }).observe({ type: "resource", buffered: false });
   }
 
-  /* Start on `map` beside the GeoJSON layer `grids`: options {url, minZoom, maxZoom,
-   * refreshMs}. */
+  /* Start on `map` beside the GeoJSON layer `grids`: options {url, fromZoom (the first map
+   * zoom drawn from tiles), maxZoom (the server's finest tiles), refreshMs}. */
   tiles.attach = function (map, grids, options) {
     tiles.map = map;
     tiles.grids = grids;
