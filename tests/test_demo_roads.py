@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from fixtures import roads as demo_roads
+from fixtures import shulan
 from fixtures.jilin import CENTRE_LONLAT, REFERENCE_TIME, generate
 from fixtures.landmarks import RIVER_STORY
 from fixtures.river import songhua
@@ -67,7 +68,7 @@ def test_the_layer_is_a_road_layer_of_city_size(city):
     assert 150 < np.median(shapely.length(lengths)) < 250  # streets about 200 m apart
 
 
-def test_roads_meet_only_at_their_ends_and_form_one_network(network):
+def test_roads_meet_only_at_their_ends_and_form_a_network_per_part(city, network):
     lines = network.lines
     tree = shapely.STRtree(lines)
     assert tree.query(lines, predicate="crosses").size == 0
@@ -78,8 +79,15 @@ def test_roads_meet_only_at_their_ends_and_form_one_network(network):
     off = np.minimum(shapely.distance(ends[end], shapely.get_point(lines[road], 0)),
                      shapely.distance(ends[end], shapely.get_point(lines[road], -1)))
     assert (off < NODE_TOLERANCE_M).all()
+    # One network in the urban districts and one in 舒兰市, 60 km off, without a road between.
     parts = network.component[network.source]
-    assert np.bincount(parts).max() >= 0.99 * len(network)
+    sizes = np.bincount(parts)
+    urban, detached = np.argsort(-sizes)[:2]
+    assert sizes[urban] + sizes[detached] >= 0.99 * len(network)
+    shulan_area = city.districts.geometry[shulan.is_part(city.districts.code)].union_all()
+    assert shapely.within(city.roads.geometry.to_numpy()[parts == detached], shulan_area).all()
+    assert not shapely.intersects(city.roads.geometry.to_numpy()[parts == urban],
+                                  shulan_area).any()
     assert len(network) > 1.8 * network.n_nodes  # a lattice: about two roads a junction
 
 
@@ -177,18 +185,24 @@ FROZEN = {"districts": "e6f7efd63b6a8da4", "streets": "bdd3292d604aecaa",
 
 
 def without_story(city) -> dict[str, pd.DataFrame]:
-    """The layers but the river story's rows: its report, the status and positions of its two
-    teams (they keep their homes, rosters and streets, which the history dispatched by)."""
+    """The layers but the stories' rows: the river story's report, the status and positions
+    of its two teams (they keep their homes, rosters and streets, which the history
+    dispatched by); and 舒兰市, the detached part, with its story's report."""
     story = city.river_story
-    row = story.issue_row
+    rows = [story.issue_row, city.sewer_story.issue_row]
     cast = city.teams.id.isin([story.across_team, story.same_bank_team])
     on_duty = ["status", "position_lon", "position_lat", "position_at"]
-    return {"districts": city.districts, "streets": city.streets,
-            "communities": city.communities, "grids": city.grids, "cameras": city.cameras,
-            "sites": city.sites, "teams": city.teams.drop(columns=on_duty),
-            "on_duty": city.teams.loc[~cast, on_duty], "issues": city.issues.drop(index=row),
-            "events": city.events[city.events.issue != row],
-            "assignments": city.assignments[city.assignments.issue != row]}
+    teams = city.teams[~city.teams.jurisdiction.map(lambda j: shulan.is_part(j).any())]
+    return {"districts": _urban(city.districts), "streets": _urban(city.streets),
+            "communities": _urban(city.communities), "grids": _urban(city.grids),
+            "cameras": city.cameras, "sites": city.sites, "teams": teams.drop(columns=on_duty),
+            "on_duty": teams.loc[~cast, on_duty], "issues": city.issues.drop(index=rows),
+            "events": city.events[~city.events.issue.isin(rows)],
+            "assignments": city.assignments[~city.assignments.issue.isin(rows)]}
+
+
+def _urban(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[~shulan.is_part(frame.code)]
 
 
 def test_roads_and_story_leave_the_other_layers_as_they_were(city):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from fixtures import shulan
 from fixtures.jilin import LAODONG_CLEARED, NIGHT_MARKET_CLOSED, REFERENCE_TIME, generate
 from geo.casework.dispatch import STALE_AFTER
 from geo.codes import LENGTHS
@@ -49,9 +50,10 @@ def test_named_places_and_seed_counts(city):
     street_of = city.streets.set_index("code").name
     district_of = city.districts.set_index("code").name
     assert street_of[tiansheng[:9]] == "文庙街道" and district_of[tiansheng[:6]] == "昌邑区"
-    assert set(city.districts.name) == {"昌邑区", "龙潭区", "船营区", "丰满区"}
+    assert set(city.districts.name) == {"昌邑区", "龙潭区", "船营区", "丰满区", "舒兰市"}
     assert len(city.cameras) == 565 and (city.cameras.kind == "high_dome").sum() == 16
-    assert (city.teams.kind == "enforcement").sum() == 144
+    urban = ~city.teams.jurisdiction.map(lambda j: shulan.is_part(j).any())
+    assert (city.teams.kind[urban] == "enforcement").sum() == 144  # and two a street in 舒兰
     assert set(city.teams.kind) == {"safety_livelihood", "grid_worker", "enforcement",
                                     "enterprise_service", "party_volunteer"}
     assert {"sewer", "manhole_cover", "school_gate", "market"} <= set(city.sites.kind)

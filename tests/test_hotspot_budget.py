@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+import shapely
 
 from fixtures.jilin import REFERENCE_TIME
 from geo.casework.scope import Actor
+from geo.crs import geoms_to_metric
 from geo.hotspots import budget
 from geo.hotspots.analysis import Params
 from geo.hotspots.bins import auto_resolution, expected_cells
-from geo.hotspots.density import frame
+from geo.hotspots.density import frame, kde, part_lattices, surfaces
+from geo.hotspots.parts import split
 from geo.hotspots.emerging import slice_edges
 from geo.hotspots.reports import HotspotQuery, count_reports, epoch, load_reports
 from geo.hotspots.study import open_study
@@ -54,13 +57,46 @@ def test_estimates_hold_for_what_the_analyses_build(store, monkeypatch):
     assert study.resolution() == auto_resolution(study.outline, len(study.reports)) == 7
     monkeypatch.setattr(budget, "LIMITS", budget.Limits(bins=100))
     assert expected_cells(study.outline, 7) > 100 and study.resolution() == 6
-    extent = budget.extent_m(study)
     r = study.reports
-    _, _, rows, cols, _ = frame(r.x, r.y, 60.0, 20.0)
-    assert rows * cols <= budget.heat_lattice(extent, 60.0) <= 1.05 * rows * cols
+    built = part_lattices(r.x, r.y, 60.0, 20.0)
+    assert len(built.frames) >= 2  # the urban districts, 舒兰市, and reports far off either
+    extents = budget.heat_extents(study, 60.0)
+    assert built.cells <= budget.heat_lattice(extents, 60.0)
+    # The estimate prices land: near the lattice where reports cover it (the urban districts;
+    # 舒兰市 holds only its story's report).
+    urban = max(rows * cols for _x, _y, rows, cols, _c in built.frames)
+    assert budget.heat_lattice([max(extents)], 60.0) <= 1.05 * urban
     cell = 50.0 * 0.25  # clusters' snapping lattice at eps 50 m
-    span = (np.ptp(np.floor(r.x / cell)) + 9) * (np.ptp(np.floor(r.y / cell)) + 9)
-    assert span <= budget.cluster_lattice(extent, 50.0) <= 1.05 * span
+    cx, cy = np.floor(r.x / cell), np.floor(r.y / cell)
+    part = split(cx, cy, 5.0)  # clusters._may_cluster's parts: reach + 1 cells
+    span = sum((np.ptp(cx[part == k]) + 9) * (np.ptp(cy[part == k]) + 9)
+               for k in range(part.max() + 1))
+    assert span <= budget.cluster_lattice(budget.cluster_extents(study, 50.0), 50.0) \
+        <= 1.05 * span
+
+
+def test_a_detached_part_costs_its_own_land_not_the_land_between(store):
+    """舒兰市 lies 70 km from the urban districts: priced and built on a lattice of its own,
+    the whole city costs about what its parts cost alone, not its bounding box's worth."""
+    study = open_study(store, ADMIN, _query())
+    whole = budget.heat_extents(study, 60.0)
+    assert len(whole) == 2
+    box = shapely.bounds(geoms_to_metric(np.array([study.outline], dtype=object)))[0]
+    one_lattice = np.ceil((box[2] - box[0] + 360) / 20) * np.ceil((box[3] - box[1] + 360) / 20)
+    assert budget.heat_lattice(whole, 60.0) < 0.2 * one_lattice
+    r = study.reports
+    far = r.y > r.y.min() + 40_000  # 舒兰's reports, 60 km north
+    assert 0 < far.sum() < len(r.x)
+    built = part_lattices(r.x, r.y, 60.0, 20.0)
+    assert not set(built.part[far]) & set(built.part[~far])
+    # Each part's surface is the part's density alone: the other is too far to add to it.
+    s = surfaces(r.x, r.y, 60.0, 20.0)
+    lattice = frame(r.x[far], r.y[far], 60.0, 20.0)
+    alone = kde(r.x[far], r.y[far], 60.0, lattice=lattice)
+    px, py = alone.centres()
+    assert np.allclose(s.at(px, py), alone.at(px, py))
+    assert s.max() == pytest.approx(max(alone.values.max(),
+                                        kde(r.x[~far], r.y[~far], 60.0, 20.0).values.max()))
 
 
 def _follow(advice: str, q: HotspotQuery, p: Params, res: int | None):
@@ -108,7 +144,7 @@ def test_the_advice_of_every_refusal_is_accepted(store):
 def test_the_benchmark_year_fits():
     """bench/bench_hotspots.py's whole map: a million reports over 5,000 grids, a year of
     monthly slices on grid bins, priced on its city's extent (27.7 km × 22.6 km)."""
-    extent, p, months = (27_665.0, 22_590.0), Params(), 11
+    extent, p, months = [(27_665.0, 22_590.0)], Params(), 11
     budget.check_reports(1_000_000, REFERENCE_TIME.replace(year=2025), REFERENCE_TIME, "the city")
     assert len(slice_edges(epoch(REFERENCE_TIME.replace(year=2025)), epoch(REFERENCE_TIME),
                            "month")) - 1 == months

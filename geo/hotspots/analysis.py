@@ -15,7 +15,7 @@ from geo.hotspots import budget
 from geo.hotspots import clusters as dbscan
 from geo.hotspots import repeats as rework
 from geo.hotspots.bins import Bins, assign, counts, pearson
-from geo.hotspots.density import frame, kde
+from geo.hotspots.density import part_lattices, surfaces
 from geo.hotspots.displacement import displacements
 from geo.hotspots.emerging import SLICE_SECONDS, Cube, classify, slice_edges, space_time_cube
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star, p_values
@@ -82,7 +82,7 @@ def _lonlat(x, y) -> tuple[float, float]:
 
 def density(reports: Reports, p: Params) -> Layer:
     """The densest cells of the kernel density surface, as points (reports per km²)."""
-    surface = kde(reports.x, reports.y, p.bandwidth_m)
+    surface = surfaces(reports.x, reports.y, p.bandwidth_m)
     lon, lat, value = surface.peaks(limit=5000)
     props = [{"density_km2": round(float(v), 2)} for v in value]
     return Layer(list(range(len(props))), shapely.points(lon, lat), props,
@@ -97,16 +97,18 @@ def heat_slices(reports: Reports, q: HotspotQuery, p: Params) -> dict:
     labels = [iso(t)[:10] for t in edges[:-1]]
     if len(reports) == 0:
         return {"index": labels, "data": [[] for _ in labels], "max_density_km2": 0.0}
-    lattice = frame(reports.x, reports.y, p.bandwidth_m, p.bandwidth_m / 3)
+    lattices = part_lattices(reports.x, reports.y, p.bandwidth_m, p.bandwidth_m / 3)
     slot = np.searchsorted(edges, reports.reported, side="right") - 1
     # One surface at a time, keeping its densest cells: every cell that reaches 5% of the
     # overall peak reaches 5% of its own slice's peak, so nothing is lost by filtering later.
     peaks, top = [], 0.0
     for k in range(len(labels)):
         budget.on_time(_("the heat maps"))
-        s = kde(reports.x[slot == k], reports.y[slot == k], p.bandwidth_m, lattice=lattice)
+        mine = slot == k
+        s = surfaces(reports.x[mine], reports.y[mine], p.bandwidth_m, lattices=lattices,
+                     part=lattices.part[mine])
         peaks.append(s.peaks(share=0.05, limit=p.heat_cells))
-        top = max(top, float(s.values.max()))
+        top = max(top, s.max())
     top = top or 1.0
     data = []
     for lon, lat, value in peaks:
@@ -114,7 +116,7 @@ def heat_slices(reports: Reports, q: HotspotQuery, p: Params) -> dict:
         data.append([[round(float(a), 6), round(float(b), 6), round(float(v) / top, 4)]
                      for a, b, v in zip(lat[keep], lon[keep], value[keep], strict=True)])
     return {"index": labels, "data": data, "max_density_km2": round(top, 2),
-            "cell_m": lattice[4]}
+            "cell_m": lattices.cell}
 
 
 def clusters(reports: Reports, p: Params, area_m2: float | None = None) -> Layer:

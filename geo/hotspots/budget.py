@@ -31,7 +31,9 @@ from geo.crs import geoms_to_metric
 from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
 from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
+from geo.hotspots.density import part_gap
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
+from geo.hotspots.parts import boxes
 from geo.hotspots.reports import Reports, epoch
 from geo.i18n import _, format_date
 
@@ -207,34 +209,49 @@ def _fewer_slices(study: Study, step: str, n: int, costs: list[PerSlice]) -> lis
     return out
 
 
-def extent_m(study: Study) -> tuple[float, float]:
-    """Width and height of the study area in EPSG:4551 metres."""
-    x0, y0, x1, y1 = shapely.bounds(geoms_to_metric(np.array([study.outline], dtype=object)))[0]
-    return float(x1 - x0), float(y1 - y0)
+Extents = list[tuple[float, float]]
 
 
-def heat_lattice(extent: tuple[float, float], bandwidth_m: float) -> int:
-    """Cells of one heat map (density.frame: a third of the bandwidth, margins included)."""
+def extents_m(study: Study, gap_m: float) -> Extents:
+    """Width and height in EPSG:4551 metres of each detached part of the study area, as an
+    analysis whose parts are `gap_m` apart lays its lattices (geo.hotspots.parts); parts up to
+    twice that apart are taken as one, so that the estimate is never short."""
+    outline = geoms_to_metric(np.array([study.outline], dtype=object))[0]
+    return [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes(outline, 2 * gap_m)]
+
+
+def heat_extents(study: Study, bandwidth_m: float) -> Extents:
+    return extents_m(study, part_gap(bandwidth_m, bandwidth_m / 3, HEAT_BANDWIDTHS_MARGIN))
+
+
+def cluster_extents(study: Study, eps_m: float) -> Extents:
+    return extents_m(study, (CLUSTER_REACH + 1) * eps_m * SNAP_FRACTION)
+
+
+def heat_lattice(extents: Extents, bandwidth_m: float) -> int:
+    """Cells of one heat map (density.part_lattices: a third of the bandwidth, margins
+    included, over each part)."""
     pad, cell = 2 * HEAT_BANDWIDTHS_MARGIN * bandwidth_m, bandwidth_m / 3
-    cells = math.ceil((extent[0] + pad) / cell) * math.ceil((extent[1] + pad) / cell)
+    cells = sum(math.ceil((w + pad) / cell) * math.ceil((h + pad) / cell) for w, h in extents)
     return min(cells, HEAT_MAX_CELLS)
 
 
-def cluster_lattice(extent: tuple[float, float], eps_m: float) -> int:
-    """Cells of one DBSCAN lattice (clusters._may_cluster: a quarter of eps, with its margin);
-    0 beyond MAX_LATTICE_CELLS, where DBSCAN does without one at a cost that follows the
-    reports (bounded by their limit)."""
+def cluster_lattice(extents: Extents, eps_m: float) -> int:
+    """Cells of the DBSCAN lattices (clusters._may_cluster: a quarter of eps, with its
+    margin, over each part); a part beyond MAX_LATTICE_CELLS counts 0, as DBSCAN does
+    without a lattice there at a cost that follows the reports (bounded by their limit)."""
     cell, margin = eps_m * SNAP_FRACTION, 2 + 2 * CLUSTER_REACH
-    cells = (int(extent[0] // cell) + margin) * (int(extent[1] // cell) + margin)
-    return cells if cells <= MAX_LATTICE_CELLS else 0
+    cells = [(int(w // cell) + margin) * (int(h // cell) + margin) for w, h in extents]
+    return sum(c for c in cells if c <= MAX_LATTICE_CELLS)
 
 
-def _wider_eps(extent: tuple[float, float], eps_m: float, runs: int, limit: float) -> str | None:
+def _wider_eps(study: Study, eps_m: float, runs: int, limit: float) -> str | None:
     """The advice of an eps (in steps of 5 m) whose lattices fit `limit`; the lattice shrinks
     with the square of eps, so the search starts near the answer."""
-    eps = math.ceil(eps_m * math.sqrt(runs * cluster_lattice(extent, eps_m) / limit) / 5) * 5
+    cost = runs * cluster_lattice(cluster_extents(study, eps_m), eps_m)
+    eps = math.ceil(eps_m * math.sqrt(cost / limit) / 5) * 5
     while eps <= MAX_EPS_M:
-        if runs * cluster_lattice(extent, eps) <= limit:
+        if runs * cluster_lattice(cluster_extents(study, eps), eps) <= limit:
             return _("eps_m {eps} or more").format(eps=f"{eps:g}")
         eps += 5
     return None
@@ -242,14 +259,14 @@ def _wider_eps(extent: tuple[float, float], eps_m: float, runs: int, limit: floa
 
 def _slice_costs(study: Study, analysis: str, p: Params, bins: int) -> dict[str, PerSlice]:
     """The costs of `analysis` that grow with the slices, by the limit they answer to."""
-    extent = extent_m(study)
     costs = {}
     if "cube" in COSTS[analysis]:
         costs["cube"] = PerSlice(bins, 0, LIMITS.cube_cells)
     if "heat" in COSTS[analysis]:
-        costs["heat"] = PerSlice(heat_lattice(extent, p.bandwidth_m), 0, LIMITS.heat_cells)
+        costs["heat"] = PerSlice(heat_lattice(heat_extents(study, p.bandwidth_m), p.bandwidth_m),
+                                 0, LIMITS.heat_cells)
     if "slice clusters" in COSTS[analysis]:  # the map clusters the whole window as well
-        lattice = cluster_lattice(extent, p.eps_m)
+        lattice = cluster_lattice(cluster_extents(study, p.eps_m), p.eps_m)
         costs["slice clusters"] = PerSlice(lattice, lattice if analysis == "map" else 0,
                                            LIMITS.cluster_cells)
     return costs
@@ -285,7 +302,7 @@ def _check_slices(study: Study, analysis: str, p: Params, h3_resolution: int | N
                              total=f"{total:,}")
         else:
             if analysis != "map":  # the map's eps is fixed
-                options.append(_wider_eps(extent_m(study), p.eps_m, n, cost.limit))
+                options.append(_wider_eps(study, p.eps_m, n, cost.limit))
             what = (_("DBSCAN in {n} weekly slices on a lattice of {per} cells (eps_m {eps}) "
                       "over {where} makes {total} cells") if weekly else
                     _("DBSCAN in {n} monthly slices on a lattice of {per} cells (eps_m {eps}) "

@@ -21,6 +21,7 @@ from scipy.signal import fftconvolve
 from scipy.stats import poisson
 from sklearn.cluster import DBSCAN
 
+from geo.hotspots.parts import split
 from geo.hotspots.reports import Reports
 
 SNAP_FRACTION = 0.25
@@ -62,7 +63,21 @@ def _may_cluster(cx, cy, weight, reach: int, min_reports: int) -> np.ndarray:
     cell's eps-neighbours are exactly the cells at most `reach` cells away, so a convolution
     with that disc gives each cell's weighted neighbour count: the cores are the cells where
     it reaches min_reports, the borders the cells within reach of a core. Leaving every other
-    cell out changes no label and spares DBSCAN the neighbours of the whole background."""
+    cell out changes no label and spares DBSCAN the neighbours of the whole background.
+    Parts of the city more than `reach` cells apart share no neighbours: each is convolved
+    on a lattice of its own (geo.hotspots.parts)."""
+    part = split(cx.astype(float), cy.astype(float), reach + 1.0)
+    if part.max() == 0:
+        return _may_cluster_in(cx, cy, weight, reach, min_reports)
+    out = np.zeros(len(cx), bool)
+    for k in range(int(part.max()) + 1):
+        mine = np.flatnonzero(part == k)
+        out[mine] = _may_cluster_in(cx[mine], cy[mine], weight[mine], reach, min_reports)
+    return out
+
+
+def _may_cluster_in(cx, cy, weight, reach: int, min_reports: int) -> np.ndarray:
+    """_may_cluster on one lattice over all the cells."""
     x0, y0 = cx.min(), cy.min()
     shape = (int(cx.max() - x0) + 1 + 2 * reach, int(cy.max() - y0) + 1 + 2 * reach)
     if shape[0] * shape[1] > MAX_LATTICE_CELLS:  # keep every cell
