@@ -19,6 +19,7 @@ from geo.hotspots import budget
 from geo.hotspots.analysis import Params
 from geo.hotspots.bins import auto_resolution, expected_cells
 from geo.hotspots.density import frame, kde, part_lattices, surfaces
+from geo.hotspots.clusters import part_gap as cluster_gap
 from geo.hotspots.parts import split
 from geo.hotspots.emerging import slice_edges
 from geo.hotspots.reports import HotspotQuery, count_reports, epoch, load_reports
@@ -68,11 +69,12 @@ def test_estimates_hold_for_what_the_analyses_build(store, monkeypatch):
     assert budget.heat_lattice([max(extents)], 60.0) <= 1.05 * urban
     cell = 50.0 * 0.25  # clusters' snapping lattice at eps 50 m
     cx, cy = np.floor(r.x / cell), np.floor(r.y / cell)
-    part = split(cx, cy, 5.0)  # clusters._may_cluster's parts: reach + 1 cells
-    span = sum((np.ptp(cx[part == k]) + 9) * (np.ptp(cy[part == k]) + 9)
-               for k in range(part.max() + 1))
-    assert span <= budget.cluster_lattice(budget.cluster_extents(study, 50.0), 50.0) \
-        <= 1.05 * span
+    part = split(cx, cy, cluster_gap(50.0) / cell)  # clusters._may_cluster's parts
+    spans = [(np.ptp(cx[part == k]) + 9) * (np.ptp(cy[part == k]) + 9)
+             for k in range(part.max() + 1)]
+    extents = budget.cluster_extents(study, 50.0)
+    assert sum(spans) <= budget.cluster_lattice(extents, 50.0)
+    assert budget.cluster_lattice([max(extents)], 50.0) <= 1.05 * max(spans)
 
 
 def test_a_detached_part_costs_its_own_land_not_the_land_between(store):

@@ -30,6 +30,7 @@ from geo.casework.errors import InvalidInput
 from geo.crs import geoms_to_metric
 from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
 from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
+from geo.hotspots.clusters import part_gap as cluster_gap
 from geo.hotspots.density import MAX_CELLS as HEAT_MAX_CELLS
 from geo.hotspots.density import part_gap
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
@@ -225,7 +226,7 @@ def heat_extents(study: Study, bandwidth_m: float) -> Extents:
 
 
 def cluster_extents(study: Study, eps_m: float) -> Extents:
-    return extents_m(study, (CLUSTER_REACH + 1) * eps_m * SNAP_FRACTION)
+    return extents_m(study, cluster_gap(eps_m))
 
 
 def heat_lattice(extents: Extents, bandwidth_m: float) -> int:

@@ -21,7 +21,7 @@ from scipy.signal import fftconvolve
 from scipy.stats import poisson
 from sklearn.cluster import DBSCAN
 
-from geo.hotspots.parts import split
+from geo.hotspots.parts import detached, split
 from geo.hotspots.reports import Reports
 
 SNAP_FRACTION = 0.25
@@ -53,20 +53,25 @@ def auto_min_reports(x: np.ndarray, y: np.ndarray, eps_m: float,
     return max(MIN_REPORTS_FLOOR, int(poisson.isf(BACKGROUND_TAIL, expected)) + 1)
 
 
+def part_gap(eps_m: float) -> float:
+    """How far apart (metres) parts are clustered apart: past the reach of the lattice."""
+    return detached((np.ceil(1 / SNAP_FRACTION) + 1) * eps_m * SNAP_FRACTION)
+
+
 def _disc(reach: int) -> np.ndarray:
     offsets = np.arange(-reach, reach + 1)
     return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= reach * reach).astype(np.float32)
 
 
-def _may_cluster(cx, cy, weight, reach: int, min_reports: int) -> np.ndarray:
+def _may_cluster(cx, cy, weight, reach: int, min_reports: int, gap: float) -> np.ndarray:
     """Cells that DBSCAN would put in a cluster or on its border. On the snapped lattice a
     cell's eps-neighbours are exactly the cells at most `reach` cells away, so a convolution
     with that disc gives each cell's weighted neighbour count: the cores are the cells where
     it reaches min_reports, the borders the cells within reach of a core. Leaving every other
     cell out changes no label and spares DBSCAN the neighbours of the whole background.
-    Parts of the city more than `reach` cells apart share no neighbours: each is convolved
-    on a lattice of its own (geo.hotspots.parts)."""
-    part = split(cx.astype(float), cy.astype(float), reach + 1.0)
+    Parts of the city `gap` cells apart (more than `reach`) share no neighbours: each is
+    convolved on a lattice of its own (geo.hotspots.parts)."""
+    part = split(cx.astype(float), cy.astype(float), gap)
     if part.max() == 0:
         return _may_cluster_in(cx, cy, weight, reach, min_reports)
     out = np.zeros(len(cx), bool)
@@ -102,7 +107,8 @@ def dbscan(reports: Reports, eps_m: float, min_reports: int) -> np.ndarray:
     ky = np.floor(reports.y / cell).astype(np.int64)
     keys, inverse, weight = np.unique(kx * 2**32 + ky, return_inverse=True, return_counts=True)
     cx, cy = keys >> 32, keys & (2**32 - 1)
-    maybe = _may_cluster(cx, cy, weight, int(np.ceil(1 / SNAP_FRACTION)), min_reports)
+    reach = int(np.ceil(1 / SNAP_FRACTION))
+    maybe = _may_cluster(cx, cy, weight, reach, min_reports, part_gap(eps_m) / cell)
     labels_by_cell = np.full(len(keys), -1)
     if maybe.any():
         centres = np.column_stack([cx[maybe], cy[maybe]]).astype(float) * cell + cell / 2

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from geo.crs import from_metric
-from geo.hotspots.parts import split
+from geo.hotspots.parts import detached, split
 from geo.i18n import _
 
 MAX_CELLS = 4_000_000
@@ -107,8 +107,8 @@ class Lattices:
 
 
 def part_gap(bandwidth_m: float, cell_m: float, margin: float = 3.0) -> float:
-    """How far apart parts are smoothed apart: where their lattices would meet."""
-    return 2 * margin * bandwidth_m + cell_m
+    """How far apart parts are smoothed apart: at least where their lattices would meet."""
+    return detached(2 * margin * bandwidth_m + cell_m)
 
 
 def part_lattices(x: np.ndarray, y: np.ndarray, bandwidth_m: float, cell_m: float,

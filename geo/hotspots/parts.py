@@ -9,7 +9,9 @@ DBSCAN's neighbour counts the parts are exactly independent; a kernel density is
 reports, so the parts' surfaces add up to the whole city's.
 
 Parts are the 8-connected components of the occupied square blocks of side `gap`: two points
-nearer than `gap` fall in touching blocks, so they share a part (scipy.ndimage.label)."""
+nearer than `gap` fall in touching blocks, so they share a part (scipy.ndimage.label). The
+gap is at least MIN_GAP_M (`detached`): parts are the city's detached pieces, not every
+scattered report."""
 
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ import shapely
 from scipy.ndimage import label
 
 MAX_BLOCKS = 4_000_000  # blocks grow past `gap` before the occupancy lattice outgrows this
+# Parts nearer than this are one: a lattice per scattered handful of reports would cost more
+# in its per-lattice work than the empty cells it spares.
+MIN_GAP_M = 2_000.0
+
+
+def detached(reach_m: float) -> float:
+    """The gap between parts for an analysis whose lattice work reaches `reach_m`."""
+    return max(reach_m, MIN_GAP_M)
 
 
 def split(x: np.ndarray, y: np.ndarray, gap: float) -> np.ndarray:
