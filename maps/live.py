@@ -18,8 +18,11 @@ from maps.base import STATIC_REFRESH_MS, Script, api_layer, base_map, grids_laye
 from maps.gridtiles import add_grid_tiles
 
 
-def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
-    """The page for one user: `bounds` is their jurisdiction's extent (lon/lat)."""
+def live_map(settings, bounds, who: str, area_levels: list[dict],
+             districts: tuple[dict, ...] = ()) -> folium.Map:
+    """The page for one user: `bounds` is where it opens (lon/lat: their jurisdiction, or its
+    main part when it lies in detached parts), `districts` those to go to (code, name,
+    bounds), when there are two or more."""
     m = base_map(settings, area_levels, bounds)
     live_ms = int(settings.map_refresh_seconds * 1000)
     mapvar = m.get_name()
@@ -60,6 +63,8 @@ def live_map(settings, bounds, who: str, area_levels: list[dict]) -> folium.Map:
     Script(f"griddispatch.follow({mapvar}, {{{names}}});\n"
            f"griddispatch.liveControls({mapvar}, {layers['grids'].get_name()});\n"
            f"griddispatch.account({mapvar}, {js(who)});").add_to(m)
+    if districts:
+        Script(f"griddispatch.districtJump({mapvar}, {js(list(districts))});").add_to(m)
     Script(f"gdPlaces.attach({mapvar}); "
            f"gdAlarms.attach({mapvar}, {live_ms}, {control.get_name()}); "
            f"gdCompounds.attach({mapvar}, {live_ms}, {control.get_name()});").add_to(m)

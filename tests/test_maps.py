@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from fixtures import shulan
 from tests.http import Server
 from tests.pages import MAP_READY, Tab, browser
 
@@ -104,6 +105,31 @@ def test_live_map_draws_every_layer_from_the_server_alone(visit, city, maps_api)
     assert streets and streets <= mine
     assert v.console_errors == [] and v.failed == []
     assert v.foreign_requests() == []
+
+
+def test_a_city_in_detached_parts_opens_on_its_districts_and_goes_to_shulan(visit, city):
+    """舒兰市 lies 70 km from the urban districts: the admin's map opens on the four districts,
+    not on the empty land between, and the 前往 control goes to 舒兰 and back to all."""
+    v = visit("admin", "/maps/live")
+    urban = city.districts[city.districts.code != shulan.CODE].total_bounds
+    centre = v.js("() => griddispatch.map.getCenter()")
+    assert urban[0] < centre["lng"] < urban[2] and urban[1] < centre["lat"] < urban[3]
+    assert v.js("() => griddispatch.map.getZoom()") >= 11
+    buttons = v.js("() => [...document.querySelectorAll('#gd-districts button')]"
+                   ".map(b => b.textContent)")
+    assert buttons == ["全部辖区", "昌邑区", "龙潭区", "船营区", "丰满区", "舒兰市"]
+    v.page.click(f"#gd-districts button[data-code='{shulan.CODE}']")
+    lon, lat = city.sewer_story.lonlat
+    v.wait(f"() => griddispatch.map.getBounds().contains([{lat}, {lon}])")
+    v.wait("() => griddispatch.settled()")
+    drawn = (v.js("() => griddispatch.gridTiles.wanted() ? griddispatch.gridTiles.features() "
+                  ": []") or [f["id"] for f in v.features("grids")])
+    assert drawn and all(code.startswith(shulan.CODE) for code in drawn)
+    v.shot("live-shulan")
+    v.page.click("#gd-districts button[data-code='']")
+    v.wait(f"() => griddispatch.map.getBounds().getSouth() < {urban[1] + 0.05} && "
+           f"griddispatch.map.getBounds().getNorth() > {lat}")
+    assert v.console_errors == [] and v.failed == []
 
 
 def test_a_new_report_appears_without_reloading(visit, city, maps_api):

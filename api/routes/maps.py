@@ -161,7 +161,8 @@ def live(request: Request, store: Store = Depends(deps.store)):
     if isinstance(viewer, Response):
         return viewer
     view = live_view(store, viewer)
-    m = live_map(request.app.state.settings, view.bounds, _who(viewer), view.levels)
+    m = live_map(request.app.state.settings, view.bounds, _who(viewer), view.levels,
+                 view.districts)
     return _html(request, page(m, _("griddispatch: live operations")))
 
 

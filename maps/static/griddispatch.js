@@ -611,6 +611,27 @@
     map.on("resize", gd.fitLegend);
   };
 
+  /* Buttons to go to each district of a jurisdiction in detached parts (the map opens on the
+   * part holding most of its streets), and to see them all. */
+  gd.districtJump = function (map, districts) {
+    var box = function (b) { return [[b[1], b[0]], [b[3], b[2]]]; };
+    var all = L.latLngBounds(box(districts[0].bounds));
+    districts.forEach(function (d) { all.extend(box(d.bounds)); });
+    control("topleft", function (div) {
+      div.id = "gd-districts";
+      div.innerHTML = "<b>" + esc(_("Go to")) + "</b>";
+      var add = function (label, bounds, code) {
+        var button = L.DomUtil.create("button", "gd-jump", div);
+        button.type = "button";
+        button.textContent = label;
+        button.dataset.code = code;
+        button.onclick = function () { map.fitBounds(bounds); };
+      };
+      add(_("Whole jurisdiction"), all, "");
+      districts.forEach(function (d) { add(d.name, box(d.bounds), d.code); });
+    }).addTo(map);
+  };
+
   function swatch(colour, label, shape, style) {
     return "<div><i class='gd-swatch " + (shape || "") + "' style='background:" + colour + ";" +
       (style || "") + "'></i>" + esc(label) + "</div>";
