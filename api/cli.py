@@ -525,8 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help=_("create or upgrade the schema")).set_defaults(run=cmd_init)
 
     p = sub.add_parser("demo-data", help=_("load the generated demo Jilin City"))
-    p.add_argument("--grids", type=int, default=DEFAULT_GRIDS)
-    p.add_argument("--issues", type=int, default=DEFAULT_ISSUES)
+    p.add_argument("--grids", type=int, default=DEFAULT_GRIDS,
+                   help=_("grids of the four urban districts; 舒兰市, the detached county-level "
+                          "city, adds about 5%% more"))
+    p.add_argument("--issues", type=int, default=DEFAULT_ISSUES,
+                   help=_("issues of the year's history; 舒兰市's story adds one"))
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--replace", action="store_true",
                    help=_("delete every layer first if the database already holds data"))
