@@ -24,6 +24,7 @@ from geo.hotspots.analysis import Layer, analyse
 from geo.hotspots.emerging import MAX_SLICES, MIN_SLICES, PATTERNS, SLICE_SECONDS
 from geo.hotspots.reports import HotspotQuery
 from geo.i18n import N_, _, current, format_date, ngettext
+from geo.layers.mapview import main_part_bounds
 from geo.taxonomy import CATEGORIES, category_label
 from maps.assets import localise
 from maps.base import Script, base_map, js, page
@@ -314,6 +315,8 @@ def hotspot_page(settings, study, params, streets, form: bool = True,
                           study.area_m2)
     covered = set(study.grids.code.str[:LENGTHS["street"]])
     streets = streets[streets.code.isin(covered)] if streets is not None else None
-    m = hotspot_map(settings, results, filters, len(study.reports),
-                    tuple(float(v) for v in study.grids.total_bounds), streets, form, who)
+    # A city in detached parts opens on the part holding most of the study's streets.
+    bounds = (main_part_bounds(streets) if streets is not None and len(streets)
+              else tuple(float(v) for v in study.grids.total_bounds))
+    m = hotspot_map(settings, results, filters, len(study.reports), bounds, streets, form, who)
     return page(m, _("griddispatch: hotspots"))
