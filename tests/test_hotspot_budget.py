@@ -18,10 +18,10 @@ from geo.crs import geoms_to_metric
 from geo.hotspots import budget
 from geo.hotspots.analysis import Params
 from geo.hotspots.bins import auto_resolution, expected_cells
-from geo.hotspots.density import frame, kde, part_lattices, surfaces
 from geo.hotspots.clusters import part_gap as cluster_gap
-from geo.hotspots.parts import split
+from geo.hotspots.density import frame, kde, part_lattices, surfaces
 from geo.hotspots.emerging import slice_edges
+from geo.hotspots.parts import split
 from geo.hotspots.reports import HotspotQuery, count_reports, epoch, load_reports
 from geo.hotspots.study import open_study
 from geo.i18n import using
