@@ -7,12 +7,8 @@ from __future__ import annotations
 import mapbox_vector_tile
 import numpy as np
 import shapely
-from pyproj import Transformer
 
-from geo.crs import STORAGE_EPSG
-from geo.tiles.pyramid import BUFFER, EXTENT, MERCATOR_EPSG, Tile
-
-_TO_MERCATOR = Transformer.from_crs(STORAGE_EPSG, MERCATOR_EPSG, always_xy=True)
+from geo.tiles.pyramid import BUFFER, EXTENT, TO_MERCATOR, Tile
 
 
 def tile_shapes(tile: Tile, geoms: np.ndarray) -> np.ndarray:
@@ -22,7 +18,7 @@ def tile_shapes(tile: Tile, geoms: np.ndarray) -> np.ndarray:
     scale = EXTENT / tile.size_m
 
     def to_tile(xy: np.ndarray) -> np.ndarray:
-        x, y = _TO_MERCATOR.transform(xy[:, 0], xy[:, 1])
+        x, y = TO_MERCATOR.transform(xy[:, 0], xy[:, 1])
         return np.column_stack(((np.asarray(x) - minx) * scale, (maxy - np.asarray(y)) * scale))
 
     # Cut in lon/lat first (Web Mercator maps the tile's box to a lon/lat box), so that a

@@ -8,7 +8,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pyproj import Transformer
+
 from geo.casework.errors import NotFound
+from geo.crs import STORAGE_EPSG
 from geo.i18n import _
 
 MERCATOR_EPSG = 3857
@@ -16,6 +19,8 @@ EXTENT = 4096  # tile coordinate units per side (the MVT default)
 BUFFER = 64  # units drawn beyond each edge, so that no outline stops at a tile's border
 HALF_WORLD_M = math.pi * 6378137.0  # Web Mercator's x (and y) at 180°E
 MAX_ZOOM = 18  # the finest tiles served; maps draw them larger beyond
+TO_MERCATOR = Transformer.from_crs(STORAGE_EPSG, MERCATOR_EPSG, always_xy=True)
+FROM_MERCATOR = Transformer.from_crs(MERCATOR_EPSG, STORAGE_EPSG, always_xy=True)
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,7 @@ class Tile:
         """The same box in lon/lat (Web Mercator maps x to lon and y to lat separately, so a
         tile is a lon/lat box too)."""
         minx, miny, maxx, maxy = self.mercator_bounds(buffer)
-        return (_lon(minx), _lat(max(miny, -HALF_WORLD_M)), _lon(maxx),
-                _lat(min(maxy, HALF_WORLD_M)))
-
-
-def _lon(x: float) -> float:
-    return max(-180.0, min(180.0, math.degrees(x / 6378137.0)))
-
-
-def _lat(y: float) -> float:
-    return math.degrees(math.atan(math.sinh(y / 6378137.0)))
+        lon, lat = FROM_MERCATOR.transform(
+            [max(minx, -HALF_WORLD_M), min(maxx, HALF_WORLD_M)],
+            [max(miny, -HALF_WORLD_M), min(maxy, HALF_WORLD_M)])
+        return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
