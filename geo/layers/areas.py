@@ -42,6 +42,16 @@ def outlines(store: Store, layer: str, simplify_m: float) -> tuple[list, np.ndar
     return OUTLINES.get_or_make(store, (layer, simplify_m), make)
 
 
+def indexed_outlines(store: Store, layer: str) -> tuple[list, np.ndarray, list[dict],
+                                                        shapely.STRtree]:
+    """`outlines(store, layer, 0)` with a spatial index of those very geometries, kept
+    together for a minute."""
+    def make():
+        codes, geoms, props = outlines(store, layer, 0.0)
+        return codes, geoms, props, shapely.STRtree(geoms)
+    return OUTLINES.get_or_make(store, (layer, "indexed"), make)
+
+
 def areas_in_box(store: Store, actor: Actor, layer: str, box: Box | None, simplify_m: float,
                  now: datetime) -> AreaPage:
     """The areas of `layer` ("districts", "streets" or "communities") whose outline meets

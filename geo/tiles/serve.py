@@ -12,7 +12,7 @@ from geo.casework.errors import NotFound
 from geo.casework.read import open_load
 from geo.casework.scope import Actor
 from geo.i18n import _
-from geo.layers.areas import outlines
+from geo.layers.areas import indexed_outlines
 from geo.store import Store
 from geo.tiles import encode, postgis
 from geo.tiles.layers import LOAD, MAX_FEATURES, TILE_LAYERS, TileLayer
@@ -60,8 +60,8 @@ def _in_process(store: Store, layer: TileLayer, tile: Tile):
         frame = frame.iloc[hits]
         return (list(frame.code), frame.geometry.values,
                 [_plain(r) for r in frame.drop(columns="geometry").to_dict("records")])
-    codes, geoms, props = outlines(store, layer.name, 0.0)
-    hits = np.sort(shapely.STRtree(geoms).query(box))
+    codes, geoms, props, tree = indexed_outlines(store, layer.name)
+    hits = np.sort(tree.query(box))
     if len(hits) > MAX_FEATURES:
         raise layer.too_many(MAX_FEATURES)
     return [codes[i] for i in hits], geoms[hits], [props[i] for i in hits]
