@@ -19,10 +19,11 @@ from maps.gridtiles import add_grid_tiles
 
 
 def live_map(settings, bounds, who: str, area_levels: list[dict],
-             districts: tuple[dict, ...] = ()) -> folium.Map:
+             districts: tuple[dict, ...] = (), people: bool = True) -> folium.Map:
     """The page for one user: `bounds` is where it opens (lon/lat: their jurisdiction, or its
     main part when it lies in detached parts), `districts` those to go to (code, name,
-    bounds), when there are two or more."""
+    bounds), when there are two or more; `people`: whether they may see people (the B
+    roster's heads in an emergency)."""
     m = base_map(settings, area_levels, bounds)
     live_ms = int(settings.map_refresh_seconds * 1000)
     mapvar = m.get_name()
@@ -67,5 +68,6 @@ def live_map(settings, bounds, who: str, area_levels: list[dict],
         Script(f"griddispatch.districtJump({mapvar}, {js(list(districts))});").add_to(m)
     Script(f"gdPlaces.attach({mapvar}); "
            f"gdAlarms.attach({mapvar}, {live_ms}, {control.get_name()}); "
-           f"gdCompounds.attach({mapvar}, {live_ms}, {control.get_name()});").add_to(m)
+           f"gdCompounds.attach({mapvar}, {live_ms}, {control.get_name()}, {js(people)});"
+           ).add_to(m)
     return m

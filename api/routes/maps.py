@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,16 +19,17 @@ from api import deps
 from api.auth import current_actor
 from api.deps import Category, Id, analysis_params, study_query
 from api.language import PARAM
+from api.pages import language_switch, page_head, page_headers
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.hotspots.reports import day
-from geo.i18n import _, html_lang
+from geo.i18n import _
 from geo.indicators.dashboard import screen_view
 from geo.layers.mapview import draft_bounds, hotspot_view, issue_view, live_view
 from geo.property.ranking import page_view
 from geo.store import Store
 from geo.workflow import role_label
-from maps import assets, messages
+from maps import assets
 from maps.base import page
 from maps.dashboard import dashboard_page
 from maps.dispatch import dispatch_map
@@ -50,43 +51,13 @@ LOGIN = "/maps/login"
 _SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9_/.-]*(\?[A-Za-z0-9_=&%.:+-]*)?$")
 
 
-def _headers(settings) -> dict:
-    tiles = settings.tile_origin() or ""
-    policy = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
-              "style-src 'self' 'unsafe-inline'; "
-              f"img-src 'self' data: {tiles}".rstrip() + "; connect-src 'self'; "
-              "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-    return {"Content-Security-Policy": policy, "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-
-
-def _switch(request: Request) -> str:
-    """The link to this page in the other language (as gdI18n.switchUrl gives it)."""
-    other, label = ("en", "English") if html_lang() == "zh-CN" else ("zh-CN", "中文")
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != PARAM]
-    target = request.url.path + "?" + urlencode([*query, (PARAM, other)])
-    return (f'<a class="gd-lang" href="{html.escape(target)}" hreflang="{other}" '
-            f'lang="{other}">{label}</a>')
-
-
-def _head(title: str) -> str:
-    """A plain page's head: its language, title, icon and style, and the pages' messages."""
-    return (f'<!DOCTYPE html>\n<html lang="{html_lang()}"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title>"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="icon" href="{assets.url("app", "favicon.svg")}">'
-            f'<link rel="stylesheet" href="{assets.url("app", "griddispatch.css")}">'
-            f'<script src="{messages.url()}"></script>'
-            f'<script src="{assets.url("app", "i18n.js")}"></script></head>')
-
-
 def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
     """A page saying why there is no map: `title` and `text` already in the reader's language."""
     other = html.escape(_("Log in as someone else"))
-    body = (_head(title) + f"<body><div class='gd-login'>{_switch(request)}"
+    body = (page_head(title) + f"<body><div class='gd-login'>{language_switch(request)}"
             f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
             f"<p><a href='{LOGIN}'>{other}</a></p></div></body></html>")
-    return HTMLResponse(body, status, headers=_headers(request.app.state.settings))
+    return HTMLResponse(body, status, headers=page_headers(request.app.state.settings))
 
 
 def _bearer(request: Request) -> str | None:
@@ -120,7 +91,7 @@ def _detail(detail) -> str:
 
 
 def _html(request: Request, text: str) -> HTMLResponse:
-    return HTMLResponse(text, headers=_headers(request.app.state.settings))
+    return HTMLResponse(text, headers=page_headers(request.app.state.settings))
 
 
 def _who(actor: Actor) -> str:
@@ -141,9 +112,9 @@ def login(request: Request, next: str = "/maps/live"):  # noqa: A002 - the conve
     say = {k: html.escape(v) for k, v in {"user": _("User name"), "password": _("Password"),
                                              "submit": _("Log in"),
                                              "what": _("Grid governance command centre")}.items()}
-    body = (_head(_("griddispatch: log in")) +
+    body = (page_head(_("griddispatch: log in")) +
             f'<body><form id="login" class="gd-login" data-next="{html.escape(target)}">'
-            f"{_switch(request)}<h1>griddispatch</h1><p class=\"gd-subtitle\">{say['what']}</p>"
+            f"{language_switch(request)}<h1>griddispatch</h1><p class=\"gd-subtitle\">{say['what']}</p>"
             f"<label>{say['user']} "
             '<input name="username" autocomplete="username" required></label>'
             f"<label>{say['password']} <input name=\"password\" type=\"password\" "
@@ -162,7 +133,7 @@ def live(request: Request, store: Store = Depends(deps.store)):
         return viewer
     view = live_view(store, viewer)
     m = live_map(request.app.state.settings, view.bounds, _who(viewer), view.levels,
-                 view.districts)
+                 view.districts, people="people:read" in deps.granted(request))
     return _html(request, page(m, _("griddispatch: live operations")))
 
 

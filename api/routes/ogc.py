@@ -1,5 +1,6 @@
 """OGC API - Features at /ogc, for GIS clients (QGIS, GDAL's OAPIF driver, OWSLib): the landing
-page, conformance, the collections and their items (Part 1 Core, GeoJSON; Part 2 CRS). Same
+page, conformance, the collections and their items (Part 1 Core, GeoJSON and HTML; Part 2
+CRS); in HTML for a browser (api/ogchtml.py: f=html, or text/html asked for first). Same
 bearer tokens and jurisdiction as the rest of the API: GDAL sends the token through
 GDAL_HTTP_HEADERS="Authorization: Bearer ...". Geometry goes out at full precision, so a
 client reads every vertex as stored."""
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
-from api import deps
+from api import deps, ogchtml
 from api.geojson import MEDIA_TYPE, collection, feature
 from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.scope import Actor
@@ -28,13 +29,19 @@ router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 SCOPE = "layers:read"
 CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+               "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
                "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
 JSON, GEOJSON = "application/json", MEDIA_TYPE
 CollectionId = Annotated[str, PathParam(pattern=r"^[a-z]{1,20}$")]
 FeatureId = Annotated[str, PathParam(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9@_.-]+$")]
 CrsUri = Annotated[str | None, Query(max_length=200, description="the CRS of the answer's "
                                      "coordinates (default CRS84, lon/lat)")]
-FEATURES = {200: {"content": {GEOJSON: {}}, "description": "GeoJSON"},
+Format = Annotated[Literal["json", "html"] | None, Query(description=(
+    "json or html (default: html when text/html is asked for first, as a browser does)"))]
+DOCUMENT = {200: {"content": {JSON: {}, ogchtml.HTML: {}},
+                  "description": "JSON, or HTML for a browser"}}
+FEATURES = {200: {"content": {GEOJSON: {}, ogchtml.HTML: {}},
+                  "description": "GeoJSON, or HTML for a browser"},
             404: {"description": "no such collection or feature that you can see"}}
 
 
@@ -46,7 +53,7 @@ def _link(href: str, rel: str, kind: str = JSON, title: str | None = None) -> di
 def _collection(request: Request, c: Collection, store: Store) -> dict:
     url = f"{deps.public_base(request)}/ogc/collections/{c.id}"
     return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-            "links": [_link(url, "self", JSON, c.title),
+            "links": [_link(url, "self", JSON, c.title), ogchtml.alternate(url),
                       _link(f"{url}/items", "items", GEOJSON, c.title)],
             "extent": {"spatial": {"bbox": [list(city_bbox(store))], "crs": ogc_crs.CRS84}},
             "crs": list(ogc_crs.SUPPORTED), "storageCrs": ogc_crs.CRS84}
@@ -85,43 +92,53 @@ def _bbox(text: str | None, uri: str):
     return box
 
 
-@router.get("", summary="Landing page")
-def landing(request: Request, actor: Actor = deps.actor(SCOPE)) -> dict:
+@router.get("", summary="Landing page", responses=DOCUMENT)
+def landing(request: Request, f: Format = None, actor: Actor = deps.actor(SCOPE)):
     """What this service offers, with links to its conformance, collections and OpenAPI."""
     base = deps.public_base(request)
-    return {"title": _("griddispatch grid governance: OGC API - Features"),
-            "description": _("The city's grids and areas, cameras, key sites, teams and issues "
-                             "as OGC API - Features collections."),
-            "links": [_link(f"{base}/ogc", "self"),
+    doc = {"title": _("griddispatch grid governance: OGC API - Features"),
+           "description": _("The city's grids and areas, cameras, key sites, teams and issues "
+                            "as OGC API - Features collections."),
+           "links": [_link(f"{base}/ogc", "self"), ogchtml.alternate(f"{base}/ogc"),
                       _link(f"{base}/openapi.json", "service-desc",
                             "application/vnd.oai.openapi+json;version=3.1"),
                       _link(f"{base}/docs", "service-doc", "text/html"),
                       _link(f"{base}/ogc/conformance", "conformance"),
                       _link(f"{base}/ogc/collections", "data")]}
+    return ogchtml.landing(request, base, doc) if ogchtml.wants_html(request, f) else doc
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance(actor: Actor = deps.actor(SCOPE)) -> dict:
-    """The conformance classes this service passes: Core, GeoJSON and CRS by reference."""
-    return {"conformsTo": list(CONFORMANCE)}
+@router.get("/conformance", summary="Conformance classes", responses=DOCUMENT)
+def conformance(request: Request, f: Format = None, actor: Actor = deps.actor(SCOPE)):
+    """The conformance classes this service passes: Core, GeoJSON, HTML and CRS by reference."""
+    base = deps.public_base(request)
+    doc = {"conformsTo": list(CONFORMANCE),
+           "links": [_link(f"{base}/ogc/conformance", "self"),
+                     ogchtml.alternate(f"{base}/ogc/conformance")]}
+    return ogchtml.conformance(request, base, doc) if ogchtml.wants_html(request, f) else doc
 
 
-@router.get("/collections", summary="Collections")
-def list_collections(request: Request, actor: Actor = deps.actor(SCOPE),
-                     store: Store = Depends(deps.store)) -> dict:
+@router.get("/collections", summary="Collections", responses=DOCUMENT)
+def list_collections(request: Request, f: Format = None, actor: Actor = deps.actor(SCOPE),
+                     store: Store = Depends(deps.store)):
     """The collections you may read (issues need scope issues:read; roads, compounds and
     buildings appear once the database holds some)."""
     base = deps.public_base(request)
-    return {"links": [_link(f"{base}/ogc/collections", "self")],
-            "collections": [_collection(request, c, store)
-                            for c in collections(store, deps.granted(request))]}
+    doc = {"links": [_link(f"{base}/ogc/collections", "self"),
+                     ogchtml.alternate(f"{base}/ogc/collections")],
+           "collections": [_collection(request, c, store)
+                           for c in collections(store, deps.granted(request))]}
+    return ogchtml.collections(request, base, doc) if ogchtml.wants_html(request, f) else doc
 
 
 @router.get("/collections/{collection_id}", summary="A collection",
-            responses={404: {"description": "no such collection"}})
-def one_collection(collection_id: CollectionId, request: Request,
-                   actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)) -> dict:
-    return _collection(request, _readable(request, store, collection_id), store)
+            responses={**DOCUMENT, 404: {"description": "no such collection"}})
+def one_collection(collection_id: CollectionId, request: Request, f: Format = None,
+                   actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    doc = _collection(request, _readable(request, store, collection_id), store)
+    if ogchtml.wants_html(request, f):
+        return ogchtml.collection(request, deps.public_base(request), doc)
+    return doc
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection",
@@ -138,23 +155,30 @@ def collection_items(
         limit: Annotated[int, Query(ge=1, le=2**31, description=(
             f"features per page; more than {MAX_LIMIT} is taken as {MAX_LIMIT}"))] = DEFAULT_LIMIT,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-        crs: CrsUri = None,
+        crs: CrsUri = None, f: Format = None,
         actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
         now: datetime = Depends(deps.now)):
-    """A page of features with numberMatched, numberReturned and a `next` link while more
-    remain; coordinates in `crs` (header Content-Crs)."""
+    """A page of features with numberMatched, numberReturned and `prev`/`next` links where
+    there are pages before and after; coordinates in `crs` (header Content-Crs)."""
     c = _readable(request, store, collection_id)
     out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
     limit = min(limit, MAX_LIMIT)
     page = items(store, actor, c.id, c.key, _bbox(bbox, box_crs), parse_when(datetime_), limit,
                  offset, now)
     url = f"{deps.public_base(request)}/ogc/collections/{c.id}/items"
-    asked = {k: v for k, v in request.query_params.items() if k != "offset"}
-    links = [_link(f"{url}?{urlencode({**asked, 'offset': offset})}", "self", GEOJSON),
+    asked = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+    here = f"{url}?{urlencode({**asked, 'offset': offset})}"
+    links = [_link(here, "self", GEOJSON), ogchtml.alternate(here),
              _link(f"{deps.public_base(request)}/ogc/collections/{c.id}", "collection")]
+    if offset > 0:
+        links.append(_link(f"{url}?{urlencode({**asked, 'offset': max(offset - limit, 0)})}",
+                           "prev", GEOJSON))
     if offset + len(page.ids) < page.matched:
         links.append(_link(f"{url}?{urlencode({**asked, 'offset': offset + len(page.ids)})}",
                            "next", GEOJSON))
+    if ogchtml.wants_html(request, f):
+        return ogchtml.items(request, deps.public_base(request), c, page.ids, page.geoms,
+                             page.props, page.matched, offset, links)
     response = collection(page.ids, ogc_crs.geometries_in(page.geoms, out_crs), page.props,
                           live=True, decimals=None, links=links,
                           timeStamp=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -166,17 +190,19 @@ def collection_items(
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature",
             responses=FEATURES)
 def collection_item(collection_id: CollectionId, feature_id: FeatureId, request: Request,
-                    crs: CrsUri = None, actor: Actor = deps.actor(SCOPE),
+                    crs: CrsUri = None, f: Format = None, actor: Actor = deps.actor(SCOPE),
                     store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
     """One feature by its id (a grid's code, or CODE@ROW for one of its past versions)."""
     c = _readable(request, store, collection_id)
     out_crs = _crs(crs, "crs")
     page = item(store, actor, c.id, c.key, feature_id, now)
     base = deps.public_base(request)
+    if ogchtml.wants_html(request, f):
+        return ogchtml.item(request, base, c, feature_id, page.geoms[0], page.props[0])
+    here = f"{base}/ogc/collections/{c.id}/items/{feature_id}"
     response = feature(page.ids[0], ogc_crs.geometries_in(page.geoms, out_crs)[0], page.props[0],
                        decimals=None, links=[
-                           _link(f"{base}/ogc/collections/{c.id}/items/{feature_id}", "self",
-                                 GEOJSON),
+                           _link(here, "self", GEOJSON), ogchtml.alternate(here),
                            _link(f"{base}/ogc/collections/{c.id}", "collection")])
     response.headers["Content-Crs"] = f"<{out_crs}>"
     return response

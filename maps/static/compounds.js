@@ -43,8 +43,9 @@
       lines.join("<br>");
   }
 
-  /* `control`: the map's layer control, which lists the three layers. */
-  state.attach = function (map, intervalMs, control) {
+  /* `control`: the map's layer control, which lists the layers. `people`: whether the user
+   * may see people (scope people:read); without it there is no layer of heads to ask for. */
+  state.attach = function (map, intervalMs, control, people) {
     var compounds = L.geoJSON(null, {
       style: function () { return { color: COMPOUND, weight: 1.5, fillColor: COMPOUND, fillOpacity: 0.12 }; },
       onEachFeature: function (f, layer) { layer.bindTooltip(compoundTip(f.properties), { sticky: true }); },
@@ -58,19 +59,21 @@
         return L.circleMarker(latlng, { radius: 7, color: "#fff", weight: 2, fillColor: B_ROSTER, fillOpacity: 1 });
       },
       onEachFeature: function (f, layer) { layer.bindTooltip(headsTip(f.properties)); },
-    }).addTo(map);
+    });
+    if (people !== false) heads.addTo(map);
     if (control) {
       control.addOverlay(compounds, _("Residential compounds"));
       control.addOverlay(buildings, _("Building footprints"));
-      control.addOverlay(heads, _("B roster heads (emergency)"));
+      if (people !== false) control.addOverlay(heads, _("B roster heads (emergency)"));
     }
     gd.legendSections.push({
       id: "compounds", title: _("Compounds and buildings"), closed: true,
       html: function () {
         return "<div><i class='gd-swatch' style='background:rgba(141,110,99,.25);border:1.5px solid " + COMPOUND + "'></i>" +
           esc(_("compound (from zoom 14)")) + "</div><div><i class='gd-swatch' style='background:" + BUILDING + "'></i>" +
-          esc(_("building (from zoom 16)")) + "</div><div><i class='gd-swatch gd-round' style='background:" + B_ROSTER + "'></i>" +
-          esc(_("B roster heads where their street is in emergency")) + "</div>";
+          esc(_("building (from zoom 16)")) + "</div>" + (people === false ? "" :
+          "<div><i class='gd-swatch gd-round' style='background:" + B_ROSTER + "'></i>" +
+          esc(_("B roster heads where their street is in emergency")) + "</div>");
       },
     });
     if (gd.legend) gd.legend();
