@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import datetime
 from urllib.parse import urlencode
 
 import numpy as np
@@ -20,8 +21,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api.pages import language_switch, page_head, page_headers
-from datetime import datetime
-
 from geo.i18n import N_, _, format_datetime
 from maps import assets
 
