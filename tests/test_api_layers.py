@@ -9,6 +9,7 @@ from shapely.geometry import shape
 
 from fixtures.jilin import REFERENCE_TIME
 from geo.crs import to_metric
+from geo.layers.points import CLUSTER_FROM, TEAM_STATUSES
 
 SCHOOL = "电东胡同小学门口"
 
@@ -92,6 +93,34 @@ def test_live_layers_are_never_cached(api, city):
         assert teams["features"] and all(
             f["properties"]["status"] in ("available", "busy", "off_duty")
             for f in teams["features"])
+
+
+def test_zoomed_out_teams_come_in_clusters_that_add_up(api, city):
+    """More than CLUSTER_FROM teams in the box and a cluster size asked for: one feature per
+    square of that side, each with its teams' count per status, adding up to the teams."""
+    with api.client("admin") as c:
+        every = features(c.get("/api/v1/layers/live/teams"))["features"]
+        clustered = features(c.get("/api/v1/layers/live/teams", params={"cluster_m": 2000}))
+        few = features(c.get("/api/v1/layers/live/teams", params={
+            "cluster_m": 2000, "bbox": "126.50,43.80,126.52,43.82"}))
+        refused = c.get("/api/v1/layers/live/teams", params={"cluster_m": 1})
+    assert len(every) > CLUSTER_FROM
+    assert clustered["clustered"] is True and clustered["numberMatched"] == len(every)
+    found = clustered["features"]
+    assert len(found) < len(every) / 3
+    assert sum(f["properties"]["count"] for f in found) == len(every)
+    for status in TEAM_STATUSES:
+        assert sum(f["properties"][status] for f in found) == sum(
+            f["properties"]["status"] == status for f in every)
+    # Independently: the teams of one square, by their own positions in EPSG:4551.
+    x, y = to_metric(*np.array([f["geometry"]["coordinates"] for f in every]).T)
+    square = np.floor(x / 2000).astype(int), np.floor(y / 2000).astype(int)
+    biggest = max(found, key=lambda f: f["properties"]["count"])
+    kx, ky = (int(v) for v in biggest["id"].split("-")[1:])
+    assert ((square[0] == kx) & (square[1] == ky)).sum() == biggest["properties"]["count"]
+    # A view with few teams gets them one by one.
+    assert "clustered" not in few and all("status" in f["properties"] for f in few["features"])
+    assert refused.status_code == 422
 
 
 def test_cameras_sites_and_areas(api, city):

@@ -129,6 +129,11 @@ def test_a_city_in_detached_parts_opens_on_its_districts_and_goes_to_shulan(visi
     v.page.click("#gd-districts button[data-code='']")
     v.wait(f"() => griddispatch.map.getBounds().getSouth() < {urban[1] + 0.05} && "
            f"griddispatch.map.getBounds().getNorth() > {lat}")
+    # Zoomed out over the whole city the teams come in clusters, counted whole.
+    v.wait("() => griddispatch.settled() && "
+           "document.querySelectorAll('.gd-team-cluster').length > 0")
+    assert v.js("() => griddispatch.counts.teams") == len(city.teams)
+    v.shot("live-whole-city")
     assert v.console_errors == [] and v.failed == []
 
 

@@ -19,7 +19,7 @@ from geo.casework.scope import Actor
 from geo.codes import LENGTHS
 from geo.layers.areas import areas_in_box
 from geo.layers.grids import grid_page
-from geo.layers.points import in_box, teams_in_box
+from geo.layers.points import CLUSTER_FROM, in_box, team_clusters, teams_in_box
 from geo.model import Policy
 from geo.store import Store
 
@@ -78,10 +78,22 @@ def points(layer: Literal["cameras", "sites"], bbox: Bbox = None,
 
 
 @router.get("/live/teams", responses=GEOJSON)
-def teams(bbox: Bbox = None, actor: Actor = deps.actor("layers:read"),
+def teams(bbox: Bbox = None,
+          cluster_m: Annotated[float | None, Query(ge=10, le=20_000, description=(
+              f"with more than {CLUSTER_FROM} teams in the box, answer clusters of teams, one "
+              "per square of this side (metres, EPSG:4551), each with its count per status"
+          ))] = None,
+          actor: Actor = deps.actor("layers:read"),
           store: Store = Depends(deps.store), now: datetime = Depends(deps.now)):
-    """Teams at their last reported positions (home base if none), with status."""
+    """Teams at their last reported positions (home base if none), with status; or, zoomed
+    out (`cluster_m`), their clusters."""
     rows = teams_in_box(store, actor, read.parse_bbox(bbox))
+    if cluster_m is not None and len(rows) > CLUSTER_FROM:
+        clusters = team_clusters(rows, cluster_m)
+        geoms = shapely.points([c["lon"] for c in clusters], [c["lat"] for c in clusters])
+        props = [{k: v for k, v in c.items() if k not in ("id", "lon", "lat")} for c in clusters]
+        return collection([c["id"] for c in clusters], geoms, props, live=True,
+                          numberMatched=len(rows), clustered=True)
     geoms = shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]) if rows else []
     props = [{k: v for k, v in r.items() if k not in ("id", "lon", "lat")} |
              {"position_age_s": None if r["position_at"] is None

@@ -192,7 +192,13 @@
       return function (map) { return "/api/v1/layers/areas/" + level + "?" + gd.view(map, true); };
     },
     issues: function (map) { return "/api/v1/layers/live/issues?limit=5000&" + gd.view(map); },
-    teams: function (map) { return "/api/v1/layers/live/teams?" + gd.view(map); },
+    /* Zoomed out past grids, teams come in clusters of about TEAM_CLUSTER_PX where there are
+     * many (the server decides: a city of 200,000 grids has 38,000 teams). */
+    teams: function (map) {
+      var url = "/api/v1/layers/live/teams?" + gd.view(map);
+      if (gd.areaLevel(map) === "grids") return url;
+      return url + "&cluster_m=" + Math.max(10, Math.round(gd.metresPerPixel(map) * TEAM_CLUSTER_PX));
+    },
     cameras: function (map) {
       return map.getZoom() >= gd.config.cameraZoom ? "/api/v1/layers/cameras?" + gd.view(map) : null;
     },
@@ -248,7 +254,9 @@
 
   gd._answered = function (name, collection) {
     gd.loaded[name] = (gd.loaded[name] || 0) + 1;
-    gd.counts[name] = collection.features.length;
+    gd.counts[name] = collection.features.reduce(function (n, f) {
+      return n + (f.properties && f.properties.cluster ? f.properties.count : 1);
+    }, 0);
     gd.matched[name] = collection.numberMatched;
     gd.updatedAt = new Date();
     gd.status();
@@ -383,9 +391,11 @@
     });
   };
 
-  /* Teams are canvas circles (thousands stay fast), white-ringed, dashed at a home base. */
+  /* Teams are canvas circles (thousands stay fast), white-ringed, dashed at a home base;
+   * zoomed out, clusters of them with their count and their count per status. */
   gd.teamMarker = function (feature, latlng) {
     var p = feature.properties;
+    if (p.cluster) return teamCluster(p, latlng);
     var marker = L.circleMarker(latlng, {
       radius: 6, color: "#ffffff", weight: 2, dashArray: p.position_at ? null : "2 2",
       fillColor: TEAM_STATUS[p.status] || "#000", fillOpacity: 1, gdKind: "team",
@@ -403,6 +413,25 @@
     });
     return marker;
   };
+
+  var TEAM_CLUSTER_PX = 56;
+
+  function teamCluster(p, latlng) {
+    var size = p.count < 10 ? 24 : p.count < 100 ? 30 : 36;
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({ html: "<div><span>" + p.count + "</span></div>", className: "gd-team-cluster",
+                        iconSize: L.point(size, size) }),
+      gdKind: "team-cluster", keyboard: false,
+    });
+    marker.bindTooltip(function () {
+      return "<b>" + esc(fmt(ngettext("{n} team", "{n} teams", p.count), { n: p.count })) + "</b>" + rows(
+        ["available", "busy", "off_duty"].map(function (s) {
+          return [word("teamStatus", s),
+                  "<span style='color:" + TEAM_STATUS[s] + "'>" + esc(String(p[s])) + "</span>"];
+        })) + "<small>" + esc(_("zoom in to see each team")) + "</small>";
+    });
+    return marker;
+  }
 
   var CAMERA_STATUS = { online: "#1565c0", offline: "#9e9e9e", maintenance: "#8d6e63" };
 
