@@ -22,6 +22,8 @@ from fastapi.responses import HTMLResponse
 
 from api.pages import language_switch, page_head, page_headers
 from geo.i18n import N_, _, format_datetime
+from geo.taxonomy import team_kind_label, team_status_label
+from geo.workflow import labels, state_label
 from maps import assets
 
 HTML = "text/html"
@@ -45,6 +47,9 @@ FIELD_LABELS = {
     "property_company_id": N_("Property company"), "built_year": N_("Built in"),
     "floors": N_("Floors"), "workers": N_("Grid workers"), "title": N_("Title")}
 TIMES = {"valid_from", "valid_to", "position_at", "reported_at", "due_at"}
+# Values that are codes for a word, by collection and property.
+WORDS = {("issues", "state"): state_label, ("teams", "status"): team_status_label,
+         ("teams", "kind"): team_kind_label}
 
 
 def wants_html(request: Request, f: str | None) -> bool:
@@ -75,10 +80,13 @@ def _label(field: str) -> str:
     return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field
 
 
-def _cell(value, field: str = "") -> str:
-    """A property as a reader reads it: times in Asia/Shanghai, yes or no, lists joined."""
+def _cell(value, field: str = "", collection: str = "") -> str:
+    """A property as a reader reads it: times in Asia/Shanghai, codes in words, yes or no,
+    lists joined."""
     if value is None or value == "":
         return ""
+    if (collection, field) in WORDS and isinstance(value, str):
+        return _e(WORDS[collection, field](value))
     if field in TIMES and isinstance(value, str | datetime):
         try:
             return _e(format_datetime(value))
@@ -87,7 +95,7 @@ def _cell(value, field: str = "") -> str:
     if isinstance(value, bool):
         return _e(_("yes") if value else _("no"))
     if isinstance(value, list | tuple):
-        return _e("、".join(str(v) for v in value))
+        return _e(labels(value, str))
     if isinstance(value, dict):
         return _e(json.dumps(value, ensure_ascii=False))
     return _e(value)
@@ -103,7 +111,7 @@ def _page(request: Request, title: str, crumbs: list[tuple[str, str | None]], bo
     if map_data is not None:
         body = ('<div id="gd-ogc-map" class="gd-ogc-map"></div>'
                 '<script type="application/json" id="gd-ogc-features">'
-                + json.dumps(map_data, ensure_ascii=False).replace("</", "<\\/") + "</script>"
+                + json.dumps(map_data, ensure_ascii=False).replace("<", "\\u003c") + "</script>"
                 + body)
         scripts = (f'<link rel="stylesheet" href="{assets.url("leaflet", "leaflet.css")}">'
                    f'<script src="{assets.url("leaflet", "leaflet.js")}"></script>'
@@ -114,7 +122,8 @@ def _page(request: Request, title: str, crumbs: list[tuple[str, str | None]], bo
             f'<p class="gd-ogc-formats">{other} '
             f'<a href="{_e(with_format(json_url, "json"))}" type="application/json">JSON</a>'
             f"</p></main>{scripts}</body></html>")
-    return HTMLResponse(text, headers=page_headers(request.app.state.settings))
+    return HTMLResponse(text, headers={**page_headers(request.app.state.settings),
+                                       "Vary": "Accept"})
 
 
 def _home(base: str) -> tuple[str, str]:
@@ -195,11 +204,12 @@ def items(request: Request, base: str, c, ids, geoms, props: list[dict], matched
           offset: int, links: list[dict]) -> HTMLResponse:
     """A page of a collection's features: the table, the map, the pages before and after."""
     here = f"{base}/ogc/collections/{c.id}"
-    columns = list(dict.fromkeys(k for p in props[:50] for k in p))[:MAX_COLUMNS]
+    columns = [k for k in dict.fromkeys(k for p in props[:50] for k in p) if k != "id"]
+    columns = columns[:MAX_COLUMNS]
     head = "".join(f"<th>{_e(_label(k))}</th>" for k in ["id", *columns])
     rows = "".join(
         f'<tr><td><a href="{_e(with_format(f"{here}/items/{i}", "html"))}">{_e(i)}</a></td>'
-        + "".join(f"<td>{_cell(p.get(k), k)}</td>" for k in columns) + "</tr>"
+        + "".join(f"<td>{_cell(p.get(k), k, c.id)}</td>" for k in columns) + "</tr>"
         for i, p in zip(ids, props, strict=True))
     count = (_("features {first} to {last} of {matched}").format(
         first=offset + 1, last=offset + len(ids), matched=matched) if ids else
@@ -220,8 +230,8 @@ def items(request: Request, base: str, c, ids, geoms, props: list[dict], matched
 
 def item(request: Request, base: str, c, fid: str, geom, props: dict) -> HTMLResponse:
     here = f"{base}/ogc/collections/{c.id}"
-    rows = "".join(f'<tr><th>{_e(_label(k))}</th><td data-field="{_e(k)}">{_cell(v, k)}</td>'
-                   "</tr>" for k, v in props.items())
+    rows = "".join(f'<tr><th>{_e(_label(k))}</th><td data-field="{_e(k)}">'
+                   f"{_cell(v, k, c.id)}</td></tr>" for k, v in props.items())
     return _page(request, f"{c.title} {fid}",
                  [_home(base), _collections_crumb(base), (c.title, with_format(here, "html")),
                   (_("Features"), with_format(f"{here}/items", "html")), (fid, None)],

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
 from api import deps, ogchtml
@@ -25,7 +25,13 @@ from geo.ogc.collections import SCOPES, Collection, collections, find
 from geo.ogc.items import DEFAULT_LIMIT, MAX_LIMIT, city_bbox, item, items, parse_when
 from geo.store import Store
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+
+def _vary(response: Response) -> None:
+    """The answers differ by Accept (a page for a browser): caches must keep them apart."""
+    response.headers["Vary"] = "Accept"
+
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], dependencies=[Depends(_vary)])
 SCOPE = "layers:read"
 CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -184,6 +190,7 @@ def collection_items(
                           timeStamp=datetime.now(UTC).isoformat(timespec="seconds"),
                           numberMatched=page.matched, numberReturned=len(page.ids))
     response.headers["Content-Crs"] = f"<{out_crs}>"
+    response.headers["Vary"] = "Accept"
     return response
 
 
@@ -205,4 +212,5 @@ def collection_item(collection_id: CollectionId, feature_id: FeatureId, request:
                            _link(here, "self", GEOJSON), ogchtml.alternate(here),
                            _link(f"{base}/ogc/collections/{c.id}", "collection")])
     response.headers["Content-Crs"] = f"<{out_crs}>"
+    response.headers["Vary"] = "Accept"
     return response

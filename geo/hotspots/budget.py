@@ -27,7 +27,6 @@ import numpy as np
 import shapely
 
 from geo.casework.errors import InvalidInput
-from geo.crs import geoms_to_metric
 from geo.hotspots.bins import H3_RESOLUTIONS, expected_cells
 from geo.hotspots.clusters import MAX_LATTICE_CELLS, SNAP_FRACTION
 from geo.hotspots.clusters import part_gap as cluster_gap
@@ -217,8 +216,7 @@ def extents_m(study: Study, gap_m: float) -> Extents:
     """Width and height in EPSG:4551 metres of each detached part of the study area, as an
     analysis whose parts are `gap_m` apart lays its lattices (geo.hotspots.parts); parts up to
     twice that apart are taken as one, so that the estimate is never short."""
-    outline = geoms_to_metric(np.array([study.outline], dtype=object))[0]
-    return [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes(outline, 2 * gap_m)]
+    return [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes(study.outline_metric(), 2 * gap_m)]
 
 
 def heat_extents(study: Study, bandwidth_m: float) -> Extents:

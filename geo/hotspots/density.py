@@ -107,8 +107,9 @@ class Lattices:
 
 
 def part_gap(bandwidth_m: float, cell_m: float, margin: float = 3.0) -> float:
-    """How far apart parts are smoothed apart: at least where their lattices would meet."""
-    return detached(2 * margin * bandwidth_m + cell_m)
+    """How far apart parts are smoothed apart: past where one part's kernels (cut at TRUNCATE
+    bandwidths) would reach the other's lattice (its margin), so that no kernel is cut short."""
+    return detached((margin + TRUNCATE) * bandwidth_m + cell_m)
 
 
 def part_lattices(x: np.ndarray, y: np.ndarray, bandwidth_m: float, cell_m: float,

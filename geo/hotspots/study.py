@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 
 from geo.casework.errors import NotFound
 from geo.casework.scope import Actor
-from geo.crs import area_m2
+from geo.crs import area_m2, geoms_to_metric
 from geo.hotspots import budget
 from geo.hotspots.bins import Bins, auto_resolution, grid_bins, hex_bins
 from geo.hotspots.reports import (
@@ -47,6 +48,13 @@ class Study:
     _reports: Reports | None = field(default=None, repr=False)
     _reading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bins: dict = field(default_factory=dict, repr=False)
+    _outline_m: object = field(default=None, repr=False)
+
+    def outline_metric(self):
+        """The outline in EPSG:4551, projected once (the budget prices its parts often)."""
+        if self._outline_m is None:
+            self._outline_m = geoms_to_metric(np.array([self.outline], dtype=object))[0]
+        return self._outline_m
 
     @property
     def loaded(self) -> bool:

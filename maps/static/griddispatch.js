@@ -197,7 +197,8 @@
     teams: function (map) {
       var url = "/api/v1/layers/live/teams?" + gd.view(map);
       if (gd.areaLevel(map) === "grids") return url;
-      return url + "&cluster_m=" + Math.max(10, Math.round(gd.metresPerPixel(map) * TEAM_CLUSTER_PX));
+      var side = Math.round(gd.metresPerPixel(map) * TEAM_CLUSTER_PX);
+      return url + "&cluster_m=" + Math.min(TEAM_CLUSTER_MAX_M, Math.max(10, side));
     },
     cameras: function (map) {
       return map.getZoom() >= gd.config.cameraZoom ? "/api/v1/layers/cameras?" + gd.view(map) : null;
@@ -415,6 +416,7 @@
   };
 
   var TEAM_CLUSTER_PX = 56;
+  var TEAM_CLUSTER_MAX_M = 20000;  // the largest square the server draws (cluster_m's bound)
 
   function teamCluster(p, latlng) {
     var size = p.count < 10 ? 24 : p.count < 100 ? 30 : 36;

@@ -10,7 +10,8 @@
   var layer = L.geoJSON(data, {
     style: { color: "#1565c0", weight: 1.5, fillOpacity: 0.15 },
     pointToLayer: function (_f, latlng) { return L.circleMarker(latlng, { radius: 5 }); },
-    onEachFeature: function (f, l) { l.bindTooltip(String(f.properties.name)); },
+    // a text node: a name is data, never markup
+    onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(String(f.properties.name))); },
   }).addTo(map);
   var bounds = layer.getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 17 });
