@@ -127,3 +127,32 @@ def test_chromium_pages_through_the_grids_logged_in_through_the_maps(sqlite_stor
             tab.close()
     finally:
         server.stop()
+
+
+MARKUP = '<b>x</b><img src="x" onerror="window.pwned = 1">'
+
+
+def test_a_name_with_markup_stays_text_in_the_page_and_its_map(sqlite_store, city):
+    """Names are data: a grid named with markup shows as that text, in the table, the title
+    and the map's tooltip, and nothing in it runs."""
+    code = city.grids.code.iloc[0]
+    with sqlite_store.tx() as tx:
+        tx.run("UPDATE grid SET name = :n WHERE code = :c", {"n": MARKUP, "c": code})
+    server = Server(sqlite_store)
+    try:
+        with browser() as b:
+            tab = Tab(b, server, "planner", "/maps/live")
+            tab.open(f"/ogc/collections/grids/items/{code}", ready="() => window.gdOgc")
+            assert tab.js("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
+            cell = tab.js("() => document.querySelector('td[data-field=name]').textContent")
+            assert cell == MARKUP
+            tip = "() => gdOgc.layer.getLayers()[0].getTooltip().getContent()"
+            assert tab.js(f"() => ({tip[6:]}).nodeType") == 3  # a text node
+            box = tab.page.locator("#gd-ogc-map").bounding_box()
+            tab.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            tab.wait("() => document.querySelector('.leaflet-tooltip') !== null")
+            assert tab.js("() => document.querySelector('.leaflet-tooltip').textContent") == MARKUP
+            assert tab.js("() => window.pwned === undefined")
+            tab.close()
+    finally:
+        server.stop()
