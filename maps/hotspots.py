@@ -23,7 +23,7 @@ from geo.hotspots import budget
 from geo.hotspots.analysis import Layer, analyse
 from geo.hotspots.emerging import MAX_SLICES, MIN_SLICES, PATTERNS, SLICE_SECONDS
 from geo.hotspots.reports import HotspotQuery
-from geo.i18n import N_, _, current, format_date, ngettext
+from geo.i18n import N_, _, current, format_date, local, ngettext
 from geo.layers.mapview import main_part_bounds
 from geo.taxonomy import CATEGORIES, category_label
 from maps.assets import localise
@@ -307,7 +307,8 @@ def hotspot_page(settings, study, params, streets, form: bool = True,
     once it has run out of time."""
     q = study.query
     filters = {"category": list(q.categories), "area": q.area,
-               "since": q.since.date().isoformat(), "until": q.until.date().isoformat(),
+               "since": local(q.since).date().isoformat(),
+               "until": local(q.until).date().isoformat(),
                "slice": params.slice, "bins": params.bins}
     budget.afford(study, "map", params)
     with budget.time_limit():

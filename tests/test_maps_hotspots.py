@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from fixtures.jilin import REFERENCE_TIME
+from geo.casework.errors import InvalidInput
 from geo.hotspots.emerging import slice_edges
-from geo.hotspots.reports import HotspotQuery, epoch
+from geo.hotspots.reports import HotspotQuery, day, epoch
+from geo.i18n import TIMEZONE, local
 from maps.hotspots import whole_slices
 from tests.pages import ARTIFACTS
 from tests.test_cli import EXE
@@ -186,9 +188,21 @@ def test_the_window_reaches_back_to_whole_slices_once():
     assert window.until == until and len(edges) - 1 == 11
     # unaligned, the slider would have started about three weeks after "from"
     assert slice_edges(epoch(asked.since), epoch(until), "month")[0] > epoch(asked.since) + 18 * 86400
-    shown = datetime.combine(window.since.date(), time(), UTC)  # what the form says
+    shown = datetime.combine(local(window.since).date(), time(), TIMEZONE)  # what the form says
     again = whole_slices(HotspotQuery(since=shown, until=until), "month")
     assert again.since == shown
     # a window the analysis refuses is left to be refused in its own words
     short = HotspotQuery(since=datetime(2026, 10, 1, tzinfo=UTC), until=datetime(2026, 10, 20, tzinfo=UTC))
     assert whole_slices(short, "week") == short
+
+
+def test_a_typed_day_is_the_command_centre_s_day():
+    """"2026-10-01" on the page or the command line starts at midnight in Beijing (16:00 UTC
+    the day before), not at 08:00; a time with an offset is taken as it says."""
+    assert day("2026-10-01", "since") == datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+    assert day("2026-10-01T09:30", "since") == datetime(2026, 10, 1, 1, 30, tzinfo=UTC)
+    assert day("2026-10-01T00:00+00:00", "since") == datetime(2026, 10, 1, tzinfo=UTC)
+    assert local(day("2026-10-01", "since")).date().isoformat() == "2026-10-01"
+    assert day("", "since") is None
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        day("yesterday", "since")

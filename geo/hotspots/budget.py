@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +35,7 @@ from geo.hotspots.density import part_gap
 from geo.hotspots.emerging import MIN_SLICES, SLICE_SECONDS, slice_edges
 from geo.hotspots.parts import boxes
 from geo.hotspots.reports import Reports, epoch
-from geo.i18n import _, format_date
+from geo.i18n import _, format_date, local
 
 if TYPE_CHECKING:
     from geo.hotspots.analysis import Params
@@ -111,8 +111,10 @@ def _since(t: datetime) -> str:
 
 
 def _day_after(t: datetime) -> str:
-    """`t` as a date, rounded up to the next midnight (a window starting then is shorter)."""
-    midnight = t.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """`t` as a date in Asia/Shanghai (as `since` is read), rounded up to the next midnight
+    (a window starting then is shorter)."""
+    t = local(t)
+    midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
     return (midnight if midnight == t else midnight + timedelta(days=1)).date().isoformat()
 
 

@@ -17,7 +17,7 @@ from geo.casework.errors import InvalidInput
 from geo.casework.scope import AREA_ROLES, Actor, visible_issues
 from geo.codes import LENGTHS, LEVELS, named_lengths
 from geo.crs import to_metric
-from geo.i18n import _
+from geo.i18n import TIMEZONE, _
 from geo.store import Store
 from geo.taxonomy import CATEGORY_BY_CODE
 
@@ -97,14 +97,17 @@ class Reports:
 
 
 def day(text: str | None, name: str) -> datetime | None:
-    """A date typed by a person (YYYY-MM-DD) as midnight UTC; None when empty."""
+    """A date typed by a person (YYYY-MM-DD) as midnight in Asia/Shanghai, the command
+    centre's day (a time with an offset is taken as it says); in UTC; None when empty."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(_("{name} must be a date (YYYY-MM-DD), not {text}").format(
             name=name, text=text)) from None
+    zoned = moment if moment.tzinfo is not None else moment.replace(tzinfo=TIMEZONE)
+    return zoned.astimezone(UTC)
 
 
 def _area_condition(q: HotspotQuery, alias: str) -> tuple[str, dict]:
