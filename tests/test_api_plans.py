@@ -364,3 +364,17 @@ def test_a_draft_opened_before_another_publish_cannot_undo_it(api, store):
                                            "community_code = :c", {"c": COMMUNITY})}
         bad = tx.one("SELECT count(*) AS n FROM grid WHERE valid_to <= valid_from")["n"]
     assert new_code in live and bad == 0
+
+
+def test_clearing_the_store_takes_the_drafts_with_the_grids(api, store):
+    """A draft names areas of the city it was drawn in: `demo-data --replace` (Store.clear)
+    must not leave it behind over a city without them."""
+    with api.client("planner") as c:
+        _open(c)
+    with store.snapshot() as tx:
+        assert tx.one("SELECT count(*) AS n FROM plan_draft")["n"] >= 1
+    store.clear()
+    with store.snapshot() as tx:
+        assert tx.one("SELECT count(*) AS n FROM plan_draft")["n"] == 0
+        assert tx.one("SELECT count(*) AS n FROM plan_grid")["n"] == 0
+        assert tx.one("SELECT count(*) AS n FROM grid")["n"] == 0

@@ -55,7 +55,8 @@ DATA_TABLES = ("alarm_raise", "alarm",  # alarms refer to issues
                "resident_head", "building_unit", "building", "compound", "property_company",
                "area_mode",
                "issue", "team", "site", "camera",
-               "grid", "community", "street", "district", "road", "water")
+               "grid", "plan_grid", "plan_draft",  # published grids name their plan
+               "community", "street", "district", "road", "water")
 # The `setting` row a loaded demo city leaves (`load_city`, `demo_city`); `clear` removes it.
 DEMO_MARKER = "demo_city"
 
