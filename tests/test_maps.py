@@ -137,6 +137,21 @@ def test_a_city_in_detached_parts_opens_on_its_districts_and_goes_to_shulan(visi
     assert v.console_errors == [] and v.failed == []
 
 
+def test_a_failed_layer_is_said_while_it_fails_and_no_longer_once_it_answers(visit):
+    v = visit("operator", "/maps/live")
+    status = "() => document.getElementById('gd-status').textContent"
+    failing = "() => document.querySelector('#gd-status .gd-failure') !== null"
+    assert not v.js(failing)
+    teams = "**/api/v1/layers/live/teams*"
+    v.page.route(teams, lambda route: route.fulfill(status=500, content_type="application/json",
+                                                   body='{"detail": "down for a moment"}'))
+    v.wait(failing)
+    assert "队伍" in v.js(status) and "down for a moment" in v.js(status)
+    v.page.unroute(teams)
+    v.wait(f"() => !({failing[6:]})")  # the next refresh answers
+    assert v.js("() => griddispatch.failures.length") >= 1  # the history keeps it
+
+
 def test_a_new_report_appears_without_reloading(visit, city, maps_api):
     v = visit("operator", "/maps/live")
     lon, lat = city.landmarks[SCHOOL]

@@ -339,13 +339,11 @@
         drawRoads();
         placeNames();
         state.answered = mine;
+        if (gd.recovered) gd.recovered("basemap");
       }).catch(function (error) {
         state.failures += 1;
         if (error && error.status === 401 && gd.sessionExpired) gd.sessionExpired();
-        if (gd.failures) {
-          gd.failures.push(fmt(_("{layer}: {problem}"), { layer: _("Basemap"), problem: problem(error) }));
-        }
-        if (gd.status) gd.status();
+        if (gd.failed) gd.failed("basemap", fmt(_("{layer}: {problem}"), { layer: _("Basemap"), problem: problem(error) }));
       });
     }
 

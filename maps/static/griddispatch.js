@@ -17,6 +17,7 @@
     counts: {},   // name → features in the last answer
     matched: {},  // name → numberMatched of the last answer, when the API pages
     failures: [], // messages of failed loads, newest last
+    failing: {},  // source → message of its last load, while it is failing (the status shows it)
     sources: {},  // name → function giving the URL for the current view
     shown: {},    // name → the URL whose answer the layer shows
     colourBy: "open",
@@ -246,15 +247,30 @@
         })
         .then(apply)
         .catch(function (error) {
-          gd.failures.push(fmt(_("{layer}: {problem}"), { layer: gd.layerLabel(name), problem: error.message }));
-          gd.status();
+          gd.failed(name, fmt(_("{layer}: {problem}"), { layer: gd.layerLabel(name), problem: error.message }));
           fail(error, fmt(_("{layer} could not be loaded"), { layer: gd.layerLabel(name) }));
         });
     };
   };
 
+  /* A load that failed: kept in the history and shown while its source keeps failing. */
+  gd.failed = function (source, message) {
+    gd.failures.push(message);
+    delete gd.failing[source]; // newest last
+    gd.failing[source] = message;
+    gd.status();
+  };
+
+  /* A source that answered again: its failure is no longer shown. */
+  gd.recovered = function (source) {
+    if (!(source in gd.failing)) return;
+    delete gd.failing[source];
+    gd.status();
+  };
+
   gd._answered = function (name, collection) {
     gd.loaded[name] = (gd.loaded[name] || 0) + 1;
+    delete gd.failing[name];
     gd.counts[name] = collection.features.reduce(function (n, f) {
       return n + (f.properties && f.properties.cluster ? f.properties.count : 1);
     }, 0);
@@ -505,8 +521,8 @@
         : fmt(ngettext("{n} open issue", "{n} open issues", gd.counts.issues), { n: gd.counts.issues }));
     }
     if ("teams" in gd.counts) parts.push(fmt(ngettext("{n} team", "{n} teams", gd.counts.teams), { n: gd.counts.teams }));
-    var failed = gd.failures.length ? "<div class='gd-failure'>" +
-      esc(gd.failures[gd.failures.length - 1]) + "</div>" : "";
+    var now = Object.keys(gd.failing);
+    var failed = now.length ? "<div class='gd-failure'>" + esc(gd.failing[now[now.length - 1]]) + "</div>" : "";
     el.innerHTML = esc(parts.join(" · ")) + failed;
   };
 

@@ -50,12 +50,18 @@
 
   function failed(problem) {
     tiles.failures += 1;
-    gd.failures.push(fmt(_("{layer}: {problem}"), { layer: gd.layerLabel("grids"), problem: problem }));
+    gd.failed("gridTiles", fmt(_("{layer}: {problem}"), { layer: gd.layerLabel("grids"), problem: problem }));
+  }
+
+  /* A set of tiles loaded: if none of its tiles failed, the grids' failure is over. */
+  function loaded(layer) {
+    tiles.loads += 1;
+    if (tiles.failures === layer.gdFailuresAtStart) gd.recovered("gridTiles");
     gd.status();
   }
 
   function make(options) {
-    return new Protobuf512(options.url + "?v={v}", {
+    var layer = new Protobuf512(options.url + "?v={v}", {
       v: tiles.version, pane: PANE, rendererFactory: L.canvas.tile, interactive: true,
       vectorTileLayerStyles: { grids: style }, tileSize: 512,
       getFeatureId: function (f) { return f.properties.code; },
@@ -64,6 +70,10 @@
       // as many tiles kept around the view as Leaflet's raster layers keep
       keepBuffer: 2, updateWhenZooming: false,
     });
+    // the failures a set of loads starts from (Leaflet says "loading" as it starts one)
+    layer.gdFailuresAtStart = tiles.failures;
+    layer.on("loading", function () { layer.gdFailuresAtStart = tiles.failures; });
+    return layer;
   }
 
   function show(layer) {
@@ -118,8 +128,7 @@
       if (tiles.layer) tiles.map.removeLayer(tiles.layer);
       tiles.layer = next;
       tiles.incoming = null;
-      tiles.loads += 1;
-      gd.status();
+      loaded(next);
       if (tiles.again) {
         tiles.again = false;
         tiles.refresh();
@@ -140,8 +149,8 @@
     var map = tiles.map;
     if (tiles.wanted()) {
       if (!tiles.layer) {
-        tiles.layer = make(tiles.options);
-        tiles.layer.on("load", function () { tiles.loads += 1; gd.status(); });
+        var first = (tiles.layer = make(tiles.options));
+        first.on("load", function () { loaded(first); });
         show(tiles.layer);
       }
     } else {
