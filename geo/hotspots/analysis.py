@@ -20,7 +20,7 @@ from geo.hotspots.displacement import displacements
 from geo.hotspots.emerging import SLICE_SECONDS, Cube, classify, slice_edges, space_time_cube
 from geo.hotspots.gistar import CONFIDENCE, confidence_bins, gi_star, p_values
 from geo.hotspots.reports import HotspotQuery, Reports, epoch
-from geo.i18n import N_, _
+from geo.i18n import N_, _, local
 from geo.taxonomy import category_label
 
 
@@ -75,6 +75,12 @@ def iso(seconds: float) -> str:
     return datetime.fromtimestamp(float(seconds), UTC).isoformat().replace("+00:00", "Z")
 
 
+def local_day(seconds: float) -> str:
+    """The day (YYYY-MM-DD) in Asia/Shanghai of a moment: how slices are named, so that a
+    slice starting at a Beijing midnight bears that day."""
+    return local(datetime.fromtimestamp(float(seconds), UTC)).date().isoformat()
+
+
 def _lonlat(x, y) -> tuple[float, float]:
     lon, lat = from_metric(np.atleast_1d(x), np.atleast_1d(y))
     return float(lon[0]), float(lat[0])
@@ -94,7 +100,7 @@ def heat_slices(reports: Reports, q: HotspotQuery, p: Params) -> dict:
     """Per time slice, the densest cells [lat, lon, weight 0-1] for a heat map with a time
     slider; every slice on one lattice and one scale, so that colours compare across time."""
     edges = slice_edges(epoch(q.since), epoch(q.until), p.slice)
-    labels = [iso(t)[:10] for t in edges[:-1]]
+    labels = [local_day(t) for t in edges[:-1]]
     if len(reports) == 0:
         return {"index": labels, "data": [[] for _ in labels], "max_density_km2": 0.0}
     lattices = part_lattices(reports.x, reports.y, p.bandwidth_m, p.bandwidth_m / 3)
@@ -186,7 +192,7 @@ def emerging(c: Cube, p: Params) -> Layer:
               "reports_per_slice": c.counts[k].astype(int).tolist()} for k in keep]
     found, tally = np.unique(names[keep], return_counts=True)
     return Layer([c.bins.ids[k] for k in keep], c.bins.geoms[keep], props,
-                 {"slices": [iso(t)[:10] for t in c.edges[:-1]], "slice": p.slice,
+                 {"slices": [local_day(t) for t in c.edges[:-1]], "slice": p.slice,
                   "patterns": dict(zip(found.tolist(), tally.tolist(), strict=True))})
 
 
@@ -201,8 +207,8 @@ def displacement(reports: Reports, q: HotspotQuery, p: Params,
         geoms.append(shapely.LineString([_lonlat(m.source.x, m.source.y),
                                          _lonlat(m.target.x, m.target.y)]))
         props.append({"distance_m": round(m.distance_m, 1),
-                      "cooled_after": iso(edges[m.source.last + 1])[:10],
-                      "appeared_from": iso(edges[m.target.first])[:10],
+                      "cooled_after": local_day(edges[m.source.last + 1]),
+                      "appeared_from": local_day(edges[m.target.first]),
                       "reports_before": m.source.reports, "reports_after": m.target.reports,
                       "last_before": iso(reports.reported[m.source.members].max()),
                       "first_after": iso(reports.reported[m.target.members].min())})
