@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from fixtures import shulan
 from geo.store.sql import as_dt
 from tests.http import Server
 from tests.pages import Tab, browser
@@ -239,5 +240,20 @@ def test_a_hung_request_and_a_crowded_map_are_told(chromium, screen_api):
                  timeout_s=30)
         assert tab.js("() => document.getElementById('updated').textContent").startswith(
             "updated ")
+    finally:
+        tab.close()
+
+
+def test_the_city_wide_screen_opens_on_the_urban_districts(chromium, screen_api, city):
+    """The admin's city holds 舒兰市, 70 km off: the wall's map shows the urban districts, where
+    most streets are, not the empty land between."""
+    tab = Tab(chromium, screen_api, "admin", "/maps/dashboard", viewport=WALL, ready=READY)
+    try:
+        urban = city.districts[~shulan.is_part(city.districts.code)].total_bounds
+        centre = tab.js("() => gdDashboard.map.getCenter()")
+        assert urban[0] < centre["lng"] < urban[2] and urban[1] < centre["lat"] < urban[3]
+        shown = tab.js("() => gdDashboard.map.getBounds().getNorth()")
+        assert shown < city.sewer_story.lonlat[1]  # 舒兰 lies beyond the top of the wall
+        tab.shot("dashboard-admin")
     finally:
         tab.close()

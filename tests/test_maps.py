@@ -133,6 +133,10 @@ def test_a_city_in_detached_parts_opens_on_its_districts_and_goes_to_shulan(visi
     v.wait("() => griddispatch.settled() && "
            "document.querySelectorAll('.gd-team-cluster').length > 0")
     assert v.js("() => griddispatch.counts.teams") == len(city.teams)
+    v.page.hover(".gd-team-cluster >> nth=0")
+    v.wait("() => document.querySelector('.leaflet-tooltip') !== null")
+    tip = v.js("() => document.querySelector('.leaflet-tooltip').textContent")
+    assert re.search(r"队伍 \d+ 支", tip) and "空闲" in tip and "放大地图可查看每支队伍" in tip
     v.shot("live-whole-city")
     assert v.console_errors == [] and v.failed == []
 

@@ -12,6 +12,8 @@ import pytest
 from tests.http import Server
 from tests.pages import Tab, browser
 
+COLLECTION_IDS = ("grids", "communities", "streets", "districts", "cameras", "sites", "teams",
+                  "issues", "roads", "compounds", "buildings")
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
@@ -53,6 +55,7 @@ def test_a_browser_gets_pages_and_a_client_gets_json(api):
         page = ok(c.get("/ogc/collections", headers=BROWSER), "text/html").text
         assert [m for m in re.findall(r"<td><code>([a-z]+)</code></td>", page)] == [
             x["id"] for x in listed]
+        assert ">小区</a>" in page and "小区数" not in page  # a title, not a count's heading
         grids = ok(c.get("/ogc/collections/grids", params={"f": "html"}), "text/html").text
         assert "/ogc/collections/grids/items?f=html" in grids and "EPSG/0/4551" in grids
 
@@ -122,6 +125,12 @@ def test_chromium_pages_through_the_grids_logged_in_through_the_maps(sqlite_stor
             tab.wait("() => window.gdOgc && gdOgc.count === 1")
             assert tab.js("() => gdOgc.map.getZoom()") >= 14  # fitted to the one grid
             tab.shot("ogc-item")
+            for path, name in (("/ogc", "ogc-landing"), ("/ogc/collections", "ogc-collections")):
+                tab.open(path, ready="() => document.querySelector('h1') !== null")
+                # identifiers a client types (collection ids, the datetime parameter) are data
+                words = ("JSON", "OGC", "Features", "OpenAPI", "datetime", *COLLECTION_IDS)
+                assert tab.untranslated(allow=words) == []
+                tab.shot(name)
             assert tab.failed == [], tab.failed
             assert tab.foreign_requests() == []
             tab.close()

@@ -23,8 +23,9 @@ _DEFINED = (
     ("issues", N_("Issues"), N_("The reported issues you may see; `datetime` filters by the "
                                 "time they were reported."), "id"),
     ("roads", N_("Roads"), N_("The road network that travel times are computed on."), "id"),
-    ("compounds", N_("Compounds"), N_("Residential compounds (小区) with their property "
-                                      "company."), "code"),
+    # not "Compounds": that id is a count's column heading elsewhere (小区数)
+    ("compounds", N_("Residential compounds"),
+     N_("Residential compounds (小区) with their property company."), "code"),
     ("buildings", N_("Buildings"), N_("Building footprints (楼栋)."), "code"),
 )
 OPTIONAL = {"roads": "road", "compounds": "compound", "buildings": "building"}  # once held
