@@ -398,22 +398,24 @@ def cmd_hotspots(store: Store, args) -> int:
 def cmd_locate(store: Store, args) -> int:
     import pyarrow as pa
 
-    from geo.files.points import factorised_column, write_table
+    from geo.files.points import TableWriter, factorised_column
     from geo.store.base import LOCATED_COLUMNS
 
     at = _moment(args.at, "--at")
     points = _read_points(args.input)
     started = time.perf_counter()
-    parts: dict[str, list] = {c: [] for c in LOCATED_COLUMNS}
-    for sl in _chunks(len(points)):
-        located = store.locate_factorised(points.lon[sl], points.lat[sl], crs=args.crs, at=at)
-        for column, (table, idx) in located.items():
-            parts[column].append(factorised_column(table, idx))
-        _say(_("located {done}/{total}").format(done=f"{sl.stop:,}", total=f"{len(points):,}"))
     text = pa.dictionary(pa.int32(), pa.string())
-    columns = {c: pa.chunked_array(chunks, text) for c, chunks in parts.items()}
-    write_table(pa.table({"id": points.ids, **columns}), args.output)
-    inside = len(points) - columns["grid_code"].null_count
+    schema = pa.schema([("id", pa.string()), *((c, text) for c in LOCATED_COLUMNS)])
+    inside = 0
+    with TableWriter(args.output, schema) as writer:
+        for sl in _chunks(len(points)):
+            located = store.locate_factorised(points.lon[sl], points.lat[sl], crs=args.crs,
+                                              at=at)
+            columns = {c: factorised_column(*located[c]) for c in LOCATED_COLUMNS}
+            inside += len(columns["grid_code"]) - columns["grid_code"].null_count
+            writer.write(pa.table({"id": points.ids[sl], **columns}, schema=schema))
+            _say(_("located {done}/{total}").format(done=f"{sl.stop:,}",
+                                                     total=f"{len(points):,}"))
     print(_("located {n} points in {seconds} s: {inside} inside a grid, {outside} outside; "
             "wrote {path}").format(n=f"{len(points):,}",
                                    seconds=f"{time.perf_counter() - started:.2f}",

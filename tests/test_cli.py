@@ -112,6 +112,69 @@ def test_bad_csv_is_a_clear_error(sqlite_url, tmp_path, content, words):
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_an_output_that_cannot_be_written_is_a_clear_error_before_any_work(sqlite_url, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,lon,lat\n1,126.5,43.8\n")
+    for out in (tmp_path / "no" / "such" / "folder.csv", tmp_path / "none" / "x.parquet"):
+        done = run("--db", sqlite_url, "locate", str(src), "-o", str(out), ok=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"{out}: cannot be written (No such file or directory)" in done.stderr
+        assert "located" not in done.stderr  # refused before locating anything
+    assert not list(tmp_path.glob("no*")) and not list(tmp_path.glob(".*"))
+
+
+def test_locate_writes_a_file_of_several_chunks_in_the_input_s_order(sqlite_url, sqlite_store,
+                                                                     city, tmp_path):
+    """More points than one chunk (200,000): every row in place, the same as the store's
+    answer; CSV and Parquet alike."""
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    x0, y0, x1, y1 = city.grids.total_bounds
+    n = 200_003
+    lon, lat = rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)
+    src = tmp_path / "many.csv"
+    pd.DataFrame({"id": [f"q{i}" for i in range(n)], "lon": lon, "lat": lat}).to_csv(
+        src, index=False, float_format="%.17g")
+    want = sqlite_store.locate_many(lon, lat).fillna("")
+    for out in (tmp_path / "many.out.csv", tmp_path / "many.out.parquet"):
+        done = run("--db", sqlite_url, "locate", str(src), "-o", str(out))
+        assert "located 200,000/200,003" in done.stderr and "200,003/200,003" in done.stderr
+        got = (pd.read_csv(out, dtype=str, keep_default_na=False) if out.suffix == ".csv"
+               else pd.read_parquet(out).astype(object).fillna(""))
+        assert got.id.tolist() == [f"q{i}" for i in range(n)]
+        assert got.drop(columns="id").astype(str).to_dict("list") == want.astype(str).to_dict(
+            "list")
+        assert (got.grid_code != "").sum() > n // 10
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_failed_write_leaves_the_file_that_was_there(tmp_path):
+    """Rows go to a file beside the target, put in place only when every chunk is written."""
+    import pyarrow as pa
+
+    from geo.files.points import TableWriter
+
+    out = tmp_path / "out.csv"
+    out.write_text("the old file\n")
+    table = pa.table({"id": ["a", "b"]})
+    with pytest.raises(RuntimeError), TableWriter(out, table.schema) as writer:
+        writer.write(table)
+        raise RuntimeError("the command failed half way")
+    assert out.read_text() == "the old file\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    parquet = tmp_path / "out.parquet"
+    with pytest.raises(ValueError, match="schema"), TableWriter(parquet, table.schema) as writer:
+        writer.write(table)
+        writer.write(pa.table({"other": [1]}))  # a chunk the writer itself refuses, in its thread
+        writer.write(table)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    with TableWriter(out, table.schema) as writer:
+        writer.write(table)
+        writer.write(table)
+    assert out.read_text().splitlines() == ['"id"', '"a"', '"b"', '"a"', '"b"']
+
+
 @pytest.mark.parametrize("layer, columns", [
     ("grids", {"code", "name", "community_code", "street_code", "district_code"}),
     ("teams", {"id", "name", "kind", "status"}),
