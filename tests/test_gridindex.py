@@ -137,7 +137,8 @@ def test_same_answers_whatever_the_raster_pass_sizes_and_engine(city, monkeypatc
     want = GridIndex(codes, geoms).locate_codes(xy[:, 0], xy[:, 1])
     monkeypatch.setattr(gridindex, "CELLS_PER_POLYGON", 1)
     monkeypatch.setattr(gridindex, "PAIRS_PER_PASS", 7)
-    monkeypatch.setattr(gridindex, "COMPILED_FROM", 1 if engine == "compiled" else 10**9)
+    for threshold in ("COMPILED_FROM", "COMPILED_WARM_FROM"):
+        monkeypatch.setattr(gridindex, threshold, 1 if engine == "compiled" else 10**9)
     coarse = GridIndex(codes, geoms)
     assert coarse._shape[0] * coarse._shape[1] <= 2 * len(codes)
     assert (coarse.locate_codes(xy[:, 0], xy[:, 1]) == want).all()

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 
 from api import deps, ogchtml
 from api.geojson import MEDIA_TYPE, collection, feature
@@ -21,8 +22,9 @@ from geo.casework.errors import Forbidden, InvalidInput, NotFound
 from geo.casework.scope import Actor
 from geo.i18n import _
 from geo.ogc import crs as ogc_crs
+from geo.ogc import filters
 from geo.ogc.collections import SCOPES, Collection, collections, find
-from geo.ogc.items import DEFAULT_LIMIT, MAX_LIMIT, city_bbox, item, items, parse_when
+from geo.ogc.items import DEFAULT_LIMIT, MAX_LIMIT, city_bbox, item, items, parse_when, queryable
 from geo.store import Store
 
 
@@ -36,7 +38,20 @@ SCOPE = "layers:read"
 CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
-               "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
+               "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+               # Part 3 and the CQL2 classes whose operators tests/test_ogc_filter.py checks
+               "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+               "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+               "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+               "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+               "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+               "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+               "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+               "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+               "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+               "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus")
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA = "application/schema+json"
 JSON, GEOJSON = "application/json", MEDIA_TYPE
 CollectionId = Annotated[str, PathParam(pattern=r"^[a-z]{1,20}$")]
 FeatureId = Annotated[str, PathParam(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9@_.-]+$")]
@@ -60,7 +75,8 @@ def _collection(request: Request, c: Collection, store: Store) -> dict:
     url = f"{deps.public_base(request)}/ogc/collections/{c.id}"
     return {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
             "links": [_link(url, "self", JSON, c.title), ogchtml.alternate(url),
-                      _link(f"{url}/items", "items", GEOJSON, c.title)],
+                      _link(f"{url}/items", "items", GEOJSON, c.title),
+                      _link(f"{url}/queryables", QUERYABLES_REL, SCHEMA)],
             "extent": {"spatial": {"bbox": [list(city_bbox(store))], "crs": ogc_crs.CRS84}},
             "crs": list(ogc_crs.SUPPORTED), "storageCrs": ogc_crs.CRS84}
 
@@ -147,6 +163,18 @@ def one_collection(collection_id: CollectionId, request: Request, f: Format = No
     return doc
 
 
+@router.get("/collections/{collection_id}/queryables", summary="Queryables of a collection",
+            responses={200: {"content": {SCHEMA: {}}, "description": "a JSON Schema"},
+                       404: {"description": "no such collection"}})
+def collection_queryables(collection_id: CollectionId, request: Request,
+                          actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store)):
+    """The properties a `filter` on the collection's items may name, with their types."""
+    c = _readable(request, store, collection_id)
+    url = f"{deps.public_base(request)}/ogc/collections/{c.id}/queryables"
+    return JSONResponse(filters.queryables_schema(url, c.title, queryable(store, c.id)),
+                        media_type=SCHEMA)
+
+
 @router.get("/collections/{collection_id}/items", summary="Features of a collection",
             responses=FEATURES)
 def collection_items(
@@ -161,16 +189,26 @@ def collection_items(
         limit: Annotated[int, Query(ge=1, le=2**31, description=(
             f"features per page; more than {MAX_LIMIT} is taken as {MAX_LIMIT}"))] = DEFAULT_LIMIT,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        filter_: Annotated[str | None, Query(alias="filter", max_length=4000, description=(
+            "a CQL2 expression on the collection's queryables, e.g. "
+            "district_code = '220202' AND households > 100"))] = None,
+        filter_lang: Annotated[Literal["cql2-text", "cql2-json"] | None, Query(
+            alias="filter-lang", description="the filter's encoding (default cql2-text)")] = None,
+        filter_crs: Annotated[str | None, Query(alias="filter-crs", max_length=200, description=(
+            "the CRS of the filter's geometries (default CRS84)"))] = None,
         crs: CrsUri = None, f: Format = None,
         actor: Actor = deps.actor(SCOPE), store: Store = Depends(deps.store),
         now: datetime = Depends(deps.now)):
     """A page of features with numberMatched, numberReturned and `prev`/`next` links where
-    there are pages before and after; coordinates in `crs` (header Content-Crs)."""
+    there are pages before and after; coordinates in `crs` (header Content-Crs). A `filter`
+    is matched against every feature the other parameters leave (at most 100,000)."""
     c = _readable(request, store, collection_id)
     out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
+    flt = filters.parse(filter_, filter_lang, _crs(filter_crs, "filter-crs"),
+                        set(queryable(store, c.id)))
     limit = min(limit, MAX_LIMIT)
     page = items(store, actor, c.id, c.key, _bbox(bbox, box_crs), parse_when(datetime_), limit,
-                 offset, now)
+                 offset, now, flt)
     url = f"{deps.public_base(request)}/ogc/collections/{c.id}/items"
     asked = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
     here = f"{url}?{urlencode({**asked, 'offset': offset})}"

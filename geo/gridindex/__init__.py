@@ -17,13 +17,19 @@ with the smallest grid code. A point covered by none is outside (-1), never gues
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import shapely
 
 OUTSIDE = -1
 CELLS_PER_POLYGON = 1024  # the raster's size: cells at most per polygon indexed ...
 MAX_CELLS = 1 << 22  # ... and never more than this (int32 labels: 16 MB)
-COMPILED_FROM = 250_000  # points to test exactly: GEOS takes numba's start (~0.5 s) for ~300,000
+# Points to test exactly from which the compiled kernel is used: in a process that has not
+# started numba, where GEOS (0.7 µs a point) takes its start (0.55 s) for some 800,000 points;
+# once it has, wherever the kernel is quicker than GEOS's per-call cost.
+COMPILED_FROM = 750_000
+COMPILED_WARM_FROM = 2_000
 PAIRS_PER_PASS = 1 << 21  # (point, candidate) pairs tested at once: bounds a batch's memory
 PIECE_CELLS = 2  # an edge is cut into pieces this many cells long, each marking its box
 WIDEN = 1e-6  # of a cell: edge pieces' boxes widened against the rounding of their cuts
@@ -176,7 +182,7 @@ class GridIndex:
     def _exact(self, px, py, points, start, count, out) -> None:
         """out[points] = the grid covering each point by the tie rule among its candidates
         `_candidates[start:start + count]`, tested on the polygons."""
-        if len(points) >= COMPILED_FROM:
+        if len(points) >= (COMPILED_WARM_FROM if _compiled_started() else COMPILED_FROM):
             from geo.gridindex import compiled
 
             found = compiled.covering(px, py, points, start, count, self._candidates,
@@ -212,6 +218,12 @@ class GridIndex:
         hit = idx >= 0
         out[hit] = self.codes[idx[hit]]
         return out
+
+
+def _compiled_started() -> bool:
+    """Whether this process has run the compiled kernel (numba started, the kernel loaded)."""
+    compiled = sys.modules.get("geo.gridindex.compiled")
+    return compiled is not None and bool(compiled.covering.signatures)
 
 
 def _within(counts: np.ndarray) -> np.ndarray:

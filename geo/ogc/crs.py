@@ -56,6 +56,14 @@ def geometries_in(geoms, uri: str) -> np.ndarray:
     return shapely.transform(geoms, lambda xy: _from_storage(xy, uri))
 
 
+def geometries_to_storage(geoms, uri: str) -> np.ndarray:
+    """Geometries given in the CRS `uri`, in its axis order, as stored (WGS84 lon/lat)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if uri == CRS84 or not len(geoms):
+        return geoms
+    return shapely.transform(geoms, lambda xy: _to_storage(xy, uri))
+
+
 def bbox_to_storage(bbox: tuple[float, float, float, float], uri: str
                     ) -> tuple[float, float, float, float]:
     """A bbox given in `uri` (its first axis first, as Part 2 says) as a lon/lat box that

@@ -26,6 +26,7 @@ from geo.casework.scope import Actor
 from geo.codes import LENGTHS
 from geo.i18n import _
 from geo.layers.points import INTERNAL_COLUMNS, teams_in_box
+from geo.ogc import filters
 from geo.ogc.collections import TEMPORAL
 from geo.store import Store
 from geo.store.base import EARLIEST, LATEST, valid_grids
@@ -95,6 +96,11 @@ def parse_when(text: str | None) -> When | None:
     return When(start, end)
 
 
+def _window(offset: int, limit: int | None) -> slice:
+    """Features offset.. of a page; every one from offset when limit is None."""
+    return slice(offset, None if limit is None else offset + limit)
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     plain = frame.astype(object).where(frame.notna(), None)
     return plain.to_dict("records")
@@ -122,7 +128,7 @@ def _static_page(store: Store, cid: str, key: str, box, limit: int, offset: int)
     frame = _static(store, cid)
     if box is not None:
         frame = frame.iloc[np.sort(frame.sindex.query(shapely.box(*box), predicate="intersects"))]
-    part = frame.iloc[offset:offset + limit]
+    part = frame.iloc[_window(offset, limit)]
     props = _records(part.drop(columns=part.geometry.name))
     return Page(list(part[key]), part.geometry.values, props, len(frame))
 
@@ -180,17 +186,26 @@ def _grid_page(store: Store, box, when: When | None, limit: int, offset: int) ->
     params.update(zip(("bbox_minx", "bbox_miny", "bbox_maxx", "bbox_maxy"), box, strict=True))
     page = _grid_rows(store, where, params, None, 0)
     keep = np.flatnonzero(shapely.intersects(page.geoms, shapely.box(*box))) if page.ids else []
-    part = keep[offset:offset + limit]
+    part = keep[_window(offset, limit)]
     return Page([page.ids[i] for i in part], page.geoms[part], [page.props[i] for i in part],
                 len(keep))
 
 
-def _issue_page(store: Store, actor: Actor, box, when: When | None, limit: int, offset: int,
-                now: datetime) -> Page:
+def _issue_page(store: Store, actor: Actor, box, when: When | None, limit: int | None,
+                offset: int, now: datetime) -> Page:
     since = when.start if when else None
     until = (when.end + timedelta(microseconds=1)) if when and when.end else None
-    q = read.IssueQuery(since=since, until=until, bbox=box, limit=limit, offset=offset).check()
-    items, total = read.list_issues(store, actor, q, now)
+    items: list[dict] = []
+    while True:  # pages of the read model's size; every one when limit is None
+        want = MAX_LIMIT if limit is None else min(limit - len(items), MAX_LIMIT)
+        q = read.IssueQuery(since=since, until=until, bbox=box, limit=want,
+                            offset=offset + len(items)).check()
+        part, total = read.list_issues(store, actor, q, now)
+        if limit is None and total > filters.MAX_EXAMINED:
+            raise filters.too_many(total)
+        items += part
+        if not part or len(items) >= (total - offset if limit is None else limit):
+            break
     geoms = shapely.points([i["lon"] for i in items], [i["lat"] for i in items]) if items else []
     return Page([i["id"] for i in items], np.asarray(geoms, dtype=object),
                 [{k: i.get(k) for k in ISSUE_PROPERTIES} for i in items], total)
@@ -204,16 +219,38 @@ def _teams(rows: list[dict], matched: int) -> Page:
 
 def _team_page(store: Store, actor: Actor, box, limit: int, offset: int) -> Page:
     rows = sorted(teams_in_box(store, actor, box), key=lambda r: r["id"])
-    return _teams(rows[offset:offset + limit], len(rows))
+    return _teams(rows[_window(offset, limit)], len(rows))
 
 
 def items(store: Store, actor: Actor, cid: str, key: str, box, when: When | None, limit: int,
-          offset: int, now: datetime) -> Page:
-    """A page of collection `cid` (see the module) and how many features match in all."""
+          offset: int, now: datetime, flt: filters.Filter | None = None) -> Page:
+    """A page of collection `cid` (see the module) and how many features match in all: all
+    the features the other parameters leave are matched against `flt` first when given."""
     if when is not None and cid not in TEMPORAL:  # a filter never silently left out
         raise InvalidInput(_("datetime: the collection {collection} has no time to filter by; "
                              "leave datetime out").format(collection=cid),
                            code="invalid_datetime")
+    if flt is None:
+        return _page(store, actor, cid, key, box, when, limit, offset, now)
+    if cid == "grids":  # counted before they are read
+        where, params = _grid_condition(when)
+        with store.snapshot() as tx:
+            n = tx.one(f"SELECT count(*) AS n FROM grid g WHERE {where}", params)["n"]
+        if n > filters.MAX_EXAMINED and box is None:
+            raise filters.too_many(n)
+    every = _page(store, actor, cid, key, box, when, None, 0, now)
+    if every.matched > filters.MAX_EXAMINED:
+        raise filters.too_many(every.matched)
+    keep = [i for i, (fid, props, geom) in enumerate(zip(every.ids, every.props, every.geoms,
+                                                         strict=True))
+            if flt.matches(fid, props, geom)]
+    part = keep[_window(offset, limit)]
+    return Page([every.ids[i] for i in part], np.asarray(every.geoms, dtype=object)[part],
+                [every.props[i] for i in part], len(keep))
+
+
+def _page(store: Store, actor: Actor, cid: str, key: str, box, when: When | None,
+          limit: int | None, offset: int, now: datetime) -> Page:
     if cid == "grids":
         return _grid_page(store, box, when, limit, offset)
     if cid == "issues":
@@ -221,6 +258,13 @@ def items(store: Store, actor: Actor, cid: str, key: str, box, when: When | None
     if cid == "teams":
         return _team_page(store, actor, box, limit, offset)
     return _static_page(store, cid, key, box, limit, offset)
+
+
+def queryable(store: Store, cid: str) -> dict[str, str]:
+    """The properties a filter on `cid` may name, with their JSON types."""
+    if cid in filters.DECLARED:
+        return filters.DECLARED[cid]
+    return filters.column_types(_static(store, cid))
 
 
 def item(store: Store, actor: Actor, cid: str, key: str, fid: str, now: datetime) -> Page:
