@@ -670,6 +670,19 @@ def _ogc_collection(w, role, c):
     assert ok(c.get("/ogc/collections/grids"))["id"] == "grids"
 
 
+@case("GET", "/ogc/collections/{collection_id}/queryables",
+      probe=lambda w: ("/ogc/collections/grids/queryables", {}))
+def _ogc_queryables(w, role, c):
+    assert "households" in ok(c.get("/ogc/collections/grids/queryables"))["properties"]
+    if "issues:read" not in ROLE_SCOPES[role]:
+        assert c.get("/ogc/collections/issues/queryables").status_code == 403
+        return
+    # a filter keeps the jurisdiction: the foreign issue only for admin
+    seen = ids(ok(c.get("/ogc/collections/issues/items", params={
+        "limit": 5000, "filter": "state <> 'no such state'"})))
+    assert w.shared in seen and (w.foreign in seen) == (role == "admin")
+
+
 @case("GET", "/ogc/collections/{collection_id}/items",
       probe=lambda w: ("/ogc/collections/grids/items", {}))
 def _ogc_items(w, role, c):
