@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,6 +46,7 @@ from api.routes import messages as page_messages
 from api.routes import property as property_companies
 from api.settings import Settings
 from geo.casework.users import demo_credentials_present
+from geo.gridindex import start_compiled
 from geo.i18n import _
 from geo.store import Store, StoreError, store_for
 from maps import assets
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.start_error = None
+        # numba's start (half a second) in a thread of its own, off the first requests' path
+        threading.Thread(target=start_compiled, name="numba-start", daemon=True).start()
         try:
             app.state.store = await run_in_threadpool(start_store, settings, store)
         except Exception as exc:

@@ -1,8 +1,12 @@
 """Rank teams by distance in metres (EPSG:4551) from one point or many, in process.
 
-Teams are few (thousands) and move, so each query filters a columnar snapshot with boolean
-masks and then either sorts the survivors (one point) or builds a cKDTree on them (a batch).
-Equal distances are broken by team id, as the PostGIS backend's ORDER BY does.
+Teams move, so the ranking works on a columnar snapshot (rebuilt when a team changes). The
+teams passing a filter are found once per filter and snapshot (`passing_rows`); among
+them a small problem is solved by brute force, a larger one on a cKDTree of the passing
+teams, kept with them for the life of the snapshot, so that one point against tens of
+thousands of teams costs a tree query, not a scan. Equal distances are broken by team id,
+as the PostGIS backend's ORDER BY does, and the tree gives the brute force's answer: the
+teams within its k-th distance (and a hair) are ranked by the same arithmetic.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from geo.crs import to_metric
 from geo.model import TeamFilter, TeamMatch, explain_rank
 
 _PASSING_KEPT = 512  # filters kept per snapshot: a category per street, and some
+BRUTE_FORCE_PAIRS = 2_000_000  # point-team pairs up to which a batch is ranked by brute force
+TREE_FROM_TEAMS = 4_096  # passing teams from which a few points are ranked on the kept tree
+TREE_SINGLE_POINTS = 64  # ... "a few": each answered exactly, one by one
 
 
 @dataclass
@@ -55,17 +62,32 @@ class TeamTable:
         )
 
     def passing(self, f: TeamFilter) -> TeamTable:
-        """The teams that pass the filter, kept per filter for the life of this snapshot:
-        a filter's mask scans every team's categories and jurisdiction, which at a city's
-        tens of thousands of teams costs more than the ranking itself."""
+        """The teams that pass the filter, as a snapshot of their own (see passing_rows)."""
+        return self._kept(("table", f), lambda: self.take(self.passing_rows(f)))
+
+    def passing_rows(self, f: TeamFilter) -> np.ndarray:
+        """Rows of the teams that pass the filter, kept per filter for the life of this
+        snapshot: a filter's mask scans every team's categories and jurisdiction, which at a
+        city's tens of thousands of teams costs more than the ranking itself."""
+        return self._kept(("rows", f), lambda: np.flatnonzero(self.mask(f)))
+
+    def _kept(self, key, make):
         cache = self.__dict__.setdefault("_passing", {})
-        hit = cache.get(f)
+        hit = cache.get(key)
         if hit is None:
             with self.__dict__.setdefault("_passing_lock", threading.Lock()):
                 if len(cache) >= _PASSING_KEPT:
                     cache.pop(next(iter(cache)))  # the oldest
-                hit = cache[f] = self.take(np.flatnonzero(self.mask(f)))
+                hit = cache[key] = make()
         return hit
+
+    def _tree(self, rows: np.ndarray, key):
+        """A cKDTree of the teams at `rows`, kept with them."""
+        def make():
+            from scipy.spatial import cKDTree  # scipy takes 0.3 s to load: not for small work
+
+            return cKDTree(np.column_stack([self.x[rows], self.y[rows]]))
+        return self._kept(("tree", key), make)
 
     def take(self, rows: np.ndarray) -> TeamTable:
         """The teams at `rows` (an index array), in that order."""
@@ -96,36 +118,59 @@ class TeamTable:
 
     def nearest_many(self, lon, lat, k: int, f: TeamFilter):
         """For each point, the k nearest qualifying teams: arrays (point, rank, team index, metres)."""
-        candidates = np.flatnonzero(self.mask(f))
+        candidates = self.passing_rows(f)
         n_points = len(lon)
         k = min(k, len(candidates))
         if k == 0 or n_points == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, np.zeros(0)
         qx, qy = to_metric(lon, lat)
-        if n_points * len(candidates) <= 2_000_000:
-            # Small problems: exact brute force with a stable (distance, id) order.
-            d = np.hypot(self.x[candidates][None, :] - qx[:, None],
-                         self.y[candidates][None, :] - qy[:, None])
-            # Partition out the k nearest, then order just those by (distance, team id);
-            # candidates are in id order, so the column index breaks ties by id.
-            part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else \
-                np.broadcast_to(np.arange(d.shape[1]), d.shape)
-            part_d = np.take_along_axis(d, part, axis=1)
-            within = np.lexsort((part, part_d), axis=1)
-            order = np.take_along_axis(part, within, axis=1)
-            dist = np.take_along_axis(d, order, axis=1)
+        if n_points <= TREE_SINGLE_POINTS and len(candidates) >= TREE_FROM_TEAMS:
+            team, dist = self._tree_exact(candidates, f, qx, qy, k)
+        elif n_points * len(candidates) <= BRUTE_FORCE_PAIRS:
+            order, dist = self._brute_force(candidates, qx, qy, k)
             team = candidates[order]
         else:
-            from scipy.spatial import cKDTree  # batches only: scipy takes 0.3 s to load
-
-            tree = cKDTree(np.column_stack([self.x[candidates], self.y[candidates]]))
+            tree = self._tree(candidates, f)
             dist, order = tree.query(np.column_stack([qx, qy]), k=k)
             dist = dist.reshape(n_points, k)
             team = candidates[order.reshape(n_points, k)]
         point = np.repeat(np.arange(n_points), k)
         rank = np.tile(np.arange(1, k + 1), n_points)
         return point, rank, team.ravel(), dist.ravel()
+
+    def _brute_force(self, rows, qx, qy, k):
+        """Exact (distance, id) order of the k nearest of `rows`: positions into rows, metres."""
+        d = np.hypot(self.x[rows][None, :] - qx[:, None], self.y[rows][None, :] - qy[:, None])
+        # Partition out the k nearest, then order just those by (distance, team id); rows are
+        # in id order, so the column index breaks ties by id.
+        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else \
+            np.broadcast_to(np.arange(d.shape[1]), d.shape).copy()
+        part_d = np.take_along_axis(d, part, axis=1)
+        # The partition keeps any of the teams tied at the k-th distance: where more are tied
+        # than fit, the lowest ids are taken.
+        kth = part_d.max(axis=1)
+        for p in np.flatnonzero((d <= kth[:, None]).sum(axis=1) > k):
+            tied = np.flatnonzero(d[p] <= kth[p])
+            part[p] = tied[np.lexsort((tied, d[p, tied]))[:k]]
+        part_d = np.take_along_axis(d, part, axis=1)
+        within = np.lexsort((part, part_d), axis=1)
+        order = np.take_along_axis(part, within, axis=1)
+        return order, np.take_along_axis(d, order, axis=1)
+
+    def _tree_exact(self, rows, key, qx, qy, k):
+        """The brute force's answer for a few points from the kept tree: the teams within the
+        k-th tree distance (widened past any rounding) are ranked by the brute force."""
+        tree = self._tree(rows, key)
+        teams, dists = [], []
+        for x, y in zip(qx, qy, strict=True):
+            far = np.atleast_1d(tree.query([x, y], k=k)[0])[-1]
+            near = np.sort(np.asarray(tree.query_ball_point([x, y], far * (1 + 1e-9) + 1e-6),
+                                      dtype=np.int64))
+            order, dist = self._brute_force(rows[near], np.array([x]), np.array([y]), k)
+            teams.append(rows[near][order[0]])
+            dists.append(dist[0])
+        return np.array(teams), np.array(dists)
 
     def matches(self, lon: float, lat: float, k: int, f: TeamFilter) -> list[TeamMatch]:
         """The k nearest qualifying teams to one point, each with the reason it ranked."""

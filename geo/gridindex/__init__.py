@@ -220,6 +220,18 @@ class GridIndex:
         return out
 
 
+def start_compiled() -> None:
+    """Start numba and load the compiled kernel now, for a process that lives long (a
+    server, a worker of a cluster): every batch of COMPILED_WARM_FROM exact tests or more then
+    uses it. A batch command does not call this: it pays numba's start only for a batch that
+    saves more than that."""
+    from geo.gridindex import compiled
+
+    index = GridIndex(["start"], [shapely.box(0.0, 0.0, 1.0, 1.0)])
+    compiled.covering(np.array([0.5]), np.array([0.5]), np.array([0]), np.array([0]),
+                      np.array([1]), np.array([0]), index._bounds, index._rank, *index._edges)
+
+
 def _compiled_started() -> bool:
     """Whether this process has run the compiled kernel (numba started, the kernel loaded)."""
     compiled = sys.modules.get("geo.gridindex.compiled")

@@ -8,6 +8,7 @@ rankings); each backend supplies only the storage and the spatial primitives.
 from __future__ import annotations
 
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -474,11 +475,8 @@ class Store(ABC):
         table, idx = self._grid_codes(x, y, utc(at))
         idx = np.asarray(idx, dtype=np.int64)
         out = {}
-        for level in ("grid", "community", "street", "district"):
-            # each area once in its table, whichever of its grids the points fell in
-            prefixes, which = np.unique(np.array([c[:LENGTHS[level]] for c in table] or [""],
-                                                 dtype=object), return_inverse=True)
-            out[f"{level}_code"] = (prefixes, np.where(idx < 0, -1, which.ravel()[idx]))
+        for level, (prefixes, which) in level_tables(table).items():
+            out[f"{level}_code"] = (prefixes, np.where(idx < 0, -1, which[idx]))
         for column, (below, bidx) in zip(("compound_code", "building_code"),
                                          self._below_codes(x, y), strict=True):
             out[column] = (np.asarray(below, dtype=object), np.asarray(bidx, dtype=np.int64))
@@ -546,6 +544,31 @@ class Below:
     compound_name: str | None = None
     building_code: str | None = None
     building_name: str | None = None
+
+
+_LEVEL_TABLES: dict[int, tuple[weakref.ref, dict]] = {}
+_LEVEL_TABLES_LOCK = threading.Lock()
+
+
+def level_tables(codes: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per level (grid, community, street, district), each area's code once and per grid code
+    the index of its area's: made once per table of codes (a grid index's, which lives as long
+    as its boundary revision) rather than on every batch, which at 200,000 grids cost more
+    than locating a million points."""
+    with _LEVEL_TABLES_LOCK:
+        hit = _LEVEL_TABLES.get(id(codes))
+        if hit is not None and hit[0]() is codes:
+            return hit[1]
+    tables = {}
+    for level in ("grid", "community", "street", "district"):
+        prefixes, which = np.unique(np.array([c[:LENGTHS[level]] for c in codes] or [""],
+                                             dtype=object), return_inverse=True)
+        tables[level] = (prefixes, which.ravel())
+    with _LEVEL_TABLES_LOCK:
+        for key in [k for k, (ref, _t) in _LEVEL_TABLES.items() if ref() is None]:
+            del _LEVEL_TABLES[key]  # tables of indexes gone
+        _LEVEL_TABLES[id(codes)] = (weakref.ref(codes), tables)
+    return tables
 
 
 def gather(table: np.ndarray, idx: np.ndarray) -> pd.Series:
