@@ -72,13 +72,16 @@ class TeamTable:
         return self._kept(("rows", f), lambda: np.flatnonzero(self.mask(f)))
 
     def _kept(self, key, make):
+        """make()'s value, kept under `key` for the life of this snapshot (made outside the
+        lock: a value may be made of others kept here)."""
         cache = self.__dict__.setdefault("_passing", {})
         hit = cache.get(key)
         if hit is None:
+            hit = make()
             with self.__dict__.setdefault("_passing_lock", threading.Lock()):
                 if len(cache) >= _PASSING_KEPT:
                     cache.pop(next(iter(cache)))  # the oldest
-                hit = cache[key] = make()
+                hit = cache.setdefault(key, hit)
         return hit
 
     def _tree(self, rows: np.ndarray, key):

@@ -43,3 +43,6 @@ def test_the_kept_tree_ranks_as_the_brute_force_ties_included(monkeypatch, f):
     assert ties > 5  # the case that matters was there
     assert list(few[2]) == [t for _, _, team, _ in want[:10] for t in team]
     assert ("tree", f) in teams.__dict__["_passing"]  # kept for the next call
+    # the passing teams as a snapshot of their own, made of the kept rows
+    assert list(teams.passing(f).ids) == list(teams.ids[teams.passing_rows(f)])
+    assert teams.passing(f) is teams.passing(f)
