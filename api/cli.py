@@ -407,10 +407,11 @@ def cmd_locate(store: Store, args) -> int:
     text = pa.dictionary(pa.int32(), pa.string())
     schema = pa.schema([("id", pa.string()), *((c, text) for c in LOCATED_COLUMNS)])
     inside = 0
+    chunk = (_in_process(store, points, args.crs, at) if not args.scheduler else
+             _on_cluster(args.scheduler, store, points, args.crs, at, args.partition))
     with TableWriter(args.output, schema) as writer:
         for sl in _chunks(len(points)):
-            located = store.locate_factorised(points.lon[sl], points.lat[sl], crs=args.crs,
-                                              at=at)
+            located = chunk(sl)
             columns = {c: factorised_column(*located[c]) for c in LOCATED_COLUMNS}
             inside += len(columns["grid_code"]) - columns["grid_code"].null_count
             writer.write(pa.table({"id": points.ids[sl], **columns}, schema=schema))
@@ -422,6 +423,40 @@ def cmd_locate(store: Store, args) -> int:
                                    inside=f"{inside:,}", outside=f"{len(points) - inside:,}",
                                    path=args.output))
     return 0
+
+
+def _in_process(store: Store, points, crs: str, at):
+    """Each chunk located as it is written."""
+    return lambda sl: store.locate_factorised(points.lon[sl], points.lat[sl], crs=crs, at=at)
+
+
+def _on_cluster(scheduler: str, store: Store, points, crs: str, at, partition: int):
+    """Every point located on the cluster first (geo.cluster.locate), then cut into chunks."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError(_("--scheduler needs Dask: pip install 'griddispatch[cluster]'")) from None
+    from geo.cluster import locate as cluster
+
+    if partition < 1:
+        raise UsageError(_("--partition must be a positive number of points"))
+    try:
+        client = Client(scheduler, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(_("cannot reach the Dask scheduler at {url} ({problem})").format(
+            url=scheduler, problem=exc)) from None
+    with client:
+        workers = len(client.scheduler_info()["workers"])
+        if not workers:
+            raise UsageError(_("the Dask scheduler at {url} has no workers").format(url=scheduler))
+        run = cluster.locate(client, store, points.lon, points.lat, crs=crs, at=at,
+                             partition=partition)
+    _say(ngettext("located on {workers} worker: {spread}",
+                  "located on {workers} workers: {spread}", len(run.partitions_by_worker)).format(
+        workers=len(run.partitions_by_worker),
+        spread=", ".join(ngettext("{address} {n} partition", "{address} {n} partitions", n).format(
+            address=a, n=n) for a, n in sorted(run.partitions_by_worker.items()))))
+    return lambda sl: {c: (table, idx[sl]) for c, (table, idx) in run.located.items()}
 
 
 _NEAREST_COLUMNS = {"distance": ["point", "rank", "team_id", "distance_m"],
@@ -573,6 +608,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--at", metavar="YYYY-MM-DD[THH:MM]",
                            help=_("the grids valid at that moment (Beijing time unless an offset "
                                   "is given; default: now)"))
+            p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                           default=os.environ.get("GRIDDISPATCH_SCHEDULER"),
+                           help=_("locate on the Dask cluster of that scheduler (default: in "
+                                  "this process, or $GRIDDISPATCH_SCHEDULER)"))
+            p.add_argument("--partition", type=int, default=250_000, metavar="N",
+                           help=_("points a cluster task locates (default 250,000)"))
         if name == "nearest":
             p.add_argument("-k", type=int, default=3, help=_("teams per point (default 3)"))
             p.add_argument("--by", choices=("distance", "eta"), default="distance",

@@ -34,6 +34,7 @@ from geo.workflow import STATES, TERMINAL, step_limit
 if TYPE_CHECKING:  # routing modules load scipy's graphs: imported where a method routes
     from geo.roads.network import RoadNetwork
 
+LOCATED_TABLES = {"grid": "grid", "compound": "compound", "building": "building"}
 LOCATED_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "compound_code",
                    "building_code")
 LAYERS = ("grids", "cameras", "sites", "teams", "issues", "districts", "streets", "communities",
@@ -481,6 +482,19 @@ class Store(ABC):
                                          self._below_codes(x, y), strict=True):
             out[column] = (np.asarray(below, dtype=object), np.asarray(bidx, dtype=np.int64))
         return out
+
+    def polygons(self, layer: str, at: datetime | None = None) -> tuple[np.ndarray, list]:
+        """Codes and WKB of the grids valid at `at` (the current ones when None), or of every
+        compound or building (`layer` grid, compound, building), in code order: what a batch
+        run elsewhere (a cluster's workers) locates against."""
+        self._require_schema()
+        with self.snapshot() as tx:
+            geom = tx.dialect.wkb("g.geom")
+            where = valid_grids(utc(at)) if layer == "grid" else "1 = 1"
+            rows = tx.rows(f"SELECT g.code, {geom} AS wkb FROM {LOCATED_TABLES[layer]} g "
+                           f"WHERE {where} ORDER BY g.code", {"at": utc(at)})
+        return (np.array([r["code"] for r in rows], dtype=object),
+                [bytes(r["wkb"]) for r in rows])
 
     def locate_below(self, lon: float, lat: float, crs: str = "wgs84") -> Below:
         """The compound (小区) and building (楼栋) covering a point, by the grids' tie rule
