@@ -465,7 +465,7 @@ def test_a_populated_sqlite_database_keeps_everything_through_011(tmp_path):
     before_schema = {t: schema(t) for t in ("issue", "app_user", "auth_session", "issue_event")}
     assert store.migrate() == ["011_alarms", "012_water", "013_accounts", "014_compounds",
                                "015_property", "016_mediation", "017_escalation",
-                               "018_whistle", "019_grid_plan"]
+                               "018_whistle", "019_grid_plan", "020_revisions"]
     assert contents() == before
     # Every index and trigger is still there as it was, but the session trigger that 013 widens
     # to the account's company and department.

@@ -212,9 +212,9 @@ def test_migrations_are_idempotent_and_uninitialised_stores_say_so(empty_store):
                                "007_draft_base", "008_assignment_issue", "009_roads",
                                "010_workload", "011_alarms", "012_water", "013_accounts", "014_compounds",
                                "015_property", "016_mediation", "017_escalation", "018_whistle",
-                               "019_grid_plan"]
+                               "019_grid_plan", "020_revisions"]
         assert s.migrate() == []
-        assert s.schema_version() == "019_grid_plan"
+        assert s.schema_version() == "020_revisions"
         assert s.counts()["grids"] == 0
 
 
@@ -244,7 +244,7 @@ def test_migrating_a_database_with_history_closes_the_old_issues(empty_store, ci
                                 "008_assignment_issue", "009_roads", "010_workload",
                                 "011_alarms", "012_water", "013_accounts", "014_compounds",
                                "015_property", "016_mediation", "017_escalation", "018_whistle",
-                               "019_grid_plan"]
+                               "019_grid_plan", "020_revisions"]
         issues = s.read_layer("issues")
         assert list(issues.state) == ["closed"]
         assert issues.closed_at.notna().all()

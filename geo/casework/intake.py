@@ -88,7 +88,10 @@ def report(store: Store, actor: Actor, r: Report, now: datetime,
     lon, lat = _validate(r)
     for _attempt in range(MAX_LOCATE_ATTEMPTS):
         try:
-            return _file(store, actor, r, lon, lat, now, idem, channel, policy)
+            # The kept indexes checked against the revisions once per attempt: a retry after
+            # a publish reads them anew.
+            with store.revisions_pinned():
+                return _file(store, actor, r, lon, lat, now, idem, channel, policy)
         except _GridRetired:
             continue  # a publish moved the boundary meanwhile: locate again in the new grids
     raise DatabaseBusy("the grid boundaries changed repeatedly while the report was filed")

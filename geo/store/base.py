@@ -11,7 +11,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -122,7 +122,8 @@ def location_sql(grid: str, where: str = "") -> str:
     """The statement whose row is `location`'s arguments: the code and name of the grid that
     `grid` yields (a FROM item `g` with code, name and community_code, kept by `where`) and
     the names of its community, street and district."""
-    return ("SELECT g.code, g.name, c.name, s.name, d.name FROM " + grid
+    return ("SELECT g.code, g.name AS grid, c.name AS community, s.name AS street, "
+            "d.name AS district FROM " + grid
             + " JOIN community c ON c.code = g.community_code"
             " JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code"
             + (f" WHERE {where}" if where else ""))
@@ -414,6 +415,12 @@ class Store(ABC):
     def current_grids(self) -> gpd.GeoDataFrame:
         """The current grids as read_layer("grids") gives them (a backend may keep them)."""
         return self.read_layer("grids")
+
+    @contextmanager
+    def revisions_pinned(self):
+        """Within the block, structures kept in process (geo.store.kept) are checked against
+        the layers' revisions read once; a backend that keeps none has nothing to pin."""
+        yield
 
     @abstractmethod
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:

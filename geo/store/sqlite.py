@@ -20,12 +20,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.cameras import MAX_RANGE_M, visible
 from geo.codes import LENGTHS
-from geo.crs import STORAGE_EPSG, degree_box
-from geo.gridindex import GridIndex
+from geo.crs import STORAGE_EPSG
 from geo.i18n import _
-from geo.model import CameraView, TeamMatch
 from geo.store.base import (
     AREA_TABLES,
     OPEN_TIMEOUT_S,
@@ -37,14 +34,13 @@ from geo.store.base import (
     bulk_history,
     duplicate_ids,
     issue_lifecycle,
-    location,
-    location_sql,
     migrations,
     short_reason,
     time_order,
     upsert_categories,
     valid_grids,
 )
+from geo.store.kept import KeptSpatial
 from geo.store.sql import (
     SQLITE,
     TS_FORMAT,
@@ -54,9 +50,6 @@ from geo.store.sql import (
     json_text,
     sqlite_busy,
 )
-from geo.teamrank import TeamTable
-
-PAST_INDEXES = 4  # grid indexes of past moments kept (locate at=..., per epoch)
 
 _CHUNK = 100_000
 
@@ -86,7 +79,7 @@ def objects(column) -> np.ndarray:
     return values
 
 
-class SqliteStore(Store):
+class SqliteStore(KeptSpatial, Store):
     """A griddispatch database in one SQLite file."""
 
     backend = "sqlite"
@@ -103,8 +96,6 @@ class SqliteStore(Store):
         self._connections: list[sqlite3.Connection] = []
         self._shared = self._connect() if self.path == ":memory:" else None
         self._lock = threading.RLock()
-        self._cache: dict[str, tuple[int, object]] = {}
-        self._past: dict[tuple, GridIndex] = {}  # indexes of past moments, see grid_index
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -378,9 +369,6 @@ class SqliteStore(Store):
                     rows.cost.tolist(), rows.reverse_cost.tolist(), shapely.to_wkb(lines),
                     b[:, 0], b[:, 1], b[:, 2], b[:, 3], strict=True))
 
-    def _road_revision(self) -> int:
-        return self._revision("road")
-
     def _teams_passing(self, f):
         return self._team_table().passing(f)
 
@@ -435,129 +423,28 @@ class SqliteStore(Store):
             self._conn)
         return _point_frame(df, "lon", "lat")
 
-    # --- cached in-process structures ---------------------------------------------------
-    def _revision(self, layer: str) -> int:
-        return self._conn.execute("SELECT n FROM revision WHERE layer = :layer",
-                                  {"layer": layer}).fetchone()[0]
+    # --- rows of the kept structures (geo.store.kept) ----------------------------------
+    def _read_revisions(self) -> dict[str, int]:
+        # A lone statement reads a consistent state without a transaction of its own.
+        return dict(self._conn.execute("SELECT layer, n FROM revision").fetchall())
 
-    def _cached(self, layer: str, build, name: str | None = None):
-        """`build()`'s value (kept as `name`, by default `layer`) until `layer` changes."""
-        rev, name = self._revision(layer), name or layer
-        hit = self._cache.get(name)
-        if hit is not None and hit[0] == rev:
-            return hit[1]
-        value = build()
-        self._cache[name] = (rev, value)
-        return value
-
-    def _build_grid_index(self, at: datetime | None) -> GridIndex:
-        rows = self._conn.execute(f"SELECT g.code, g.geom FROM grid g WHERE {valid_grids(at)}",
-                                  {"at": ts(at)}).fetchall()
-        codes = np.array([r[0] for r in rows], dtype=object)
-        geoms = shapely.from_wkb(np.array([r[1] for r in rows], dtype=object))
-        return GridIndex(codes, geoms)
-
-    def grid_index(self, at: datetime | None = None) -> GridIndex:
-        """The in-process index of the grids current now (cached) or at a past moment."""
-        self._require_schema()
-        if at is None:
-            return self._cached("grid", lambda: self._build_grid_index(None))
-        # The grids valid at `at` change only where some validity begins or ends: one index
-        # serves every moment after the same last change (a few kept per revision).
-        epoch = self._conn.execute(
-            "SELECT max(t) FROM (SELECT max(valid_from) AS t FROM grid WHERE valid_from <= :at "
-            "UNION ALL SELECT max(valid_to) FROM grid WHERE valid_to <= :at)",
-            {"at": ts(at)}).fetchone()[0]
-        key = (self._revision("grid"), epoch)
-        index = self._past.get(key)
-        if index is None:
-            index = self._past[key] = self._build_grid_index(at)
-            while len(self._past) > PAST_INDEXES:
-                self._past.pop(next(iter(self._past)))
-        return index
-
-    def current_grids(self) -> gpd.GeoDataFrame:
-        """The current grids, read once per revision of the grid table (vector tiles cut
-        them, through the frame's spatial index, many times a second)."""
-        self._require_schema()
-        return self._cached("grid", lambda: self._read_layer("grids"), name="grid_frame")
-
-    def _below_index(self, table: str) -> GridIndex:
-        """The in-process index of the compounds or buildings (cached per revision)."""
-        def build():
-            rows = self._conn.execute(f"SELECT code, geom FROM {table}").fetchall()
-            return GridIndex(np.array([r[0] for r in rows], dtype=object),
-                             shapely.from_wkb(np.array([r[1] for r in rows], dtype=object)))
-        return self._cached(table, build)
-
-    def _below_codes(self, lon, lat):
-        self._require_schema()
-        out = []
-        for table in ("compound", "building"):
-            index = self._below_index(table)
-            out.append((index.codes, index.locate(lon, lat)))
-        return tuple(out)
-
-    def _team_table(self) -> TeamTable:
-        def build():
-            rows = self._conn.execute(
-                "SELECT id, name, kind, status, roster, categories, jurisdiction, position_lon, "
-                "position_lat, position_at, home_lon, home_lat FROM team").fetchall()
-            return TeamTable.from_rows([
-                {"id": r[0], "name": r[1], "kind": r[2], "status": r[3], "roster": r[4],
-                 "categories": json.loads(r[5]), "jurisdiction": json.loads(r[6]),
-                 "lon": r[10] if r[7] is None else r[7], "lat": r[11] if r[8] is None else r[8],
-                 "position_source": "home" if r[7] is None else "live",
-                 "position_at": as_dt(r[9])}
-                for r in rows
-            ])
-        return self._cached("team", build)
-
-    def _camera_arrays(self) -> pd.DataFrame:
-        return self._cached("camera", lambda: pd.read_sql_query(
-            "SELECT id, kind, lon, lat, heading_deg, fov_deg, range_m, status FROM camera "
-            "ORDER BY id", self._conn))
-
-    # --- spatial primitives -------------------------------------------------------------
-    def _grid_codes(self, lon, lat, at):
-        index = self.grid_index(at)
-        return index.codes, index.locate(lon, lat)
-
-    def _locate_one(self, lon, lat, at):
-        table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
-        if idx[0] < 0:
-            return None
-        code = table[idx[0]]
-        row = self._conn.execute(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
-                                 {"code": code, "at": ts(at)}).fetchone()
-        return location(*row)
-
-    def _nearest(self, lon, lat, k, f):
-        self._require_schema()
-        table = self._team_table()
-        point, rank, team, dist = table.nearest_many(lon, lat, k, f)
-        return pd.DataFrame({"point": point, "rank": rank, "team_id": table.ids[team],
-                             "distance_m": dist})
-
-    def _team_matches(self, lon, lat, k, f) -> list[TeamMatch]:
-        self._require_schema()
-        return self._team_table().matches(lon, lat, k, f)
-
-    def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
-        self._require_schema()
-        cams = self._camera_arrays()
-        west, south, east, north = degree_box(lon, lat, MAX_RANGE_M)
-        near = cams[cams.lat.between(south, north) & cams.lon.between(west, east)]
-        if not include_offline:
-            near = near[near.status == "online"]
-        sees, dist, bearing = visible(near.lon, near.lat, near.heading_deg, near.fov_deg,
-                                      near.range_m, lon, lat)
-        out = [
-            CameraView(r.id, r.kind, float(d), float(b), float(r.range_m),
-                       None if np.isnan(r.heading_deg) else float(r.heading_deg), float(r.fov_deg))
-            for r, d, b in zip(near[sees].itertuples(), dist[sees], bearing[sees], strict=True)
+    def _team_rows(self) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT id, name, kind, status, roster, categories, jurisdiction, position_lon, "
+            "position_lat, position_at, home_lon, home_lat FROM team").fetchall()
+        return [
+            {"id": r[0], "name": r[1], "kind": r[2], "status": r[3], "roster": r[4],
+             "categories": json.loads(r[5]), "jurisdiction": json.loads(r[6]),
+             "lon": r[10] if r[7] is None else r[7], "lat": r[11] if r[8] is None else r[8],
+             "position_source": "home" if r[7] is None else "live",
+             "position_at": as_dt(r[9])}
+            for r in rows
         ]
-        return sorted(out, key=lambda v: (v.distance_m, v.camera_id))
+
+    def _camera_frame(self) -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT id, kind, lon, lat, heading_deg, fov_deg, range_m, status FROM camera "
+            "ORDER BY id", self._conn)
 
 
 def _wkb_frame(df: pd.DataFrame) -> gpd.GeoDataFrame:
