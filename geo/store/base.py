@@ -434,6 +434,11 @@ class Store(ABC):
     def snapshot(self) -> AbstractContextManager[Tx]:
         """A read-only transaction: a consistent view that does not wait for writers."""
 
+    def _reads(self) -> AbstractContextManager[Tx]:
+        """Where the spatial primitives read their few rows: a snapshot, unless a backend
+        can read within whatever transaction its caller has open."""
+        return self.snapshot()
+
     # --- backend spatial primitives (storage CRS, validated input) ---------------------
     @abstractmethod
     def _grid_codes(self, lon: np.ndarray, lat: np.ndarray, at: datetime | None
@@ -495,7 +500,7 @@ class Store(ABC):
         compound or building (`layer` grid, compound, building), in code order: what a batch
         run elsewhere (a cluster's workers) locates against."""
         self._require_schema()
-        with self.snapshot() as tx:
+        with self._reads() as tx:
             geom = tx.dialect.wkb("g.geom")
             where = valid_grids(utc(at)) if layer == "grid" else "1 = 1"
             rows = tx.rows(f"SELECT g.code, {geom} AS wkb FROM {LOCATED_TABLES[layer]} g "
@@ -513,7 +518,7 @@ class Store(ABC):
         building = btable[bidx[0]] if bidx[0] >= 0 else None
         if compound is None and building is None:
             return Below()
-        with self.snapshot() as tx:
+        with self._reads() as tx:
             names = {r["code"]: r["name"] for r in tx.rows(
                 "SELECT code, name FROM compound WHERE code = :c UNION ALL "
                 "SELECT code, name FROM building WHERE code = :b", {"c": compound, "b": building})}

@@ -81,7 +81,7 @@ class KeptSpatial:
 
     # --- revisions ----------------------------------------------------------------------
     def _read_revisions(self) -> dict[str, int]:
-        with self.snapshot() as tx:
+        with self._reads() as tx:
             return {r["layer"]: int(r["n"]) for r in tx.rows("SELECT layer, n FROM revision")}
 
     def _revision(self, layer: str) -> int:
@@ -121,7 +121,7 @@ class KeptSpatial:
         # The grids valid at `at` change only where some validity begins or ends: one index
         # serves every moment after the same last change (a few kept).
         at = utc(at)
-        with self.snapshot() as tx:
+        with self._reads() as tx:
             epoch = tx.one(
                 "SELECT max(t) AS t FROM (SELECT max(valid_from) AS t FROM grid "
                 "WHERE valid_from <= :at UNION ALL SELECT max(valid_to) FROM grid "
@@ -167,7 +167,7 @@ class KeptSpatial:
         table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
             return None
-        with self.snapshot() as tx:
+        with self._reads() as tx:
             row = tx.one(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
                          {"code": table[idx[0]], "at": utc(at)})
         return None if row is None else location(*row.values())

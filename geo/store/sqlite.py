@@ -205,6 +205,12 @@ class SqliteStore(KeptSpatial, Store):
         finally:
             conn.execute("ROLLBACK")
 
+    @contextmanager
+    def _reads(self):
+        """This thread's connection as it is: a locate in the middle of a transaction reads
+        within it (SQLite cannot open a second one on the connection)."""
+        yield SqliteTx(self._conn, self.statement_timeout_ms)
+
     def schema_version(self) -> str | None:
         row = self._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
