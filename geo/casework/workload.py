@@ -11,17 +11,16 @@ from geo.store.sql import Tx, as_dt
 from geo.workflow import BUSY_STATES
 
 # The issues a team is busy with, through their partial index (migration 010): a handful,
-# however long the history.
-# (An IN list of the busy issues: SQLite without statistics would otherwise walk every
-# active assignment, and assignments stay active after their issue closes.)
-_OPEN = ("SELECT a.team_id, count(*) AS open FROM assignment a WHERE a.issue_id IN "
-         "(SELECT i.id FROM issue i WHERE i.state IN ("
-         + ", ".join(f"'{s}'" for s in BUSY_STATES) + ")) AND a.active GROUP BY a.team_id")
+# however long the history; their assignments looked up by issue, never scanned (assignments
+# stay active after their issue closes).
+_BUSY = "SELECT i.id FROM issue i WHERE i.state IN (" + ", ".join(f"'{s}'" for s in BUSY_STATES) + ")"
 
 
 def read_workload(tx: Tx, policy: Policy) -> Workload:
     """Every team's open assignments, under the policy."""
-    return Workload({r["team_id"]: int(r["open"]) for r in tx.rows(_OPEN)}, policy)
+    rows = tx.rows("SELECT a.team_id, count(*) AS open FROM assignment a WHERE "
+                   f"{tx.dialect.in_few('a.issue_id', _BUSY)} AND a.active GROUP BY a.team_id")
+    return Workload({r["team_id"]: int(r["open"]) for r in rows}, policy)
 
 
 def last_assigned(tx: Tx, team_ids: list[str]) -> dict[str, datetime]:

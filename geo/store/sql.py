@@ -166,6 +166,10 @@ class Dialect(ABC):
     def in_list(self, expr: str, param: str) -> str:
         """`expr` is one of the list parameter :param."""
 
+    def in_few(self, expr: str, subquery: str) -> str:
+        """`expr` is one of the few values that `subquery` selects, looked up one by one."""
+        return f"{expr} IN ({subquery})"
+
     @abstractmethod
     def list_in_areas(self, column: str, streets: str, districts: str) -> str:
         """Some street code in the list column lies in :streets or in one of :districts."""
@@ -237,6 +241,11 @@ class PostgisDialect(Dialect):
 
     def in_list(self, expr: str, param: str) -> str:
         return f"{expr} = ANY(:{param})"
+
+    def in_few(self, expr: str, subquery: str) -> str:
+        """As an array: PostgreSQL plans `IN (subquery)` as a join, which hashes the whole
+        other side (every active assignment: 3.6 ms where the index takes 0.4)."""
+        return f"{expr} = ANY(ARRAY({subquery}))"
 
     def list_in_areas(self, column: str, streets: str, districts: str) -> str:
         return (f"EXISTS (SELECT 1 FROM unnest({column}) AS j(code) WHERE "
