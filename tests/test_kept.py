@@ -173,3 +173,16 @@ def test_a_grid_published_through_one_process_is_used_by_the_others_next_locate(
         r = c.get("/api/v1/locate", params={"lon": east[0], "lat": east[1]})
         assert r.status_code == 200, r.text
         assert r.json()["grid_code"] == added != key
+
+
+def test_a_renamed_community_is_told_by_the_next_locate(store, city):
+    """The names a located point is told are kept with the grids, under the areas' own
+    revision: a community renamed (in QGIS, say) is seen at once."""
+    x, y = city.landmarks["电东胡同小学门口"]
+    where = store.locate(x, y)
+    with store.tx() as tx:
+        tx.run("UPDATE community SET name = :n WHERE code = :c",
+               {"n": "新名社区", "c": where.community_code})
+    again = store.locate(x, y)
+    assert again.community_name == "新名社区" != where.community_name
+    assert again.grid_code == where.grid_code

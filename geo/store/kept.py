@@ -46,7 +46,7 @@ class KeptValues:
         self._locks: dict[object, threading.RLock] = {}
         self._guard = threading.Lock()
 
-    def get(self, name, rev: int, build):
+    def get(self, name, rev, build):
         hit = self._values.get(name)
         if hit is not None and hit[0] == rev:
             return hit[1]
@@ -138,6 +138,17 @@ class KeptSpatial:
         return self._kept.get("grid_frame", self._revision("grid"),
                               lambda: self._read_layer("grids"))
 
+    def _grid_places(self) -> dict[str, tuple]:
+        """Per current grid, `location`'s arguments: its code and the names of the grid and
+        of its community, street and district."""
+        def build():
+            with self._reads() as tx:
+                rows = tx.rows(location_sql("grid g", valid_grids(None)))
+            return {r["code"]: tuple(r.values()) for r in rows}
+
+        return self._kept.get("grid_places", (self._revision("grid"), self._revision("area")),
+                              build)
+
     def _below_index(self, layer: str) -> GridIndex:
         """The in-process index of the compounds or buildings."""
         return self._kept.get(layer, self._revision(layer), lambda: self._polygon_index(layer))
@@ -167,6 +178,11 @@ class KeptSpatial:
         table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
             return None
+        # The names kept with the grids; a grid newer than them (the index was read after a
+        # later commit) is asked for.
+        place = self._grid_places().get(table[idx[0]]) if at is None else None
+        if place is not None:
+            return location(*place)
         with self._reads() as tx:
             row = tx.one(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
                          {"code": table[idx[0]], "at": utc(at)})
