@@ -84,6 +84,11 @@ class TeamTable:
                 hit = cache.setdefault(key, hit)
         return hit
 
+    def rows_of(self, team_ids) -> np.ndarray:
+        """The row of each team id, -1 for an id not in this table (the lookup kept)."""
+        row = self._kept(("row_of",), lambda: {t: i for i, t in enumerate(self.ids.tolist())})
+        return np.array([row.get(t, -1) for t in team_ids], dtype=np.int64)
+
     def _tree(self, rows: np.ndarray, key):
         """A cKDTree of the teams at `rows`, kept with them."""
         def make():

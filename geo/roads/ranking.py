@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from geo.i18n import _, ngettext
 from geo.model import EtaMatch, TeamFilter, Workload, ordinal, team_origin
@@ -76,7 +75,7 @@ def rank_by_eta(net: RoadNetwork | None, teams: TeamTable, x: float, y: float, k
     straight_m = np.hypot(teams.x - x, teams.y - y)
     open_n = np.zeros(n, dtype=np.int64)
     if workload.open_assignments:  # a few busy teams among many: look up theirs only
-        busy = pd.Index(teams.ids).get_indexer(list(workload.open_assignments))
+        busy = teams.rows_of(workload.open_assignments)
         open_n[busy[busy >= 0]] = np.array(list(workload.open_assignments.values()))[busy >= 0]
     held = open_n >= workload.policy.max_open
     extra = open_n * workload.policy.per_open_s
