@@ -373,8 +373,10 @@ class Store(ABC):
         x, y = to_storage(lon, lat, crs)
         check_metric_area(x, y)
         mx, my = to_metric(x, y)
-        return rank_by_eta(self.road_network(), self._teams_passing(f), float(mx[0]),
-                           float(my[0]), check_k(k), f, workload, geometry)
+        with self.revisions_pinned():  # the roads and the teams on one read of the revisions
+            net, teams = self.road_network(), self._teams_passing(f)
+        return rank_by_eta(net, teams, float(mx[0]), float(my[0]), check_k(k), f, workload,
+                           geometry)
 
     def nearest_by_eta_many(self, lon, lat, k: int = 3, team_filter: TeamFilter | None = None,
                             crs: str = "wgs84") -> pd.DataFrame:
@@ -385,7 +387,8 @@ class Store(ABC):
         f = check_team_filter(team_filter or TeamFilter())
         x, y = to_storage(lon, lat, crs)
         k = check_k(k)
-        net, teams = self.road_network(), self._teams_passing(f)
+        with self.revisions_pinned():
+            net, teams = self.road_network(), self._teams_passing(f)
         mx, my = to_metric(x, y)
         rows = []
         for i in np.flatnonzero(in_metric_area(x, y)):

@@ -11,6 +11,7 @@ A structure is read after the revisions it is kept under, so it is never older t
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -65,6 +66,15 @@ class KeptValues:
         names = [n for n in self._values if isinstance(n, tuple) and n[0] == prefix]
         for name in names[:-keep] if len(names) > keep else []:
             self._values.pop(name, None)
+
+
+def _one_read(primitive):
+    """The primitive with the revisions read once for all the structures it uses."""
+    @functools.wraps(primitive)
+    def pinned(self, *args):
+        with self.revisions_pinned():
+            return primitive(self, *args)
+    return pinned
 
 
 class KeptSpatial:
@@ -170,10 +180,12 @@ class KeptSpatial:
         raise NotImplementedError
 
     # --- the primitives -----------------------------------------------------------------
+    @_one_read
     def _grid_codes(self, lon, lat, at):
         index = self.grid_index(at)
         return index.codes, index.locate(lon, lat)
 
+    @_one_read
     def _locate_one(self, lon, lat, at):
         table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
@@ -188,6 +200,7 @@ class KeptSpatial:
                          {"code": table[idx[0]], "at": utc(at)})
         return None if row is None else location(*row.values())
 
+    @_one_read
     def _below_codes(self, lon, lat):
         self._require_schema()
         out = []
@@ -196,10 +209,12 @@ class KeptSpatial:
             out.append((index.codes, index.locate(lon, lat)))
         return tuple(out)
 
+    @_one_read
     def _teams_passing(self, f: TeamFilter) -> TeamTable:
         self._require_schema()
         return self._team_table().passing(f)
 
+    @_one_read
     def _nearest(self, lon, lat, k, f):
         self._require_schema()
         table = self._team_table()
@@ -207,10 +222,12 @@ class KeptSpatial:
         return pd.DataFrame({"point": point, "rank": rank, "team_id": table.ids[team],
                              "distance_m": dist})
 
+    @_one_read
     def _team_matches(self, lon, lat, k, f) -> list[TeamMatch]:
         self._require_schema()
         return self._team_table().matches(lon, lat, k, f)
 
+    @_one_read
     def _cameras(self, lon, lat, include_offline) -> list[CameraView]:
         self._require_schema()
         cams = self._camera_arrays()
