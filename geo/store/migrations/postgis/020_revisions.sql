@@ -25,36 +25,21 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE CONSTRAINT TRIGGER grid_revised AFTER INSERT OR UPDATE OR DELETE ON grid
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('grid');
-CREATE CONSTRAINT TRIGGER team_revised AFTER INSERT OR UPDATE OR DELETE ON team
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('team');
-CREATE CONSTRAINT TRIGGER camera_revised AFTER INSERT OR UPDATE OR DELETE ON camera
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('camera');
-CREATE CONSTRAINT TRIGGER compound_revised AFTER INSERT OR UPDATE OR DELETE ON compound
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('compound');
-CREATE CONSTRAINT TRIGGER building_revised AFTER INSERT OR UPDATE OR DELETE ON building
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('building');
-CREATE CONSTRAINT TRIGGER district_revised AFTER INSERT OR UPDATE OR DELETE ON district
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('area');
-CREATE CONSTRAINT TRIGGER street_revised AFTER INSERT OR UPDATE OR DELETE ON street
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('area');
-CREATE CONSTRAINT TRIGGER community_revised AFTER INSERT OR UPDATE OR DELETE ON community
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bump_revision_once('area');
-
-CREATE TRIGGER grid_truncated AFTER TRUNCATE ON grid
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('grid');
-CREATE TRIGGER team_truncated AFTER TRUNCATE ON team
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('team');
-CREATE TRIGGER camera_truncated AFTER TRUNCATE ON camera
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('camera');
-CREATE TRIGGER compound_truncated AFTER TRUNCATE ON compound
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('compound');
-CREATE TRIGGER building_truncated AFTER TRUNCATE ON building
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('building');
-CREATE TRIGGER district_truncated AFTER TRUNCATE ON district
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('area');
-CREATE TRIGGER street_truncated AFTER TRUNCATE ON street
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('area');
-CREATE TRIGGER community_truncated AFTER TRUNCATE ON community
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_revision_now('area');
+-- Each table's triggers, named after it: <table>_revised and <table>_truncated.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('grid', 'grid'), ('team', 'team'), ('camera', 'camera'),
+            ('compound', 'compound'), ('building', 'building'), ('district', 'area'),
+            ('street', 'area'), ('community', 'area')) AS v(tbl, layer)
+    LOOP
+        EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
+                       'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
+                       'EXECUTE FUNCTION bump_revision_once(%L)', t.tbl || '_revised', t.tbl,
+                       t.layer);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION bump_revision_now(%L)', t.tbl || '_truncated', t.tbl,
+                       t.layer);
+    END LOOP;
+END $$;
