@@ -92,6 +92,7 @@ def test_a_change_moves_the_revision_once_per_transaction_at_commit(pg_url):
 
 def test_two_transactions_moving_teams_do_not_wait_on_the_counter(pg_url):
     """Each holds its own team's row until it commits; neither waits for the other's."""
+    before = _revisions(pg_url)["team"]
     with psycopg.connect(pg_url) as first, psycopg.connect(pg_url) as second:
         ids = [r[0] for r in first.execute("SELECT id FROM team ORDER BY id LIMIT 2")]
         first.execute("UPDATE team SET status = 'busy' WHERE id = %s", (ids[0],))
@@ -99,7 +100,7 @@ def test_two_transactions_moving_teams_do_not_wait_on_the_counter(pg_url):
         second.execute("UPDATE team SET status = 'busy' WHERE id = %s", (ids[1],))
         second.commit()  # would fail with a lock timeout if the first held the counter
         first.commit()
-    assert _revisions(pg_url)["team"] >= 2
+    assert _revisions(pg_url)["team"] == before + 2  # one for each transaction
 
 
 def test_a_team_moved_through_one_store_is_ranked_there_by_the_other(pg_url, city):
@@ -186,3 +187,46 @@ def test_a_renamed_community_is_told_by_the_next_locate(store, city):
     again = store.locate(x, y)
     assert again.community_name == "新名社区" != where.community_name
     assert again.grid_code == where.grid_code
+
+
+def test_what_a_rolled_back_transaction_showed_is_not_kept(store, city):
+    """A locate inside a transaction that is then rolled back (SQLite reads within it) must
+    not leave its view behind, even once a later commit brings the counters to the numbers
+    it saw."""
+    x, y = city.landmarks["电东胡同小学门口"]
+    where = store.locate(x, y)
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.run("UPDATE grid SET name = :n WHERE code = :c", {"n": "未提交", "c": where.grid_code})
+        store.locate(x, y)
+        raise RuntimeError("rolled back")
+    with store.tx() as tx:  # another grid changes: the grid counter moves on by one
+        tx.run("UPDATE grid SET households = households + 1 WHERE code = "
+               "(SELECT min(code) FROM grid WHERE code <> :c)", {"c": where.grid_code})
+    assert store.locate(x, y).grid_name == where.grid_name
+
+
+def test_past_indexes_are_dropped_oldest_first_while_others_read():
+    from geo.store.kept import KeptValues
+
+    kept = KeptValues()
+    errors = []
+
+    def churn(offset: int):
+        try:
+            for i in range(300):
+                kept.get(("past", offset, i), 1, lambda i=i: i)
+                kept.drop_older("past", 4)
+        except Exception as exc:  # a dictionary changed size during iteration, say
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i in range(6):
+        kept.get(("past", 9, i), 1, lambda i=i: i)
+    kept.drop_older("past", 4)
+    left = [n for n in kept._values if n[0] == "past"]
+    assert len(left) == 4 and left[-1] == ("past", 9, 5) and ("past", 9, 0) not in left

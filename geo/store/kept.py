@@ -38,7 +38,8 @@ _PINNED: ContextVar[dict[int, dict[str, int]] | None] = ContextVar("pinned_revis
 
 class KeptValues:
     """Values kept under the revision they were built at, current while the revision read is
-    the same (equal, not at least: a database made anew counts from 0 again). One thread
+    the same (equal, not at least: the counters start at a random number, so a database
+    made anew does not meet the old one's revisions). One thread
     builds a given value at a time, the others wait for it (a city's grid index takes a
     while)."""
 
@@ -58,14 +59,17 @@ class KeptValues:
             if hit is not None and hit[0] == rev:
                 return hit[1]
             value = build()
-            self._values[name] = (rev, value)
+            with self._guard:
+                self._values[name] = (rev, value)
             return value
 
     def drop_older(self, prefix: str, keep: int) -> None:
         """Keep only the `keep` newest values whose name is a tuple starting with `prefix`."""
-        names = [n for n in self._values if isinstance(n, tuple) and n[0] == prefix]
-        for name in names[:-keep] if len(names) > keep else []:
-            self._values.pop(name, None)
+        with self._guard:
+            names = [n for n in self._values if isinstance(n, tuple) and n[0] == prefix]
+            for name in names[:-keep] if len(names) > keep else []:
+                self._values.pop(name, None)
+                self._locks.pop(name, None)
 
 
 def _one_read(primitive):
@@ -190,15 +194,22 @@ class KeptSpatial:
         table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
             return None
-        # The names kept with the grids; a grid newer than them (the index was read after a
-        # later commit) is asked for.
+        # The names kept with the grids; a grid they do not know (index and names were read
+        # on either side of a commit) is asked for, and one retired meanwhile is located
+        # again on revisions read anew.
         place = self._grid_places().get(table[idx[0]]) if at is None else None
         if place is not None:
             return location(*place)
         with self._reads() as tx:
             row = tx.one(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
                          {"code": table[idx[0]], "at": utc(at)})
-        return None if row is None else location(*row.values())
+        if row is not None:
+            return location(*row.values())
+        if at is None and _PINNED.get() is not None and _PINNED.get().pop(id(self), None):
+            table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
+            place = self._grid_places().get(table[idx[0]]) if idx[0] >= 0 else None
+            return None if place is None else location(*place)
+        return None
 
     @_one_read
     def _below_codes(self, lon, lat):

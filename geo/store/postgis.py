@@ -329,7 +329,8 @@ class PostgisStore(KeptSpatial, Store):
             try:
                 rows = conn.execute("SELECT layer, n FROM revision").fetchall()
             finally:
-                conn.autocommit = False
+                if not conn.broken:  # a broken one is thrown away by the pool
+                    conn.autocommit = False
         return dict(rows)
 
     def _team_rows(self) -> list[dict]:

@@ -375,9 +375,6 @@ class SqliteStore(KeptSpatial, Store):
                     rows.cost.tolist(), rows.reverse_cost.tolist(), shapely.to_wkb(lines),
                     b[:, 0], b[:, 1], b[:, 2], b[:, 3], strict=True))
 
-    def _teams_passing(self, f):
-        return self._team_table().passing(f)
-
     # --- reading layers -----------------------------------------------------------------
     def _read_layer(self, layer: str) -> gpd.GeoDataFrame:
         if layer == "roads":
@@ -431,8 +428,14 @@ class SqliteStore(KeptSpatial, Store):
 
     # --- rows of the kept structures (geo.store.kept) ----------------------------------
     def _read_revisions(self) -> dict[str, int]:
-        # A lone statement reads a consistent state without a transaction of its own.
-        return dict(self._conn.execute("SELECT layer, n FROM revision").fetchall())
+        # A lone statement reads a consistent state without a transaction of its own. Inside
+        # a transaction the counters may be this transaction's own, which a rollback takes
+        # back: a structure built on them is kept under a number no commit will give.
+        conn = self._conn
+        revisions = dict(conn.execute("SELECT layer, n FROM revision").fetchall())
+        if conn.in_transaction:
+            return {layer: -1 - n for layer, n in revisions.items()}
+        return revisions
 
     def _team_rows(self) -> list[dict]:
         rows = self._conn.execute(

@@ -3,9 +3,12 @@
 -- names a located point is told. The counter moves on at commit, once per changing
 -- transaction: a deferred trigger takes the revision row's lock only for the instant before
 -- commit, so two transactions that move teams never wait on each other's counter while they
--- work (nor deadlock over it), and a reader sees the new rows and the new number together.
+-- work, and a reader sees the new rows and the new number together. The counters start at a
+-- random number: a server that outlives a database dropped and made anew under the same name
+-- does not take the new one's revisions for the old one's.
 INSERT INTO revision VALUES ('grid', 0), ('team', 0), ('camera', 0), ('compound', 0),
     ('building', 0), ('area', 0);
+UPDATE revision SET n = n + floor(random() * 1e15)::bigint;
 
 CREATE FUNCTION bump_revision_once() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
