@@ -123,18 +123,20 @@ def test_a_team_moved_through_one_store_is_ranked_there_by_the_other(pg_url, cit
         ranker.close()
 
 
-def test_concurrent_first_use_builds_one_index(pg_url, city):
+def test_concurrent_first_use_builds_one_index(pg_url, city, monkeypatch):
     """Threads asking at once for a structure not yet kept get the same one, built once."""
+    import geo.store.kept as kept
+
     store = open_store(pg_url)
     built = []
-    real = store._polygon_index
 
-    def counting(layer, at=None):
-        built.append(layer)
-        time.sleep(0.2)  # long enough for the others to arrive while it builds
-        return real(layer, at)
+    class Counting(kept.GridIndex):
+        def __init__(self, *args):
+            built.append(len(args[0]))
+            time.sleep(0.2)  # long enough for the others to arrive while it builds
+            super().__init__(*args)
 
-    store._polygon_index = counting
+    monkeypatch.setattr(kept, "GridIndex", Counting)
     try:
         got = []
         threads = [threading.Thread(target=lambda: got.append(store.grid_index()))
@@ -143,7 +145,7 @@ def test_concurrent_first_use_builds_one_index(pg_url, city):
             t.start()
         for t in threads:
             t.join()
-        assert built == ["grid"] and len({id(g) for g in got}) == 1
+        assert built == [len(city.grids)] and len({id(g) for g in got}) == 1
         assert got[0].size == len(city.grids)
     finally:
         store.close()

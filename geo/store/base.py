@@ -118,12 +118,12 @@ def location(code: str, grid: str, community: str, street: str, district: str) -
                     street, at_level(code, "district"), district)
 
 
-def location_sql(grid: str, where: str = "") -> str:
+def location_sql(grid: str, where: str = "", more: str = "") -> str:
     """The statement whose row is `location`'s arguments: the code and name of the grid that
     `grid` yields (a FROM item `g` with code, name and community_code, kept by `where`) and
-    the names of its community, street and district."""
+    the names of its community, street and district; then the columns `more`, if any."""
     return ("SELECT g.code, g.name AS grid, c.name AS community, s.name AS street, "
-            "d.name AS district FROM " + grid
+            "d.name AS district" + (f", {more}" if more else "") + " FROM " + grid
             + " JOIN community c ON c.code = g.community_code"
             " JOIN street s ON s.code = c.street_code JOIN district d ON d.code = s.district_code"
             + (f" WHERE {where}" if where else ""))

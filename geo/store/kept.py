@@ -83,8 +83,8 @@ def _one_read(primitive):
 
 class KeptSpatial:
     """The spatial primitives of a Store, answered on kept structures. A backend gives the
-    rows (`_team_rows`, `_camera_frame`); grids, compounds and buildings come from
-    `Store.polygons`."""
+    rows (`_team_rows`, `_camera_frame`, `_read_revisions`); past grids, compounds and
+    buildings come from `Store.polygons`."""
 
     @property
     def _kept(self) -> KeptValues:
@@ -95,8 +95,8 @@ class KeptSpatial:
 
     # --- revisions ----------------------------------------------------------------------
     def _read_revisions(self) -> dict[str, int]:
-        with self._reads() as tx:
-            return {r["layer"]: int(r["n"]) for r in tx.rows("SELECT layer, n FROM revision")}
+        """Every layer's revision, in one statement (on nearly every request)."""
+        raise NotImplementedError
 
     def _revision(self, layer: str) -> int:
         pinned = _PINNED.get()
@@ -126,14 +126,29 @@ class KeptSpatial:
         codes, wkb = self.polygons(layer, at)
         return GridIndex(codes, shapely.from_wkb(np.array(wkb, dtype=object)))
 
+    def _current(self) -> tuple[GridIndex, dict[str, tuple]]:
+        """The current grids' index and, per grid, `location`'s arguments (its code and the
+        names of the grid and of its areas), from one statement: the two always agree."""
+        def build():
+            with self._reads() as tx:
+                rows = tx.rows(location_sql("grid g", valid_grids(None),
+                                            f"{tx.dialect.wkb('g.geom')} AS wkb")
+                               + " ORDER BY g.code")
+            codes = np.array([r["code"] for r in rows], dtype=object)
+            index = GridIndex(codes, shapely.from_wkb(
+                np.array([bytes(r.pop("wkb")) for r in rows], dtype=object)))
+            return index, {r["code"]: tuple(r.values()) for r in rows}
+
+        return self._kept.get("grid", (self._revision("grid"), self._revision("area")), build)
+
     def grid_index(self, at: datetime | None = None) -> GridIndex:
         """The in-process index of the grids current now (kept) or at a past moment."""
         self._require_schema()
-        rev = self._revision("grid")
         if at is None:
-            return self._kept.get("grid", rev, lambda: self._polygon_index("grid"))
+            return self._current()[0]
         # The grids valid at `at` change only where some validity begins or ends: one index
         # serves every moment after the same last change (a few kept).
+        rev = self._revision("grid")
         at = utc(at)
         with self._reads() as tx:
             epoch = tx.one(
@@ -151,17 +166,6 @@ class KeptSpatial:
         self._require_schema()
         return self._kept.get("grid_frame", self._revision("grid"),
                               lambda: self._read_layer("grids"))
-
-    def _grid_places(self) -> dict[str, tuple]:
-        """Per current grid, `location`'s arguments: its code and the names of the grid and
-        of its community, street and district."""
-        def build():
-            with self._reads() as tx:
-                rows = tx.rows(location_sql("grid g", valid_grids(None)))
-            return {r["code"]: tuple(r.values()) for r in rows}
-
-        return self._kept.get("grid_places", (self._revision("grid"), self._revision("area")),
-                              build)
 
     def _below_index(self, layer: str) -> GridIndex:
         """The in-process index of the compounds or buildings."""
@@ -191,25 +195,18 @@ class KeptSpatial:
 
     @_one_read
     def _locate_one(self, lon, lat, at):
+        self._require_schema()
+        if at is None:
+            index, places = self._current()
+            idx = index.locate(np.array([lon]), np.array([lat]))[0]
+            return None if idx < 0 else location(*places[index.codes[idx]])
         table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
         if idx[0] < 0:
             return None
-        # The names kept with the grids; a grid they do not know (index and names were read
-        # on either side of a commit) is asked for, and one retired meanwhile is located
-        # again on revisions read anew.
-        place = self._grid_places().get(table[idx[0]]) if at is None else None
-        if place is not None:
-            return location(*place)
         with self._reads() as tx:
             row = tx.one(location_sql("grid g", f"g.code = :code AND {valid_grids(at)}"),
                          {"code": table[idx[0]], "at": utc(at)})
-        if row is not None:
-            return location(*row.values())
-        if at is None and _PINNED.get() is not None and _PINNED.get().pop(id(self), None):
-            table, idx = self._grid_codes(np.array([lon]), np.array([lat]), at)
-            place = self._grid_places().get(table[idx[0]]) if idx[0] >= 0 else None
-            return None if place is None else location(*place)
-        return None
+        return None if row is None else location(*row.values())
 
     @_one_read
     def _below_codes(self, lon, lat):
